@@ -1,0 +1,76 @@
+"""Signed deletion certificates (R18): proof that a subject's templates and key were destroyed."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+import sqlalchemy as sa
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+from sqlalchemy.engine import Connection
+
+from . import db
+from .errors import NotFound
+
+_DOMAIN = b"faceguard-deletion-certificate\0"
+
+
+@dataclass(frozen=True)
+class DeletionCertificate:
+    """What was erased, why and when; ``signature`` is Ed25519 over the other fields."""
+
+    certificate_id: str
+    subject_id: str
+    reason: str
+    scope: str
+    templates_deleted: tuple[str, ...]
+    data_key_destroyed: bool
+    issued_at: str
+    audit_seq: int
+    signature: str = ""
+
+    def body(self) -> bytes:
+        fields = asdict(self)
+        fields.pop("signature")
+        fields["templates_deleted"] = list(self.templates_deleted)
+        return _DOMAIN + json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
+
+
+def sign(cert: DeletionCertificate, key: Ed25519PrivateKey) -> DeletionCertificate:
+    return DeletionCertificate(**{**asdict(cert), "signature": key.sign(cert.body()).hex()})
+
+
+def is_authentic(cert: DeletionCertificate, public_key: Ed25519PublicKey) -> bool:
+    """True when the signature matches the certificate's content."""
+    try:
+        public_key.verify(bytes.fromhex(cert.signature), cert.body())
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def store(conn: Connection, cert: DeletionCertificate) -> None:
+    conn.execute(
+        db.certificates.insert().values(
+            id=cert.certificate_id,
+            subject_id=cert.subject_id,
+            body=cert.body()[len(_DOMAIN) :].decode(),
+            signature=cert.signature,
+            issued_at=cert.issued_at,
+        )
+    )
+
+
+def load(conn: Connection, certificate_id: str) -> DeletionCertificate:
+    row = conn.execute(
+        sa.select(db.certificates).where(db.certificates.c.id == certificate_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"no deletion certificate {certificate_id}")
+    fields = json.loads(row.body)
+    fields["templates_deleted"] = tuple(fields["templates_deleted"])
+    return DeletionCertificate(**fields, signature=row.signature)

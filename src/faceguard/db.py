@@ -1,0 +1,168 @@
+"""Schema (SQLAlchemy Core) and connections for the two stores.
+
+The *record store* (``faceguard.db``) holds subjects, notices, consents, encrypted
+templates, deletion certificates and the processing record. The *key store*
+(``keys.db``) holds only the per-subject data keys, wrapped by the master key. They are
+separate files so that a copy or backup of the record store holds ciphertext alone:
+destroying a subject's data key in the key store makes every copy of its templates
+unreadable (crypto-shredding). Both use ``PRAGMA secure_delete`` so deleted rows are
+overwritten on disk. Schemas are created and upgraded by Alembic (``migrations/``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+record_metadata = sa.MetaData()
+key_metadata = sa.MetaData()
+
+settings = sa.Table(
+    "settings",
+    record_metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+subjects = sa.Table(
+    "subjects",
+    record_metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("lookup_hash", sa.String(64), unique=True, nullable=True),
+    sa.Column("identity_ct", sa.LargeBinary, nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Column("erased_at", sa.String(32), nullable=True),
+)
+
+notices = sa.Table(
+    "notices",
+    record_metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("purpose", sa.String(64), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.UniqueConstraint("purpose", "version", name="uq_notice_version"),
+)
+
+consents = sa.Table(
+    "consents",
+    record_metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("subject_id", sa.String(40), sa.ForeignKey("subjects.id"), nullable=False),
+    sa.Column("purpose", sa.String(64), nullable=False),
+    sa.Column("notice_id", sa.Integer, sa.ForeignKey("notices.id"), nullable=False),
+    sa.Column("notice_sha256", sa.String(64), nullable=False),
+    sa.Column("method", sa.String(16), nullable=False),
+    sa.Column("evidence_ref", sa.String(256), nullable=False),
+    sa.Column("minor", sa.Boolean, nullable=False),
+    sa.Column("guardian_ct", sa.LargeBinary, nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("granted_at", sa.String(32), nullable=False),
+    sa.Column("ended_at", sa.String(32), nullable=True),
+    sa.Column("end_reason", sa.String(32), nullable=True),
+    sa.Index(
+        "uq_active_consent",
+        "subject_id",
+        "purpose",
+        unique=True,
+        sqlite_where=sa.text("status = 'active'"),
+        postgresql_where=sa.text("status = 'active'"),
+    ),
+)
+
+templates = sa.Table(
+    "templates",
+    record_metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("subject_id", sa.String(40), sa.ForeignKey("subjects.id"), nullable=False),
+    sa.Column("purpose", sa.String(64), nullable=False),
+    sa.Column("engine", sa.String(64), nullable=False),
+    sa.Column("ciphertext", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Column("expires_at", sa.String(32), nullable=False),
+    sa.Index("ix_templates_purpose", "purpose"),
+    sa.Index("ix_templates_subject", "subject_id"),
+    sa.Index("ix_templates_expires", "expires_at"),
+)
+
+certificates = sa.Table(
+    "deletion_certificates",
+    record_metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("subject_id", sa.String(40), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("signature", sa.String(128), nullable=False),
+    sa.Column("issued_at", sa.String(32), nullable=False),
+)
+
+audit_events = sa.Table(
+    "audit_events",
+    record_metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("ts", sa.String(32), nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("operation", sa.String(64), nullable=False),
+    sa.Column("purpose", sa.String(64), nullable=True),
+    sa.Column("subject", sa.String(40), nullable=True),
+    sa.Column("outcome", sa.String(32), nullable=False),
+    sa.Column("rules", sa.Text, nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+audit_checkpoints = sa.Table(
+    "audit_checkpoints",
+    record_metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("signed_at", sa.String(32), nullable=False),
+    sa.Column("signature", sa.String(128), nullable=False),
+)
+
+subject_keys = sa.Table(
+    "subject_keys",
+    key_metadata,
+    sa.Column("subject_id", sa.String(40), primary_key=True),
+    sa.Column("wrapped_key", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", sa.String(32), nullable=False),
+)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA secure_delete=ON")
+    cur.execute("PRAGMA journal_mode=DELETE")
+    cur.close()
+
+
+def connect(url_or_path: str | Path) -> Engine:
+    """An engine for a SQLite file path or a database URL, with the safety pragmas set."""
+    url = str(url_or_path)
+    if "://" not in url:
+        url = f"sqlite:///{Path(url).resolve()}"
+    engine = sa.create_engine(url, future=True)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def upgrade(engine: Engine, store: str) -> None:
+    """Bring ``store`` ("records" or "keys") to the newest schema with Alembic."""
+    from alembic import command
+    from alembic.config import Config
+
+    folder = Path(__file__).parent / "migrations" / store
+    cfg = Config()
+    cfg.set_main_option("script_location", str(folder))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")

@@ -1,0 +1,173 @@
+"""The default engine: dlib's HOG detector, 5-point landmarks and ResNet 128-d embedding.
+
+Models come from the ``face_recognition_models`` package (the 68-point model it also ships
+is non-commercial and never loaded). Models load on first use, not at import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError
+from .types import Face
+
+#: The ResNet input: 150x150 chips, 25% padding, as ``dlib.get_face_chip`` makes them.
+CHIP_SIZE = 150
+CHIP_PADDING = 0.25
+
+_MODEL_FILES = {
+    "detector_cnn": "mmod_human_face_detector.dat",
+    "landmarks": "shape_predictor_5_face_landmarks.dat",
+    "embedder": "dlib_face_recognition_resnet_model_v1.dat",
+}
+
+
+def models_dir() -> Path:
+    """The folder holding the dlib models of ``face_recognition_models`` (not imported)."""
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError(
+            "the package face_recognition_models is not installed "
+            "(pip install face_recognition_models)"
+        )
+    folder = Path(next(iter(spec.submodule_search_locations))) / "models"
+    if not (folder / _MODEL_FILES["embedder"]).is_file():
+        raise ConfigError(f"dlib models not found in {folder}")
+    return folder
+
+
+class DlibEngine:
+    """Detect, align and embed faces with dlib.
+
+    Detection works on a resized copy: small images are upscaled so that faces of about
+    40 px are found; large images are downscaled so that detection stays fast. With
+    ``cnn_fallback`` the MMOD CNN detector is tried when HOG finds nothing.
+    """
+
+    name = "dlib-resnet-v1"
+    dimension = 128
+
+    def __init__(
+        self,
+        *,
+        min_face_px: int = 40,
+        max_detect_side: int = 2000,
+        cnn_fallback: bool = True,
+    ) -> None:
+        self.min_face_px = min_face_px
+        self.max_detect_side = max_detect_side
+        self.cnn_fallback = cnn_fallback
+        self._lock = threading.Lock()
+        self._models: dict[str, Any] | None = None
+        self._engine_id: str | None = None
+
+    @property
+    def engine_id(self) -> str:
+        """``dlib-resnet-v1:<first 12 hex of the embedding model's SHA-256>``."""
+        if self._engine_id is None:
+            digest = hashlib.sha256((models_dir() / _MODEL_FILES["embedder"]).read_bytes())
+            self._engine_id = f"{self.name}:{digest.hexdigest()[:12]}"
+        return self._engine_id
+
+    def _load(self) -> dict[str, Any]:
+        with self._lock:
+            if self._models is None:
+                import dlib
+
+                folder = models_dir()
+                self._models = {
+                    "dlib": dlib,
+                    "hog": dlib.get_frontal_face_detector(),
+                    "cnn": None,
+                    "landmarks": dlib.shape_predictor(str(folder / _MODEL_FILES["landmarks"])),
+                    "embedder": dlib.face_recognition_model_v1(
+                        str(folder / _MODEL_FILES["embedder"])
+                    ),
+                }
+            return self._models
+
+    def _cnn(self) -> Any:
+        models = self._load()
+        with self._lock:
+            if models["cnn"] is None:
+                path = models_dir() / _MODEL_FILES["detector_cnn"]
+                models["cnn"] = models["dlib"].cnn_face_detection_model_v1(str(path))
+        return models["cnn"]
+
+    def _detection_scale(self, height: int, width: int) -> float:
+        """Scale so a ``min_face_px`` face reaches HOG's ~80 px window, within a size cap."""
+        scale = 80.0 / self.min_face_px
+        longest = max(height, width)
+        if longest * scale > self.max_detect_side:
+            scale = self.max_detect_side / longest
+        return scale
+
+    def detect(self, rgb: np.ndarray) -> list[Face]:
+        """All faces in ``rgb`` (H, W, 3 uint8), largest first, with their 5 landmarks."""
+        models = self._load()
+        dlib = models["dlib"]
+        height, width = rgb.shape[:2]
+        scale = self._detection_scale(height, width)
+        work = _resize(rgb, scale) if abs(scale - 1.0) > 1e-3 else rgb
+        rects = list(models["hog"](work, 0))
+        scores = [1.0] * len(rects)
+        if not rects and self.cnn_fallback:
+            dets = self._cnn()(work, 0)
+            rects = [d.rect for d in dets]
+            scores = [float(d.confidence) for d in dets]
+        faces = []
+        for rect, score in zip(rects, scores):
+            left = max(int(round(rect.left() / scale)), 0)
+            top = max(int(round(rect.top() / scale)), 0)
+            right = min(int(round((rect.right() + 1) / scale)), width)
+            bottom = min(int(round((rect.bottom() + 1) / scale)), height)
+            if right <= left or bottom <= top:
+                continue
+            box = dlib.rectangle(left, top, right - 1, bottom - 1)
+            shape = models["landmarks"](rgb, box)
+            points = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)
+            faces.append(Face((left, top, right, bottom), points, score))
+        faces.sort(key=lambda f: f.area, reverse=True)
+        return faces
+
+    def align(self, rgb: np.ndarray, face: Face) -> np.ndarray:
+        """The 150x150 chip aligned on the 5 landmarks (dlib's own alignment)."""
+        models = self._load()
+        dlib = models["dlib"]
+        left, top, right, bottom = face.box
+        rect = dlib.rectangle(left, top, right - 1, bottom - 1)
+        parts = [dlib.point(int(round(x)), int(round(y))) for x, y in face.landmarks]
+        shape = dlib.full_object_detection(rect, parts)
+        chip = dlib.get_face_chip(rgb, shape, size=CHIP_SIZE, padding=CHIP_PADDING)
+        return np.ascontiguousarray(np.asarray(chip, dtype=np.uint8))
+
+    def embed(self, chip: np.ndarray) -> np.ndarray:
+        """The 128-d descriptor of an aligned 150x150 chip, as float32."""
+        models = self._load()
+        vector = models["embedder"].compute_face_descriptor(np.ascontiguousarray(chip))
+        return np.asarray(vector, dtype=np.float32)
+
+    def embed_batch(self, chips: list[np.ndarray]) -> np.ndarray:
+        """Descriptors of several chips at once, ``(n, 128)`` float32."""
+        if not chips:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        models = self._load()
+        vectors = models["embedder"].compute_face_descriptor(
+            [np.ascontiguousarray(c) for c in chips]
+        )
+        return np.asarray([np.asarray(v) for v in vectors], dtype=np.float32)
+
+
+def _resize(rgb: np.ndarray, scale: float) -> np.ndarray:
+    from PIL import Image
+
+    height, width = rgb.shape[:2]
+    size = (max(int(round(width * scale)), 1), max(int(round(height * scale)), 1))
+    resample = Image.Resampling.BILINEAR if scale > 1 else Image.Resampling.BOX
+    return np.asarray(Image.fromarray(rgb).resize(size, resample), dtype=np.uint8)

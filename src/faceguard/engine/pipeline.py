@@ -1,0 +1,54 @@
+"""Pixels to template: decode, detect, align, judge quality, embed. Nothing is stored here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import NoFaceFound, TooManyFaces
+from .imaging import ImageLimits, decode_image
+from .quality import QualityGate, QualityReport, measure_quality
+from .types import Face, FaceEngine, Template
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """The result of one image: the template, the face it came from and its quality."""
+
+    template: Template
+    face: Face
+    quality: QualityReport
+    faces_found: int
+
+
+def extract(
+    engine: FaceEngine,
+    image: bytes | np.ndarray,
+    *,
+    single_face: bool,
+    gate: QualityGate | None,
+    limits: ImageLimits | None = None,
+) -> Extraction:
+    """Turn one image into a template.
+
+    ``single_face=True`` (enrollment) needs exactly one face; otherwise the largest face is
+    used. ``gate`` (or ``None`` to only measure) judges size, sharpness and pose.
+    The image stays in memory and is dropped when this returns.
+    """
+    rgb = image if isinstance(image, np.ndarray) else decode_image(image, limits)
+    faces = engine.detect(rgb)
+    if not faces:
+        raise NoFaceFound("no face was found in the image (0 faces detected)")
+    if single_face and len(faces) > 1:
+        raise TooManyFaces(
+            f"{len(faces)} faces were found; enrollment needs an image with exactly one face",
+            count=len(faces),
+        )
+    face = faces[0]
+    chip = engine.align(rgb, face)
+    quality = measure_quality(face, chip)
+    if gate is not None:
+        gate.judge(quality)
+    vector = engine.embed(chip)
+    return Extraction(Template(vector, engine.engine_id), face, quality, len(faces))

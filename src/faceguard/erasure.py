@@ -1,0 +1,203 @@
+"""Withdrawal, erasure, retention sweeps and export (R3, R8, R16, R18; PIPL 47).
+
+Erasure order, failing closed: (1) the subject leaves every index partition, (2) its data
+key is destroyed in the key store, so every copy of its ciphertext is unreadable from that
+moment, (3) in one transaction: templates deleted, consents ended, identity dropped,
+certificate signed and stored, event recorded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import sqlalchemy as sa
+
+from . import certificates, consent, db
+from .certificates import DeletionCertificate
+from .errors import NotFound
+from .results import SubjectExport, SweepResult, WithdrawResult
+from .store import Store
+from .timeutil import iso, utc_now
+from .vault import new_id
+
+__all__ = ["DeletionCertificate", "erase_subject", "export_subject", "sweep", "withdraw"]
+
+
+def erase_subject(
+    store: Store,
+    subject_id: str,
+    *,
+    reason: str,
+    actor: str,
+    scope: str = "all",
+    already_deleted: tuple[str, ...] = (),
+) -> DeletionCertificate:
+    """Erase a subject entirely and return the signed certificate.
+
+    ``already_deleted`` lists templates removed just before (by a withdrawal) so that the
+    certificate covers them too."""
+    with store.write_lock:
+        store.index.remove_subject(subject_id)
+        key_destroyed = store.vault.shred(subject_id)
+        now = iso(utc_now())
+        with store.records.begin() as conn:
+            row = conn.execute(
+                sa.select(db.subjects.c.status).where(db.subjects.c.id == subject_id)
+            ).first()
+            if row is None:
+                raise NotFound(f"no subject {subject_id}")
+            deleted = store.vault.delete_templates(conn, subject_id)
+            consent.end_all(conn, subject_id, status="erased", reason=reason, when=now)
+            store.vault.tombstone(conn, subject_id, now)
+            cert_id = new_id("c")
+            seq = store.audit.append(
+                conn,
+                actor=actor,
+                operation="subject.erased",
+                outcome="ok",
+                subject=subject_id,
+                rules=["R18"],
+                detail={
+                    "reason": reason,
+                    "templates_deleted": len(deleted),
+                    "data_key_destroyed": key_destroyed,
+                    "certificate": cert_id,
+                },
+            )
+            cert = certificates.sign(
+                DeletionCertificate(
+                    certificate_id=cert_id,
+                    subject_id=subject_id,
+                    reason=reason,
+                    scope=scope,
+                    templates_deleted=already_deleted + tuple(deleted),
+                    data_key_destroyed=not store.vault.has_key(subject_id),
+                    issued_at=now,
+                    audit_seq=seq,
+                ),
+                store.keyring.signing_key,
+            )
+            certificates.store(conn, cert)
+    return cert
+
+
+def withdraw(store: Store, subject_id: str, purpose: str, *, actor: str) -> WithdrawResult:
+    """End one purpose's consent at once; erase the subject when no purpose is left."""
+    with store.write_lock:
+        store.index.remove_subject(subject_id, purpose)
+        now = iso(utc_now())
+        with store.records.begin() as conn:
+            consent_id = consent.require_consent(conn, subject_id, purpose)
+            consent.end_consent(conn, consent_id, status="withdrawn", reason="withdrawn", when=now)
+            deleted = store.vault.delete_templates(conn, subject_id, purpose)
+            seq = store.audit.append(
+                conn,
+                actor=actor,
+                operation="consent.withdrawn",
+                outcome="ok",
+                purpose=purpose,
+                subject=subject_id,
+                rules=["R3", "R18"],
+                detail={"templates_deleted": len(deleted)},
+            )
+            remaining = consent.active_purposes(conn, subject_id)
+        cert = None
+        if not remaining:
+            cert = erase_subject(
+                store,
+                subject_id,
+                reason="consent withdrawn",
+                actor=actor,
+                already_deleted=tuple(deleted),
+            )
+    return WithdrawResult(subject_id, purpose, tuple(deleted), seq, cert)
+
+
+def sweep(store: Store, *, actor: str, now: str) -> SweepResult:
+    """Delete templates past ``expires_at``; end the purposes left without templates;
+    erase subjects left without any purpose."""
+    with store.write_lock:
+        with store.records.connect() as conn:
+            expired = conn.execute(
+                sa.select(db.templates.c.id, db.templates.c.subject_id, db.templates.c.purpose)
+                .where(db.templates.c.expires_at <= now)
+            ).fetchall()
+        groups: dict[tuple[str, str], set[str]] = {}
+        for row in expired:
+            groups.setdefault((row.subject_id, row.purpose), set()).add(row.id)
+        ended = 0
+        to_erase: list[str] = []
+        for (subject_id, purpose), ids in sorted(groups.items()):
+            store.index.remove_templates(purpose, ids)
+            with store.records.begin() as conn:
+                conn.execute(db.templates.delete().where(db.templates.c.id.in_(sorted(ids))))
+                left = conn.execute(
+                    sa.select(sa.func.count()).select_from(db.templates).where(
+                        db.templates.c.subject_id == subject_id, db.templates.c.purpose == purpose
+                    )
+                ).scalar_one()
+                consent_id = consent.active_consent_id(conn, subject_id, purpose)
+                if left == 0 and consent_id is not None:
+                    consent.end_consent(
+                        conn, consent_id, status="expired", reason="retention", when=now
+                    )
+                    ended += 1
+                store.audit.append(
+                    conn,
+                    actor=actor,
+                    operation="template.expired",
+                    outcome="ok",
+                    purpose=purpose,
+                    subject=subject_id,
+                    rules=["R8", "R18"],
+                    detail={"templates_deleted": len(ids)},
+                )
+                if not consent.active_purposes(conn, subject_id):
+                    to_erase.append(subject_id)
+        certs = tuple(
+            erase_subject(store, s, reason="retention expired", actor=actor)
+            for s in dict.fromkeys(to_erase)
+        )
+    return SweepResult(len(expired), ended, certs)
+
+
+def export_subject(store: Store, subject_id: str, *, actor: str) -> SubjectExport:
+    """Identity, consents (with guardian details), template metadata and the subject's
+    processing events; never template bytes."""
+    with store.write_lock, store.records.begin() as conn:
+        identity = store.vault.identity(conn, subject_id)
+        records = consent.consents_of(conn, subject_id)
+        consent_rows = []
+        for rec in records:
+            item = asdict(rec)
+            item["guardian"] = consent.guardian_of(conn, store.vault, rec)
+            consent_rows.append(item)
+        template_rows = [
+            {
+                "template_id": r.id,
+                "purpose": r.purpose,
+                "engine": r.engine,
+                "created_at": r.created_at,
+                "expires_at": r.expires_at,
+            }
+            for r in conn.execute(
+                sa.select(db.templates).where(db.templates.c.subject_id == subject_id)
+            )
+        ]
+        store.audit.append(
+            conn,
+            actor=actor,
+            operation="subject.exported",
+            outcome="ok",
+            subject=subject_id,
+            rules=["R16"],
+            detail={"consents": len(consent_rows), "templates": len(template_rows)},
+        )
+    events = [asdict(e) for e in store.audit.events(subject=subject_id)]
+    return SubjectExport(
+        subject_id,
+        {"external_id": identity.external_id, "name": identity.name},
+        consent_rows,
+        template_rows,
+        events,
+    )

@@ -1,0 +1,133 @@
+"""The one exception tree of faceguard.
+
+::
+
+    FaceguardError                      every error the library raises
+    ├── ConfigError                     faceguard.toml, data directory, settings
+    │   └── MasterKeyMissing            no master key and no dev mode (R14)
+    ├── ImageError                      bytes that are not a usable image
+    │   ├── ImageDecodeError            empty, truncated, not an image, unsupported
+    │   └── ImageTooLarge               byte or pixel limits (decompression bombs)
+    ├── FaceError                       a decodable image without a usable face
+    │   ├── NoFaceFound
+    │   ├── TooManyFaces                enrollment needs exactly one face
+    │   └── QualityError                size, sharpness or pose gate failed
+    ├── EngineMismatch                  templates of different engines compared
+    ├── PolicyError                     a rule refused the operation (carries .rule)
+    │   ├── PurposeError                undeclared or unknown purpose (R1, R27)
+    │   ├── NoticeError                 notice missing or incomplete (R2)
+    │   └── ConsentError                no valid consent, guardian missing (R3, R5)
+    ├── NotFound                        no such subject, notice or event
+    ├── VaultError                      a template could not be decrypted (e.g. shredded)
+    └── AuditError                      the processing record could not be written
+
+Errors caused by a rule carry its ID in ``.rule`` (see REQUIREMENTS.md), and
+``str(error)`` starts with it, e.g. ``"[R3] no valid consent for purpose 'attendance'"``.
+The library never prints or exits; the CLI maps errors to exit codes.
+"""
+
+from __future__ import annotations
+
+
+class FaceguardError(Exception):
+    """Base of every faceguard error. ``rule`` is the rule ID that caused it, if any."""
+
+    rule: str | None = None
+
+    def __init__(self, message: str, *, rule: str | None = None) -> None:
+        if rule is not None:
+            self.rule = rule
+        self.message = message
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        return f"[{self.rule}] {self.message}" if self.rule else self.message
+
+    def add_context(self, prefix: str) -> None:
+        """Prefix the message (e.g. with which image of several failed)."""
+        self.message = f"{prefix}: {self.message}"
+        self.args = (self._render(),)
+
+
+class ConfigError(FaceguardError):
+    """The deployment file, data directory or settings are missing or malformed."""
+
+
+class MasterKeyMissing(ConfigError):
+    """No master key was configured and development mode is off."""
+
+    rule = "R14"
+
+
+class ImageError(FaceguardError):
+    """The input bytes are not a usable image."""
+
+
+class ImageDecodeError(ImageError):
+    """Empty, truncated, corrupt or unsupported image data."""
+
+
+class ImageTooLarge(ImageError):
+    """The image exceeds the byte or pixel limits (decompression bomb protection)."""
+
+
+class FaceError(FaceguardError):
+    """The image decoded but holds no usable face."""
+
+
+class NoFaceFound(FaceError):
+    """No face was detected."""
+
+
+class TooManyFaces(FaceError):
+    """More than one face where exactly one is needed (enrollment)."""
+
+    def __init__(self, message: str, *, count: int) -> None:
+        self.count = count
+        super().__init__(message)
+
+
+class QualityError(FaceError):
+    """A face failed the quality gate; ``check`` names which one (size, sharpness, pose)."""
+
+    def __init__(self, message: str, *, check: str) -> None:
+        self.check = check
+        super().__init__(message)
+
+
+class EngineMismatch(FaceguardError):
+    """Two templates from different engines or models cannot be compared."""
+
+
+class PolicyError(FaceguardError):
+    """A legal rule refused the operation; ``rule`` holds its ID."""
+
+
+class PurposeError(PolicyError):
+    """The purpose is unknown, forbidden or not declared by the deployment."""
+
+    rule = "R1"
+
+
+class NoticeError(PolicyError):
+    """The notice is missing or lacks fields the law requires."""
+
+    rule = "R2"
+
+
+class ConsentError(PolicyError):
+    """No valid, separate consent for this subject and purpose."""
+
+    rule = "R3"
+
+
+class NotFound(FaceguardError):
+    """No such subject, notice, consent or event."""
+
+
+class VaultError(FaceguardError):
+    """Encrypted data could not be opened (wrong key, tampering, or the key was shredded)."""
+
+
+class AuditError(FaceguardError):
+    """The processing record could not be written or read."""

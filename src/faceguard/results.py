@@ -1,0 +1,87 @@
+"""What the public operations return: plain frozen dataclasses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .certificates import DeletionCertificate
+
+
+@dataclass(frozen=True)
+class ConsentReceipt:
+    """A recorded consent."""
+
+    subject_id: str
+    purpose: str
+    consent_id: int
+    notice_version: int
+    notice_sha256: str
+    superseded: int | None
+    audit_seq: int
+
+
+@dataclass(frozen=True)
+class EnrollResult:
+    """Templates stored for one subject and purpose."""
+
+    subject_id: str
+    purpose: str
+    template_ids: tuple[str, ...]
+    expires_at: str
+    audit_seq: int
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """A 1:1 decision. ``score`` is set only on the admin path (``reveal_score=True``)."""
+
+    decision: Literal["match", "no-match"]
+    purpose: str
+    operating_point: str
+    audit_seq: int
+    score: float | None = None
+
+
+@dataclass(frozen=True)
+class IdentifyResult:
+    """A 1:N decision: the matched subject, or ``unknown``."""
+
+    decision: Literal["match", "unknown"]
+    purpose: str
+    operating_point: str
+    audit_seq: int
+    subject_id: str | None = None
+    external_id: str | None = None
+    score: float | None = None
+
+
+@dataclass(frozen=True)
+class WithdrawResult:
+    """A withdrawal; ``certificate`` is set when the subject had no purpose left and was erased."""
+
+    subject_id: str
+    purpose: str
+    templates_deleted: tuple[str, ...]
+    audit_seq: int
+    certificate: DeletionCertificate | None
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """What a retention sweep erased."""
+
+    templates_deleted: int
+    consents_expired: int
+    certificates: tuple[DeletionCertificate, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class SubjectExport:
+    """Everything held about a subject (R16), without template bytes."""
+
+    subject_id: str
+    identity: dict[str, str]
+    consents: list[dict[str, Any]]
+    templates: list[dict[str, str]]
+    events: list[dict[str, Any]]

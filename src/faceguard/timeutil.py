@@ -1,0 +1,20 @@
+"""UTC timestamps as ISO 8601 text (the form every store and record uses)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+def iso(moment: datetime) -> str:
+    """``2026-11-22T19:40:01.123456+00:00``: sortable as text, microsecond precision."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def parse_iso(text: str) -> datetime:
+    """Inverse of ``iso``."""
+    return datetime.fromisoformat(text)

@@ -1,0 +1,234 @@
+"""Encrypted templates and identities, keyed per subject, erased by crypto-shredding (R9, R14, R18).
+
+Templates refer only to a pseudonymous subject ID. Identity data (name, external ID) sits in
+its own column as ciphertext plus a keyed hash for look-up. Every ciphertext is AES-256-GCM
+under the subject's data key, bound to the subject and record IDs. The data keys live in the
+separate key store; ``shred`` destroys one, after which no copy of the record store can be
+read for that subject.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import sqlalchemy as sa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy.engine import Connection, Engine
+
+from . import db
+from .engine.types import Template
+from .errors import NotFound, VaultError
+from .keys import Keyring, open_sealed, record_aad, seal
+from .timeutil import iso, utc_now
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a pseudonymous subject is (decrypted on demand)."""
+
+    subject_id: str
+    external_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class StoredTemplate:
+    """A decrypted template with the IDs it is stored under."""
+
+    template_id: str
+    subject_id: str
+    purpose: str
+    template: Template
+    expires_at: str
+
+
+def new_id(prefix: str) -> str:
+    """A random pseudonymous ID such as ``s_3f9c...`` (128 bits)."""
+    return f"{prefix}_{secrets.token_hex(16)}"
+
+
+class Vault:
+    """Subjects, identities and templates in the record store; data keys in the key store."""
+
+    def __init__(self, records: Engine, keys: Engine, keyring: Keyring) -> None:
+        self._records = records
+        self._keys = keys
+        self._keyring = keyring
+        self._key_lock = threading.Lock()
+
+    # ---- subjects and identities -------------------------------------------------------
+
+    def create_subject(self, conn: Connection, external_id: str, name: str) -> str:
+        """Create a subject with a fresh data key; returns its pseudonymous ID.
+
+        The data key is committed to the key store first; if the caller's transaction then
+        rolls back, ``discard_orphan_key`` (or the next sweep) removes the unused key.
+        """
+        subject_id = new_id("s")
+        key, wrapped = self._keyring.new_data_key(subject_id)
+        with self._key_lock, self._keys.begin() as kconn:
+            kconn.execute(
+                db.subject_keys.insert().values(
+                    subject_id=subject_id, wrapped_key=wrapped, created_at=iso(utc_now())
+                )
+            )
+        identity = json.dumps({"external_id": external_id, "name": name}).encode("utf-8")
+        conn.execute(
+            db.subjects.insert().values(
+                id=subject_id,
+                lookup_hash=self._keyring.lookup_hash(external_id),
+                identity_ct=seal(AESGCM(key), identity, record_aad(b"identity", subject_id)),
+                status="active",
+                created_at=iso(utc_now()),
+            )
+        )
+        return subject_id
+
+    def find_subject(self, conn: Connection, external_id: str) -> str | None:
+        """The active subject ID for ``external_id``, or ``None``."""
+        row = conn.execute(
+            sa.select(db.subjects.c.id).where(
+                db.subjects.c.lookup_hash == self._keyring.lookup_hash(external_id),
+                db.subjects.c.status == "active",
+            )
+        ).first()
+        return None if row is None else str(row.id)
+
+    def identity(self, conn: Connection, subject_id: str) -> Identity:
+        """Decrypt a subject's identity; ``NotFound`` if erased or unknown."""
+        row = conn.execute(
+            sa.select(db.subjects.c.identity_ct).where(
+                db.subjects.c.id == subject_id, db.subjects.c.status == "active"
+            )
+        ).first()
+        if row is None or row.identity_ct is None:
+            raise NotFound(f"no active subject {subject_id}")
+        data = json.loads(
+            self.open(subject_id, row.identity_ct, record_aad(b"identity", subject_id))
+        )
+        return Identity(subject_id, data["external_id"], data["name"])
+
+    # ---- generic sealing under a subject key --------------------------------------------
+
+    def seal(self, subject_id: str, plaintext: bytes, aad: bytes) -> bytes:
+        return seal(AESGCM(self._data_key(subject_id)), plaintext, aad)
+
+    def open(self, subject_id: str, blob: bytes, aad: bytes) -> bytes:
+        return open_sealed(AESGCM(self._data_key(subject_id)), blob, aad)
+
+    def _data_key(self, subject_id: str) -> bytes:
+        with self._keys.connect() as kconn:
+            row = kconn.execute(
+                sa.select(db.subject_keys.c.wrapped_key).where(
+                    db.subject_keys.c.subject_id == subject_id
+                )
+            ).first()
+        if row is None:
+            raise VaultError(
+                f"subject {subject_id} has no data key (erased: its data can no longer be read)"
+            )
+        return self._keyring.unwrap(subject_id, row.wrapped_key)
+
+    def data_keys(self, subject_ids: list[str]) -> dict[str, bytes]:
+        """Unwrapped data keys of several subjects (missing ones left out)."""
+        found: dict[str, bytes] = {}
+        with self._keys.connect() as kconn:
+            for start in range(0, len(subject_ids), 500):
+                chunk = subject_ids[start : start + 500]
+                rows = kconn.execute(
+                    sa.select(db.subject_keys).where(db.subject_keys.c.subject_id.in_(chunk))
+                )
+                for row in rows:
+                    found[row.subject_id] = self._keyring.unwrap(row.subject_id, row.wrapped_key)
+        return found
+
+    # ---- templates ----------------------------------------------------------------------
+
+    def add_template(
+        self, conn: Connection, subject_id: str, purpose: str, template: Template, expires_at: str
+    ) -> str:
+        """Encrypt and store one template; returns its ID."""
+        template_id = new_id("t")
+        vector = np.ascontiguousarray(template.vector, dtype="<f4").tobytes()
+        blob = self.seal(subject_id, vector, _template_aad(subject_id, template_id, template.engine))
+        conn.execute(
+            db.templates.insert().values(
+                id=template_id,
+                subject_id=subject_id,
+                purpose=purpose,
+                engine=template.engine,
+                ciphertext=blob,
+                created_at=iso(utc_now()),
+                expires_at=expires_at,
+            )
+        )
+        return template_id
+
+    def templates(
+        self, conn: Connection, *, purpose: str, subject_id: str | None = None
+    ) -> list[StoredTemplate]:
+        """Decrypt the templates of a purpose (optionally of one subject only)."""
+        query = sa.select(db.templates).where(db.templates.c.purpose == purpose)
+        if subject_id is not None:
+            query = query.where(db.templates.c.subject_id == subject_id)
+        rows = conn.execute(query.order_by(db.templates.c.id)).fetchall()
+        keys = self.data_keys(sorted({r.subject_id for r in rows}))
+        out = []
+        for row in rows:
+            key = keys.get(row.subject_id)
+            if key is None:
+                continue  # shredded: unreadable by design
+            raw = open_sealed(
+                AESGCM(key), row.ciphertext, _template_aad(row.subject_id, row.id, row.engine)
+            )
+            vector = np.frombuffer(raw, dtype="<f4").astype(np.float32)
+            out.append(
+                StoredTemplate(
+                    row.id, row.subject_id, row.purpose, Template(vector, row.engine), row.expires_at
+                )
+            )
+        return out
+
+    def delete_templates(
+        self, conn: Connection, subject_id: str, purpose: str | None = None
+    ) -> list[str]:
+        """Delete a subject's templates (of one purpose, or all); returns the deleted IDs."""
+        where = db.templates.c.subject_id == subject_id
+        if purpose is not None:
+            where = where & (db.templates.c.purpose == purpose)
+        ids = [r.id for r in conn.execute(sa.select(db.templates.c.id).where(where))]
+        conn.execute(db.templates.delete().where(where))
+        return ids
+
+    def tombstone(self, conn: Connection, subject_id: str, when: str) -> None:
+        """Drop a subject's identity and look-up hash, keeping only the pseudonymous ID."""
+        conn.execute(
+            db.subjects.update()
+            .where(db.subjects.c.id == subject_id)
+            .values(status="erased", lookup_hash=None, identity_ct=None, erased_at=when)
+        )
+
+    def shred(self, subject_id: str) -> bool:
+        """Destroy the subject's data key (secure_delete overwrites it on disk)."""
+        with self._key_lock, self._keys.begin() as kconn:
+            result = kconn.execute(
+                db.subject_keys.delete().where(db.subject_keys.c.subject_id == subject_id)
+            )
+        return bool(result.rowcount)
+
+    def has_key(self, subject_id: str) -> bool:
+        with self._keys.connect() as kconn:
+            row = kconn.execute(
+                sa.select(db.subject_keys.c.subject_id).where(
+                    db.subject_keys.c.subject_id == subject_id
+                )
+            ).first()
+        return row is not None
+
+
+def _template_aad(subject_id: str, template_id: str, engine: str) -> bytes:
+    return record_aad(b"template", subject_id, template_id, engine)
