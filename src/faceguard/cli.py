@@ -1,0 +1,381 @@
+"""The ``faceguard`` command: a thin shell over ``Faceguard``.
+
+Exit codes: 0 success (verify/identify: a match); 1 a negative decision (no-match, unknown)
+or a failed audit verification; 2 usage or configuration error (including a missing master
+key); 3 refused by a rule (the rule ID is printed); 4 bad image or no usable face;
+5 not found; 6 encrypted data could not be opened.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from .api import Faceguard
+from .errors import (
+    ConfigError,
+    FaceError,
+    FaceguardError,
+    ImageError,
+    NotFound,
+    PolicyError,
+    VaultError,
+)
+
+EXIT_NEGATIVE, EXIT_CONFIG, EXIT_POLICY, EXIT_INPUT, EXIT_NOT_FOUND, EXIT_VAULT = 1, 2, 3, 4, 5, 6
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
+
+
+def _exit_code(exc: FaceguardError) -> int:
+    if isinstance(exc, PolicyError):
+        return EXIT_POLICY
+    if isinstance(exc, (ImageError, FaceError)):
+        return EXIT_INPUT
+    if isinstance(exc, NotFound):
+        return EXIT_NOT_FOUND
+    if isinstance(exc, VaultError):
+        return EXIT_VAULT
+    return EXIT_CONFIG
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _plain(dataclasses.asdict(value))
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+class Output:
+    """Prints either JSON or short human text."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+
+    def emit(self, value: Any, text: str) -> None:
+        click.echo(json.dumps(_plain(value), indent=2, ensure_ascii=False) if self.as_json else text)
+
+    def fail(self, exc: FaceguardError) -> NoReturn:
+        code = _exit_code(exc)
+        if self.as_json:
+            body = {"error": type(exc).__name__, "rule": exc.rule, "message": exc.message}
+            click.echo(json.dumps(body, ensure_ascii=False))
+        else:
+            click.echo(f"error: {exc}", err=True)
+        sys.exit(code)
+
+
+@dataclasses.dataclass
+class Context:
+    data_dir: Path
+    config: Path | None
+    dev: bool
+
+    @contextmanager
+    def open(self, out: Output) -> Iterator[Faceguard]:
+        try:
+            fg = Faceguard.open(self.data_dir, config=self.config, dev=self.dev)
+        except FaceguardError as exc:
+            out.fail(exc)
+        try:
+            yield fg
+        except FaceguardError as exc:
+            out.fail(exc)
+        finally:
+            fg.close()
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@click.group()
+@click.option(
+    "--data",
+    "data_dir",
+    envvar="FACEGUARD_DATA",
+    default="faceguard-data",
+    show_default=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Data directory (env FACEGUARD_DATA).",
+)
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Deployment file (default DATA/faceguard.toml).",
+)
+@click.option("--dev", is_flag=True, help="Development mode: create a local master key if none.")
+@click.pass_context
+def main(ctx: click.Context, data_dir: Path, config: Path | None, dev: bool) -> None:
+    """faceguard: consent-gated face recognition with a tamper-evident record."""
+    if dev:
+        click.echo("WARNING: development mode; keys are local and not for production", err=True)
+    ctx.obj = Context(data_dir, config, dev)
+
+
+@main.command()
+@json_option
+@pass_ctx
+def init(ctx: Context, as_json: bool) -> None:
+    """Create the data directory, its master key and a starter faceguard.toml."""
+    out = Output(as_json)
+    try:
+        config = Faceguard.init(ctx.data_dir)
+    except FaceguardError as exc:
+        out.fail(exc)
+    info = {"data_dir": str(ctx.data_dir), "config": str(config)}
+    out.emit(info, f"initialised {ctx.data_dir}; edit {config} before going live")
+
+
+@main.command()
+@click.option("--purpose", required=True)
+@click.option("--field", "fields", multiple=True, metavar="NAME=TEXT",
+              help="Override a notice field (controller, contact, purpose, method, retention, "
+                   "necessity, impact, rights).")
+@json_option
+@pass_ctx
+def notice(ctx: Context, purpose: str, fields: tuple[str, ...], as_json: bool) -> None:
+    """Publish the next version of a purpose's notice (R2)."""
+    out = Output(as_json)
+    overrides = {}
+    for item in fields:
+        name, sep, text = item.partition("=")
+        if not sep:
+            out.fail(ConfigError(f"--field must be NAME=TEXT, got {item!r}"))
+        overrides[name] = text
+    with ctx.open(out) as fg:
+        result = fg.publish_notice(purpose, overrides, actor="cli")
+    out.emit(result, f"notice {purpose} v{result.version} published ({result.sha256[:12]})")
+
+
+@main.group()
+def consent() -> None:
+    """Grant or withdraw a consent."""
+
+
+@consent.command("grant")
+@click.option("--subject", "external_id", required=True, help="The person's external ID.")
+@click.option("--name", required=True)
+@click.option("--purpose", required=True)
+@click.option("--method", type=click.Choice(["click", "signature", "written"]), required=True)
+@click.option("--evidence", required=True, help="Reference to the consent evidence.")
+@click.option("--under-14", "minor", is_flag=True, help="The person is under 14 (R5).")
+@click.option("--guardian-name", default="")
+@click.option("--guardian-relationship", default="")
+@click.option("--guardian-evidence", default="")
+@json_option
+@pass_ctx
+def consent_grant(
+    ctx: Context, external_id: str, name: str, purpose: str, method: str, evidence: str,
+    minor: bool, guardian_name: str, guardian_relationship: str, guardian_evidence: str,
+    as_json: bool,
+) -> None:
+    """Record a separate consent for one purpose."""
+    from .consent import Guardian
+
+    out = Output(as_json)
+    guardian = None
+    if guardian_name or guardian_relationship or guardian_evidence:
+        guardian = Guardian(guardian_name, guardian_relationship, guardian_evidence)
+    with ctx.open(out) as fg:
+        result = fg.grant_consent(
+            external_id, purpose, name=name, method=method, evidence=evidence,
+            minor=minor, guardian=guardian, actor="cli",
+        )
+    out.emit(result, f"consent recorded: {purpose} (notice v{result.notice_version})")
+
+
+@consent.command("withdraw")
+@click.option("--subject", "external_id", required=True)
+@click.option("--purpose", required=True)
+@json_option
+@pass_ctx
+def consent_withdraw(ctx: Context, external_id: str, purpose: str, as_json: bool) -> None:
+    """Withdraw a consent; the face leaves that purpose at once."""
+    out = Output(as_json)
+    with ctx.open(out) as fg:
+        result = fg.withdraw_consent(external_id, purpose, actor="cli")
+    erased = " and the person was erased (no purpose left)" if result.certificate else ""
+    out.emit(result, f"withdrawn: {len(result.templates_deleted)} templates deleted{erased}")
+
+
+def _image_files(paths: tuple[Path, ...]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES))
+        else:
+            files.append(path)
+    return files
+
+
+def _read(path: Path, out: Output) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        out.fail(ConfigError(f"cannot read {path}: {exc.strerror}"))
+
+
+@main.command()
+@click.option("--subject", "external_id", required=True)
+@click.option("--purpose", required=True)
+@click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@json_option
+@pass_ctx
+def enroll(
+    ctx: Context, external_id: str, purpose: str, images: tuple[Path, ...], as_json: bool
+) -> None:
+    """Enroll image files (or folders of images) of one consenting person."""
+    out = Output(as_json)
+    files = _image_files(images)
+    if not files:
+        out.fail(ConfigError("no image files given (.jpg, .jpeg, .png, .webp)"))
+    data = []
+    with click.progressbar(files, label="reading", file=sys.stderr) as bar:
+        for path in bar:
+            data.append(_read(path, out))
+    with ctx.open(out) as fg:
+        result = fg.enroll(external_id, data, purpose, actor="cli")
+    out.emit(result, f"enrolled {len(result.template_ids)} templates for {purpose}")
+
+
+@main.command()
+@click.option("--subject", "external_id", required=True)
+@click.option("--purpose", required=True)
+@click.option("--show-score", is_flag=True, help="Admin/evaluation only: print the distance.")
+@click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@json_option
+@pass_ctx
+def verify(
+    ctx: Context, external_id: str, purpose: str, show_score: bool, image: Path, as_json: bool
+) -> None:
+    """1:1: is the person in IMAGE the given subject? Exit 0 match, 1 no-match."""
+    out = Output(as_json)
+    with ctx.open(out) as fg:
+        result = fg.verify(external_id, _read(image, out), purpose, actor="cli",
+                           reveal_score=show_score)
+    out.emit(result, result.decision)
+    sys.exit(0 if result.decision == "match" else EXIT_NEGATIVE)
+
+
+@main.command()
+@click.option("--purpose", required=True)
+@click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@json_option
+@pass_ctx
+def identify(ctx: Context, purpose: str, image: Path, as_json: bool) -> None:
+    """1:N: who is in IMAGE? Exit 0 with the subject, 1 when unknown."""
+    out = Output(as_json)
+    with ctx.open(out) as fg:
+        result = fg.identify(_read(image, out), purpose, actor="cli")
+    out.emit(result, result.external_id or "unknown")
+    sys.exit(0 if result.decision == "match" else EXIT_NEGATIVE)
+
+
+@main.command()
+@click.option("--subject", "external_id", required=True)
+@click.option("--reason", default="request", show_default=True)
+@json_option
+@pass_ctx
+def erase(ctx: Context, external_id: str, reason: str, as_json: bool) -> None:
+    """Erase a person: templates deleted, key destroyed, signed certificate."""
+    out = Output(as_json)
+    with ctx.open(out) as fg:
+        cert = fg.erase(external_id, reason=reason, actor="cli")
+    out.emit(cert, f"erased; certificate {cert.certificate_id}")
+
+
+@main.command()
+@click.option("--subject", "external_id", required=True)
+@json_option
+@pass_ctx
+def export(ctx: Context, external_id: str, as_json: bool) -> None:
+    """Everything held about a person (no template bytes), as JSON."""
+    out = Output(True)
+    with ctx.open(out) as fg:
+        result = fg.export(external_id, actor="cli")
+    out.emit(result, "")
+
+
+@main.group()
+def audit() -> None:
+    """The processing record."""
+
+
+@audit.command("verify")
+@json_option
+@pass_ctx
+def audit_verify(ctx: Context, as_json: bool) -> None:
+    """Check the hash chain and signatures. Exit 0 intact, 1 tampered."""
+    out = Output(as_json)
+    with ctx.open(out) as fg:
+        report = fg.verify_audit()
+    text = (
+        f"intact: {report.events} events, {report.checkpoints} signed checkpoints"
+        if report.ok
+        else f"TAMPERED at event {report.first_bad_seq}: {report.problem}"
+    )
+    out.emit(report, text)
+    sys.exit(0 if report.ok else EXIT_NEGATIVE)
+
+
+@main.command()
+@json_option
+@pass_ctx
+def sweep(ctx: Context, as_json: bool) -> None:
+    """Erase every template past its purpose's retention (R8)."""
+    out = Output(as_json)
+    with ctx.open(out) as fg:
+        result = fg.sweep(actor="cli")
+    out.emit(result, f"{result.templates_deleted} expired templates erased, "
+                     f"{len(result.certificates)} people erased")
+
+
+@main.command("eval")
+@click.argument("pairs", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--root", required=True, type=click.Path(exists=True, file_okay=False,
+                                                       path_type=Path))
+@click.option("--subset", default=None, help="Only rows whose subset column equals this.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@json_option
+def eval_command(
+    pairs: Path, root: Path, subset: str | None, workers: int, as_json: bool
+) -> None:
+    """Accuracy, FMR/FNMR at each operating point, failures to enrol, images per second."""
+    from .calibration import load_calibration
+    from .engine.dlib_engine import DlibEngine
+    from .evaluation import evaluate, read_pairs
+
+    out = Output(as_json)
+    try:
+        engine = DlibEngine()
+        calibration = load_calibration(engine.name, engine.engine_id)
+        rows = read_pairs(pairs, subset)
+        images = len({p.file_a for p in rows} | {p.file_b for p in rows})
+        with click.progressbar(length=images, label="embedding", file=sys.stderr) as bar:
+            update: Callable[[int], None] = bar.update
+            report = evaluate(rows, root, calibration, workers=workers, progress=update)
+    except FaceguardError as exc:
+        out.fail(exc)
+    lines = [
+        f"{report.pairs} pairs ({report.genuine} genuine, {report.impostor} impostor), "
+        f"{report.images} images, {report.failures_to_enrol} failures to enrol",
+        f"accuracy {report.accuracy:.4f} ({report.accuracy_method})",
+    ]
+    lines += [
+        f"  {p['name']:15s} FMR target {p['fmr_target']:g}: FMR {p['fmr']:.4g} "
+        f"FNMR {p['fnmr']:.4g}"
+        for p in report.operating_points
+    ]
+    lines.append(f"{report.images_per_second:.1f} images/s with {workers} workers")
+    out.emit(report, "\n".join(lines))

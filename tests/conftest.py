@@ -1,0 +1,100 @@
+"""Shared fixtures: the real faces folder, one dlib engine per session, a fresh store per test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from faceguard import Faceguard
+from faceguard.engine.dlib_engine import DlibEngine
+
+REPO = Path(__file__).resolve().parents[1]
+
+TEST_DEPLOYMENT = """\
+[deployment]
+name = "Test gate"
+controller = "Test Property Co."
+contact = "privacy@test.example"
+packs = ["cn"]
+place = "residential-entrance"
+public_place = false
+protection_level = 2
+alternatives = ["resident-card"]
+transmission = "local"
+assessment = "assessment.toml"
+minors_rules = "https://test.example/minors"
+liveness = "off"
+
+[purposes.access-control]
+necessity = "Residents open the gate hands-free."
+retention_days = 365
+
+[purposes.attendance]
+necessity = "Staff sign in without cards."
+retention_days = 30
+"""
+
+
+def faces_dir() -> Path | None:
+    """``$FACEGUARD_FACES`` or ``../shared/data/faces`` beside the checkout, if present."""
+    env = os.environ.get("FACEGUARD_FACES")
+    candidates = [Path(env)] if env else [REPO.parent / "shared" / "data" / "faces"]
+    for path in candidates:
+        if (path / "lfw" / "lfw").is_dir():
+            return path
+    return None
+
+
+@pytest.fixture(scope="session")
+def faces() -> Path:
+    path = faces_dir()
+    if path is None:
+        pytest.skip(
+            "real face images not found: set FACEGUARD_FACES or place them in "
+            "../shared/data/faces (tests on real faces skipped)"
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def lfw(faces: Path) -> Path:
+    return faces / "lfw" / "lfw"
+
+
+@pytest.fixture(scope="session")
+def engine() -> DlibEngine:
+    return DlibEngine()
+
+
+@pytest.fixture()
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.delenv("FACEGUARD_MASTER_KEY", raising=False)
+    monkeypatch.delenv("FACEGUARD_MASTER_KEY_FILE", raising=False)
+    folder = tmp_path / "data"
+    Faceguard.init(folder)
+    (folder / "faceguard.toml").write_text(TEST_DEPLOYMENT, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture()
+def fg(data_dir: Path, engine: DlibEngine) -> Iterator[Faceguard]:
+    """A fresh Faceguard with notices published for both test purposes."""
+    instance = Faceguard.open(data_dir, engine=engine)
+    instance.publish_notice("access-control")
+    instance.publish_notice("attendance")
+    yield instance
+    instance.close()
+
+
+def people_with(lfw: Path, minimum: int, count: int) -> list[Path]:
+    """``count`` LFW people folders with at least ``minimum`` images, spread over the list."""
+    folders = sorted(p for p in lfw.iterdir() if len(list(p.glob("*.jpg"))) >= minimum)
+    step = max(len(folders) // count, 1)
+    return folders[::step][:count]
+
+
+def images_of(person: Path) -> list[Path]:
+    return sorted(person.glob("*.jpg"))
