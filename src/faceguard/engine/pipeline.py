@@ -32,15 +32,25 @@ def extract(
 ) -> Extraction:
     """Turn one image into a template.
 
-    ``single_face=True`` (enrollment) needs exactly one face; otherwise the largest face is
-    used. ``gate`` (or ``None`` to only measure) judges size, sharpness and pose.
+    ``single_face=True`` (enrollment) needs exactly one *usable* face: faces narrower than the
+    gate's minimum size (people far in the background) are not counted, unless no face is
+    big enough, which is a ``size`` quality failure. Otherwise the largest face is used. ``gate`` (or ``None`` to only measure) judges size, sharpness and pose.
     The image stays in memory and is dropped when this returns.
     """
     rgb = image if isinstance(image, np.ndarray) else decode_image(image, limits)
     faces = engine.detect(rgb)
     if not faces:
         raise NoFaceFound("no face was found in the image (0 faces detected)")
-    if single_face and len(faces) > 1:
+    if single_face and gate is not None:
+        usable = [f for f in faces if f.width >= gate.min_face_px]
+        if len(usable) > 1:
+            raise TooManyFaces(
+                f"{len(usable)} faces were found; enrollment needs an image with exactly one "
+                "face",
+                count=len(usable),
+            )
+        faces = usable or faces
+    elif single_face and len(faces) > 1:
         raise TooManyFaces(
             f"{len(faces)} faces were found; enrollment needs an image with exactly one face",
             count=len(faces),

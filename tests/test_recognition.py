@@ -1,0 +1,181 @@
+"""Enroll about 20 LFW people, verify and identify members and strangers, on real faces."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from conftest import TEST_DEPLOYMENT, images_of, people_with
+from faceguard import ConsentError, Faceguard, NotFound
+from faceguard.engine.dlib_engine import DlibEngine
+from faceguard.engine.imaging import decode_image
+
+
+@dataclass
+class Person:
+    external_id: str
+    enroll: list[bytes]
+    probe: bytes
+
+
+@pytest.fixture(scope="module")
+def cast(lfw: Path, engine: DlibEngine) -> tuple[list[Person], list[bytes]]:
+    """24 people with at least 4 photos: 20 members (2 enrollment photos, 1 probe) and
+    4 strangers (1 photo each, never enrolled). Enrollment photos are the person's first
+    photos that show exactly one face (LFW photos often show other people too)."""
+    folders = people_with(lfw, 4, 24)
+    assert len(folders) == 24
+    members = []
+    for folder in folders[:20]:
+        files = images_of(folder)
+        single = [f for f in files[:-1] if len(engine.detect(decode_image(f.read_bytes()))) == 1]
+        assert len(single) >= 2, folder.name
+        members.append(
+            Person(folder.name, [single[0].read_bytes(), single[1].read_bytes()],
+                   files[-1].read_bytes())
+        )
+    strangers = [images_of(folder)[0].read_bytes() for folder in folders[20:]]
+    return members, strangers
+
+
+@pytest.fixture(scope="module")
+def gallery(
+    tmp_path_factory: pytest.TempPathFactory,
+    engine: DlibEngine,
+    cast: tuple[list[Person], list[bytes]],
+) -> Iterator[Faceguard]:
+    """One store with the 20 members enrolled for access-control (read-only tests)."""
+    folder = tmp_path_factory.mktemp("gallery")
+    Faceguard.init(folder)
+    (folder / "faceguard.toml").write_text(TEST_DEPLOYMENT, encoding="utf-8")
+    fg = Faceguard.open(folder, engine=engine)
+    fg.publish_notice("access-control")
+    for person in cast[0]:
+        fg.grant_consent(person.external_id, "access-control", name=person.external_id,
+                         method="click", evidence=f"test/{person.external_id}")
+        fg.enroll(person.external_id, person.enroll, "access-control")
+    yield fg
+    fg.close()
+
+
+def test_gallery_holds_twenty_people_with_two_templates_each(gallery: Faceguard) -> None:
+    assert gallery.stats() == {"people": 20, "templates": {"access-control": 40}}
+
+
+def test_genuine_probes_verify(gallery: Faceguard, cast: tuple[list[Person], list[bytes]]
+                               ) -> None:
+    decisions = [gallery.verify(p.external_id, p.probe, "access-control").decision
+                 for p in cast[0]]
+    # FNMR at the access-control point is ~5.7% on all LFW pairs; with two enrollment
+    # photos at most one miss in 20 is expected.
+    assert decisions.count("match") >= 19, decisions
+
+
+def test_impostor_probes_do_not_verify(
+    gallery: Faceguard, cast: tuple[list[Person], list[bytes]]
+) -> None:
+    members = cast[0]
+    # each member's probe against the next member's identity, plus each stranger
+    claims = [(members[(i + 1) % 20].external_id, p.probe) for i, p in enumerate(members)]
+    claims += [(members[i].external_id, s) for i, s in enumerate(cast[1])]
+    decisions = {gallery.verify(ext, img, "access-control").decision for ext, img in claims}
+    assert decisions == {"no-match"}
+
+
+def test_decisions_carry_no_score(gallery: Faceguard, cast: tuple[list[Person], list[bytes]]
+                                  ) -> None:
+    person = cast[0][0]
+    assert gallery.verify(person.external_id, person.probe, "access-control").score is None
+    admin = gallery.verify(person.external_id, person.probe, "access-control",
+                           reveal_score=True)
+    assert admin.score is not None and 0.0 <= admin.score < 0.6
+
+
+def test_members_are_identified(gallery: Faceguard, cast: tuple[list[Person], list[bytes]]
+                                ) -> None:
+    answers = [gallery.identify(p.probe, "access-control").external_id for p in cast[0]]
+    correct = sum(a == p.external_id for a, p in zip(answers, cast[0]))
+    wrong = [a for a, p in zip(answers, cast[0]) if a is not None and a != p.external_id]
+    assert wrong == []
+    assert correct >= 19, answers
+
+
+def test_strangers_are_unknown(gallery: Faceguard, cast: tuple[list[Person], list[bytes]]
+                               ) -> None:
+    results = [gallery.identify(s, "access-control") for s in cast[1]]
+    assert [r.decision for r in results] == ["unknown"] * 4
+    assert all(r.external_id is None and r.subject_id is None for r in results)
+
+
+def test_identification_only_searches_the_named_purpose(
+    gallery: Faceguard, cast: tuple[list[Person], list[bytes]]
+) -> None:
+    # attendance is declared but nobody consented to it: members are unknown there
+    gallery.publish_notice("attendance")
+    person = cast[0][0]
+    assert gallery.identify(person.probe, "attendance").decision == "unknown"
+    with pytest.raises(ConsentError) as err:
+        gallery.verify(person.external_id, person.probe, "attendance")
+    assert err.value.rule == "R3"
+
+
+def _small_store(fg: Faceguard, cast: tuple[list[Person], list[bytes]], n: int) -> list[Person]:
+    people = cast[0][:n]
+    for person in people:
+        for purpose in ("access-control", "attendance"):
+            fg.grant_consent(person.external_id, purpose, name="x", method="click",
+                             evidence="e")
+            fg.enroll(person.external_id, person.enroll[:1], purpose)
+    return people
+
+
+def test_withdrawal_takes_effect_at_once(
+    fg: Faceguard, cast: tuple[list[Person], list[bytes]]
+) -> None:
+    a, b = _small_store(fg, cast, 2)
+    assert fg.identify(a.probe, "access-control").external_id == a.external_id  # index loaded
+    fg.withdraw_consent(a.external_id, "access-control")
+    assert fg.identify(a.probe, "access-control").decision == "unknown"
+    assert fg.identify(b.probe, "access-control").external_id == b.external_id
+    # the other purpose still works for a
+    assert fg.verify(a.external_id, a.probe, "attendance").decision == "match"
+    with pytest.raises(ConsentError):
+        fg.verify(a.external_id, a.probe, "access-control")
+
+
+def test_erasure_takes_effect_at_once(
+    fg: Faceguard, cast: tuple[list[Person], list[bytes]]
+) -> None:
+    a, b = _small_store(fg, cast, 2)
+    assert fg.identify(a.probe, "attendance").external_id == a.external_id
+    cert = fg.erase(a.external_id)
+    assert cert.data_key_destroyed and len(cert.templates_deleted) == 2
+    for purpose in ("access-control", "attendance"):
+        assert fg.identify(a.probe, purpose).decision == "unknown"
+    with pytest.raises(ConsentError) as err:
+        fg.verify(a.external_id, a.probe, "attendance")
+    assert err.value.rule == "R3"
+    with pytest.raises(NotFound):
+        fg.export(a.external_id)
+    assert fg.identify(b.probe, "attendance").external_id == b.external_id
+
+
+def test_stale_index_never_matches_an_erased_subject(
+    data_dir: Path, engine: DlibEngine, cast: tuple[list[Person], list[bytes]]
+) -> None:
+    """Two library objects on one store: one erases, the other's loaded index is stale."""
+    gate = Faceguard.open(data_dir, engine=engine)
+    office = Faceguard.open(data_dir, engine=engine)
+    try:
+        office.publish_notice("access-control")
+        office.publish_notice("attendance")
+        (a,) = _small_store(office, cast, 1)
+        assert gate.identify(a.probe, "access-control").external_id == a.external_id
+        office.erase(a.external_id)
+        assert gate.identify(a.probe, "access-control").decision == "unknown"
+    finally:
+        gate.close()
+        office.close()
