@@ -247,7 +247,8 @@ def test_malformed_fields_are_refused(store: Store, kwargs: dict[str, Any]) -> N
 
 
 def test_naive_clock_is_refused(store: Store) -> None:
-    log = AuditLog(store.engine, store.key, clock=lambda: datetime.fromisoformat("2026-01-01T00:00:00"))
+    naive = datetime.fromisoformat("2026-01-01T00:00:00")
+    log = AuditLog(store.engine, store.key, clock=lambda: naive)
     with pytest.raises(AuditError, match="naive"), store.engine.begin() as conn:
         log.append(conn, actor="a", operation="template.enrolled", outcome="ok")
     assert store.count("audit_events") == 0

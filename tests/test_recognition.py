@@ -97,8 +97,9 @@ def test_decisions_carry_no_score(gallery: Faceguard, cast: tuple[list[Person], 
 def test_members_are_identified(gallery: Faceguard, cast: tuple[list[Person], list[bytes]]
                                 ) -> None:
     answers = [gallery.identify(p.probe, "access-control").external_id for p in cast[0]]
-    correct = sum(a == p.external_id for a, p in zip(answers, cast[0]))
-    wrong = [a for a, p in zip(answers, cast[0]) if a is not None and a != p.external_id]
+    correct = sum(a == p.external_id for a, p in zip(answers, cast[0], strict=True))
+    pairs = zip(answers, cast[0], strict=True)
+    wrong = [a for a, p in pairs if a is not None and a != p.external_id]
     assert wrong == []
     assert correct >= 19, answers
 

@@ -339,7 +339,7 @@ class Faceguard:
                 )
             partition = self.store.index.get(purpose)
             if partition is not None:
-                for template_id, ex in zip(ids, extractions):
+                for template_id, ex in zip(ids, extractions, strict=True):
                     partition.add(subject, template_id, ex.template.vector)
         return EnrollResult(subject, purpose, tuple(ids), expires, seq)
 

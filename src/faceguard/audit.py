@@ -133,7 +133,11 @@ def _check_fields(fields: Mapping[str, str | None], rules: Sequence[str]) -> Non
     if not _OPERATION.fullmatch(str(fields["operation"])):
         raise AuditError(f"audit operation {fields['operation']!r} is not dot-named "
                          "(e.g. 'consent.withdrawn')", rule="R11")
-    if isinstance(rules, str) or not isinstance(rules, Sequence) or not all(isinstance(r, str) and 0 < len(r) <= 32 for r in rules):
+    if (
+        isinstance(rules, str)
+        or not isinstance(rules, Sequence)
+        or not all(isinstance(r, str) and 0 < len(r) <= 32 for r in rules)
+    ):
         raise AuditError("audit rules must be a sequence of rule IDs", rule="R11")
 
 

@@ -62,7 +62,9 @@ class Output:
         self.as_json = as_json
 
     def emit(self, value: Any, text: str) -> None:
-        click.echo(json.dumps(_plain(value), indent=2, ensure_ascii=False) if self.as_json else text)
+        if self.as_json:
+            text = json.dumps(_plain(value), indent=2, ensure_ascii=False)
+        click.echo(text)
 
     def fail(self, exc: FaceguardError) -> NoReturn:
         code = _exit_code(exc)

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from . import db
-from .errors import ConsentError, NoticeError, NotFound
+from .errors import ConsentError, NotFound, NoticeError
 from .keys import record_aad
 from .timeutil import iso, utc_now
 from .vault import Vault

@@ -140,7 +140,7 @@ def evaluate(
     start = time.perf_counter()
     vectors = embed_files([str(root / f) for f in files], workers, progress)
     seconds = time.perf_counter() - start
-    by_file = dict(zip(files, vectors))
+    by_file = dict(zip(files, vectors, strict=True))
     dist = np.array(
         [
             float(np.linalg.norm(a - b))

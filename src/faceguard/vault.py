@@ -154,7 +154,8 @@ class Vault:
         """Encrypt and store one template; returns its ID."""
         template_id = new_id("t")
         vector = np.ascontiguousarray(template.vector, dtype="<f4").tobytes()
-        blob = self.seal(subject_id, vector, _template_aad(subject_id, template_id, template.engine))
+        aad = _template_aad(subject_id, template_id, template.engine)
+        blob = self.seal(subject_id, vector, aad)
         conn.execute(
             db.templates.insert().values(
                 id=template_id,
@@ -187,9 +188,8 @@ class Vault:
             )
             vector = np.frombuffer(raw, dtype="<f4").astype(np.float32)
             out.append(
-                StoredTemplate(
-                    row.id, row.subject_id, row.purpose, Template(vector, row.engine), row.expires_at
-                )
+                StoredTemplate(row.id, row.subject_id, row.purpose,
+                               Template(vector, row.engine), row.expires_at)
             )
         return out
 

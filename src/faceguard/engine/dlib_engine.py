@@ -122,7 +122,7 @@ class DlibEngine:
             rects = [d.rect for d in dets]
             scores = [float(d.confidence) for d in dets]
         faces = []
-        for rect, score in zip(rects, scores):
+        for rect, score in zip(rects, scores, strict=True):
             left = max(int(round(rect.left() / scale)), 0)
             top = max(int(round(rect.top() / scale)), 0)
             right = min(int(round((rect.right() + 1) / scale)), width)

@@ -50,7 +50,7 @@ def decode_image(data: bytes, limits: ImageLimits | None = None) -> np.ndarray:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
+            img: Image.Image = Image.open(io.BytesIO(data))
             fmt = img.format or "unknown"
             if fmt not in ACCEPTED_FORMATS:
                 raise ImageDecodeError(

@@ -34,7 +34,8 @@ def extract(
 
     ``single_face=True`` (enrollment) needs exactly one *usable* face: faces narrower than the
     gate's minimum size (people far in the background) are not counted, unless no face is
-    big enough, which is a ``size`` quality failure. Otherwise the largest face is used. ``gate`` (or ``None`` to only measure) judges size, sharpness and pose.
+    big enough, which is a ``size`` quality failure. Otherwise the largest face is used.
+    ``gate`` (or ``None`` to only measure) judges size, sharpness and pose.
     The image stays in memory and is dropped when this returns.
     """
     rgb = image if isinstance(image, np.ndarray) else decode_image(image, limits)

@@ -5,9 +5,8 @@ Revises:
 Create Date: 2026-11-22 19:35:55.742126
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = 'r0001'
 down_revision = None
