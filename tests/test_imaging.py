@@ -120,6 +120,22 @@ def test_webp_named_jpg_is_decoded_by_content(faces: Path) -> None:
     assert rgb.std() > 10  # a real photo, not a blank
 
 
+def test_multi_picture_jpeg_from_a_phone_is_decoded(jpeg: bytes) -> None:
+    """Phone cameras write JPEGs with extra pictures (MPO: preview, depth map). The file is
+    a JPEG (SOI marker, .jpg name); Pillow reports its format as "MPO". The primary picture
+    is the photo and must decode like any JPEG."""
+    with Image.open(io.BytesIO(jpeg)) as img:
+        img.load()
+        data = encode(img, "MPO", save_all=True, append_images=[img.resize((125, 125))])
+    assert data[:3] == b"\xff\xd8\xff"  # a JPEG stream
+    with Image.open(io.BytesIO(data)) as check:
+        assert (check.format, check.n_frames) == ("MPO", 2)
+        primary = np.asarray(check.convert("RGB"))
+    rgb = decode_image(data)
+    assert rgb.shape == (250, 250, 3)
+    np.testing.assert_array_equal(rgb, primary)
+
+
 def test_grayscale_jpeg_becomes_three_equal_channels(jpeg: bytes) -> None:
     with Image.open(io.BytesIO(jpeg)) as img:
         grey = img.convert("L")

@@ -8,7 +8,7 @@ record (R11) in the same transaction as the change it records. Refusals are reco
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -177,6 +177,17 @@ class Faceguard:
                 )
             raise
 
+    @contextmanager
+    def _discard_key_on_failure(self, created: Callable[[], str | None]) -> Iterator[None]:
+        """If a new subject's transaction fails, destroy the data key made for it."""
+        try:
+            yield
+        except BaseException:
+            subject = created()
+            if subject is not None:
+                self.store.vault.shred(subject)
+            raise
+
     def _subject_id(self, conn: sa.Connection, external_id: str) -> str | None:
         return self.store.vault.find_subject(conn, external_id)
 
@@ -187,6 +198,11 @@ class Faceguard:
     ) -> consents.Notice:
         """Publish the next notice version for ``purpose`` (R2), prefilled from the
         deployment; ``fields`` override or complete the prefilled text."""
+        with self._recorded("notice.published", actor, purpose):
+            return self._publish_notice(purpose, fields or {}, actor)
+
+    def _publish_notice(self, purpose: str, fields: dict[str, str], actor: str
+                        ) -> consents.Notice:
         section = self.purpose(purpose)
         dep = self.deployment.deployment
         content = {
@@ -202,7 +218,7 @@ class Faceguard:
                 "consent at any time; withdrawal erases your face template at once."
             ),
         }
-        content.update(fields or {})
+        content.update(fields)
         with self.store.write_lock, self.store.records.begin() as conn:
             notice = consents.publish_notice(conn, purpose, content)
             self.store.audit.append(
@@ -238,11 +254,19 @@ class Faceguard:
                     "the deployment has no published rules for under-14s (minors_rules)",
                     rule="R5",
                 )
-            with self.store.write_lock, self.store.records.begin() as conn:
+            consents.validate_grant(method, evidence, minor, guardian)
+            created: str | None = None
+            with (
+                self.store.write_lock,
+                self._discard_key_on_failure(lambda: created),
+                self.store.records.begin() as conn,
+            ):
                 notice = consents.current_notice(conn, purpose)
                 subject = self._subject_id(conn, external_id)
                 if subject is None:
-                    subject = self.store.vault.create_subject(conn, external_id, name)
+                    subject = created = self.store.vault.create_subject(
+                        conn, external_id, name
+                    )
                 consent_id, superseded = consents.grant(
                     conn,
                     self.store.vault,
@@ -262,7 +286,11 @@ class Faceguard:
                     purpose=purpose,
                     subject=subject,
                     rules=["R3", "R5"] if minor else ["R3"],
-                    detail={"method": method, "notice_version": notice.version, "minor": minor},
+                    detail={
+                        "method": method,
+                        "notice_version": notice.version,
+                        "minor": minor,
+                    },
                 )
         return ConsentReceipt(
             subject, purpose, consent_id, notice.version, notice.sha256, superseded, seq

@@ -136,6 +136,22 @@ def current_notice(conn: Connection, purpose: str) -> Notice:
     return Notice(row.id, row.purpose, row.version, fields, row.sha256, row.created_at)
 
 
+def validate_grant(method: str, evidence_ref: str, minor: bool, guardian: Guardian | None) -> None:
+    """Check a consent's method and evidence (R3) and a minor's guardian (R5)."""
+    if method not in CONSENT_METHODS:
+        raise ConsentError(
+            f"consent method {method!r} is not accepted; use one of {', '.join(CONSENT_METHODS)}"
+        )
+    if not evidence_ref.strip():
+        raise ConsentError("a consent needs an evidence reference (what records the consent)")
+    if minor and (guardian is None or not all(v.strip() for v in asdict(guardian).values())):
+        raise ConsentError(
+            "the subject is under 14: a guardian consent with the guardian's name, "
+            "relationship and evidence is required",
+            rule="R5",
+        )
+
+
 def grant(
     conn: Connection,
     vault: Vault,
@@ -153,20 +169,9 @@ def grant(
     Raises ``ConsentError`` for a bad method or missing evidence (R3) and for a minor
     without a complete guardian consent (R5).
     """
-    if method not in CONSENT_METHODS:
-        raise ConsentError(
-            f"consent method {method!r} is not accepted; use one of {', '.join(CONSENT_METHODS)}"
-        )
-    if not evidence_ref.strip():
-        raise ConsentError("a consent needs an evidence reference (what records the consent)")
-    guardian_ct = None
-    if minor:
-        if guardian is None or not all(v.strip() for v in asdict(guardian).values()):
-            raise ConsentError(
-                "the subject is under 14: a guardian consent with the guardian's name, "
-                "relationship and evidence is required",
-                rule="R5",
-            )
+    validate_grant(method, evidence_ref, minor, guardian)
+    guardian_ct: bytes | None = None
+    if minor and guardian is not None:
         guardian_ct = vault.seal(
             subject_id,
             json.dumps(asdict(guardian)).encode("utf-8"),

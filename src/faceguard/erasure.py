@@ -155,9 +155,18 @@ def sweep(store: Store, *, actor: str, now: str) -> SweepResult:
                 if not consent.active_purposes(conn, subject_id):
                     to_erase.append(subject_id)
         certs = tuple(
-            erase_subject(store, s, reason="retention expired", actor=actor)
+            erase_subject(
+                store,
+                s,
+                reason="retention expired",
+                actor=actor,
+                already_deleted=tuple(
+                    sorted(t for (subj, _), ids in groups.items() if subj == s for t in ids)
+                ),
+            )
             for s in dict.fromkeys(to_erase)
         )
+        store.vault.discard_orphan_keys()
     return SweepResult(len(expired), ended, certs)
 
 

@@ -66,7 +66,8 @@ class Vault:
         """Create a subject with a fresh data key; returns its pseudonymous ID.
 
         The data key is committed to the key store first; if the caller's transaction then
-        rolls back, ``discard_orphan_key`` (or the next sweep) removes the unused key.
+        rolls back, the caller shreds it (and ``discard_orphan_keys`` in every sweep removes
+        any key left behind by a crash).
         """
         subject_id = new_id("s")
         key, wrapped = self._keyring.new_data_key(subject_id)
@@ -219,6 +220,25 @@ class Vault:
                 db.subject_keys.delete().where(db.subject_keys.c.subject_id == subject_id)
             )
         return bool(result.rowcount)
+
+    def discard_orphan_keys(self) -> int:
+        """Destroy data keys whose subject is not active in the record store."""
+        with self.records_connection() as conn:
+            active = {
+                r.id
+                for r in conn.execute(
+                    sa.select(db.subjects.c.id).where(db.subjects.c.status == "active")
+                )
+            }
+        with self._keys.connect() as kconn:
+            held = [r.subject_id for r in kconn.execute(sa.select(db.subject_keys.c.subject_id))]
+        orphans = [s for s in held if s not in active]
+        for subject_id in orphans:
+            self.shred(subject_id)
+        return len(orphans)
+
+    def records_connection(self) -> Connection:
+        return self._records.connect()
 
     def has_key(self, subject_id: str) -> bool:
         with self._keys.connect() as kconn:

@@ -15,8 +15,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import ImageDecodeError, ImageTooLarge
 
-#: Formats accepted, by content (the file name does not matter).
-ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP"})
+#: Formats accepted, by content (the file name does not matter). MPO is a JPEG with extra
+#: pictures (previews, depth maps) as phone cameras write it; its first picture is used.
+ACCEPTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP"})
 
 
 @dataclass(frozen=True)
