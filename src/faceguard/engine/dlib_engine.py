@@ -47,7 +47,9 @@ class DlibEngine:
 
     Detection works on a resized copy: small images are upscaled so that faces of about
     40 px are found; large images are downscaled so that detection stays fast. With
-    ``cnn_fallback`` the MMOD CNN detector is tried when HOG finds nothing.
+    ``cnn_fallback`` the MMOD CNN detector is tried when HOG finds nothing, on a copy no
+    longer than ``cnn_max_side`` pixels (it costs about 1 s at 400 px on one core, so that a
+    picture without a face cannot tie up a worker for long).
     """
 
     name = "dlib-resnet-v1"
@@ -59,10 +61,12 @@ class DlibEngine:
         min_face_px: int = 40,
         max_detect_side: int = 2000,
         cnn_fallback: bool = True,
+        cnn_max_side: int = 400,
     ) -> None:
         self.min_face_px = min_face_px
         self.max_detect_side = max_detect_side
         self.cnn_fallback = cnn_fallback
+        self.cnn_max_side = cnn_max_side
         self._lock = threading.Lock()
         self._models: dict[str, Any] | None = None
         self._engine_id: str | None = None
@@ -115,14 +119,13 @@ class DlibEngine:
         height, width = rgb.shape[:2]
         scale = self._detection_scale(height, width)
         work = _resize(rgb, scale) if abs(scale - 1.0) > 1e-3 else rgb
-        rects = list(models["hog"](work, 0))
-        scores = [1.0] * len(rects)
-        if not rects and self.cnn_fallback:
-            dets = self._cnn()(work, 0)
-            rects = [d.rect for d in dets]
-            scores = [float(d.confidence) for d in dets]
+        boxes = [(r, 1.0, scale) for r in models["hog"](work, 0)]
+        if not boxes and self.cnn_fallback:
+            cnn_scale = min(1.0, self.cnn_max_side / max(height, width))
+            small = _resize(rgb, cnn_scale) if cnn_scale < 1.0 else rgb
+            boxes = [(d.rect, float(d.confidence), cnn_scale) for d in self._cnn()(small, 0)]
         faces = []
-        for rect, score in zip(rects, scores, strict=True):
+        for rect, score, scale in boxes:
             left = max(int(round(rect.left() / scale)), 0)
             top = max(int(round(rect.top() / scale)), 0)
             right = min(int(round((rect.right() + 1) / scale)), width)
