@@ -326,10 +326,12 @@ class Faceguard:
         purpose: str,
         *,
         actor: str = "library",
+        progress: Callable[[int], None] | None = None,
     ) -> EnrollResult:
         """Enroll one or more images of a consenting person for ``purpose``.
 
         All images are processed before anything is stored: if one fails, none is kept.
+        ``progress`` is called with 1 after each image.
         """
         with self._recorded("template.enrolled", actor, purpose):
             section = self.purpose(purpose)
@@ -344,6 +346,8 @@ class Faceguard:
             for number, image in enumerate(images, start=1):
                 try:
                     extractions.append(self._extract(image, enroll=True))
+                    if progress is not None:
+                        progress(1)
                 except FaceguardError as exc:
                     if len(images) > 1:
                         exc.add_context(f"image {number} of {len(images)}")

@@ -242,12 +242,12 @@ def enroll(
     files = _image_files(images)
     if not files:
         out.fail(ConfigError("no image files given (.jpg, .jpeg, .png, .webp)"))
-    data = []
-    with click.progressbar(files, label="reading", file=sys.stderr) as bar:
-        for path in bar:
-            data.append(_read(path, out))
-    with ctx.open(out) as fg:
-        result = fg.enroll(external_id, data, purpose, actor="cli")
+    data = [_read(path, out) for path in files]
+    with (
+        ctx.open(out) as fg,
+        click.progressbar(length=len(files), label="enrolling", file=sys.stderr) as bar,
+    ):
+        result = fg.enroll(external_id, data, purpose, actor="cli", progress=bar.update)
     out.emit(result, f"enrolled {len(result.template_ids)} templates for {purpose}")
 
 
