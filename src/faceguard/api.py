@@ -8,83 +8,32 @@ record (R11) in the same transaction as the change it records. Refusals are reco
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
 
 from . import consent as consents
-from . import db, erasure
-from .audit import AuditReport
-from .calibration import Calibration, OperatingPoint, load_calibration
-from .config import STARTER_TOML, Deployment, PurposeSection, load_deployment
+from . import db
+from .calibration import load_calibration
+from .config import STARTER_TOML, load_deployment
+from .consent_ops import ConsentOps
 from .engine.dlib_engine import DlibEngine
-from .engine.imaging import ImageLimits
 from .engine.pipeline import Extraction, extract
-from .engine.quality import ENROLL_GATE, PROBE_GATE, QualityGate
 from .engine.types import FaceEngine, require_same_engine
-from .errors import (
-    ConfigError,
-    ConsentError,
-    FaceError,
-    FaceguardError,
-    ImageError,
-    NotFound,
-    PolicyError,
-    PurposeError,
-)
+from .errors import ConfigError, ConsentError, FaceguardError
 from .index import Partition
 from .keys import load_master_key, new_master_key, write_key_file
-from .purposes import check_purpose_name
-from .results import (
-    ConsentReceipt,
-    EnrollResult,
-    IdentifyResult,
-    SubjectExport,
-    SweepResult,
-    VerifyResult,
-    WithdrawResult,
-)
+from .results import EnrollResult, IdentifyResult, VerifyResult
+from .rights_ops import RightsOps
 from .store import CONFIG_FILE, Store, master_key_path
 from .timeutil import iso, utc_now
 
-DEFAULT_NOTICE_TEXT = {
-    "method": (
-        "A camera image of your face is turned into an encrypted numeric template on the "
-        "operator's own equipment; the image itself is discarded at once."
-    ),
-    "impact": (
-        "Your face template could identify you if it leaked; it is encrypted with a key of "
-        "your own that is destroyed when you withdraw, and it is used for no other purpose."
-    ),
-}
 
-
-class Faceguard:
+class Faceguard(ConsentOps, RightsOps):
     """Consent-gated enrollment, verification and identification on one data directory."""
-
-    def __init__(
-        self,
-        store: Store,
-        deployment: Deployment,
-        engine: FaceEngine,
-        calibration: Calibration,
-        *,
-        image_limits: ImageLimits | None = None,
-        enroll_gate: QualityGate = ENROLL_GATE,
-        probe_gate: QualityGate = PROBE_GATE,
-    ) -> None:
-        self.store = store
-        self.deployment = deployment
-        self.engine = engine
-        self.calibration = calibration
-        self.image_limits = image_limits or ImageLimits()
-        self.enroll_gate = enroll_gate
-        self.probe_gate = probe_gate
 
     # ---- construction -------------------------------------------------------------------
 
@@ -133,180 +82,6 @@ class Faceguard:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # ---- policy helpers -----------------------------------------------------------------
-
-    def purpose(self, purpose: str) -> PurposeSection:
-        """The declared purpose; ``PurposeError`` (R1/R27) if unknown or undeclared."""
-        check_purpose_name(purpose)
-        section = self.deployment.purposes.get(purpose)
-        if section is None:
-            raise PurposeError(
-                f"purpose {purpose!r} is not declared by deployment "
-                f"{self.deployment.deployment.name!r} (declared: "
-                f"{', '.join(sorted(self.deployment.purposes))})"
-            )
-        return section
-
-    def operating_point(self, purpose: str) -> OperatingPoint:
-        return self.calibration.point(self.purpose(purpose).operating_point)
-
-    @contextmanager
-    def _recorded(
-        self, operation: str, actor: str, purpose: str | None, subject: str | None = None
-    ) -> Iterator[None]:
-        """Record a refusal or rejection of ``operation`` in the processing record."""
-        try:
-            yield
-        except FaceguardError as exc:
-            if isinstance(exc, PolicyError):
-                outcome = "refused"
-            elif isinstance(exc, (FaceError, ImageError)):
-                outcome = "rejected"
-            else:
-                raise
-            with self.store.write_lock, self.store.records.begin() as conn:
-                self.store.audit.append(
-                    conn,
-                    actor=actor,
-                    operation=operation,
-                    outcome=outcome,
-                    purpose=purpose,
-                    subject=subject,
-                    rules=[exc.rule] if exc.rule else [],
-                    detail={"error": type(exc).__name__, "message": exc.message[:500]},
-                )
-            raise
-
-    @contextmanager
-    def _discard_key_on_failure(self, created: Callable[[], str | None]) -> Iterator[None]:
-        """If a new subject's transaction fails, destroy the data key made for it."""
-        try:
-            yield
-        except BaseException:
-            subject = created()
-            if subject is not None:
-                self.store.vault.shred(subject)
-            raise
-
-    def _subject_id(self, conn: sa.Connection, external_id: str) -> str | None:
-        return self.store.vault.find_subject(conn, external_id)
-
-    # ---- notices and consent ------------------------------------------------------------
-
-    def publish_notice(
-        self, purpose: str, fields: dict[str, str] | None = None, *, actor: str = "library"
-    ) -> consents.Notice:
-        """Publish the next notice version for ``purpose`` (R2), prefilled from the
-        deployment; ``fields`` override or complete the prefilled text."""
-        with self._recorded("notice.published", actor, purpose):
-            return self._publish_notice(purpose, fields or {}, actor)
-
-    def _publish_notice(self, purpose: str, fields: dict[str, str], actor: str
-                        ) -> consents.Notice:
-        section = self.purpose(purpose)
-        dep = self.deployment.deployment
-        content = {
-            "controller": dep.controller,
-            "contact": dep.contact,
-            "purpose": purpose,
-            "method": DEFAULT_NOTICE_TEXT["method"],
-            "retention": f"{section.retention_days} days from enrollment, then erased",
-            "necessity": section.necessity,
-            "impact": DEFAULT_NOTICE_TEXT["impact"],
-            "rights": (
-                f"Ask {dep.contact} to see, copy, correct or delete your data, or withdraw "
-                "consent at any time; withdrawal erases your face template at once."
-            ),
-        }
-        content.update(fields)
-        with self.store.write_lock, self.store.records.begin() as conn:
-            notice = consents.publish_notice(conn, purpose, content)
-            self.store.audit.append(
-                conn,
-                actor=actor,
-                operation="notice.published",
-                outcome="ok",
-                purpose=purpose,
-                rules=["R2"],
-                detail={"version": notice.version, "sha256": notice.sha256},
-            )
-        return notice
-
-    def grant_consent(
-        self,
-        external_id: str,
-        purpose: str,
-        *,
-        name: str,
-        method: str,
-        evidence: str,
-        minor: bool = False,
-        guardian: consents.Guardian | None = None,
-        actor: str = "library",
-    ) -> ConsentReceipt:
-        """Record one separate consent of a person for one purpose (R3; R5 under 14)."""
-        if not external_id.strip():
-            raise ConfigError("an external ID is required to identify the person")
-        with self._recorded("consent.granted", actor, purpose):
-            self.purpose(purpose)
-            if minor and not self.deployment.deployment.minors_rules.strip():
-                raise ConsentError(
-                    "the deployment has no published rules for under-14s (minors_rules)",
-                    rule="R5",
-                )
-            consents.validate_grant(method, evidence, minor, guardian)
-            created: str | None = None
-            with (
-                self.store.write_lock,
-                self._discard_key_on_failure(lambda: created),
-                self.store.records.begin() as conn,
-            ):
-                notice = consents.current_notice(conn, purpose)
-                subject = self._subject_id(conn, external_id)
-                if subject is None:
-                    subject = created = self.store.vault.create_subject(
-                        conn, external_id, name
-                    )
-                consent_id, superseded = consents.grant(
-                    conn,
-                    self.store.vault,
-                    subject_id=subject,
-                    purpose=purpose,
-                    notice=notice,
-                    method=method,
-                    evidence_ref=evidence,
-                    minor=minor,
-                    guardian=guardian,
-                )
-                seq = self.store.audit.append(
-                    conn,
-                    actor=actor,
-                    operation="consent.granted",
-                    outcome="ok",
-                    purpose=purpose,
-                    subject=subject,
-                    rules=["R3", "R5"] if minor else ["R3"],
-                    detail={
-                        "method": method,
-                        "notice_version": notice.version,
-                        "minor": minor,
-                    },
-                )
-        return ConsentReceipt(
-            subject, purpose, consent_id, notice.version, notice.sha256, superseded, seq
-        )
-
-    def withdraw_consent(
-        self, external_id: str, purpose: str, *, actor: str = "library"
-    ) -> WithdrawResult:
-        """Withdraw one purpose's consent now (R3, R18); erase the subject if none is left."""
-        with self._recorded("consent.withdrawn", actor, purpose):
-            self.purpose(purpose)
-            with self.store.records.connect() as conn:
-                subject = self._subject_id(conn, external_id)
-            if subject is None:
-                raise NotFound("no enrolled person with that external ID")
-            return erasure.withdraw(self.store, subject, purpose, actor=actor)
 
     # ---- enrollment ---------------------------------------------------------------------
 
@@ -520,48 +295,3 @@ class Faceguard:
             score=matched.distance if reveal_score else None,
         )
 
-    # ---- rights, erasure, retention -----------------------------------------------------
-
-    def erase(
-        self, external_id: str, *, reason: str = "request", actor: str = "library"
-    ) -> erasure.DeletionCertificate:
-        """Erase a person now (R18): templates deleted, data key destroyed, certificate."""
-        with self.store.records.connect() as conn:
-            subject = self._subject_id(conn, external_id)
-        if subject is None:
-            raise NotFound("no enrolled person with that external ID")
-        return erasure.erase_subject(self.store, subject, reason=reason, actor=actor)
-
-    def export(self, external_id: str, *, actor: str = "library") -> SubjectExport:
-        """Everything held about a person (R16), template bytes excluded."""
-        with self.store.records.connect() as conn:
-            subject = self._subject_id(conn, external_id)
-        if subject is None:
-            raise NotFound("no enrolled person with that external ID")
-        return erasure.export_subject(self.store, subject, actor=actor)
-
-    def sweep(self, *, actor: str = "sweep", now: str | None = None) -> SweepResult:
-        """Erase every template past its retention (R8, R18)."""
-        return erasure.sweep(self.store, actor=actor, now=now or iso(utc_now()))
-
-    def verify_audit(self) -> AuditReport:
-        """Check the processing record's hash chain and signatures (R11)."""
-        return self.store.audit.verify()
-
-    def stats(self) -> dict[str, Any]:
-        """Counts for reports: active subjects, templates per purpose."""
-        with self.store.records.connect() as conn:
-            people = conn.execute(
-                sa.select(sa.func.count()).select_from(db.subjects).where(
-                    db.subjects.c.status == "active"
-                )
-            ).scalar_one()
-            per_purpose = {
-                r.purpose: r.n
-                for r in conn.execute(
-                    sa.select(db.templates.c.purpose, sa.func.count().label("n")).group_by(
-                        db.templates.c.purpose
-                    )
-                )
-            }
-        return {"people": int(people), "templates": per_purpose}

@@ -1,8 +1,13 @@
 """The deployment file ``faceguard.toml`` (keys as in DESIGN.md), validated with pydantic.
 
-Unknown keys, missing keys and wrong types are errors naming the key. The legal judgement
-of a deployment (packs, place types, go-live) belongs to ``faceguard check``; this module only
-reads the file and checks its shape and the purposes.
+Unknown keys, missing keys and wrong types are errors naming the key, and so are an unknown
+pack, an unknown place type and an unknown purpose. The legal judgement of a deployment (a
+private place, a forbidden purpose, a missing assessment...) belongs to ``faceguard check``
+(``faceguard.policy.check``); this module only reads the file and checks its shape, so that a
+forbidden purpose or a private place is refused there with its rule ID (R27, R13).
+
+``faceguard.policy`` imports this module; the two validators that need the policy lists import
+them when they run.
 """
 
 from __future__ import annotations
@@ -14,11 +19,18 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .calibration import OPERATING_POINT_NAMES
-from .errors import ConfigError, FaceguardError
-from .purposes import check_purpose_name
+from .errors import ConfigError
+from .purposes import FORBIDDEN_PURPOSES, PURPOSES
 
 #: Longest retention accepted for any purpose (R8: no unlimited terms).
 MAX_RETENTION_DAYS = 3650
+
+#: How a consent may be given; the same names as ``consent.CONSENT_METHODS``.
+ConsentMethod = Literal["click", "signature", "written"]
+
+
+def _every_consent_method() -> list[ConsentMethod]:
+    return ["click", "signature", "written"]
 
 
 class _Strict(BaseModel):
@@ -40,6 +52,43 @@ class DeploymentSection(_Strict):
     assessment: str = ""
     minors_rules: str = ""
     liveness: Literal["required", "off"]
+    #: Public URL of the retention schedule (required by the ``bipa`` pack: P3).
+    retention_policy_url: str = ""
+    #: Consent methods this deployment accepts (the ``bipa`` pack excludes "click": P4).
+    consent_methods: list[ConsentMethod] = Field(
+        default_factory=_every_consent_method, min_length=1
+    )
+
+    @field_validator("packs")
+    @classmethod
+    def _known_packs(cls, value: list[str]) -> list[str]:
+        from .policy.packs import known_pack_ids
+
+        known = known_pack_ids()
+        for pack in value:
+            if pack not in known:
+                raise ValueError(f"unknown pack {pack!r}; known packs: {', '.join(known)}")
+        if len(set(value)) != len(value):
+            raise ValueError("each pack may be named once")
+        return value
+
+    @field_validator("place")
+    @classmethod
+    def _known_place(cls, value: str) -> str:
+        from .policy.places import PLACES
+
+        if value not in PLACES:
+            raise ValueError(
+                f"unknown place type {value!r}; known place types: {', '.join(sorted(PLACES))}"
+            )
+        return value
+
+    @field_validator("consent_methods")
+    @classmethod
+    def _no_repeats(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("a consent method is named twice")
+        return value
 
 
 class PurposeSection(_Strict):
@@ -64,12 +113,31 @@ class Deployment(_Strict):
     @field_validator("purposes")
     @classmethod
     def _closed_list(cls, value: dict[str, PurposeSection]) -> dict[str, PurposeSection]:
+        # Forbidden purposes pass here so that ``faceguard check`` refuses them with their
+        # rule (R27, P7); every operation refuses them too (``purposes.check_purpose_name``).
         for name in value:
-            try:
-                check_purpose_name(name)
-            except FaceguardError as exc:
-                raise ValueError(str(exc)) from exc
+            if name not in PURPOSES and name not in FORBIDDEN_PURPOSES:
+                raise ValueError(
+                    f"unknown purpose {name!r}; allowed purposes: {', '.join(sorted(PURPOSES))}"
+                )
         return value
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """Each problem of ``exc`` in plain words naming its dotted key, joined by "; "."""
+    problems = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"])
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            problems.append(f"unknown key '{key}'")
+        elif kind == "missing":
+            problems.append(f"missing key '{key}'")
+        elif kind == "value_error" and "error" in err.get("ctx", {}):
+            problems.append(f"key '{key}': {err['ctx']['error']}")
+        else:
+            problems.append(f"key '{key}': {err['msg']}")
+    return "; ".join(problems)
 
 
 def parse_deployment(text: str, *, source: str = "faceguard.toml") -> Deployment:
@@ -81,17 +149,7 @@ def parse_deployment(text: str, *, source: str = "faceguard.toml") -> Deployment
     try:
         return Deployment.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            key = ".".join(str(p) for p in err["loc"])
-            kind = err["type"]
-            if kind == "extra_forbidden":
-                problems.append(f"unknown key '{key}'")
-            elif kind == "missing":
-                problems.append(f"missing key '{key}'")
-            else:
-                problems.append(f"key '{key}': {err['msg']}")
-        raise ConfigError(f"{source}: " + "; ".join(problems)) from exc
+        raise ConfigError(f"{source}: {describe_validation_error(exc)}") from exc
 
 
 def load_deployment(path: Path) -> Deployment:

@@ -37,6 +37,7 @@ subjects = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("created_at", sa.String(32), nullable=False),
     sa.Column("erased_at", sa.String(32), nullable=True),
+    sa.Column("last_seen_at", sa.String(32), nullable=True),
 )
 
 notices = sa.Table(
@@ -100,6 +101,20 @@ certificates = sa.Table(
     sa.Column("body", sa.Text, nullable=False),
     sa.Column("signature", sa.String(128), nullable=False),
     sa.Column("issued_at", sa.String(32), nullable=False),
+)
+
+reviews = sa.Table(
+    "review_requests",
+    record_metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("decision_seq", sa.Integer, nullable=False),
+    sa.Column("subject_id", sa.String(40), nullable=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("requested_at", sa.String(32), nullable=False),
+    sa.Column("answer", sa.Text, nullable=True),
+    sa.Column("answered_by", sa.String(128), nullable=True),
+    sa.Column("answered_at", sa.String(32), nullable=True),
 )
 
 audit_events = sa.Table(

@@ -85,3 +85,41 @@ class SubjectExport:
     consents: list[dict[str, Any]]
     templates: list[dict[str, str]]
     events: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why a decision came out as it did (R16, R17), in words; never the raw score."""
+
+    decision_seq: int
+    operation: str
+    outcome: str
+    purpose: str | None
+    time: str
+    operating_point: str | None
+    false_match_rate: float | None
+    rules: tuple[str, ...]
+    text: str
+
+
+@dataclass(frozen=True)
+class ReviewRequest:
+    """A request for human review of an automated decision (R17) and its answer."""
+
+    id: int
+    decision_seq: int
+    reason: str
+    status: str
+    requested_at: str
+    answer: str | None
+    answered_by: str | None
+    answered_at: str | None
+
+
+@dataclass(frozen=True)
+class DecommissionResult:
+    """The service ended (PIPL 47): everyone erased, each with a certificate, and a summary."""
+
+    people_erased: int
+    certificates: tuple[str, ...]
+    summary: DeletionCertificate

@@ -1,0 +1,207 @@
+"""Filing with the cyberspace authority (R15): status, deadline and the filing packet.
+
+The numbers come from the pack (``policy.pack_numbers``), passed in as plain parameters:
+
+- ``cn`` (FRM 15, final): ``threshold=100_000, inclusive=True`` (reaching 100,000 people),
+  ``public_place_triggers=False``.
+- ``cn-draft-2023`` (FRD): ``threshold=10_000, inclusive=False`` (more than 10,000 people),
+  ``public_place_triggers=True`` (any public-place use).
+
+Once the obligation arises its date is recorded by the caller (``crossed_on``); the deadline
+is 30 working days later (``workdays``). The obligation stays once recorded, even if the
+count falls below the threshold again (fail closed), until ``filed_on`` is recorded.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date
+from typing import Any
+
+from faceguard.config import Deployment
+from faceguard.errors import FaceguardError
+from faceguard.purposes import PURPOSES
+
+from .assessment import Assessment, AssessmentFacts, _jsonable, deployment_fingerprint
+from .workdays import FILING_WORKING_DAYS, add_working_days, working_days_between
+
+#: Share of the threshold from which the count is "approaching" it (warn: R15).
+APPROACHING_SHARE = 0.8
+
+
+@dataclass(frozen=True)
+class FilingStatus:
+    """Whether filing is required, by when, and whether it is late (R15)."""
+
+    required: bool
+    approaching: bool
+    crossed_on: date | None
+    deadline: date | None  # None when not required, or the calendar does not cover it
+    overdue: bool
+    detail: str
+    people: int = 0
+    threshold: int = 0
+    inclusive: bool = True
+    trigger: str = ""  # "count", "public-place", "count+public-place" or ""
+    newly_crossed: bool = False  # True: the caller must record crossed_on (today) now
+    filed_on: date | None = None
+    working_days_left: int | None = None
+
+    @property
+    def threshold_text(self) -> str:
+        return f"{'>=' if self.inclusive else '>'} {self.threshold:,} people"
+
+
+def filing_status(people: int, threshold: int, *, inclusive: bool, public_place_triggers: bool,
+                  public_place: bool, crossed_on: date | None, today: date,
+                  filed_on: date | None = None) -> FilingStatus:
+    """The filing status for ``people`` distinct people stored, on ``today``.
+
+    ``approaching`` is true from 80% of the threshold until the count reaches it. When the
+    obligation arises and no ``crossed_on`` was recorded, ``crossed_on`` is ``today`` and
+    ``newly_crossed`` tells the caller to record it. If the holiday calendar does not cover
+    the deadline's year, ``deadline`` is None and ``detail`` says why.
+    """
+    by_count = people >= threshold if inclusive else people > threshold
+    by_place = public_place_triggers and public_place
+    trigger = "+".join(t for t, on in (("count", by_count), ("public-place", by_place)) if on)
+    limit = f"{'>=' if inclusive else '>'} {threshold:,}"
+    status = FilingStatus(False, False, None, None, False, "", people=people,
+                          threshold=threshold, inclusive=inclusive, trigger=trigger,
+                          filed_on=filed_on)
+    if not (by_count or by_place or crossed_on is not None):
+        if people >= threshold * APPROACHING_SHARE:
+            return replace(status, approaching=True, detail=(
+                f"R15: {people:,} people stored, {people / threshold:.0%} of the filing "
+                f"threshold ({limit}); prepare the filing packet"))
+        return replace(status, detail=(
+            f"{people:,} people stored; filing threshold ({limit}) not reached"))
+    crossed = crossed_on or today
+    status = replace(status, required=True, crossed_on=crossed,
+                     newly_crossed=crossed_on is None)
+    reason = {"count": f"{people:,} people stored, threshold {limit}",
+              "public-place": "public-place use",
+              "count+public-place": f"{people:,} people stored, threshold {limit}, and "
+                                    "public-place use",
+              "": f"threshold reached on {crossed}, count now {people:,}"}[trigger]
+    try:
+        deadline = add_working_days(crossed, FILING_WORKING_DAYS)
+    except FaceguardError as exc:
+        return replace(status, detail=(
+            f"R15: filing required ({reason}) since {crossed}; deadline unknown: "
+            f"{exc.message}"))
+    status = replace(status, deadline=deadline)
+    if filed_on is not None:
+        return replace(status, detail=f"R15: filing required ({reason}); filed on {filed_on}")
+    if today > deadline:
+        return replace(status, overdue=True, detail=(
+            f"R15: filing OVERDUE: required since {crossed} ({reason}); the deadline was "
+            f"{deadline}"))
+    try:
+        left: int | None = working_days_between(today, deadline)
+    except FaceguardError:
+        left = None
+    return replace(status, working_days_left=left, detail=(
+        f"R15: filing required since {crossed} ({reason}); file with the cyberspace "
+        f"authority by {deadline} ({FILING_WORKING_DAYS} working days)"
+        + (f"; {left} working days left" if left is not None else "")))
+
+
+@dataclass(frozen=True)
+class Processor:
+    name: str
+    contact: str
+    deployment: str
+
+
+@dataclass(frozen=True)
+class PurposeEntry:
+    name: str
+    description: str
+    necessity: str
+    retention_days: int
+    templates: int
+
+
+@dataclass(frozen=True)
+class Methods:
+    place: str
+    public_place: bool
+    collection_area: str
+    signage: str
+    transmission: str
+    liveness: str
+    alternatives: list[str]
+    processing: str
+
+
+@dataclass(frozen=True)
+class FilingPacket:
+    """Everything the filing needs (FRM 15), as plain data; ``to_json`` is its JSON twin."""
+
+    generated_on: date
+    authority: str
+    processor: Processor
+    purposes: list[PurposeEntry]
+    methods: Methods
+    people: int
+    status: FilingStatus
+    protection_level: int
+    safeguards: list[str]
+    rules: list[dict[str, str]]
+    assessment: Assessment | None
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["assessment"] = self.assessment.to_dict() if self.assessment else None
+        data["status"]["threshold_text"] = self.status.threshold_text
+        result: dict[str, Any] = _jsonable(data)
+        return result
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=2)
+
+
+def filing_packet(deployment: Deployment, facts: AssessmentFacts,
+                  assessment: Assessment | None, status: FilingStatus, *,
+                  rules: list[dict[str, str]], authority: str = "") -> FilingPacket:
+    """The filing packet: processor, purposes, methods, count, safeguards, the rules applied
+    (``rules``: dicts such as ``{"id": "R15", "kind": "WARN", "source": "FRM 15"}``) and the
+    assessment. ``warnings`` list what would make the filing incomplete."""
+    dep = deployment.deployment
+    warnings = []
+    if assessment is None:
+        warnings.append("R10: no impact assessment; the filing must include an approved one")
+    elif assessment.approval is None:
+        warnings.append("R10: the impact assessment is not approved")
+    elif assessment.approval.deployment_sha256 != deployment_fingerprint(deployment):
+        warnings.append("R10: reassessment required: purposes/place/method changed since "
+                        f"approval on {assessment.approval.at.date()}")
+    if not status.required:
+        warnings.append("R15: filing is not required yet; this packet is preparatory")
+    return FilingPacket(
+        generated_on=facts.as_of,
+        authority=authority,
+        processor=Processor(dep.controller, dep.contact, dep.name),
+        purposes=[
+            PurposeEntry(name, PURPOSES.get(name, ""), p.necessity,
+                         facts.retention_days.get(name, p.retention_days),
+                         facts.templates.get(name, 0))
+            for name, p in sorted(deployment.purposes.items())
+        ],
+        methods=Methods(
+            dep.place, dep.public_place, dep.collection_area, dep.signage, dep.transmission,
+            dep.liveness, list(dep.alternatives),
+            "face images are turned into encrypted templates on the operator's equipment; "
+            "images are discarded at once; matching per purpose under valid consent",
+        ),
+        people=facts.people_enrolled,
+        status=status,
+        protection_level=facts.protection_level,
+        safeguards=list(facts.controls),
+        rules=[dict(r) for r in rules],
+        assessment=assessment,
+        warnings=warnings,
+    )

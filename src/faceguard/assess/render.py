@@ -1,0 +1,229 @@
+"""Render an assessment, a filing packet or a protection report to HTML or PDF.
+
+Both outputs come from one intermediate document (``document``): a title, key-value rows and
+blocks (headings, paragraphs, lists), so the HTML and the PDF always hold the same content.
+
+- HTML: Jinja2 templates in ``faceguard/templates`` (autoescape on), self-contained: inline
+  CSS, no external stylesheets, fonts, scripts or images.
+- PDF: fpdf2, no browser. Font choice, in order: the ``font`` argument (a TTF/OTF file, e.g. a
+  CJK font for Chinese text); else, with ``system_fonts``, DejaVu Sans if installed
+  (``FONT_CANDIDATES``: Debian/Ubuntu ``fonts-dejavu-core``, Fedora, Arch paths); else the
+  PDF core font Helvetica, which covers Latin-1 only. A fresh machine with only Python may
+  have no fonts at all, so the core-font path is the guaranteed one. Characters the chosen
+  font cannot show are replaced: typographic ones by ASCII equivalents (``--`` ``>=`` ``"``),
+  any other by ``?``, and the PDF then ends with a note saying how many were replaced and
+  that the HTML, TOML and JSON forms hold the full text.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from faceguard.errors import ConfigError
+
+from .assessment import Assessment, content_hash
+from .filing import FilingPacket
+from .protection import ProtectionReport
+
+Kind = Literal["assessment", "filing", "protection"]
+KINDS: dict[str, type] = {
+    "assessment": Assessment, "filing": FilingPacket, "protection": ProtectionReport,
+}
+
+#: Where DejaVu Sans is looked for (regular, bold) when no font is given.
+FONT_CANDIDATES: tuple[tuple[str, str], ...] = (
+    ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+     "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
+    ("/usr/share/fonts/dejavu-sans-fonts/DejaVuSans.ttf",
+     "/usr/share/fonts/dejavu-sans-fonts/DejaVuSans-Bold.ttf"),
+    ("/usr/share/fonts/TTF/DejaVuSans.ttf", "/usr/share/fonts/TTF/DejaVuSans-Bold.ttf"),
+)
+
+#: Typographic characters and their ASCII stand-ins in the PDF when the font lacks them.
+ASCII_STANDINS = {
+    "\u2014": "--", "\u2013": "-", "\u2018": "'", "\u2019": "'", "\u201c": '"',
+    "\u201d": '"', "\u2026": "...", "\u2265": ">=", "\u2264": "<=", "\u2192": "->",
+    "\u00d7": "x", "\u2022": "-", "\u00a0": " ", "\u3001": ", ", "\uff0c": ", ",
+    "\u3002": ". ", "\uff1a": ": ", "\uff08": "(", "\uff09": ")",
+}
+
+
+@dataclass(frozen=True)
+class Block:
+    """One piece of a document: heading (``h2``, ``h3``), paragraph (``p``), list (``ul``),
+    or a note (``note``); ``css`` marks DPO placeholders (``todo``) and warnings (``warn``)."""
+
+    kind: Literal["h2", "h3", "p", "ul", "note"]
+    text: str = ""
+    items: tuple[str, ...] = ()
+    css: str = ""
+
+
+@dataclass(frozen=True)
+class Document:
+    title: str
+    rows: list[tuple[str, str]]
+    blocks: list[Block] = field(default_factory=list)
+    banner: str = ""
+    banner_css: str = ""
+
+
+def text_blocks(text: str, css: str = "") -> list[Block]:
+    """Plain section text to blocks: blank lines split paragraphs, ``- `` lines are items."""
+    blocks: list[Block] = []
+    for chunk in text.strip().split("\n\n"):
+        lines = [line.rstrip() for line in chunk.strip().splitlines() if line.strip()]
+        prose = [line for line in lines if not line.startswith("- ")]
+        items = tuple(line[2:] for line in lines if line.startswith("- "))
+        if prose:
+            blocks.append(Block("p", " ".join(prose), css=css))
+        if items:
+            blocks.append(Block("ul", items=items, css=css))
+    return blocks
+
+
+def _assessment_doc(a: Assessment) -> Document:
+    rows = [("Deployment", a.deployment), ("Personal information processor", a.controller),
+            ("Drafted on", a.drafted_on.isoformat()),
+            ("Deployment fingerprint", a.deployment_sha256), ("Content hash", content_hash(a))]
+    if a.approval is not None:
+        rows += [("Approved by", a.approval.by), ("Approved at", a.approval.at.isoformat()),
+                 ("Keep until", a.approval.keep_until.isoformat())]
+        banner, css = f"Approved by {a.approval.by} on {a.approval.at.date()}", "ok"
+    else:
+        pending = a.pending
+        banner = "DRAFT, not approved" + (
+            f": {len(pending)} sections to be completed by the DPO" if pending else "")
+        css = "warn"
+    blocks: list[Block] = []
+    for number, s in enumerate(a.sections, start=1):
+        blocks += [Block("h2", f"{number}. {s.title}"),
+                   Block("note", "Sources: " + "; ".join(s.sources))]
+        blocks += text_blocks(s.prefilled)
+        if s.dpo.strip() or s.needs_human:
+            blocks.append(Block("h3", "Assessment by the DPO"))
+            blocks += text_blocks(s.dpo or "(empty)", "" if s.complete else "todo")
+    return Document("Personal information protection impact assessment", rows, blocks,
+                    banner, css)
+
+
+#: Headings of a filing packet, in order (the PDF test checks each one).
+FILING_HEADINGS = ("Processor", "Filing status", "Purposes", "Methods", "People stored",
+                   "Safeguards", "Rules applied", "Impact assessment")
+
+
+def _filing_doc(p: FilingPacket) -> Document:
+    s, m = p.status, p.methods
+    rows = [("Generated on", p.generated_on.isoformat()),
+            ("Filing authority", p.authority or "the competent cyberspace administration")]
+    purposes = tuple(f"{x.name}: {x.description} Necessity: {x.necessity} Retention: "
+                     f"{x.retention_days} days. Templates: {x.templates:,}." for x in p.purposes)
+    status_items = [f"Required: {'yes' if s.required else 'no'} ({s.threshold_text})",
+                    f"Threshold crossed on: {s.crossed_on or '-'}",
+                    f"Deadline: {s.deadline or '-'}", f"Overdue: {'yes' if s.overdue else 'no'}"]
+    rules = tuple(" ".join(f"{k}: {v}" for k, v in r.items()) for r in p.rules) or ("(none)",)
+    sections: list[tuple[str, list[Block]]] = [
+        ("Processor", [Block("ul", items=(f"Name: {p.processor.name}",
+                                          f"Contact: {p.processor.contact}",
+                                          f"Deployment: {p.processor.deployment}"))]),
+        ("Filing status", [Block("p", s.detail), Block("ul", items=tuple(status_items))]),
+        ("Purposes", [Block("ul", items=purposes)]),
+        ("Methods", [Block("p", m.processing), Block("ul", items=(
+            f"Place type: {m.place}", f"Public place: {'yes' if m.public_place else 'no'}",
+            f"Collection area: {m.collection_area or '-'}", f"Signage: {m.signage or '-'}",
+            f"Transmission: {m.transmission}", f"Liveness: {m.liveness}",
+            f"Alternatives: {', '.join(m.alternatives) or '(none)'}"))]),
+        ("People stored", [Block("p", f"{p.people:,} distinct people.")]),
+        ("Safeguards", [Block("p", f"Protection level: {p.protection_level}."),
+                        Block("ul", items=tuple(p.safeguards) or ("(none)",))]),
+        ("Rules applied", [Block("ul", items=rules)]),
+    ]
+    blocks: list[Block] = []
+    for heading, body in sections:
+        blocks += [Block("h2", heading), *body]
+    blocks.append(Block("h2", "Impact assessment"))
+    if p.assessment is None:
+        blocks.append(Block("p", "No impact assessment.", css="warn"))
+    else:
+        inner = _assessment_doc(p.assessment)
+        blocks.append(Block("p", inner.banner, css=inner.banner_css))
+        blocks += [Block("h3", b.text) if b.kind == "h2" else b for b in inner.blocks]
+    banner = "; ".join(p.warnings)
+    return Document("Filing packet: face recognition application (FRM 15)", rows, blocks,
+                    banner, "warn" if banner else "")
+
+
+def _protection_doc(r: ProtectionReport) -> Document:
+    rows = [("Declared level", str(r.level)), ("Control profile", f"level {r.profile}"),
+            ("Place type", r.place), ("Public place", "yes" if r.public_place else "no"),
+            ("People", f"{r.people:,}"), ("Purposes", ", ".join(r.purposes) or "-")]
+    blocks = [Block("h2", "Controls faceguard provides")]
+    for c in r.controls:
+        blocks += [Block("h3", f"{c.name} [{c.provided_by}]"),
+                   Block("p", f"Requirement: {c.requirement}."), Block("p", f"How: {c.how}.")]
+    blocks += [Block("h2", "What the operator must add"),
+               Block("ul", items=tuple(r.operator_tasks)), Block("h2", "Plausibility")]
+    if r.warnings:
+        blocks.append(Block("ul", items=tuple(f"[{w.rule}] {w.reason}; suggested level "
+                                              f"{w.suggested_level}" for w in r.warnings),
+                            css="warn"))
+    else:
+        blocks.append(Block("p", "The declared level is plausible for the place and scale."))
+    banner = "Level plausible" if r.plausible else f"{len(r.warnings)} plausibility warnings"
+    return Document("Protection level report (MLPS)", rows, blocks, banner,
+                    "ok" if r.plausible else "warn")
+
+
+def document(kind: str, obj: Any) -> Document:
+    """The intermediate document for ``kind`` (``assessment``, ``filing``, ``protection``)."""
+    expected = KINDS.get(kind)
+    if expected is None:
+        raise ConfigError(f"unknown report kind {kind!r}; one of {', '.join(KINDS)}")
+    if not isinstance(obj, expected):
+        raise ConfigError(f"a {kind} report needs a {expected.__name__}, "
+                          f"not {type(obj).__name__}")
+    builders: dict[str, Callable[[Any], Document]] = {
+        "assessment": _assessment_doc, "filing": _filing_doc, "protection": _protection_doc}
+    return builders[kind](obj)
+
+
+@functools.cache
+def _environment() -> Any:
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("faceguard", "templates"),
+        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_html(kind: str, obj: Any) -> str:
+    """A self-contained HTML page (inline CSS, nothing external)."""
+    doc = document(kind, obj)
+    return str(_environment().get_template(f"{kind}.html").render(doc=doc, kind=kind))
+
+
+def render_pdf(kind: str, obj: Any, *, font: Path | None = None,
+               system_fonts: bool = True) -> bytes:
+    """A PDF of the same document (see the module docstring for the font choice)."""
+    from .pdf import write_pdf
+
+    regular, bold = _pick_font(font, system_fonts)
+    return write_pdf(document(kind, obj), regular, bold)
+
+
+def _pick_font(font: Path | None, system_fonts: bool) -> tuple[Path | None, Path | None]:
+    if font is not None:
+        if not font.is_file():
+            raise ConfigError(f"PDF font {font} not found")
+        return font, None
+    if system_fonts:
+        for regular, bold in FONT_CANDIDATES:
+            if Path(regular).is_file():
+                return Path(regular), Path(bold) if Path(bold).is_file() else None
+    return None, None

@@ -1,0 +1,108 @@
+"""The shared state and policy helpers behind the ``Faceguard`` facade (see api.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+
+from .calibration import Calibration, OperatingPoint
+from .config import Deployment, PurposeSection
+from .engine.imaging import ImageLimits
+from .engine.quality import ENROLL_GATE, PROBE_GATE, QualityGate
+from .engine.types import FaceEngine
+from .errors import FaceError, FaceguardError, ImageError, NotFound, PolicyError, PurposeError
+from .purposes import check_purpose_name
+from .store import Store
+
+
+class FacadeBase:
+    """State shared by the operation groups of ``Faceguard``."""
+
+    def __init__(
+        self,
+        store: Store,
+        deployment: Deployment,
+        engine: FaceEngine,
+        calibration: Calibration,
+        *,
+        image_limits: ImageLimits | None = None,
+        enroll_gate: QualityGate = ENROLL_GATE,
+        probe_gate: QualityGate = PROBE_GATE,
+    ) -> None:
+        self.store = store
+        self.deployment = deployment
+        self.engine = engine
+        self.calibration = calibration
+        self.image_limits = image_limits or ImageLimits()
+        self.enroll_gate = enroll_gate
+        self.probe_gate = probe_gate
+
+
+    # ---- policy helpers -----------------------------------------------------------------
+
+    def purpose(self, purpose: str) -> PurposeSection:
+        """The declared purpose; ``PurposeError`` (R1/R27) if unknown or undeclared."""
+        check_purpose_name(purpose)
+        section = self.deployment.purposes.get(purpose)
+        if section is None:
+            raise PurposeError(
+                f"purpose {purpose!r} is not declared by deployment "
+                f"{self.deployment.deployment.name!r} (declared: "
+                f"{', '.join(sorted(self.deployment.purposes))})"
+            )
+        return section
+
+    def operating_point(self, purpose: str) -> OperatingPoint:
+        return self.calibration.point(self.purpose(purpose).operating_point)
+
+    @contextmanager
+    def _recorded(
+        self, operation: str, actor: str, purpose: str | None, subject: str | None = None
+    ) -> Iterator[None]:
+        """Record a refusal or rejection of ``operation`` in the processing record."""
+        try:
+            yield
+        except FaceguardError as exc:
+            if isinstance(exc, PolicyError):
+                outcome = "refused"
+            elif isinstance(exc, (FaceError, ImageError)):
+                outcome = "rejected"
+            else:
+                raise
+            with self.store.write_lock, self.store.records.begin() as conn:
+                self.store.audit.append(
+                    conn,
+                    actor=actor,
+                    operation=operation,
+                    outcome=outcome,
+                    purpose=purpose,
+                    subject=subject,
+                    rules=[exc.rule] if exc.rule else [],
+                    detail={"error": type(exc).__name__, "message": exc.message[:500]},
+                )
+            raise
+
+    @contextmanager
+    def _discard_key_on_failure(self, created: Callable[[], str | None]) -> Iterator[None]:
+        """If a new subject's transaction fails, destroy the data key made for it."""
+        try:
+            yield
+        except BaseException:
+            subject = created()
+            if subject is not None:
+                self.store.vault.shred(subject)
+            raise
+
+    def _subject_id(self, conn: sa.Connection, external_id: str) -> str | None:
+        return self.store.vault.find_subject(conn, external_id)
+
+
+    def _require_subject(self, external_id: str) -> str:
+        """The active subject of ``external_id``; ``NotFound`` otherwise."""
+        with self.store.records.connect() as conn:
+            subject = self._subject_id(conn, external_id)
+        if subject is None:
+            raise NotFound("no enrolled person with that external ID")
+        return subject

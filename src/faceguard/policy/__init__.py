@@ -1,0 +1,49 @@
+"""Law as data: packs (TOML) + the deployment file -> decisions citing rule IDs.
+
+- ``packs``: load and validate the shipped law packs; ``rules_for`` and ``pack_numbers``
+  give the rules and the strictest numbers that apply to a deployment.
+- ``places``: the closed list of place types (private spaces refused: R13).
+- ``check``: ``check_deployment`` -> ``CheckResult`` ("pass"/"fail" + findings with rule IDs).
+
+Nothing is read at import time; packs load on first use.
+"""
+
+from .check import (
+    CHECKS,
+    AssessmentState,
+    CheckResult,
+    DeploymentFacts,
+    Finding,
+    check_deployment,
+)
+from .packs import (
+    Pack,
+    PackNumbers,
+    Rule,
+    get_pack,
+    known_pack_ids,
+    load_pack,
+    pack_numbers,
+    rules_for,
+)
+from .places import PLACES, PlaceCategory, PlaceType
+
+__all__ = [
+    "CHECKS",
+    "PLACES",
+    "AssessmentState",
+    "CheckResult",
+    "DeploymentFacts",
+    "Finding",
+    "Pack",
+    "PackNumbers",
+    "PlaceCategory",
+    "PlaceType",
+    "Rule",
+    "check_deployment",
+    "get_pack",
+    "known_pack_ids",
+    "load_pack",
+    "pack_numbers",
+    "rules_for",
+]

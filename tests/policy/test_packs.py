@@ -1,0 +1,192 @@
+"""Law packs: the shipped ones load and agree with REQUIREMENTS.md; bad ones fail loudly."""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+from faceguard.config import Deployment, parse_deployment
+from faceguard.errors import ConfigError
+from faceguard.policy import CHECKS, get_pack, known_pack_ids, load_pack, pack_numbers, rules_for
+from faceguard.policy.packs import PRODUCT_RULES, Pack, combine_numbers, merge_rules
+
+PACKS = resources.files("faceguard.policy").joinpath("packs")
+FIXTURES = Path(__file__).parent / "fixtures"
+REQUIREMENTS = REPO.parent / "shared" / "docs" / "REQUIREMENTS.md"
+EXPECTED_RULES = {
+    "cn": {f"R{n}" for n in range(1, 29)},
+    "cn-draft-2023": {f"R{n}" for n in range(1, 29)},
+    "gdpr": {"P1", "P2"},
+    "bipa": {"P3", "P4", "P5"},
+    "eu-ai-act": {"P6", "P7", "P8"},
+}
+
+
+def requirements() -> dict[str, tuple[str, list[str]]]:
+    """REQUIREMENTS.md's rule tables: ID -> (source, kinds), e.g. ["BLOCK", "REPORT"]."""
+    if not REQUIREMENTS.is_file():
+        pytest.skip(f"{REQUIREMENTS} not found: the requirements cross-check is skipped")
+    rows: dict[str, tuple[str, list[str]]] = {}
+    for line in REQUIREMENTS.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 5 and re.fullmatch(r"[RP]\d+", cells[0]):
+            rows[cells[0]] = (cells[1], [k.strip() for k in cells[4].split("+")])
+    assert len(rows) == 36
+    return rows
+
+
+def write_pack(tmp_path: Path, old: str, new: str, pack: str = "gdpr") -> Path:
+    text = PACKS.joinpath(f"{pack}.toml").read_text(encoding="utf-8")
+    assert old in text
+    path = tmp_path / f"{pack}.toml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return path
+
+
+def deployment(packs: str) -> Deployment:
+    text = (FIXTURES / "passing_cn_residential.toml").read_text(encoding="utf-8")
+    return parse_deployment(text.replace('packs = ["cn"]', f"packs = {packs}"))
+
+
+# ---- the shipped packs -------------------------------------------------------------------
+
+
+def test_every_shipped_pack_loads() -> None:
+    assert set(known_pack_ids()) == set(EXPECTED_RULES)
+    for pack_id, expected in EXPECTED_RULES.items():
+        pack = get_pack(pack_id)
+        assert pack.id == pack_id
+        assert {r.id for r in pack.rules} == expected
+        assert pack.sources and pack.title
+        assert all(r.source and r.title for r in pack.rules)
+
+
+@pytest.mark.parametrize("pack_id", sorted(EXPECTED_RULES))
+def test_pack_rules_match_requirements(pack_id: str) -> None:
+    table = requirements()
+    for rule in get_pack(pack_id).rules:
+        assert rule.id in table, rule.id
+        source, kinds = table[rule.id]
+        assert rule.kind == kinds[0], rule.id
+        assert set(kinds) <= set(rule.kinds), rule.id
+        cited = rule.source.split(";")[0].split("(")[0].strip()
+        assert cited in source, (rule.id, cited, source)
+
+
+def test_every_rule_is_checked_or_says_where_it_is_enforced() -> None:
+    for pack_id in known_pack_ids():
+        for rule in get_pack(pack_id).rules:
+            assert rule.check in CHECKS or (rule.check is None and rule.enforced_at.strip())
+
+
+def test_cn_packs_require_liveness_and_differ_in_filing() -> None:
+    final, draft = get_pack("cn").numbers, get_pack("cn-draft-2023").numbers
+    assert final.liveness_required and draft.liveness_required
+    assert (final.filing_threshold_people, final.filing_threshold_comparison) == (100_000, ">=")
+    assert (draft.filing_threshold_people, draft.filing_threshold_comparison) == (10_000, ">")
+    assert not final.filing_on_public_place and draft.filing_on_public_place
+    for numbers in (final, draft):
+        assert numbers.filing_deadline_working_days == 30
+        assert numbers.minors_age == 14
+        assert numbers.assessment_retention_years == 3
+
+
+# ---- numbers and rules of a deployment ---------------------------------------------------
+
+
+def test_pack_numbers_take_the_strictest() -> None:
+    cn = pack_numbers(deployment('["cn"]'))
+    assert cn.filing_min_people == 100_000 and cn.filing_due(100_000)
+    assert not cn.filing_due(99_999)
+    both = pack_numbers(deployment('["cn", "cn-draft-2023"]'))
+    assert both.filing_min_people == 10_001
+    assert (both.filing_threshold_people, both.filing_threshold_comparison) == (10_000, ">")
+    assert both.filing_on_public_place
+    assert both.filing_authority == "the cyberspace office at municipal level or above"
+    assert both.packs == ("cn", "cn-draft-2023")
+    bipa = pack_numbers(deployment('["gdpr", "bipa"]'))
+    assert bipa.max_retention_years_after_last_interaction == 3
+    assert bipa.filing_min_people is None and not bipa.filing_due(10**9)
+    assert not bipa.liveness_required
+    assert (bipa.minors_age, bipa.assessment_retention_years) == (14, 3)
+
+
+def test_rules_for_is_the_union_of_the_packs() -> None:
+    rules = rules_for(deployment('["cn", "gdpr", "bipa"]'))
+    assert set(rules) == EXPECTED_RULES["cn"] | {"P1", "P2", "P3", "P4", "P5"}
+    both = rules_for(deployment('["cn", "cn-draft-2023"]'))
+    assert set(both) == EXPECTED_RULES["cn"]
+    assert both["R15"].source == (
+        "FRM 15 (final: >= 100,000 people) | FRD (draft: > 10,000 people, or any public-place use)"
+    )
+    assert both["R15"].kinds == ("WARN", "REPORT")
+
+
+def test_product_rules_apply_whatever_the_packs() -> None:
+    gdpr = rules_for(deployment('["gdpr"]'))
+    assert set(gdpr) == {"P1", "P2", *PRODUCT_RULES}
+    eu = rules_for(deployment('["eu-ai-act"]'))
+    assert set(eu) == {"P6", "P7", "P8", "R13"}  # P7 stands for R27
+
+
+def test_a_rule_named_by_two_packs_keeps_the_stricter_kind(tmp_path: Path) -> None:
+    path = write_pack(tmp_path, 'id = "P1"\nkind = "BLOCK"', 'id = "P1"\nkind = "WARN"')
+    lenient = load_pack(path)
+    merged = merge_rules([lenient, get_pack("gdpr")])
+    assert merged["P1"].kind == "BLOCK" and merged["P1"].kinds == ("BLOCK", "WARN")
+    assert list(merged) == ["P1", "P2"]
+    numbers = combine_numbers([lenient, get_pack("cn")])
+    assert numbers.packs == ("gdpr", "cn") and numbers.liveness_required
+
+
+# ---- invalid packs fail loudly -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('title = "Impact', 'colour = "red"\ntitle = "Impact', r"unknown key 'rules\.1\.colour'"),
+        ('jurisdiction = "European Union / EEA"\n', "", r"missing key 'jurisdiction'"),
+        ('kind = "BLOCK"', 'kind = "MAYBE"', r"key 'rules\.0\.kind'"),
+        ('check = "check_assessment"', 'check = "check_nothing"',
+         r"key 'rules\.1\.check': no check function 'check_nothing'"),
+        ('id = "P2"', 'id = "P1"', r"key 'rules': rule P1 appears twice"),
+        ('id = "P2"', 'id = "X2"', r"key 'rules\.1\.id'"),
+        ("[numbers]\n", "[numbers]\nfiling_threshold_people = -5\n",
+         r"key 'numbers\.filing_threshold_people'"),
+        ("[numbers]\n", "[numbers]\nfiling_threshold_people = \"many\"\n",
+         r"key 'numbers\.filing_threshold_people'"),
+        ("[numbers]\n", "[numbers]\nfiling_deadline = 30\n",
+         r"unknown key 'numbers\.filing_deadline'"),
+        ('check = "check_assessment"\nenforced_at = "go-live gate, as R10"', "",
+         r"key 'rules\.1': a rule needs a 'check' or an 'enforced_at'"),
+        ('id = "gdpr"', 'id = "cn"', r"key 'id': 'cn' does not match the file name"),
+        ('sources = ["GDPR', 'sources = "GDPR', r"is not valid TOML"),
+    ],
+)
+def test_invalid_pack_names_file_and_key(tmp_path: Path, old: str, new: str,
+                                         message: str) -> None:
+    path = write_pack(tmp_path, old, new)
+    with pytest.raises(ConfigError, match=r"^law pack .*gdpr\.toml.*" + message):
+        load_pack(path)
+
+
+def test_missing_pack_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="law pack .*nowhere.toml not found"):
+        load_pack(tmp_path / "nowhere.toml")
+
+
+def test_unknown_pack_id() -> None:
+    with pytest.raises(ConfigError, match="unknown pack 'mars'; known packs: bipa, cn"):
+        get_pack("mars")
+
+
+def test_pack_model_is_strict_and_frozen() -> None:
+    pack = get_pack("bipa")
+    assert isinstance(pack, Pack)
+    with pytest.raises(Exception, match="frozen"):
+        pack.rules[0].kind = "WARN"  # type: ignore[misc]
