@@ -10,6 +10,7 @@ accuracy on the other folds (the LFW protocol); the shipped operating points are
 from __future__ import annotations
 
 import csv
+import multiprocessing
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -104,7 +105,8 @@ def embed_files(
                 progress(1)
         return out
     results: list[np.ndarray | None] = []
-    with ProcessPoolExecutor(workers) as pool:
+    # spawn, not fork: a forked copy of a process that already ran dlib can deadlock
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         for vector in pool.map(_embed_one, paths, chunksize=8):
             results.append(vector)
             if progress:
