@@ -102,13 +102,16 @@ class Faceguard(ConsentOps, RightsOps):
         *,
         actor: str = "library",
         progress: Callable[[int], None] | None = None,
+        replace: bool = False,
     ) -> EnrollResult:
         """Enroll one or more images of a consenting person for ``purpose``.
 
         All images are processed before anything is stored: if one fails, none is kept.
-        ``progress`` is called with 1 after each image.
+        ``progress`` is called with 1 after each image. ``replace=True`` is correction
+        (R16): the new templates replace the person's old ones for this purpose, atomically.
         """
-        with self._recorded("template.enrolled", actor, purpose):
+        operation = "template.corrected" if replace else "template.enrolled"
+        with self._recorded(operation, actor, purpose):
             section = self.purpose(purpose)
             if not images:
                 raise ConfigError("enrollment needs at least one image")
@@ -130,25 +133,38 @@ class Faceguard(ConsentOps, RightsOps):
             expires = iso(utc_now() + timedelta(days=section.retention_days))
             with self.store.write_lock, self.store.records.begin() as conn:
                 consents.require_consent(conn, subject, purpose)
+                replaced = (
+                    self.store.vault.delete_templates(conn, subject, purpose) if replace else []
+                )
                 ids = [
                     self.store.vault.add_template(conn, subject, purpose, ex.template, expires)
                     for ex in extractions
                 ]
+                self._touch(conn, subject)
                 seq = self.store.audit.append(
                     conn,
                     actor=actor,
-                    operation="template.enrolled",
+                    operation=operation,
                     outcome="ok",
                     purpose=purpose,
                     subject=subject,
-                    rules=["R3", "R8", "R9"],
-                    detail={"templates": len(ids), "engine": self.engine.engine_id},
+                    rules=["R3", "R8", "R9", "R16"] if replace else ["R3", "R8", "R9"],
+                    detail={"templates": len(ids), "replaced": len(replaced),
+                            "engine": self.engine.engine_id},
                 )
             partition = self.store.index.get(purpose)
             if partition is not None:
+                partition.remove_templates(set(replaced))
                 for template_id, ex in zip(ids, extractions, strict=True):
                     partition.add(subject, template_id, ex.template.vector)
         return EnrollResult(subject, purpose, tuple(ids), expires, seq)
+
+    def correct(
+        self, external_id: str, images: Sequence[bytes | np.ndarray], purpose: str, *,
+        actor: str = "library",
+    ) -> EnrollResult:
+        """Correction (R16): re-enroll a person, replacing their templates for ``purpose``."""
+        return self.enroll(external_id, images, purpose, actor=actor, replace=True)
 
     # ---- verification and identification ------------------------------------------------
 
@@ -189,6 +205,8 @@ class Faceguard(ConsentOps, RightsOps):
             best = min(distances) if distances else float("inf")
             decision = "match" if point.is_match(best) else "no-match"
             with self.store.write_lock, self.store.records.begin() as conn:
+                if decision == "match":
+                    self._touch(conn, subject)
                 seq = self.store.audit.append(
                     conn,
                     actor=actor,
@@ -272,6 +290,8 @@ class Faceguard(ConsentOps, RightsOps):
                 with self.store.records.connect() as conn:
                     external = self.store.vault.identity(conn, matched.subject_id).external_id
             with self.store.write_lock, self.store.records.begin() as conn:
+                if matched is not None:
+                    self._touch(conn, matched.subject_id)
                 seq = self.store.audit.append(
                     conn,
                     actor=actor,

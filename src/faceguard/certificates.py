@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from sqlalchemy.engine import Connection
 
 from . import db
-from .errors import NotFound
+from .errors import ConfigError, NotFound
 
 _DOMAIN = b"faceguard-deletion-certificate\0"
 
@@ -74,3 +74,22 @@ def load(conn: Connection, certificate_id: str) -> DeletionCertificate:
     fields = json.loads(row.body)
     fields["templates_deleted"] = tuple(fields["templates_deleted"])
     return DeletionCertificate(**fields, signature=row.signature)
+
+
+def from_json(data: dict[str, object]) -> DeletionCertificate:
+    """A certificate from its JSON form (as `faceguard erase --json` prints it)."""
+    fields = dict(data)
+    try:
+        fields["templates_deleted"] = tuple(fields["templates_deleted"])  # type: ignore[arg-type]
+        return DeletionCertificate(**fields)  # type: ignore[arg-type]
+    except (KeyError, TypeError) as exc:
+        raise ConfigError(f"not a deletion certificate: {exc}") from exc
+
+
+def verify_with_public_key(cert: DeletionCertificate, public_key_hex: str) -> bool:
+    """Anyone holding the operator's public key can check a certificate."""
+    try:
+        key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_key_hex))
+    except ValueError as exc:
+        raise ConfigError("the public key must be 64 hex digits (raw Ed25519)") from exc
+    return is_authentic(cert, key)

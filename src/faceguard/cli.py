@@ -231,11 +231,14 @@ def _read(path: Path, out: Output) -> bytes:
 @main.command()
 @click.option("--subject", "external_id", required=True)
 @click.option("--purpose", required=True)
+@click.option("--replace", is_flag=True,
+              help="Correction (R16): replace the person's templates for this purpose.")
 @click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @json_option
 @pass_ctx
 def enroll(
-    ctx: Context, external_id: str, purpose: str, images: tuple[Path, ...], as_json: bool
+    ctx: Context, external_id: str, purpose: str, replace: bool, images: tuple[Path, ...],
+    as_json: bool,
 ) -> None:
     """Enroll image files (or folders of images) of one consenting person."""
     out = Output(as_json)
@@ -247,7 +250,8 @@ def enroll(
         ctx.open(out) as fg,
         click.progressbar(length=len(files), label="enrolling", file=sys.stderr) as bar,
     ):
-        result = fg.enroll(external_id, data, purpose, actor="cli", progress=bar.update)
+        result = fg.enroll(external_id, data, purpose, actor="cli", progress=bar.update,
+                           replace=replace)
     out.emit(result, f"enrolled {len(result.template_ids)} templates for {purpose}")
 
 
@@ -381,3 +385,120 @@ def eval_command(
     ]
     lines.append(f"{report.images_per_second:.1f} images/s with {workers} workers")
     out.emit(report, "\n".join(lines))
+
+
+@main.command()
+@click.argument("decision", type=int)
+@json_option
+@pass_ctx
+def explain(ctx: Context, decision: int, as_json: bool) -> None:
+    """Explain recorded decision DECISION (its audit sequence number); never the score."""
+    out = Output(as_json)
+    with ctx.open(out) as fg:
+        result = fg.explain(decision, actor="cli")
+    out.emit(result, result.text)
+
+
+@main.group()
+def review() -> None:
+    """Human review of automated decisions (R17)."""
+
+
+@review.command("request")
+@click.argument("decision", type=int)
+@click.option("--reason", required=True)
+@json_option
+@pass_ctx
+def review_request(ctx: Context, decision: int, reason: str, as_json: bool) -> None:
+    """Ask for a human review of decision DECISION."""
+    out = Output(as_json)
+    with ctx.open(out) as fg:
+        result = fg.request_review(decision, reason, actor="cli")
+    out.emit(result, f"review {result.id} opened for decision {decision}")
+
+
+@review.command("answer")
+@click.argument("review_id", type=int)
+@click.option("--answer", required=True)
+@click.option("--by", required=True, help="Who reviewed.")
+@json_option
+@pass_ctx
+def review_answer(ctx: Context, review_id: int, answer: str, by: str, as_json: bool) -> None:
+    """Record the answer to review REVIEW_ID."""
+    out = Output(as_json)
+    with ctx.open(out) as fg:
+        result = fg.answer_review(review_id, answer, by=by)
+    out.emit(result, f"review {review_id} answered")
+
+
+@review.command("list")
+@click.option("--status", type=click.Choice(["open", "answered"]), default=None)
+@json_option
+@pass_ctx
+def review_list(ctx: Context, status: str | None, as_json: bool) -> None:
+    """List review requests."""
+    out = Output(as_json)
+    with ctx.open(out) as fg:
+        result = fg.reviews(status)
+    out.emit(result, "\n".join(f"{r.id} {r.status} decision {r.decision_seq}: {r.reason}"
+                               for r in result) or "no review requests")
+
+
+@main.group()
+def certificate() -> None:
+    """Deletion certificates (R18)."""
+
+
+@certificate.command("show")
+@click.argument("certificate_id")
+@pass_ctx
+def certificate_show(ctx: Context, certificate_id: str) -> None:
+    """Print a stored certificate as JSON."""
+    out = Output(True)
+    with ctx.open(out) as fg:
+        result = fg.certificate(certificate_id)
+    out.emit(result, "")
+
+
+@certificate.command("verify")
+@click.argument("cert_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--public-key", required=True, help="The operator's public key (hex).")
+@json_option
+def certificate_verify(cert_file: Path, public_key: str, as_json: bool) -> None:
+    """Check a certificate file's signature; needs only the public key. Exit 0 valid, 1 not."""
+    from .certificates import from_json, verify_with_public_key
+
+    out = Output(as_json)
+    try:
+        data = json.loads(cert_file.read_text(encoding="utf-8"))
+        valid = verify_with_public_key(from_json(data), public_key)
+    except json.JSONDecodeError:
+        out.fail(ConfigError(f"{cert_file} is not JSON"))
+    except FaceguardError as exc:
+        out.fail(exc)
+    out.emit({"valid": valid}, "valid" if valid else "INVALID: signature does not match")
+    sys.exit(0 if valid else EXIT_NEGATIVE)
+
+
+@main.command("public-key")
+@pass_ctx
+def public_key(ctx: Context) -> None:
+    """Print the public key that verifies certificates and audit checkpoints."""
+    out = Output(False)
+    with ctx.open(out) as fg:
+        key = fg.public_key_hex
+    out.emit(key, key)
+
+
+@main.command()
+@click.option("--yes-erase-everyone", "confirm", is_flag=True, required=True,
+              help="Required: confirms that every person is to be erased.")
+@json_option
+@pass_ctx
+def decommission(ctx: Context, confirm: bool, as_json: bool) -> None:
+    """The service ends: erase every person and print the signed summary certificate."""
+    out = Output(as_json)
+    with ctx.open(out) as fg:
+        result = fg.decommission(confirm=confirm, actor="cli")
+    out.emit(result, f"{result.people_erased} people erased; certificate "
+                     f"{result.summary.certificate_id}")

@@ -9,18 +9,21 @@ certificate signed and stored, event recorded.
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import timedelta
 
 import sqlalchemy as sa
 
 from . import certificates, consent, db
 from .certificates import DeletionCertificate
 from .errors import NotFound
-from .results import SubjectExport, SweepResult, WithdrawResult
+from .results import DecommissionResult, SubjectExport, SweepResult, WithdrawResult
 from .store import Store
-from .timeutil import iso, utc_now
+from .timeutil import iso, parse_iso, utc_now
 from .vault import new_id
 
-__all__ = ["DeletionCertificate", "erase_subject", "export_subject", "sweep", "withdraw"]
+__all__ = [
+    "DeletionCertificate", "decommission", "erase_subject", "export_subject", "sweep", "withdraw"
+]
 
 
 def erase_subject(
@@ -113,61 +116,140 @@ def withdraw(store: Store, subject_id: str, purpose: str, *, actor: str) -> With
     return WithdrawResult(subject_id, purpose, tuple(deleted), seq, cert)
 
 
-def sweep(store: Store, *, actor: str, now: str) -> SweepResult:
-    """Delete templates past ``expires_at``; end the purposes left without templates;
-    erase subjects left without any purpose."""
+def sweep(
+    store: Store, *, actor: str, now: str, declared: set[str] | None = None, bipa: bool = False
+) -> SweepResult:
+    """Apply the deletion triggers of PIPL 47 that time or configuration set off (R8, R18):
+
+    - templates past ``expires_at`` are deleted; a purpose left without templates ends;
+    - a purpose no longer ``declared`` by the deployment ends and its templates go;
+    - under BIPA (P3), people not seen for 3 years are erased;
+    - people left without any purpose are erased, each with a certificate.
+    """
+    with store.write_lock:
+        deleted: dict[str, list[str]] = {}
+        ended = _expire_templates(store, actor, now, deleted)
+        reasons = dict.fromkeys(deleted, "retention expired")
+        if declared is not None:
+            before = set(deleted)
+            ended += _end_undeclared_purposes(store, actor, now, declared, deleted)
+            reasons.update(dict.fromkeys(set(deleted) - before, "purpose ended"))
+        with store.records.connect() as conn:
+            orphaned = [
+                r.id
+                for r in conn.execute(sa.select(db.subjects.c.id).where(
+                    db.subjects.c.status == "active"))
+                if not consent.active_purposes(conn, r.id)
+            ]
+            stale = _bipa_stale(conn, now) if bipa else []
+        certs = [
+            erase_subject(store, s, reason=reasons.get(s, "no purpose left"), actor=actor,
+                          already_deleted=tuple(deleted.get(s, ())))
+            for s in orphaned
+        ]
+        certs += [
+            erase_subject(store, s, reason="BIPA: 3 years since the last interaction (P3)",
+                          actor=actor)
+            for s in stale if s not in orphaned
+        ]
+        store.vault.discard_orphan_keys()
+    return SweepResult(sum(len(v) for v in deleted.values()), ended, tuple(certs))
+
+
+def _expire_templates(store: Store, actor: str, now: str, deleted: dict[str, list[str]]) -> int:
+    with store.records.connect() as conn:
+        expired = conn.execute(
+            sa.select(db.templates.c.id, db.templates.c.subject_id, db.templates.c.purpose)
+            .where(db.templates.c.expires_at <= now)
+        ).fetchall()
+    groups: dict[tuple[str, str], set[str]] = {}
+    for row in expired:
+        groups.setdefault((row.subject_id, row.purpose), set()).add(row.id)
+    ended = 0
+    for (subject_id, purpose), ids in sorted(groups.items()):
+        store.index.remove_templates(purpose, ids)
+        with store.records.begin() as conn:
+            conn.execute(db.templates.delete().where(db.templates.c.id.in_(sorted(ids))))
+            left = conn.execute(
+                sa.select(sa.func.count()).select_from(db.templates).where(
+                    db.templates.c.subject_id == subject_id, db.templates.c.purpose == purpose
+                )
+            ).scalar_one()
+            consent_id = consent.active_consent_id(conn, subject_id, purpose)
+            if left == 0 and consent_id is not None:
+                consent.end_consent(conn, consent_id, status="expired", reason="retention",
+                                    when=now)
+                ended += 1
+            store.audit.append(
+                conn, actor=actor, operation="template.expired", outcome="ok", purpose=purpose,
+                subject=subject_id, rules=["R8", "R18"],
+                detail={"templates_deleted": len(ids)},
+            )
+        deleted.setdefault(subject_id, []).extend(sorted(ids))
+    return ended
+
+
+def _end_undeclared_purposes(
+    store: Store, actor: str, now: str, declared: set[str], deleted: dict[str, list[str]]
+) -> int:
+    """The purpose was met or dropped from the deployment: its consents and templates end."""
+    with store.records.connect() as conn:
+        rows = conn.execute(
+            sa.select(db.consents.c.id, db.consents.c.subject_id, db.consents.c.purpose).where(
+                db.consents.c.status == "active", db.consents.c.purpose.not_in(sorted(declared))
+            )
+        ).fetchall()
+    for row in rows:
+        store.index.remove_subject(row.subject_id, row.purpose)
+        with store.records.begin() as conn:
+            consent.end_consent(conn, row.id, status="ended", reason="purpose ended", when=now)
+            ids = store.vault.delete_templates(conn, row.subject_id, row.purpose)
+            store.audit.append(
+                conn, actor=actor, operation="purpose.ended", outcome="ok", purpose=row.purpose,
+                subject=row.subject_id, rules=["R18"], detail={"templates_deleted": len(ids)},
+            )
+        deleted.setdefault(row.subject_id, []).extend(ids)
+    return len(rows)
+
+
+def _bipa_stale(conn: sa.Connection, now: str) -> list[str]:
+    """Active subjects whose last interaction is more than 3 years before ``now``."""
+    cutoff = iso(parse_iso(now) - timedelta(days=3 * 365 + 1))
+    last = sa.func.coalesce(db.subjects.c.last_seen_at, db.subjects.c.created_at)
+    rows = conn.execute(
+        sa.select(db.subjects.c.id).where(db.subjects.c.status == "active", last <= cutoff)
+    )
+    return [r.id for r in rows]
+
+
+def decommission(store: Store, *, actor: str) -> DecommissionResult:
+    """Erase everyone (service ended, PIPL 47) and sign a summary certificate."""
     with store.write_lock:
         with store.records.connect() as conn:
-            expired = conn.execute(
-                sa.select(db.templates.c.id, db.templates.c.subject_id, db.templates.c.purpose)
-                .where(db.templates.c.expires_at <= now)
-            ).fetchall()
-        groups: dict[tuple[str, str], set[str]] = {}
-        for row in expired:
-            groups.setdefault((row.subject_id, row.purpose), set()).add(row.id)
-        ended = 0
-        to_erase: list[str] = []
-        for (subject_id, purpose), ids in sorted(groups.items()):
-            store.index.remove_templates(purpose, ids)
-            with store.records.begin() as conn:
-                conn.execute(db.templates.delete().where(db.templates.c.id.in_(sorted(ids))))
-                left = conn.execute(
-                    sa.select(sa.func.count()).select_from(db.templates).where(
-                        db.templates.c.subject_id == subject_id, db.templates.c.purpose == purpose
-                    )
-                ).scalar_one()
-                consent_id = consent.active_consent_id(conn, subject_id, purpose)
-                if left == 0 and consent_id is not None:
-                    consent.end_consent(
-                        conn, consent_id, status="expired", reason="retention", when=now
-                    )
-                    ended += 1
-                store.audit.append(
-                    conn,
-                    actor=actor,
-                    operation="template.expired",
-                    outcome="ok",
-                    purpose=purpose,
-                    subject=subject_id,
-                    rules=["R8", "R18"],
-                    detail={"templates_deleted": len(ids)},
-                )
-                if not consent.active_purposes(conn, subject_id):
-                    to_erase.append(subject_id)
-        certs = tuple(
-            erase_subject(
-                store,
-                s,
-                reason="retention expired",
-                actor=actor,
-                already_deleted=tuple(
-                    sorted(t for (subj, _), ids in groups.items() if subj == s for t in ids)
-                ),
-            )
-            for s in dict.fromkeys(to_erase)
-        )
+            people = [r.id for r in conn.execute(
+                sa.select(db.subjects.c.id).where(db.subjects.c.status == "active"))]
+        certs = [erase_subject(store, s, reason="service ended", actor=actor) for s in people]
         store.vault.discard_orphan_keys()
-    return SweepResult(len(expired), ended, certs)
+        now = iso(utc_now())
+        with store.records.begin() as conn:
+            left = conn.execute(sa.select(sa.func.count()).select_from(db.templates)).scalar_one()
+            cert_id = new_id("c")
+            seq = store.audit.append(
+                conn, actor=actor, operation="service.decommissioned", outcome="ok",
+                rules=["R18"], detail={"people_erased": len(people), "certificate": cert_id,
+                                       "templates_left": int(left)},
+            )
+            summary = certificates.sign(
+                DeletionCertificate(
+                    certificate_id=cert_id, subject_id="*", reason="service ended",
+                    scope="decommission", templates_deleted=(),
+                    data_key_destroyed=not store.vault.any_keys(), issued_at=now,
+                    audit_seq=seq,
+                ),
+                store.keyring.signing_key,
+            )
+            certificates.store(conn, summary)
+    return DecommissionResult(len(people), tuple(c.certificate_id for c in certs), summary)
 
 
 def export_subject(store: Store, subject_id: str, *, actor: str) -> SubjectExport:

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 
+from . import db
 from .calibration import Calibration, OperatingPoint
 from .config import Deployment, PurposeSection
 from .engine.imaging import ImageLimits
@@ -15,6 +16,7 @@ from .engine.types import FaceEngine
 from .errors import FaceError, FaceguardError, ImageError, NotFound, PolicyError, PurposeError
 from .purposes import check_purpose_name
 from .store import Store
+from .timeutil import iso, utc_now
 
 
 class FacadeBase:
@@ -98,6 +100,15 @@ class FacadeBase:
     def _subject_id(self, conn: sa.Connection, external_id: str) -> str | None:
         return self.store.vault.find_subject(conn, external_id)
 
+
+    @staticmethod
+    def _touch(conn: sa.Connection, subject_id: str) -> None:
+        """Record the last interaction with a subject (BIPA: P3 counts 3 years from it)."""
+        conn.execute(
+            db.subjects.update().where(db.subjects.c.id == subject_id).values(
+                last_seen_at=iso(utc_now())
+            )
+        )
 
     def _require_subject(self, external_id: str) -> str:
         """The active subject of ``external_id``; ``NotFound`` otherwise."""

@@ -6,10 +6,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from . import db, erasure
+from . import certificates, db, erasure, review
 from .audit import AuditReport
+from .certificates import DeletionCertificate
+from .errors import ConfigError, NotFound
 from .facade import FacadeBase
-from .results import SubjectExport, SweepResult
+from .results import DecommissionResult, Explanation, ReviewRequest, SubjectExport, SweepResult
 from .timeutil import iso, utc_now
 
 
@@ -30,7 +32,13 @@ class RightsOps(FacadeBase):
 
     def sweep(self, *, actor: str = "sweep", now: str | None = None) -> SweepResult:
         """Erase every template past its retention (R8, R18)."""
-        return erasure.sweep(self.store, actor=actor, now=now or iso(utc_now()))
+        return erasure.sweep(
+            self.store,
+            actor=actor,
+            now=now or iso(utc_now()),
+            declared=set(self.deployment.purposes),
+            bipa="bipa" in self.deployment.deployment.packs,
+        )
 
     def verify_audit(self) -> AuditReport:
         """Check the processing record's hash chain and signatures (R11)."""
@@ -53,3 +61,66 @@ class RightsOps(FacadeBase):
                 )
             }
         return {"people": int(people), "templates": per_purpose}
+
+    # ---- explanations and human review (R16, R17) ---------------------------------------
+
+    def explain(self, decision_seq: int, *, actor: str = "library") -> Explanation:
+        """Explain a recorded decision in words: purpose, operating point, rules; no score."""
+        events = [e for e in self.store.audit.events() if e.seq == decision_seq]
+        if not events:
+            raise NotFound(f"no recorded decision {decision_seq}")
+        explanation = review.explain(events[0])
+        with self.store.write_lock, self.store.records.begin() as conn:
+            self.store.audit.append(
+                conn, actor=actor, operation="decision.explained", outcome="ok",
+                purpose=events[0].purpose, subject=events[0].subject, rules=["R16", "R17"],
+                detail={"decision": decision_seq},
+            )
+        return explanation
+
+    def request_review(
+        self, decision_seq: int, reason: str, *, actor: str = "library"
+    ) -> ReviewRequest:
+        """Ask for a human to review an automated decision (R17)."""
+        decision = self.explain(decision_seq, actor=actor)
+        subject = [e.subject for e in self.store.audit.events() if e.seq == decision_seq][0]
+        with self.store.write_lock, self.store.records.begin() as conn:
+            review_id = review.open_review(conn, decision_seq, subject, reason, iso(utc_now()))
+            self.store.audit.append(
+                conn, actor=actor, operation="review.requested", outcome="open",
+                purpose=decision.purpose, subject=subject, rules=["R17"],
+                detail={"review": review_id, "decision": decision_seq},
+            )
+            return review.get_review(conn, review_id)
+
+    def answer_review(self, review_id: int, answer: str, *, by: str) -> ReviewRequest:
+        """Record a reviewer's answer to a review request (R17)."""
+        with self.store.write_lock, self.store.records.begin() as conn:
+            review.answer_review(conn, review_id, answer, by, iso(utc_now()))
+            answered = review.get_review(conn, review_id)
+            self.store.audit.append(
+                conn, actor=by, operation="review.answered", outcome="answered",
+                rules=["R17"], detail={"review": review_id, "decision": answered.decision_seq},
+            )
+        return answered
+
+    def reviews(self, status: str | None = None) -> list[ReviewRequest]:
+        with self.store.records.connect() as conn:
+            return review.list_reviews(conn, status)
+
+    # ---- certificates and decommissioning -----------------------------------------------
+
+    @property
+    def public_key_hex(self) -> str:
+        """The Ed25519 key that signs certificates and audit checkpoints (raw, hex)."""
+        return self.store.audit.public_key_hex
+
+    def certificate(self, certificate_id: str) -> DeletionCertificate:
+        with self.store.records.connect() as conn:
+            return certificates.load(conn, certificate_id)
+
+    def decommission(self, *, confirm: bool, actor: str = "library") -> DecommissionResult:
+        """The service ends (PIPL 47): erase every person, certify each and the whole."""
+        if not confirm:
+            raise ConfigError("decommissioning erases everyone; pass confirm=True")
+        return erasure.decommission(self.store, actor=actor)

@@ -240,6 +240,11 @@ class Vault:
     def records_connection(self) -> Connection:
         return self._records.connect()
 
+    def any_keys(self) -> bool:
+        with self._keys.connect() as kconn:
+            row = kconn.execute(sa.select(db.subject_keys.c.subject_id).limit(1)).first()
+        return row is not None
+
     def has_key(self, subject_id: str) -> bool:
         with self._keys.connect() as kconn:
             row = kconn.execute(
