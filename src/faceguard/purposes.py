@@ -2,7 +2,9 @@
 
 A deployment declares its purposes from ``PURPOSES``; every operation names one of them.
 Purposes that infer attributes or emotions are listed in ``FORBIDDEN_PURPOSES`` so that
-declaring one is refused with its rule (R27 / AIA 5(1)(f), (g): P7), not with "unknown".
+declaring one is refused with its rule, not with "unknown": the deployment file accepts the
+name, ``faceguard check`` (``faceguard.policy.check``) fails with R27 (and P7 under the
+``eu-ai-act`` pack), and every operation naming one is refused by ``check_purpose_name``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ PURPOSES: dict[str, str] = {
     "exam-identity": "Checking candidates' identity at an examination.",
 }
 
-#: Purposes that may never be declared: attribute or emotion inference.
+#: Purposes that may never be declared: attribute or emotion inference (R27: GB/T 41819,
+#: FRD; P7: AIA 5(1)(f), (g)), each with the rule ID that refuses it.
 FORBIDDEN_PURPOSES: dict[str, str] = {
     "emotion-analysis": "R27",
     "race-classification": "R27",

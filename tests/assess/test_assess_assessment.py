@@ -129,7 +129,10 @@ def test_file_round_trip_keeps_every_character(tmp_path: Path) -> None:
     draft = filled(draft_assessment(dep, facts(dep)))
     tricky = 'He said "yes" \\ C:\\path\t"""triple""" 人脸识别 \u0007 end"'
     draft = replace(draft, sections=(replace(draft.sections[0], dpo=tricky + "\nline two"),
-                                     *draft.sections[1:]))
+                                     replace(draft.sections[1], dpo=tricky),
+                                     replace(draft.sections[2], dpo="ends in a backslash \\"),
+                                     replace(draft.sections[3], title="two\nlines\r"),
+                                     *draft.sections[4:]), controller="Co.\n\"Ltd\"")
     path = tmp_path / "a.toml"
     save_assessment(path, draft)
     assert load_assessment(path) == draft
@@ -214,8 +217,10 @@ def test_editing_the_approved_file_is_detected(tmp_path: Path) -> None:
     assert (state.approved, state.matches_deployment) == (True, False)
     assert state.detail.startswith("reassessment required: the assessment was edited after "
                                    "its approval on 2025-09-22")
-    again = approve(path, dep, by="Zhang Min", when=datetime(2025, 10, 9, tzinfo=UTC))
+    again = approve(path, dep, by="Zhang Min", when=datetime(2025, 10, 9, tzinfo=UTC),
+                    keep_years=1)
     assert again.approval is not None and again.approval.by == "Zhang Min"
+    assert again.approval.keep_until == date(2028, 10, 9)  # never less than 3 years
     assert assessment_state(dep, tmp_path).ok
 
 
@@ -289,6 +294,7 @@ def test_malformed_files_name_the_problem(tmp_path: Path, edit: Callable[[str], 
 def test_keep_for_three_years_after_approval() -> None:
     assert keep_until(datetime(2025, 9, 22, 23, 0, tzinfo=UTC)) == date(2028, 9, 22)
     assert keep_until(datetime(2024, 2, 29, tzinfo=UTC)) == date(2027, 3, 1)
+    assert keep_until(datetime(2025, 9, 22, tzinfo=UTC), years=5) == date(2030, 9, 22)
     dep = deployment()
     draft = draft_assessment(dep, facts(dep))
     assert may_delete(draft, date(2025, 9, 21))
@@ -298,8 +304,8 @@ def test_keep_for_three_years_after_approval() -> None:
 def test_may_delete_only_after_keep_until(tmp_path: Path) -> None:
     path = approved_file(tmp_path, deployment())
     approved = load_assessment(path)
-    assert not may_delete(approved, date(2028, 9, 21))
-    assert may_delete(approved, date(2028, 9, 22))
+    assert not may_delete(approved, date(2028, 9, 22))  # kept through keep_until
+    assert may_delete(approved, date(2028, 9, 23))
     assert not may_delete(approved, date(2030, 1, 1), in_force=True)
 
 
@@ -343,3 +349,21 @@ def test_fingerprint_ignores_purpose_order() -> None:
     assert list(parse_deployment(reordered).purposes) == ["attendance", "access-control"]
     assert deployment_fingerprint(parse_deployment(reordered)) == deployment_fingerprint(
         deployment())
+
+
+def test_dpo_edits_the_file_by_hand_then_approves(tmp_path: Path) -> None:
+    dep = deployment()
+    path = tmp_path / "assessment.toml"
+    save_draft(path, draft_assessment(dep, facts(dep)))
+    lines = path.read_text(encoding="utf-8").splitlines()
+    edited = [
+        'The gate serves 1,234 residents; "cards" stay available.\n\nSecond paragraph.'
+        if line.startswith(f"{PLACEHOLDER}:") else line
+        for line in lines
+    ]
+    assert edited != lines
+    path.write_text("\n".join(edited) + "\n", encoding="utf-8")
+    approved = approve(path, dep, by="Li Wei")
+    assert approved.section("conclusion").dpo.endswith("Second paragraph.")
+    assert approved.approval is not None and approved.approval.at.tzinfo is not None
+    assert assessment_state(dep, tmp_path).ok

@@ -17,6 +17,7 @@ from faceguard.assess import (
     filing_status,
 )
 from faceguard.config import parse_deployment
+from faceguard.errors import ConfigError
 
 TODAY = date(2025, 9, 22)
 
@@ -57,7 +58,11 @@ def test_details_say_what_to_do() -> None:
     assert cn(1_000).detail == "1,000 people stored; filing threshold (>= 100,000) not reached"
     assert cn(90_000).detail == ("R15: 90,000 people stored, 90% of the filing threshold "
                                  "(>= 100,000); prepare the filing packet")
+    assert cn(99_999).detail.startswith("R15: 99,999 people stored, 99% of the filing")
     assert draft(10_000).threshold_text == "> 10,000 people"
+    with pytest.raises(ConfigError, match="threshold must be >= 1"):
+        filing_status(5, 0, inclusive=False, public_place_triggers=False, public_place=False,
+                      crossed_on=None, today=TODAY)
 
 
 def test_crossing_records_today_and_computes_the_deadline() -> None:
@@ -67,6 +72,9 @@ def test_crossing_records_today_and_computes_the_deadline() -> None:
     assert status.deadline == date(2025, 11, 7)  # 30 working days across National Day
     assert status.working_days_left == 30 and not status.overdue
     assert "file with the cyberspace authority by 2025-11-07" in status.detail
+    shorter = filing_status(100_000, 100_000, inclusive=True, public_place_triggers=False,
+                            public_place=False, crossed_on=None, today=TODAY, working_days=10)
+    assert shorter.deadline == date(2025, 10, 11)  # the make-up Saturday
 
 
 def test_public_place_triggers_filing_only_under_the_draft() -> None:
@@ -101,7 +109,7 @@ def test_deadline_beyond_the_calendar_is_reported_not_guessed() -> None:
     last = covered_years()[1]
     status = cn(100_000, today=date(last, 12, 20))
     assert status.required and status.deadline is None and not status.overdue
-    assert "deadline unknown" in status.detail and str(last + 1) in status.detail
+    assert "the deadline is unknown" in status.detail and str(last + 1) in status.detail
 
 
 def test_filing_packet_holds_everything_the_filing_needs() -> None:

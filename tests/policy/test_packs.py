@@ -190,3 +190,11 @@ def test_pack_model_is_strict_and_frozen() -> None:
     assert isinstance(pack, Pack)
     with pytest.raises(Exception, match="frozen"):
         pack.rules[0].kind = "WARN"  # type: ignore[misc]
+
+
+def test_policy_all_lists_exactly_its_public_names() -> None:
+    import faceguard.policy as policy
+
+    public = {n for n in vars(policy) if not n.startswith("_")}
+    modules = {n for n in public if type(getattr(policy, n)).__name__ == "module"}
+    assert set(policy.__all__) == public - modules

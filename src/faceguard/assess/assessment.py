@@ -235,24 +235,25 @@ def draft_assessment(deployment: Deployment, facts: AssessmentFacts, *,
     return Assessment(dep.name, dep.controller, facts.as_of, fingerprint, tuple(built))
 
 
-def keep_until(approved_at: datetime) -> date:
-    """The earliest date an assessment approved at ``approved_at`` may be deleted (3 years;
-    29 February moves to 1 March)."""
+def keep_until(approved_at: datetime, years: int = KEEP_YEARS) -> date:
+    """The last day an assessment approved at ``approved_at`` must be kept: the third
+    anniversary of the approval date (29 February: 1 March). Keeping that whole day makes
+    the period at least 3 years in any time zone."""
     day = approved_at.date()
     try:
-        return day.replace(year=day.year + KEEP_YEARS)
+        return day.replace(year=day.year + years)
     except ValueError:
-        return date(day.year + KEEP_YEARS, 3, 1)
+        return date(day.year + years, 3, 1)
 
 
 def may_delete(assessment: Assessment, today: date, *, in_force: bool = False) -> bool:
     """True when the assessment may be deleted: never while in force; an approved one only
-    from its ``keep_until`` date; a draft never approved at any time."""
+    after its ``keep_until`` date; a draft never approved at any time."""
     if in_force:
         return False
     if assessment.approval is None:
         return True
-    return today >= assessment.approval.keep_until
+    return today > assessment.approval.keep_until
 
 
 def save_assessment(path: Path, assessment: Assessment) -> None:
@@ -304,12 +305,13 @@ def save_draft(path: Path, draft: Assessment) -> Path | None:
     return archived
 
 
-def approve(path: Path, deployment: Deployment, by: str,
-            when: datetime | None = None) -> Assessment:
+def approve(path: Path, deployment: Deployment, by: str, when: datetime | None = None, *,
+            keep_years: int = KEEP_YEARS) -> Assessment:
     """Approve the assessment at ``path`` for ``deployment``: record ``by``, ``when`` (default
     now; naive times are taken as UTC), the content hash, the deployment fingerprint and the
-    keep-until date. Refuses (``ConfigError``, R10) while placeholders remain, when the draft
-    describes a different deployment, or when it is already approved and unchanged."""
+    keep-until date (``keep_years``: the pack's assessment retention; never below 3).
+    Refuses (``ConfigError``, R10) while placeholders remain, when the draft describes a
+    different deployment, or when it is already approved and unchanged."""
     if not by.strip():
         raise ConfigError("approval needs the approver's name (--by)", rule="R10")
     assessment = load_assessment(path)
@@ -332,7 +334,7 @@ def approve(path: Path, deployment: Deployment, by: str,
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     approved = replace(assessment, approval=Approval(
-        by.strip(), moment, digest, fingerprint, keep_until(moment)))
+        by.strip(), moment, digest, fingerprint, keep_until(moment, max(keep_years, KEEP_YEARS))))
     save_assessment(path, approved)
     return approved
 

@@ -20,7 +20,7 @@ from datetime import date
 from typing import Any
 
 from faceguard.config import Deployment
-from faceguard.errors import FaceguardError
+from faceguard.errors import ConfigError, FaceguardError
 from faceguard.purposes import PURPOSES
 
 from .assessment import Assessment, AssessmentFacts, _jsonable, deployment_fingerprint
@@ -55,14 +55,19 @@ class FilingStatus:
 
 def filing_status(people: int, threshold: int, *, inclusive: bool, public_place_triggers: bool,
                   public_place: bool, crossed_on: date | None, today: date,
-                  filed_on: date | None = None) -> FilingStatus:
+                  filed_on: date | None = None,
+                  working_days: int = FILING_WORKING_DAYS) -> FilingStatus:
     """The filing status for ``people`` distinct people stored, on ``today``.
 
     ``approaching`` is true from 80% of the threshold until the count reaches it. When the
     obligation arises and no ``crossed_on`` was recorded, ``crossed_on`` is ``today`` and
     ``newly_crossed`` tells the caller to record it. If the holiday calendar does not cover
-    the deadline's year, ``deadline`` is None and ``detail`` says why.
+    the deadline's year, ``deadline`` is None and ``detail`` says why. ``working_days`` is
+    the pack's deadline (30 in both Chinese packs).
     """
+    if threshold < 1 or people < 0:
+        raise ConfigError(f"filing threshold must be >= 1 and people >= 0 (got {threshold}, "
+                          f"{people})", rule="R15")
     by_count = people >= threshold if inclusive else people > threshold
     by_place = public_place_triggers and public_place
     trigger = "+".join(t for t, on in (("count", by_count), ("public-place", by_place)) if on)
@@ -73,7 +78,7 @@ def filing_status(people: int, threshold: int, *, inclusive: bool, public_place_
     if not (by_count or by_place or crossed_on is not None):
         if people >= threshold * APPROACHING_SHARE:
             return replace(status, approaching=True, detail=(
-                f"R15: {people:,} people stored, {people / threshold:.0%} of the filing "
+                f"R15: {people:,} people stored, {people * 100 // threshold}% of the filing "
                 f"threshold ({limit}); prepare the filing packet"))
         return replace(status, detail=(
             f"{people:,} people stored; filing threshold ({limit}) not reached"))
@@ -86,11 +91,11 @@ def filing_status(people: int, threshold: int, *, inclusive: bool, public_place_
                                     "public-place use",
               "": f"threshold reached on {crossed}, count now {people:,}"}[trigger]
     try:
-        deadline = add_working_days(crossed, FILING_WORKING_DAYS)
+        deadline = add_working_days(crossed, working_days)
     except FaceguardError as exc:
         return replace(status, detail=(
-            f"R15: filing required ({reason}) since {crossed}; deadline unknown: "
-            f"{exc.message}"))
+            f"R15: filing required ({reason}) since {crossed}; file as soon as possible: "
+            f"the deadline is unknown: {exc.message}"))
     status = replace(status, deadline=deadline)
     if filed_on is not None:
         return replace(status, detail=f"R15: filing required ({reason}); filed on {filed_on}")
@@ -104,7 +109,7 @@ def filing_status(people: int, threshold: int, *, inclusive: bool, public_place_
         left = None
     return replace(status, working_days_left=left, detail=(
         f"R15: filing required since {crossed} ({reason}); file with the cyberspace "
-        f"authority by {deadline} ({FILING_WORKING_DAYS} working days)"
+        f"authority by {deadline} ({working_days} working days)"
         + (f"; {left} working days left" if left is not None else "")))
 
 
@@ -194,7 +199,7 @@ def filing_packet(deployment: Deployment, facts: AssessmentFacts,
         methods=Methods(
             dep.place, dep.public_place, dep.collection_area, dep.signage, dep.transmission,
             dep.liveness, list(dep.alternatives),
-            "face images are turned into encrypted templates on the operator's equipment; "
+            "Face images are turned into encrypted templates on the operator's equipment; "
             "images are discarded at once; matching per purpose under valid consent",
         ),
         people=facts.people_enrolled,

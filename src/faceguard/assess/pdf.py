@@ -1,7 +1,7 @@
 """Write a ``render.Document`` as PDF with fpdf2 (no browser), A4, one font family.
 
 With ``regular=None`` the PDF core font Helvetica is used (Latin-1 only). Characters the
-font cannot show are replaced (``render.ASCII_STANDINS``, else ``?``) and counted; a note at
+font cannot show are replaced (``ASCII_STANDINS``, else ``?``) and counted; a note at
 the end says how many.
 """
 
@@ -22,7 +22,16 @@ if TYPE_CHECKING:
 _INK = {"": (0, 0, 0), "todo": (176, 84, 0), "warn": (176, 0, 0), "ok": (0, 110, 40),
         "note": (90, 90, 90)}
 _MARGIN = 18.0
+
+#: Typographic characters and their ASCII stand-ins when the font lacks them.
+ASCII_STANDINS = {
+    "\u2014": "--", "\u2013": "-", "\u2018": "'", "\u2019": "'", "\u201c": '"',
+    "\u201d": '"', "\u2026": "...", "\u2265": ">=", "\u2264": "<=", "\u2192": "->",
+    "\u00d7": "x", "\u2022": "-", "\u00a0": " ", "\u3001": ", ", "\uff0c": ", ",
+    "\u3002": ". ", "\uff1a": ": ", "\uff08": "(", "\uff09": ")",
+}
 _INDENT = 5.0
+_KEEP = 25.0  # mm of page left below which a heading starts a new page
 
 
 class _Cleaner:
@@ -33,8 +42,6 @@ class _Cleaner:
         self.replaced = 0
 
     def __call__(self, text: str) -> str:
-        from .render import ASCII_STANDINS
-
         out = []
         for ch in text:
             if ch == "\n" or self.supported(ch):
@@ -95,6 +102,8 @@ class _Writer:
         pdf.ln(gap)
 
     def block(self, block: Block) -> None:
+        if block.kind in ("h2", "h3") and self.pdf.get_y() > self.pdf.h - _MARGIN - _KEEP:
+            self.pdf.add_page()  # keep a heading with what follows it
         if block.kind == "h2":
             self.pdf.ln(2)
             self(block.text, 13, bold=True, gap=1.5)

@@ -10,9 +10,10 @@ blocks (headings, paragraphs, lists), so the HTML and the PDF always hold the sa
   (``FONT_CANDIDATES``: Debian/Ubuntu ``fonts-dejavu-core``, Fedora, Arch paths); else the
   PDF core font Helvetica, which covers Latin-1 only. A fresh machine with only Python may
   have no fonts at all, so the core-font path is the guaranteed one. Characters the chosen
-  font cannot show are replaced: typographic ones by ASCII equivalents (``--`` ``>=`` ``"``),
-  any other by ``?``, and the PDF then ends with a note saying how many were replaced and
-  that the HTML, TOML and JSON forms hold the full text.
+  font cannot show are replaced: typographic ones by ASCII equivalents
+  (``pdf.ASCII_STANDINS``: ``--`` ``>=`` ``"``), any other by ``?``; the PDF then ends with a
+  note saying how many were replaced and that the HTML, TOML and JSON forms hold the full
+  text.
 """
 
 from __future__ import annotations
@@ -42,15 +43,6 @@ FONT_CANDIDATES: tuple[tuple[str, str], ...] = (
      "/usr/share/fonts/dejavu-sans-fonts/DejaVuSans-Bold.ttf"),
     ("/usr/share/fonts/TTF/DejaVuSans.ttf", "/usr/share/fonts/TTF/DejaVuSans-Bold.ttf"),
 )
-
-#: Typographic characters and their ASCII stand-ins in the PDF when the font lacks them.
-ASCII_STANDINS = {
-    "\u2014": "--", "\u2013": "-", "\u2018": "'", "\u2019": "'", "\u201c": '"',
-    "\u201d": '"', "\u2026": "...", "\u2265": ">=", "\u2264": "<=", "\u2192": "->",
-    "\u00d7": "x", "\u2022": "-", "\u00a0": " ", "\u3001": ", ", "\uff0c": ", ",
-    "\u3002": ". ", "\uff1a": ": ", "\uff08": "(", "\uff09": ")",
-}
-
 
 @dataclass(frozen=True)
 class Block:
@@ -125,7 +117,8 @@ def _filing_doc(p: FilingPacket) -> Document:
     status_items = [f"Required: {'yes' if s.required else 'no'} ({s.threshold_text})",
                     f"Threshold crossed on: {s.crossed_on or '-'}",
                     f"Deadline: {s.deadline or '-'}", f"Overdue: {'yes' if s.overdue else 'no'}"]
-    rules = tuple(" ".join(f"{k}: {v}" for k, v in r.items()) for r in p.rules) or ("(none)",)
+    rules = tuple(f"{r.get('id', '-')}: " + "; ".join(f"{k} {v}" for k, v in r.items()
+                                                       if k != "id") for r in p.rules)
     sections: list[tuple[str, list[Block]]] = [
         ("Processor", [Block("ul", items=(f"Name: {p.processor.name}",
                                           f"Contact: {p.processor.contact}",
@@ -140,7 +133,7 @@ def _filing_doc(p: FilingPacket) -> Document:
         ("People stored", [Block("p", f"{p.people:,} distinct people.")]),
         ("Safeguards", [Block("p", f"Protection level: {p.protection_level}."),
                         Block("ul", items=tuple(p.safeguards) or ("(none)",))]),
-        ("Rules applied", [Block("ul", items=rules)]),
+        ("Rules applied", [Block("ul", items=rules or ("(none)",))]),
     ]
     blocks: list[Block] = []
     for heading, body in sections:

@@ -68,8 +68,11 @@ class _AssessmentFile(_Strict):
     sections: list[_SectionFile]
 
 
-def _string(text: str) -> str:
-    """A TOML basic string; multi-line (readable for the DPO) when it holds a newline."""
+def _string(text: str, *, multiline: bool = False) -> str:
+    """A TOML basic string. ``multiline`` (prose the DPO edits): a multi-line string with the
+    quotes on lines of their own, so whole lines can be replaced; ``_unwrap`` drops the
+    newline before the closing quotes. Otherwise one line, newlines escaped."""
+    wrap = multiline and bool(text)
     out = []
     for ch in text:
         if ch == "\\":
@@ -77,7 +80,7 @@ def _string(text: str) -> str:
         elif ch == '"':
             out.append('\\"')
         elif ch == "\n":
-            out.append("\n")
+            out.append("\n" if wrap else "\\n")
         elif ch == "\t":
             out.append("\\t")
         elif ord(ch) < 0x20 or ord(ch) == 0x7F:
@@ -85,9 +88,7 @@ def _string(text: str) -> str:
         else:
             out.append(ch)
     body = "".join(out)
-    if "\n" in text:
-        return f'"""\n{body}"""'
-    return f'"{body}"'
+    return f'"""\n{body}\n"""' if wrap else f'"{body}"'
 
 
 def _value(value: Any) -> str:
@@ -102,9 +103,15 @@ def _value(value: Any) -> str:
     raise TypeError(f"cannot write {type(value).__name__} to the assessment file")
 
 
+#: Keys written as multi-line strings whenever they hold text.
+_PROSE = ("prefilled", "dpo")
+
+
 def _table(lines: list[str], data: dict[str, Any]) -> None:
     for key, value in data.items():
-        if value is not None:
+        if key in _PROSE and isinstance(value, str):
+            lines.append(f"{key} = {_string(value, multiline=True)}")
+        elif value is not None:
             lines.append(f"{key} = {_value(value)}")
 
 
@@ -119,6 +126,11 @@ def dump_toml(data: dict[str, Any]) -> str:
         lines += ["", "[[sections]]"]
         _table(lines, section)
     return "\n".join(lines) + "\n"
+
+
+def _unwrap(text: str) -> str:
+    """Inverse of the multi-line layout of ``_string``: one final newline dropped."""
+    return text[:-1] if text.endswith("\n") else text
 
 
 def _date(text: str, key: str, source: str) -> date:
@@ -183,6 +195,7 @@ def parse_assessment_toml(text: str, *, source: str, keys: Sequence[str]) -> dic
         "deployment_sha256": model.deployment_sha256,
         "approval": approval,
         "sections": [
-            {**s.model_dump(), "sources": tuple(s.sources)} for s in model.sections
+            {**s.model_dump(), "sources": tuple(s.sources), "prefilled": _unwrap(s.prefilled),
+             "dpo": _unwrap(s.dpo)} for s in model.sections
         ],
     }

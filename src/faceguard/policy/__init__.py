@@ -10,7 +10,9 @@ Nothing is read at import time; packs load on first use.
 
 from .check import (
     CHECKS,
+    LAW_ENFORCEMENT_AUTHORISATION,
     AssessmentState,
+    AssessmentView,
     CheckResult,
     DeploymentFacts,
     Finding,
@@ -30,8 +32,10 @@ from .places import PLACES, PlaceCategory, PlaceType
 
 __all__ = [
     "CHECKS",
+    "LAW_ENFORCEMENT_AUTHORISATION",
     "PLACES",
     "AssessmentState",
+    "AssessmentView",
     "CheckResult",
     "DeploymentFacts",
     "Finding",

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from ..config import MAX_RETENTION_DAYS, Deployment
 from ..errors import PolicyError
@@ -54,6 +54,20 @@ class Finding:
         return {"rule": self.rule, "kind": self.kind, "detail": self.detail}
 
 
+class AssessmentView(Protocol):
+    """What the check reads of an assessment's state; ``AssessmentState`` below and the
+    assessment module's own state object both fit."""
+
+    @property
+    def present(self) -> bool: ...
+    @property
+    def approved(self) -> bool: ...
+    @property
+    def matches_deployment(self) -> bool: ...
+    @property
+    def detail(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class AssessmentState:
     """The impact assessment as the assessment module found it (R10, P2)."""
@@ -70,7 +84,8 @@ class DeploymentFacts:
 
     #: Distinct people enrolled across all galleries (R15, R24).
     people_enrolled: int = 0
-    assessment: AssessmentState = field(default_factory=AssessmentState)
+    #: The impact assessment's state (R10, P2); default: none present.
+    assessment: AssessmentView = field(default_factory=AssessmentState)
     #: A presentation-attack (liveness) detector is configured (R26).
     pad_available: bool = False
     #: Recorded authorisation records, e.g. ``LAW_ENFORCEMENT_AUTHORISATION`` (P8).

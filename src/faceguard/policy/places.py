@@ -54,49 +54,37 @@ class PlaceType:
 
 
 _S, _P, _X = PlaceCategory.SERVICE, PlaceCategory.PUBLIC, PlaceCategory.PRIVATE
+_GATE = "FRM 10, 11; SPC 10"  # another way in must remain (R6)
+_PUBLIC = "FRM 13; PIPL 26"
 
 #: Every place type, by its name in ``deployment.place``.
 PLACES: dict[str, PlaceType] = {
     p.name: p
     for p in (
-        PlaceType("residential-entrance", _S, "Gate or door of a residential community or "
-               "building; FRM 10, 11 and SPC 10 require another way in (R6).",
-               "FRM 10, 11; SPC 10"),
-        PlaceType("office-entrance", _S, "Entrance or turnstile of an office building.", "FRM 10"),
-        PlaceType("campus-gate", _S, "Gate of a university or company campus.", "FRM 10"),
-        PlaceType("school-gate", _S, "Gate of a primary or secondary school (many under-14s: "
-               "R5, FRM 7).", "FRM 7; PIPL 31"),
-        PlaceType("factory-gate", _S, "Gate or attendance point of a factory.", "FRM 10"),
-        PlaceType("construction-site", _S, "Attendance point of a construction site.", "FRM 10"),
-        PlaceType("hotel-lobby", _S, "Check-in desk of a hotel (SPC 2 names hotels); a camera "
-               "covering the lobby as a whole is a public-place deployment.", "SPC 2; FRM 13"),
-        PlaceType("bank-counter", _S, "Counter or self-service machine in a bank branch.",
-               "SPC 2"),
-        PlaceType("parcel-locker", _S, "Self-service parcel locker.", "FRM 10"),
-        PlaceType("payment-counter", _S, "Checkout where a payer confirms a payment.", "FRM 10"),
+        PlaceType("residential-entrance", _S, "Gate or door of a residential community.", _GATE),
+        PlaceType("office-entrance", _S, "Entrance or turnstile of an office building.", _GATE),
+        PlaceType("campus-gate", _S, "Gate of a university or company campus.", _GATE),
+        PlaceType("school-gate", _S, "Gate of a school (many under-14s: R5).", "FRM 7; PIPL 31"),
+        PlaceType("factory-gate", _S, "Gate or attendance point of a factory.", _GATE),
+        PlaceType("construction-site", _S, "Attendance point of a construction site.", _GATE),
+        PlaceType("hotel-lobby", _S, "Check-in desk of a hotel; a camera covering the lobby as "
+                  "a whole is a public-place deployment.", "SPC 2; FRM 13"),
+        PlaceType("bank-counter", _S, "Counter or self-service machine in a bank.", "SPC 2"),
+        PlaceType("parcel-locker", _S, "Self-service parcel locker.", _GATE),
+        PlaceType("payment-counter", _S, "Checkout where a payer confirms a payment.", _GATE),
         PlaceType("exam-hall", _S, "Candidates' identity check at an examination.", "FRM 4"),
-        PlaceType("shopping-mall", _P, "Concourse of a shopping mall (public place; SPC 2 "
-               "names malls).", "FRM 13; PIPL 26; SPC 2"),
-        PlaceType("transport-station", _P, "Railway, metro or bus station (public place; SPC 2 "
-               "names stations).", "FRM 13; PIPL 26; SPC 2"),
-        PlaceType("airport", _P, "Airport terminal (public place; SPC 2 names airports).",
-               "FRM 13; PIPL 26; SPC 2"),
-        PlaceType("hospital", _P, "Halls and waiting areas of a hospital (public place).",
-               "FRM 13; PIPL 26"),
-        PlaceType("stadium", _P, "Stadium or arena (public place; SPC 2 names stadiums).",
-               "FRM 13; PIPL 26; SPC 2"),
-        PlaceType("public-street", _P, "A street or road open to everyone.", "FRM 13; PIPL 26"),
-        PlaceType("public-square", _P, "A square, park or plaza open to everyone.",
-               "FRM 13; PIPL 26"),
-        PlaceType("hotel-room", _X, "Guest room of a hotel: private space, refused.",
-               "FRM 13; CC 1033"),
-        PlaceType("public-bathroom", _X, "Public bathroom or bath house: private space, refused.",
-               "FRM 13; CC 1033"),
-        PlaceType("changing-room", _X, "Changing or fitting room: private space, refused.",
-               "FRM 13; CC 1033"),
-        PlaceType("toilet", _X, "Toilet: private space, refused.", "FRM 13; CC 1033"),
-        PlaceType("dormitory-room", _X, "Room of a dormitory: private space, refused.",
-               "CC 1033"),
+        PlaceType("shopping-mall", _P, "Concourse of a shopping mall.", f"{_PUBLIC}; SPC 2"),
+        PlaceType("transport-station", _P, "Railway, metro or bus station.", f"{_PUBLIC}; SPC 2"),
+        PlaceType("airport", _P, "Airport terminal.", f"{_PUBLIC}; SPC 2"),
+        PlaceType("hospital", _P, "Halls and waiting areas of a hospital.", _PUBLIC),
+        PlaceType("stadium", _P, "Stadium or arena.", f"{_PUBLIC}; SPC 2"),
+        PlaceType("public-street", _P, "A street or road open to everyone.", _PUBLIC),
+        PlaceType("public-square", _P, "A square, park or plaza open to everyone.", _PUBLIC),
+        PlaceType("hotel-room", _X, "Guest room of a hotel.", "FRM 13; CC 1033"),
+        PlaceType("public-bathroom", _X, "Public bathroom or bath house.", "FRM 13; CC 1033"),
+        PlaceType("changing-room", _X, "Changing or fitting room.", "FRM 13; CC 1033"),
+        PlaceType("toilet", _X, "Toilet.", "FRM 13; CC 1033"),
+        PlaceType("dormitory-room", _X, "Room of a dormitory.", "CC 1033"),
     )
 }
 
