@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from faceguard import Faceguard
+from faceguard.assess import save_assessment
 from faceguard.engine.dlib_engine import DlibEngine
 
 REPO = Path(__file__).resolve().parents[1]
@@ -18,7 +20,7 @@ TEST_DEPLOYMENT = """\
 name = "Test gate"
 controller = "Test Property Co."
 contact = "privacy@test.example"
-packs = ["cn"]
+packs = ["gdpr"]
 place = "residential-entrance"
 public_place = false
 protection_level = 2
@@ -36,6 +38,10 @@ retention_days = 365
 necessity = "Staff sign in without cards."
 retention_days = 30
 """
+
+
+#: The same deployment under the final Chinese Measures (fails R26 without liveness).
+CN_TEST_DEPLOYMENT = TEST_DEPLOYMENT.replace('packs = ["gdpr"]', 'packs = ["cn"]')
 
 
 def faces_dir() -> Path | None:
@@ -69,13 +75,33 @@ def engine() -> DlibEngine:
     return DlibEngine()
 
 
+def approve_assessment(fg: Faceguard, by: str = "Test DPO") -> None:
+    """Draft the impact assessment, write the DPO's parts, approve it (R10 / P2)."""
+    path, draft = fg.draft_assessment()
+    filled = replace(draft, sections=tuple(
+        replace(s, dpo=f"Reviewed for the test deployment: {s.title}.")
+        if s.key in draft.pending else s
+        for s in draft.sections
+    ))
+    save_assessment(path, filled)
+    fg.approve_assessment(by)
+
+
+def go_live(folder: Path, deployment: str, engine: DlibEngine | None = None) -> None:
+    """Write ``deployment`` into ``folder`` and approve its assessment."""
+    (folder / "faceguard.toml").write_text(deployment, encoding="utf-8")
+    with Faceguard.open(folder, engine=engine) as fg:
+        approve_assessment(fg)
+
+
 @pytest.fixture()
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: DlibEngine) -> Path:
+    """A fresh data directory whose deployment passes its check (approved assessment)."""
     monkeypatch.delenv("FACEGUARD_MASTER_KEY", raising=False)
     monkeypatch.delenv("FACEGUARD_MASTER_KEY_FILE", raising=False)
     folder = tmp_path / "data"
     Faceguard.init(folder)
-    (folder / "faceguard.toml").write_text(TEST_DEPLOYMENT, encoding="utf-8")
+    go_live(folder, TEST_DEPLOYMENT, engine)
     return folder
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import TEST_DEPLOYMENT
+from conftest import TEST_DEPLOYMENT, go_live
 from faceguard.cli import main
 
 
@@ -29,7 +29,7 @@ def cli_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     code, out = run(data, "init", "--json")
     assert code == 0, out
     assert json.loads(out)["config"] == str(data / "faceguard.toml")
-    (data / "faceguard.toml").write_text(TEST_DEPLOYMENT, encoding="utf-8")
+    go_live(data, TEST_DEPLOYMENT)
     return data
 
 

@@ -120,7 +120,10 @@ def test_consent_without_a_published_notice_is_refused(
         assert (event.operation, event.outcome, event.rules) == (
             "consent.granted", "refused", ("R2",)
         )
-        assert [e.outcome for e in fg.store.audit.events()] == ["refused"]
+        assert [e.outcome for e in fg.store.audit.events()] == ["ok", "ok", "refused"]
+        assert [e.operation for e in fg.store.audit.events()][:2] == [
+            "assessment.drafted", "assessment.approved"
+        ]
 
 
 # ---- consent (R3) ---------------------------------------------------------------------

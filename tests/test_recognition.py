@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TEST_DEPLOYMENT, images_of, people_with
+from conftest import TEST_DEPLOYMENT, go_live, images_of, people_with
 from faceguard import ConsentError, Faceguard, NotFound
 from faceguard.engine.dlib_engine import DlibEngine
 from faceguard.engine.imaging import decode_image
@@ -50,7 +50,7 @@ def gallery(
     """One store with the 20 members enrolled for access-control (read-only tests)."""
     folder = tmp_path_factory.mktemp("gallery")
     Faceguard.init(folder)
-    (folder / "faceguard.toml").write_text(TEST_DEPLOYMENT, encoding="utf-8")
+    go_live(folder, TEST_DEPLOYMENT, engine)
     fg = Faceguard.open(folder, engine=engine)
     fg.publish_notice("access-control")
     for person in cast[0]:

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import TEST_DEPLOYMENT
-from faceguard import ConfigError, Faceguard, NotFound
+from conftest import TEST_DEPLOYMENT, go_live
+from faceguard import ConfigError, ConsentError, Faceguard, NotFound
 from faceguard.certificates import from_json, verify_with_public_key
 from faceguard.cli import main
 from faceguard.engine.dlib_engine import DlibEngine
@@ -27,10 +27,10 @@ def photo(lfw: Path, name: str, number: int) -> bytes:
     return (lfw / name / f"{name}_{number:04d}.jpg").read_bytes()
 
 
-def enrolled(fg: Faceguard, lfw: Path, name: str, purposes: tuple[str, ...] = ("attendance",)
-             ) -> None:
+def enrolled(fg: Faceguard, lfw: Path, name: str, purposes: tuple[str, ...] = ("attendance",),
+             method: str = "click") -> None:
     for purpose in purposes:
-        fg.grant_consent(name, purpose, name=name, method="click", evidence="kiosk")
+        fg.grant_consent(name, purpose, name=name, method=method, evidence="kiosk")
         fg.enroll(name, [photo(lfw, name, 1)], purpose)
 
 
@@ -116,7 +116,7 @@ def test_a_purpose_dropped_from_the_deployment_ends_and_is_erased(
     enrolled(fg, lfw, OTHER, ("attendance",))
     fg.close()
     without_attendance = TEST_DEPLOYMENT.split("[purposes.attendance]")[0]
-    (data_dir / "faceguard.toml").write_text(without_attendance)
+    go_live(data_dir, without_attendance, engine)  # a change of purposes: reassessed
     fg = Faceguard.open(data_dir, engine=engine)
     try:
         result = fg.sweep()
@@ -134,15 +134,20 @@ def test_a_purpose_dropped_from_the_deployment_ends_and_is_erased(
 def test_bipa_erases_three_years_after_the_last_interaction(
     data_dir: Path, engine: DlibEngine, lfw: Path
 ) -> None:
-    bipa = TEST_DEPLOYMENT.replace('packs = ["cn"]', 'packs = ["bipa"]').replace(
+    bipa = TEST_DEPLOYMENT.replace('packs = ["gdpr"]', 'packs = ["bipa"]').replace(
         "retention_days = 365\n", "retention_days = 1000\n").replace(
-        "retention_days = 30\n", "retention_days = 1000\n")
-    (data_dir / "faceguard.toml").write_text(bipa)
+        "retention_days = 30\n", "retention_days = 1000\n").replace(
+        'liveness = "off"', 'liveness = "off"\nretention_policy_url = "https://test.example/r"\n'
+        'consent_methods = ["written"]')
+    go_live(data_dir, bipa, engine)
     fg = Faceguard.open(data_dir, engine=engine)
     try:
         fg.publish_notice("attendance")
-        enrolled(fg, lfw, PERSON)
-        enrolled(fg, lfw, OTHER)
+        with pytest.raises(ConsentError) as refused:
+            enrolled(fg, lfw, PERSON)  # a click is not a written release under BIPA
+        assert refused.value.rule == "P4"
+        enrolled(fg, lfw, PERSON, method="written")
+        enrolled(fg, lfw, OTHER, method="written")
         assert fg.verify(OTHER, photo(lfw, OTHER, 2), "attendance").decision == "match"
         two_years_ago = iso(utc_now() - timedelta(days=730))
         with sqlite3.connect(data_dir / "faceguard.db") as conn:

@@ -24,6 +24,7 @@ from .engine.dlib_engine import DlibEngine
 from .engine.pipeline import Extraction, extract
 from .engine.types import FaceEngine, require_same_engine
 from .errors import ConfigError, ConsentError, FaceguardError
+from .governance_ops import GovernanceOps
 from .index import Partition
 from .keys import load_master_key, new_master_key, write_key_file
 from .results import EnrollResult, IdentifyResult, VerifyResult
@@ -32,7 +33,7 @@ from .store import CONFIG_FILE, Store, master_key_path
 from .timeutil import iso, utc_now
 
 
-class Faceguard(ConsentOps, RightsOps):
+class Faceguard(ConsentOps, RightsOps, GovernanceOps):
     """Consent-gated enrollment, verification and identification on one data directory."""
 
     # ---- construction -------------------------------------------------------------------
@@ -68,10 +69,12 @@ class Faceguard(ConsentOps, RightsOps):
         if dev and not os.environ.get("FACEGUARD_MASTER_KEY") and not key_path.exists():
             write_key_file(key_path, new_master_key())
         master = load_master_key(key_path)
-        deployment = load_deployment(config or data_dir / CONFIG_FILE)
+        config = config or data_dir / CONFIG_FILE
+        deployment = load_deployment(config)
         engine = engine or DlibEngine()
         calibration = load_calibration(engine.engine_id.split(":")[0], engine.engine_id)
-        return cls(Store.open(data_dir, master), deployment, engine, calibration)
+        return cls(Store.open(data_dir, master), deployment, engine, calibration,
+                   config_dir=config.resolve().parent)
 
     def close(self) -> None:
         self.store.close()
@@ -113,6 +116,7 @@ class Faceguard(ConsentOps, RightsOps):
         operation = "template.corrected" if replace else "template.enrolled"
         with self._recorded(operation, actor, purpose):
             section = self.purpose(purpose)
+            self._require_live()
             if not images:
                 raise ConfigError("enrollment needs at least one image")
             with self.store.records.connect() as conn:
@@ -184,6 +188,7 @@ class Faceguard(ConsentOps, RightsOps):
         """
         with self._recorded("face.verified", actor, purpose):
             point = self.operating_point(purpose)
+            self._require_live()
             with self.store.records.connect() as conn:
                 subject = self._subject_id(conn, external_id)
                 if subject is None:
@@ -274,6 +279,7 @@ class Faceguard(ConsentOps, RightsOps):
         """
         with self._recorded("face.identified", actor, purpose):
             point = self.operating_point(purpose)
+            self._require_live()
             probe = self._extract(image, enroll=False).template
             partition = self._partition(purpose)
             require_same_engine(partition.engine, probe.engine)

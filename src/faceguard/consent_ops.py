@@ -85,6 +85,15 @@ class ConsentOps(FacadeBase):
                     rule="R5",
                 )
             consents.validate_grant(method, evidence, minor, guardian)
+            allowed = self.deployment.deployment.consent_methods
+            if method not in allowed:
+                bipa = "bipa" in self.deployment.deployment.packs
+                raise ConsentError(
+                    f"consent method {method!r} is not accepted by this deployment "
+                    f"(consent_methods: {', '.join(allowed)})"
+                    + ("; BIPA needs a written release" if bipa else ""),
+                    rule="P4" if bipa else "R3",
+                )
             created: str | None = None
             with (
                 self.store.write_lock,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -32,8 +34,11 @@ class FacadeBase:
         image_limits: ImageLimits | None = None,
         enroll_gate: QualityGate = ENROLL_GATE,
         probe_gate: QualityGate = PROBE_GATE,
+        config_dir: Path | None = None,
     ) -> None:
         self.store = store
+        #: Folder of faceguard.toml: relative paths in it (the assessment) start here.
+        self.config_dir = config_dir or store.data_dir
         self.deployment = deployment
         self.engine = engine
         self.calibration = calibration
@@ -41,6 +46,24 @@ class FacadeBase:
         self.enroll_gate = enroll_gate
         self.probe_gate = probe_gate
 
+
+    def stats(self) -> dict[str, Any]:
+        """Counts for reports: active subjects, templates per purpose."""
+        with self.store.records.connect() as conn:
+            people = conn.execute(
+                sa.select(sa.func.count()).select_from(db.subjects).where(
+                    db.subjects.c.status == "active"
+                )
+            ).scalar_one()
+            per_purpose = {
+                r.purpose: r.n
+                for r in conn.execute(
+                    sa.select(db.templates.c.purpose, sa.func.count().label("n")).group_by(
+                        db.templates.c.purpose
+                    )
+                )
+            }
+        return {"people": int(people), "templates": per_purpose}
 
     # ---- policy helpers -----------------------------------------------------------------
 

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import sqlalchemy as sa
-
-from . import certificates, db, erasure, review
+from . import certificates, erasure, review
 from .audit import AuditReport
 from .certificates import DeletionCertificate
 from .errors import ConfigError, NotFound
@@ -43,24 +39,6 @@ class RightsOps(FacadeBase):
     def verify_audit(self) -> AuditReport:
         """Check the processing record's hash chain and signatures (R11)."""
         return self.store.audit.verify()
-
-    def stats(self) -> dict[str, Any]:
-        """Counts for reports: active subjects, templates per purpose."""
-        with self.store.records.connect() as conn:
-            people = conn.execute(
-                sa.select(sa.func.count()).select_from(db.subjects).where(
-                    db.subjects.c.status == "active"
-                )
-            ).scalar_one()
-            per_purpose = {
-                r.purpose: r.n
-                for r in conn.execute(
-                    sa.select(db.templates.c.purpose, sa.func.count().label("n")).group_by(
-                        db.templates.c.purpose
-                    )
-                )
-            }
-        return {"people": int(people), "templates": per_purpose}
 
     # ---- explanations and human review (R16, R17) ---------------------------------------
 

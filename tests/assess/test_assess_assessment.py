@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TEST_DEPLOYMENT
+from conftest import CN_TEST_DEPLOYMENT as TEST_DEPLOYMENT
 from faceguard.assess import (
     PLACEHOLDER,
     SECTION_KEYS,

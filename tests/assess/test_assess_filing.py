@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from conftest import TEST_DEPLOYMENT
+from conftest import CN_TEST_DEPLOYMENT as TEST_DEPLOYMENT
 from faceguard.assess import (
     AssessmentFacts,
     FilingStatus,
