@@ -207,7 +207,12 @@ def consent_withdraw(ctx: Context, external_id: str, purpose: str, as_json: bool
     out = Output(as_json)
     with ctx.open(out) as fg:
         result = fg.withdraw_consent(external_id, purpose, actor="cli")
-    erased = " and the person was erased (no purpose left)" if result.certificate else ""
+    erased = (
+        f" and the person was erased (no purpose left); certificate "
+        f"{result.certificate.certificate_id}"
+        if result.certificate
+        else ""
+    )
     out.emit(result, f"withdrawn: {len(result.templates_deleted)} templates deleted{erased}")
 
 
