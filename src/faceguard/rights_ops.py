@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import certificates, erasure, review
+from . import certificates, erasure, review, sharing
 from .audit import AuditReport
 from .certificates import DeletionCertificate
 from .errors import ConfigError, NotFound
@@ -102,3 +102,56 @@ class RightsOps(FacadeBase):
         if not confirm:
             raise ConfigError("decommissioning erases everyone; pass confirm=True")
         return erasure.decommission(self.store, actor=actor)
+
+    # ---- giving face data to another processor (R7, R20, R21, P5) -----------------------
+
+    def record_sharing_basis(
+        self, external_id: str, recipient: str, *, kind: sharing.BasisKind, evidence: str,
+        actor: str = "library",
+    ) -> int:
+        """Record a person's separate consent to a recipient (``kind="consent"``, R20) or a
+        cross-border mechanism (``kind="mechanism"``, R21). Returns the event's sequence."""
+        if kind not in ("consent", "mechanism"):
+            raise ConfigError("kind must be 'consent' or 'mechanism'")
+        if not recipient.strip() or not evidence.strip():
+            raise ConfigError("a sharing basis needs the recipient and its evidence")
+        subject = self._require_subject(external_id)
+        with self.store.write_lock, self.store.records.begin() as conn:
+            return self.store.audit.append(
+                conn, actor=actor, operation=sharing.BASIS_OPERATION, outcome="ok",
+                subject=subject, rules=["R20"] if kind == "consent" else ["R21"],
+                detail={"recipient": recipient, "kind": kind, "evidence": evidence[:500]},
+            )
+
+    def share(
+        self, external_id: str, purpose: str, recipient: str, recipient_public_key: str, *,
+        cross_border: bool = False, actor: str = "library",
+    ) -> sharing.SharePackage:
+        """Give a person's templates for ``purpose`` to ``recipient``, sealed to its X25519
+        key; refused (R20, R21, P5) unless the bases the packs need are recorded."""
+        with self._recorded("templates.shared", actor, purpose):
+            self.purpose(purpose)
+            subject = self._require_subject(external_id)
+            recorded = sharing.bases_for(self.store.audit.events(subject=subject), recipient)
+            sharing.require_basis(self.deployment.deployment.packs, recorded, recipient,
+                                  cross_border=cross_border)
+            with self.store.records.connect() as conn:
+                stored = self.store.vault.templates(conn, purpose=purpose, subject_id=subject)
+            payload: dict[str, object] = {
+                "purpose": purpose,
+                "templates": [
+                    {"engine": t.template.engine,
+                     "vector": [round(float(x), 7) for x in t.template.vector]}
+                    for t in stored
+                ],
+            }
+            ephemeral, sealed = sharing.seal_for(recipient_public_key, payload)
+            with self.store.write_lock, self.store.records.begin() as conn:
+                self.store.audit.append(
+                    conn, actor=actor, operation="templates.shared", outcome="ok",
+                    purpose=purpose, subject=subject,
+                    rules=["R7", "R20", "R21"] if cross_border else ["R7", "R20"],
+                    detail={"recipient": recipient, "templates": len(stored),
+                            "cross_border": cross_border},
+                )
+        return sharing.SharePackage(recipient, subject, len(stored), ephemeral, sealed)
