@@ -236,20 +236,13 @@ class Faceguard(ConsentOps, RightsOps, GovernanceOps):
         if existing is not None:
             return existing
         partition = Partition(self.engine.dimension, self.engine.engine_id)
-        now = iso(utc_now())
         with self.store.records.connect() as conn:
-            allowed = {
-                r.subject_id
-                for r in conn.execute(
-                    sa.select(db.consents.c.subject_id).where(
-                        db.consents.c.purpose == purpose, db.consents.c.status == "active"
-                    )
-                )
-            }
-            for item in self.store.vault.templates(conn, purpose=purpose):
-                if item.subject_id in allowed and item.expires_at > now:
-                    require_same_engine(item.template.engine, self.engine.engine_id)
-                    partition.add(item.subject_id, item.template_id, item.template.vector)
+            subjects, ids, engines, matrix = self.store.vault.load_partition(
+                conn, purpose, iso(utc_now()), self.engine.dimension
+            )
+        for engine in engines:
+            require_same_engine(engine, self.engine.engine_id)
+        partition.add_many(subjects, ids, matrix)
         return self.store.index.install(purpose, partition)
 
     def _still_valid(self, subject: str, template_id: str, purpose: str) -> bool:

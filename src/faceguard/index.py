@@ -1,9 +1,12 @@
-"""In-memory 1:N search, one partition per purpose (exact, NumPy).
+"""In-memory exact 1:N search, one partition per purpose (NumPy, BLAS-backed).
 
 A partition holds the decrypted template vectors of the subjects with a valid consent for
-its purpose. Enroll adds rows; withdraw, erase and expiry remove a subject's rows at once
-(the row is masked out immediately and the arrays compacted when enough are dead).
-The index is a cache: every match it proposes is checked again against the store.
+its purpose, row by row in one contiguous float32 matrix with their squared norms. A search
+computes every squared distance as ``|x|^2 + |q|^2 - 2 x.q`` with one matrix-vector product,
+which reads each template once (the memory-bandwidth floor for float32), and several probes
+at once with one matrix-matrix product. Enroll appends rows; withdraw, erase and expiry mask
+a subject's rows at once (compacted when half are dead). The index is a cache: every match it
+proposes is checked again against the store before it is answered.
 """
 
 from __future__ import annotations
@@ -30,41 +33,65 @@ class Partition:
         self.dimension = dimension
         self.engine = engine
         self._vectors = np.zeros((0, dimension), dtype=np.float32)
+        self._norms = np.zeros(0, dtype=np.float32)
         self._alive = np.zeros(0, dtype=bool)
         self._template_ids: list[str] = []
         self._subject_ids: list[str] = []
+        self._rows_of: dict[str, list[int]] = {}
         self._size = 0
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return int(self._alive[: self._size].sum())
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the arrays (vectors, norms, mask), for the memory budget."""
+        return int(self._vectors.nbytes + self._norms.nbytes + self._alive.nbytes)
+
+    def _reserve(self, extra: int) -> None:
+        need = self._size + extra
+        if need <= len(self._vectors):
+            return
+        capacity = max(64, need, int(len(self._vectors) * 1.5))
+        vectors = np.zeros((capacity, self.dimension), dtype=np.float32)
+        vectors[: self._size] = self._vectors[: self._size]
+        norms = np.zeros(capacity, dtype=np.float32)
+        norms[: self._size] = self._norms[: self._size]
+        alive = np.zeros(capacity, dtype=bool)
+        alive[: self._size] = self._alive[: self._size]
+        self._vectors, self._norms, self._alive = vectors, norms, alive
+
     def add(self, subject_id: str, template_id: str, vector: np.ndarray) -> None:
+        self.add_many([subject_id], [template_id], np.asarray(vector)[None, :])
+
+    def add_many(
+        self, subject_ids: list[str], template_ids: list[str], vectors: np.ndarray
+    ) -> None:
+        """Append many rows at once (index start-up loads a purpose in batches)."""
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[1] != self.dimension:
+            raise ValueError(f"vectors must be (n, {self.dimension})")
+        if not len(subject_ids) == len(template_ids) == len(vectors):
+            raise ValueError("subject_ids, template_ids and vectors differ in length")
         with self._lock:
-            if self._size == len(self._vectors):
-                capacity = max(64, 2 * len(self._vectors))
-                grown = np.zeros((capacity, self.dimension), dtype=np.float32)
-                grown[: self._size] = self._vectors[: self._size]
-                alive = np.zeros(capacity, dtype=bool)
-                alive[: self._size] = self._alive[: self._size]
-                self._vectors, self._alive = grown, alive
-            self._vectors[self._size] = vector
-            self._alive[self._size] = True
-            self._template_ids.append(template_id)
-            self._subject_ids.append(subject_id)
-            self._size += 1
+            self._reserve(len(vectors))
+            start, end = self._size, self._size + len(vectors)
+            self._vectors[start:end] = vectors
+            self._norms[start:end] = np.einsum("ij,ij->i", vectors, vectors)
+            self._alive[start:end] = True
+            self._template_ids.extend(template_ids)
+            self._subject_ids.extend(subject_ids)
+            for row, subject in enumerate(subject_ids, start=start):
+                self._rows_of.setdefault(subject, []).append(row)
+            self._size = end
 
     def remove_subject(self, subject_id: str) -> int:
-        """Mask out every row of ``subject_id``; returns how many were removed."""
+        """Mask out every row of ``subject_id`` at once; returns how many were removed."""
         with self._lock:
-            rows = [
-                i
-                for i in range(self._size)
-                if self._alive[i] and self._subject_ids[i] == subject_id
-            ]
+            rows = [r for r in self._rows_of.pop(subject_id, []) if self._alive[r]]
             self._alive[rows] = False
-            if self._size and (self._size - int(self._alive[: self._size].sum())) > self._size // 2:
-                self._compact()
+            self._maybe_compact()
             return len(rows)
 
     def remove_templates(self, template_ids: set[str]) -> int:
@@ -75,37 +102,61 @@ class Partition:
                 if self._alive[i] and self._template_ids[i] in template_ids
             ]
             self._alive[rows] = False
+            self._maybe_compact()
             return len(rows)
 
-    def _compact(self) -> None:
-        keep = np.flatnonzero(self._alive[: self._size])
-        self._vectors = np.ascontiguousarray(self._vectors[keep])
-        self._alive = np.ones(len(keep), dtype=bool)
-        self._template_ids = [self._template_ids[i] for i in keep]
-        self._subject_ids = [self._subject_ids[i] for i in keep]
-        self._size = len(keep)
+    def _maybe_compact(self) -> None:
+        dead = self._size - int(self._alive[: self._size].sum())
+        if self._size and dead > self._size // 2:
+            keep = np.flatnonzero(self._alive[: self._size])
+            self._vectors = np.ascontiguousarray(self._vectors[keep])
+            self._norms = np.ascontiguousarray(self._norms[keep])
+            self._alive = np.ones(len(keep), dtype=bool)
+            self._template_ids = [self._template_ids[i] for i in keep]
+            self._subject_ids = [self._subject_ids[i] for i in keep]
+            self._rows_of = {}
+            for row, subject in enumerate(self._subject_ids):
+                self._rows_of.setdefault(subject, []).append(row)
+            self._size = len(keep)
+
+    def _squared_distances(self, probes: np.ndarray) -> np.ndarray:
+        """``(n_probes, n_rows)`` squared distances, dead rows at +inf."""
+        vectors = self._vectors[: self._size]
+        dots = vectors @ probes.T  # one BLAS pass over the gallery for all probes
+        d2 = self._norms[: self._size, None] - 2.0 * dots
+        d2 += np.einsum("ij,ij->i", probes, probes)[None, :]
+        d2[~self._alive[: self._size]] = np.inf
+        result: np.ndarray = np.maximum(d2, 0.0).T
+        return result
 
     def search(self, probe: np.ndarray, k: int = 5) -> list[Candidate]:
         """The ``k`` nearest living templates, nearest first, at most one per subject."""
+        return self.search_many(np.asarray(probe)[None, :], k)[0]
+
+    def search_many(self, probes: np.ndarray, k: int = 5) -> list[list[Candidate]]:
+        """``search`` for several probes with one pass over the gallery."""
+        probes = np.ascontiguousarray(probes, dtype=np.float32)
         with self._lock:
             if self._size == 0:
-                return []
-            vectors = self._vectors[: self._size]
-            diff = vectors - probe.astype(np.float32)
-            dist = np.sqrt(np.einsum("ij,ij->i", diff, diff))
-            dist[~self._alive[: self._size]] = np.inf
-            order = np.argsort(dist)
-            out: list[Candidate] = []
-            seen: set[str] = set()
-            for i in order:
-                if not np.isfinite(dist[i]) or len(out) >= k:
-                    break
-                subject = self._subject_ids[i]
-                if subject in seen:
-                    continue
-                seen.add(subject)
-                out.append(Candidate(subject, self._template_ids[i], float(dist[i])))
-            return out
+                return [[] for _ in range(len(probes))]
+            d2 = self._squared_distances(probes)
+            return [self._top(row, k) for row in d2]
+
+    def _top(self, d2: np.ndarray, k: int) -> list[Candidate]:
+        # more rows than k in case one subject holds several of the nearest templates
+        want = min(len(d2), max(4 * k, 16))
+        nearest = np.argpartition(d2, want - 1)[:want] if want < len(d2) else np.arange(len(d2))
+        out: list[Candidate] = []
+        seen: set[str] = set()
+        for i in nearest[np.argsort(d2[nearest])]:
+            if not np.isfinite(d2[i]) or len(out) >= k:
+                break
+            subject = self._subject_ids[i]
+            if subject in seen:
+                continue
+            seen.add(subject)
+            out.append(Candidate(subject, self._template_ids[i], float(np.sqrt(d2[i]))))
+        return out
 
 
 class GalleryIndex:

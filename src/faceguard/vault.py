@@ -194,6 +194,38 @@ class Vault:
             )
         return out
 
+    def load_partition(
+        self, conn: Connection, purpose: str, now: str, dimension: int
+    ) -> tuple[list[str], list[str], set[str], np.ndarray]:
+        """Every live template of ``purpose`` whose subject holds an active consent for it,
+        decrypted in one batch: ``(subject_ids, template_ids, engines, (n, d) matrix)``."""
+        active = (
+            sa.select(db.consents.c.subject_id)
+            .where(db.consents.c.purpose == purpose, db.consents.c.status == "active")
+        )
+        rows = conn.execute(
+            sa.select(db.templates.c.id, db.templates.c.subject_id, db.templates.c.engine,
+                      db.templates.c.ciphertext)
+            .where(db.templates.c.purpose == purpose, db.templates.c.expires_at > now,
+                   db.templates.c.subject_id.in_(active))
+            .order_by(db.templates.c.id)
+        ).fetchall()
+        keys = {s: AESGCM(k) for s, k in self.data_keys(sorted({r.subject_id for r in rows}))
+                .items()}
+        subjects: list[str] = []
+        template_ids: list[str] = []
+        plain: list[bytes] = []
+        for row in rows:
+            aead = keys.get(row.subject_id)
+            if aead is None:
+                continue  # shredded
+            plain.append(open_sealed(aead, row.ciphertext,
+                                     _template_aad(row.subject_id, row.id, row.engine)))
+            subjects.append(row.subject_id)
+            template_ids.append(row.id)
+        matrix = np.frombuffer(b"".join(plain), dtype="<f4").reshape(-1, dimension)
+        return subjects, template_ids, {r.engine for r in rows}, matrix.astype(np.float32)
+
     def delete_templates(
         self, conn: Connection, subject_id: str, purpose: str | None = None
     ) -> list[str]:

@@ -1,0 +1,68 @@
+"""The exact index agrees with brute force, removes at once, and batches probes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from faceguard.index import Partition
+
+
+def gallery(n: int, seed: int = 0) -> tuple[Partition, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    vectors = rng.normal(0, 0.1, (n, 128)).astype(np.float32)
+    part = Partition(128, "test-engine")
+    part.add_many([f"s{i // 2}" for i in range(n)], [f"t{i}" for i in range(n)], vectors)
+    return part, vectors
+
+
+def test_nearest_match_brute_force() -> None:
+    part, vectors = gallery(1000)
+    rng = np.random.default_rng(1)
+    for probe in rng.normal(0, 0.1, (20, 128)).astype(np.float32):
+        brute = np.sqrt(((vectors - probe) ** 2).sum(1))
+        best = part.search(probe, k=1)[0]
+        assert best.template_id == f"t{int(np.argmin(brute))}"
+        assert best.distance == pytest.approx(float(brute.min()), abs=1e-4)
+
+
+def test_one_candidate_per_subject_in_distance_order() -> None:
+    part, vectors = gallery(200)
+    found = part.search(vectors[10], k=5)
+    assert found[0].subject_id == "s5" and found[0].distance == pytest.approx(0, abs=1e-3)
+    assert len({c.subject_id for c in found}) == 5
+    assert [c.distance for c in found] == sorted(c.distance for c in found)
+
+
+def test_batched_probes_equal_single_probes() -> None:
+    part, vectors = gallery(500)
+    probes = vectors[:17] + 0.01
+    batch = part.search_many(probes, k=3)
+    single = [part.search(p, k=3) for p in probes]
+    assert [[c.template_id for c in r] for r in batch] == [[c.template_id for c in r]
+                                                           for r in single]
+    for b, s in zip(batch, single, strict=True):
+        assert [c.distance for c in b] == pytest.approx([c.distance for c in s], abs=1e-4)
+
+
+def test_removed_subjects_are_never_returned_even_after_compaction() -> None:
+    part, vectors = gallery(100)
+    assert part.remove_subject("s3") == 2
+    assert all(c.subject_id != "s3" for c in part.search(vectors[6], k=50))
+    for s in range(0, 40):
+        part.remove_subject(f"s{s}")
+    assert len(part) == 20
+    found = part.search(vectors[99], k=50)
+    assert {c.subject_id for c in found} == {f"s{i}" for i in range(40, 50)}
+    assert found[0].template_id == "t99"
+    assert part.remove_templates({"t99"}) == 1
+    after = part.search(vectors[99], k=50)
+    assert "t99" not in {c.template_id for c in after}
+    assert [c.template_id for c in after if c.subject_id == "s49"] == ["t98"]
+
+
+def test_empty_partition_and_bad_shapes() -> None:
+    part = Partition(128, "e")
+    assert part.search(np.zeros(128, np.float32)) == []
+    with pytest.raises(ValueError, match=r"\(n, 128\)"):
+        part.add_many(["s"], ["t"], np.zeros((1, 64), np.float32))
