@@ -180,3 +180,27 @@ def test_stale_index_never_matches_an_erased_subject(
     finally:
         gate.close()
         office.close()
+
+
+def test_large_gallery_needs_review_instead_of_a_match(
+    data_dir: Path, engine: DlibEngine, cast: tuple[list[Person], list[bytes]]
+) -> None:
+    """R17: with templates x FMR above the purpose's bound, a match becomes a review."""
+    strict = TEST_DEPLOYMENT.replace(
+        "retention_days = 30\n", "retention_days = 30\nmax_false_identification_rate = 0.002\n")
+    go_live(data_dir, strict, engine)
+    with Faceguard.open(data_dir, engine=engine) as fg:
+        fg.publish_notice("attendance")
+        people = cast[0][:3]
+        for person in people:
+            fg.grant_consent(person.external_id, "attendance", name="x", method="click",
+                             evidence="e")
+            fg.enroll(person.external_id, person.enroll, "attendance")
+        # 6 templates x FMR 1e-3 = 0.006 > 0.002
+        result = fg.identify(people[0].probe, "attendance")
+        assert result.decision == "needs-review" and result.external_id is None
+        assert result.candidates[0] == people[0].external_id
+        assert result.reason is not None and "R17" in result.reason
+        assert fg.identify(cast[1][0], "attendance").decision == "unknown"
+        event = fg.store.audit.events(operation="face.identified")[0]
+        assert (event.outcome, event.rules) == ("needs-review", ("R1", "R3", "R17"))

@@ -268,7 +268,10 @@ class Faceguard(ConsentOps, RightsOps, GovernanceOps):
         """1:N: who, among the people consenting to ``purpose``, is in ``image``?
 
         Answers a subject or ``unknown``. A proposed match is confirmed against the store
-        (consent still valid, template not erased or expired) before it is returned.
+        (consent still valid, template not erased or expired) before it is returned. When
+        the gallery is so large that a false match is likely (templates x FMR above the
+        purpose's ``max_false_identification_rate``, R17), it answers ``needs-review`` with
+        the candidates for a person to decide, and says why.
         """
         with self._recorded("face.identified", actor, purpose):
             point = self.operating_point(purpose)
@@ -276,18 +279,27 @@ class Faceguard(ConsentOps, RightsOps, GovernanceOps):
             probe = self._extract(image, enroll=False).template
             partition = self._partition(purpose)
             require_same_engine(partition.engine, probe.engine)
-            matched = None
+            confirmed = []
             for candidate in partition.search(probe.vector, k=5):
                 if not point.is_match(candidate.distance):
                     break
                 if self._still_valid(candidate.subject_id, candidate.template_id, purpose):
-                    matched = candidate
-                    break
-                partition.remove_subject(candidate.subject_id)
-            external = None
-            if matched is not None:
-                with self.store.records.connect() as conn:
-                    external = self.store.vault.identity(conn, matched.subject_id).external_id
+                    confirmed.append(candidate)
+                else:
+                    partition.remove_subject(candidate.subject_id)
+            expected = len(partition) * point.fmr_target
+            bound = self.purpose(purpose).max_false_identification_rate
+            review = bool(confirmed) and expected > bound
+            reason = (
+                f"{len(partition)} templates x FMR {point.fmr_target:g} = {expected:.3g} "
+                f"expected false identifications per search, above the bound {bound:g} (R17)"
+                if review else None
+            )
+            with self.store.records.connect() as conn:
+                externals = [self.store.vault.identity(conn, c.subject_id).external_id
+                             for c in confirmed[:3]]
+            decision = "needs-review" if review else ("match" if confirmed else "unknown")
+            matched = confirmed[0] if confirmed and not review else None
             with self.store.write_lock, self.store.records.begin() as conn:
                 if matched is not None:
                     self._touch(conn, matched.subject_id)
@@ -295,13 +307,16 @@ class Faceguard(ConsentOps, RightsOps, GovernanceOps):
                     conn,
                     actor=actor,
                     operation="face.identified",
-                    outcome="match" if matched else "unknown",
+                    outcome=decision,
                     purpose=purpose,
                     subject=matched.subject_id if matched else None,
-                    rules=["R1", "R3"],
+                    rules=["R1", "R3", "R17"] if review else ["R1", "R3"],
                     detail={"operating_point": point.name, "score_revealed": reveal_score,
-                            "gallery": len(partition)},
+                            "gallery": len(partition), "candidates": len(externals)},
                 )
+        if review:
+            return IdentifyResult("needs-review", purpose, point.name, seq,
+                                  candidates=tuple(externals), reason=reason)
         if matched is None:
             return IdentifyResult("unknown", purpose, point.name, seq)
         return IdentifyResult(
@@ -310,7 +325,7 @@ class Faceguard(ConsentOps, RightsOps, GovernanceOps):
             point.name,
             seq,
             subject_id=matched.subject_id,
-            external_id=external,
+            external_id=externals[0],
             score=matched.distance if reveal_score else None,
         )
 

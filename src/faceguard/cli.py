@@ -289,7 +289,10 @@ def identify(ctx: Context, purpose: str, image: Path, as_json: bool) -> None:
     out = Output(as_json)
     with ctx.open(out) as fg:
         result = fg.identify(_read(image, out), purpose, actor="cli")
-    out.emit(result, result.external_id or "unknown")
+    text = result.external_id or result.decision
+    if result.decision == "needs-review":
+        text = f"needs-review: {', '.join(result.candidates)} ({result.reason})"
+    out.emit(result, text)
     sys.exit(0 if result.decision == "match" else EXIT_NEGATIVE)
 
 

@@ -95,6 +95,9 @@ class PurposeSection(_Strict):
     necessity: str = Field(min_length=1)
     retention_days: int = Field(ge=1, le=MAX_RETENTION_DAYS)
     operating_point: str = "access-control"
+    #: R17 gallery-size guard: when gallery size x FMR exceeds this, identification answers
+    #: "needs-review" with candidates instead of an automatic match.
+    max_false_identification_rate: float = Field(default=0.1, gt=0, le=1)
 
     @field_validator("operating_point")
     @classmethod

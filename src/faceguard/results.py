@@ -45,15 +45,19 @@ class VerifyResult:
 
 @dataclass(frozen=True)
 class IdentifyResult:
-    """A 1:N decision: the matched subject, or ``unknown``."""
+    """A 1:N decision: the matched subject, ``unknown``, or ``needs-review`` (R17: the gallery
+    is too large for an automatic match at this operating point) with ``candidates`` (external
+    IDs, nearest first) and the ``reason``."""
 
-    decision: Literal["match", "unknown"]
+    decision: Literal["match", "unknown", "needs-review"]
     purpose: str
     operating_point: str
     audit_seq: int
     subject_id: str | None = None
     external_id: str | None = None
     score: float | None = None
+    candidates: tuple[str, ...] = ()
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
