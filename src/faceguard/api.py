@@ -280,7 +280,7 @@ class Faceguard(ConsentOps, RightsOps, GovernanceOps):
             partition = self._partition(purpose)
             require_same_engine(partition.engine, probe.engine)
             confirmed = []
-            for candidate in partition.search(probe.vector, k=5):
+            for candidate in partition.search(probe.vector, k=5, max_distance=point.threshold):
                 if not point.is_match(candidate.distance):
                     break
                 if self._still_valid(candidate.subject_id, candidate.template_id, purpose):

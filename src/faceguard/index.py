@@ -120,32 +120,47 @@ class Partition:
             self._size = len(keep)
 
     def _squared_distances(self, probes: np.ndarray) -> np.ndarray:
-        """``(n_probes, n_rows)`` squared distances, dead rows at +inf."""
+        """``(n_probes, n_rows)`` squared distances, dead rows at +inf (computed in place
+        on the one product matrix, to add no pass over memory beyond the product)."""
         vectors = self._vectors[: self._size]
-        dots = vectors @ probes.T  # one BLAS pass over the gallery for all probes
-        d2 = self._norms[: self._size, None] - 2.0 * dots
-        d2 += np.einsum("ij,ij->i", probes, probes)[None, :]
-        d2[~self._alive[: self._size]] = np.inf
-        result: np.ndarray = np.maximum(d2, 0.0).T
-        return result
+        # one BLAS pass over the gallery: matrix-vector for one probe, matrix-matrix for many
+        d2 = (vectors @ probes[0])[None, :] if len(probes) == 1 else probes @ vectors.T
+        d2 *= -2.0
+        d2 += self._norms[None, : self._size]
+        d2 += np.einsum("ij,ij->i", probes, probes)[:, None]
+        if self._size > int(np.count_nonzero(self._alive[: self._size])):
+            d2[:, ~self._alive[: self._size]] = np.inf
+        return d2
 
-    def search(self, probe: np.ndarray, k: int = 5) -> list[Candidate]:
-        """The ``k`` nearest living templates, nearest first, at most one per subject."""
-        return self.search_many(np.asarray(probe)[None, :], k)[0]
+    def search(
+        self, probe: np.ndarray, k: int = 5, max_distance: float | None = None
+    ) -> list[Candidate]:
+        """The ``k`` nearest living templates, nearest first, at most one per subject;
+        with ``max_distance`` only those within it (much faster on large galleries)."""
+        return self.search_many(np.asarray(probe)[None, :], k, max_distance)[0]
 
-    def search_many(self, probes: np.ndarray, k: int = 5) -> list[list[Candidate]]:
+    def search_many(
+        self, probes: np.ndarray, k: int = 5, max_distance: float | None = None
+    ) -> list[list[Candidate]]:
         """``search`` for several probes with one pass over the gallery."""
         probes = np.ascontiguousarray(probes, dtype=np.float32)
         with self._lock:
             if self._size == 0:
                 return [[] for _ in range(len(probes))]
             d2 = self._squared_distances(probes)
-            return [self._top(row, k) for row in d2]
+            return [self._top(row, k, max_distance) for row in d2]
 
-    def _top(self, d2: np.ndarray, k: int) -> list[Candidate]:
+    def _top(self, d2: np.ndarray, k: int, max_distance: float | None) -> list[Candidate]:
         # more rows than k in case one subject holds several of the nearest templates
         want = min(len(d2), max(4 * k, 16))
-        nearest = np.argpartition(d2, want - 1)[:want] if want < len(d2) else np.arange(len(d2))
+        nearest: np.ndarray | None = None
+        if max_distance is not None:
+            within = np.flatnonzero(d2 <= max_distance * max_distance)
+            if len(within) <= 4096:
+                nearest = within
+        if nearest is None:
+            nearest = (np.argpartition(d2, want - 1)[:want] if want < len(d2)
+                       else np.arange(len(d2)))
         out: list[Candidate] = []
         seen: set[str] = set()
         for i in nearest[np.argsort(d2[nearest])]:
@@ -155,7 +170,8 @@ class Partition:
             if subject in seen:
                 continue
             seen.add(subject)
-            out.append(Candidate(subject, self._template_ids[i], float(np.sqrt(d2[i]))))
+            out.append(Candidate(subject, self._template_ids[i],
+                                 float(np.sqrt(max(float(d2[i]), 0.0)))))
         return out
 
 
