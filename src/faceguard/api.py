@@ -100,7 +100,7 @@ class Faceguard(ConsentOps, RightsOps, GovernanceOps):
     def enroll(
         self,
         external_id: str,
-        images: Sequence[bytes | np.ndarray],
+        images: Sequence[bytes | np.ndarray | Extraction],
         purpose: str,
         *,
         actor: str = "library",
@@ -112,6 +112,8 @@ class Faceguard(ConsentOps, RightsOps, GovernanceOps):
         All images are processed before anything is stored: if one fails, none is kept.
         ``progress`` is called with 1 after each image. ``replace=True`` is correction
         (R16): the new templates replace the person's old ones for this purpose, atomically.
+        An item may also be an ``Extraction`` made by this engine with the enrollment gate
+        (batch enrollment prepares them in worker processes).
         """
         operation = "template.corrected" if replace else "template.enrolled"
         with self._recorded(operation, actor, purpose):
@@ -127,7 +129,12 @@ class Faceguard(ConsentOps, RightsOps, GovernanceOps):
             extractions = []
             for number, image in enumerate(images, start=1):
                 try:
-                    extractions.append(self._extract(image, enroll=True))
+                    if isinstance(image, Extraction):
+                        require_same_engine(image.template.engine, self.engine.engine_id)
+                        self.enroll_gate.judge(image.quality)
+                        extractions.append(image)
+                    else:
+                        extractions.append(self._extract(image, enroll=True))
                     if progress is not None:
                         progress(1)
                 except FaceguardError as exc:

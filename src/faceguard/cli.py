@@ -9,6 +9,7 @@ key); 3 refused by a rule (the rule ID is printed); 4 bad image or no usable fac
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -50,8 +51,10 @@ def _plain(value: Any) -> Any:
         return _plain(dataclasses.asdict(value))
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, (list, tuple, set, frozenset)):
         return [_plain(v) for v in value]
+    if isinstance(value, (Path, datetime.date, datetime.datetime)):
+        return str(value) if isinstance(value, Path) else value.isoformat()
     return value
 
 
@@ -641,3 +644,36 @@ def protection(ctx: Context, html: Path | None, pdf: Path | None,
     lines = [f"level {report.level}: {len(report.controls)} controls"]
     lines += [f"  warning: {w}" for w in report.warnings]
     out.emit(report, "\n".join(lines))
+
+
+@main.command("enroll-batch")
+@click.argument("manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--root", required=True, type=click.Path(exists=True, file_okay=False,
+                                                       path_type=Path),
+              help="Folder the manifest's image paths are relative to.")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Per-row report (CSV); default MANIFEST.report.csv. Rerun to resume.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@json_option
+@pass_ctx
+def enroll_batch(ctx: Context, manifest: Path, root: Path, report: Path | None, workers: int,
+                 as_json: bool) -> None:
+    """Enroll a manifest (subject, name, image, purpose, consent_method, consent_evidence,
+    provenance) on both cores; rows already ok in the report are skipped."""
+    from .batch import enroll_manifest, read_manifest
+
+    out = Output(as_json)
+    report = report or manifest.with_suffix(".report.csv")
+    try:
+        rows = len(read_manifest(manifest))
+    except FaceguardError as exc:
+        out.fail(exc)
+    with (
+        ctx.open(out) as fg,
+        click.progressbar(length=rows, label="enrolling", file=sys.stderr) as bar,
+    ):
+        result = enroll_manifest(fg, manifest, root, report, workers=workers, actor="cli",
+                                 progress=bar.update)
+    out.emit(result, f"{result.enrolled} enrolled, {result.failed} failed, "
+                     f"{result.skipped} already done; report: {result.report}")
+    sys.exit(0 if result.failed == 0 else EXIT_NEGATIVE)

@@ -124,7 +124,9 @@ class Partition:
         on the one product matrix, to add no pass over memory beyond the product)."""
         vectors = self._vectors[: self._size]
         # one BLAS pass over the gallery: matrix-vector for one probe, matrix-matrix for many
-        d2 = (vectors @ probes[0])[None, :] if len(probes) == 1 else probes @ vectors.T
+        d2: np.ndarray = (
+            (vectors @ probes[0])[None, :] if len(probes) == 1 else probes @ vectors.T
+        )
         d2 *= -2.0
         d2 += self._norms[None, : self._size]
         d2 += np.einsum("ij,ij->i", probes, probes)[:, None]
