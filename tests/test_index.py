@@ -66,3 +66,17 @@ def test_empty_partition_and_bad_shapes() -> None:
     assert part.search(np.zeros(128, np.float32)) == []
     with pytest.raises(ValueError, match=r"\(n, 128\)"):
         part.add_many(["s"], ["t"], np.zeros((1, 64), np.float32))
+
+
+def test_binary_first_stage_agrees_with_exact_search_and_skips_removed() -> None:
+    rng = np.random.default_rng(3)
+    base = rng.normal(0.05, 0.1, (20_000, 128)).astype(np.float32)
+    part = Partition(128, "e")
+    part.add_many([f"s{i}" for i in range(len(base))], [f"t{i}" for i in range(len(base))],
+                  base)
+    probes = base[:200] + rng.normal(0, 0.02, (200, 128)).astype(np.float32)
+    exact = [part.search(p, k=1)[0].template_id for p in probes]
+    fast = [part.search_binary(p, k=1, shortlist=300)[0].template_id for p in probes]
+    assert exact == fast
+    part.remove_subject("s0")
+    assert part.search_binary(probes[0], k=1, shortlist=300)[0].subject_id != "s0"

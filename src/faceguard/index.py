@@ -1,5 +1,10 @@
 """In-memory exact 1:N search, one partition per purpose (NumPy, BLAS-backed).
 
+``search_binary`` adds a first stage for large galleries: each template also has a 128-bit
+code (the signs of its centred, randomly rotated vector; 16 bytes instead of 512), the
+shortlist nearest in Hamming distance is re-ranked exactly in float32. It is approximate:
+its rank-1 agreement with the exact search is measured by ``bench/bench_search.py``.
+
 A partition holds the decrypted template vectors of the subjects with a valid consent for
 its purpose, row by row in one contiguous float32 matrix with their squared norms. A search
 computes every squared distance as ``|x|^2 + |q|^2 - 2 x.q`` with one matrix-vector product,
@@ -40,6 +45,12 @@ class Partition:
         self._rows_of: dict[str, list[int]] = {}
         self._size = 0
         self._lock = threading.Lock()
+        rng = np.random.default_rng(20261122)
+        self._rotation = np.linalg.qr(rng.normal(size=(dimension, dimension)))[0].astype(
+            np.float32)
+        self._center: np.ndarray | None = None
+        self._centered_at = 0
+        self._codes = np.zeros((0, dimension // 64), dtype=np.uint64)
 
     def __len__(self) -> int:
         return int(self._alive[: self._size].sum())
@@ -60,7 +71,9 @@ class Partition:
         norms[: self._size] = self._norms[: self._size]
         alive = np.zeros(capacity, dtype=bool)
         alive[: self._size] = self._alive[: self._size]
-        self._vectors, self._norms, self._alive = vectors, norms, alive
+        codes = np.zeros((capacity, self.dimension // 64), dtype=np.uint64)
+        codes[: self._size] = self._codes[: self._size]
+        self._vectors, self._norms, self._alive, self._codes = vectors, norms, alive, codes
 
     def add(self, subject_id: str, template_id: str, vector: np.ndarray) -> None:
         self.add_many([subject_id], [template_id], np.asarray(vector)[None, :])
@@ -80,6 +93,12 @@ class Partition:
             self._vectors[start:end] = vectors
             self._norms[start:end] = np.einsum("ij,ij->i", vectors, vectors)
             self._alive[start:end] = True
+            if self._center is None or end >= 4 * max(self._centered_at, 256):
+                self._center = self._vectors[:end].mean(axis=0)
+                self._centered_at = end
+                self._codes[:end] = self._encode(self._vectors[:end])
+            else:
+                self._codes[start:end] = self._encode(vectors)
             self._template_ids.extend(template_ids)
             self._subject_ids.extend(subject_ids)
             for row, subject in enumerate(subject_ids, start=start):
@@ -111,6 +130,7 @@ class Partition:
             keep = np.flatnonzero(self._alive[: self._size])
             self._vectors = np.ascontiguousarray(self._vectors[keep])
             self._norms = np.ascontiguousarray(self._norms[keep])
+            self._codes = np.ascontiguousarray(self._codes[keep])
             self._alive = np.ones(len(keep), dtype=bool)
             self._template_ids = [self._template_ids[i] for i in keep]
             self._subject_ids = [self._subject_ids[i] for i in keep]
@@ -118,6 +138,36 @@ class Partition:
             for row, subject in enumerate(self._subject_ids):
                 self._rows_of.setdefault(subject, []).append(row)
             self._size = len(keep)
+
+    def _encode(self, vectors: np.ndarray) -> np.ndarray:
+        assert self._center is not None
+        bits = ((vectors - self._center) @ self._rotation) > 0
+        return np.ascontiguousarray(np.packbits(bits, axis=1)).view(np.uint64)
+
+    def search_binary(
+        self, probe: np.ndarray, k: int = 5, max_distance: float | None = None,
+        shortlist: int = 500,
+    ) -> list[Candidate]:
+        """Like ``search``, but exact distances only for the ``shortlist`` templates nearest
+        in Hamming distance of the 128-bit codes (reads 16 bytes a template, not 512)."""
+        probe = np.ascontiguousarray(probe, dtype=np.float32)
+        with self._lock:
+            if self._size == 0:
+                return []
+            if self._size <= 4 * shortlist:
+                return self._top(self._squared_distances(probe[None, :])[0], k, max_distance)
+            code = self._encode(probe[None, :])[0]
+            codes = self._codes[: self._size]
+            ham = np.bitwise_count(codes[:, 0] ^ code[0])
+            for word in range(1, codes.shape[1]):
+                ham += np.bitwise_count(codes[:, word] ^ code[word])
+            ham[~self._alive[: self._size]] = 255
+            cutoff = int(np.searchsorted(np.cumsum(np.bincount(ham, minlength=256)), shortlist))
+            rows = np.flatnonzero(ham <= cutoff)
+            diff = self._vectors[rows] - probe
+            d2 = np.full(self._size, np.inf, dtype=np.float32)
+            d2[rows] = np.einsum("ij,ij->i", diff, diff)
+            return self._top(d2, k, max_distance)
 
     def _squared_distances(self, probes: np.ndarray) -> np.ndarray:
         """``(n_probes, n_rows)`` squared distances, dead rows at +inf (computed in place
