@@ -204,3 +204,19 @@ def test_large_gallery_needs_review_instead_of_a_match(
         assert fg.identify(cast[1][0], "attendance").decision == "unknown"
         event = fg.store.audit.events(operation="face.identified")[0]
         assert (event.outcome, event.rules) == ("needs-review", ("R1", "R3", "R17"))
+
+
+def test_binary_search_purpose_identifies_like_exact(
+    data_dir: Path, engine: DlibEngine, cast: tuple[list[Person], list[bytes]]
+) -> None:
+    binary = TEST_DEPLOYMENT.replace("retention_days = 30\n",
+                                     'retention_days = 30\nsearch = "binary"\n')
+    go_live(data_dir, binary, engine)
+    with Faceguard.open(data_dir, engine=engine) as fg:
+        fg.publish_notice("attendance")
+        for person in cast[0][:3]:
+            fg.grant_consent(person.external_id, "attendance", name="x", method="click",
+                             evidence="e")
+            fg.enroll(person.external_id, person.enroll, "attendance")
+        assert fg.identify(cast[0][1].probe, "attendance").external_id == cast[0][1].external_id
+        assert fg.identify(cast[1][0], "attendance").decision == "unknown"

@@ -287,7 +287,9 @@ class Faceguard(ConsentOps, RightsOps, GovernanceOps):
             partition = self._partition(purpose)
             require_same_engine(partition.engine, probe.engine)
             confirmed = []
-            for candidate in partition.search(probe.vector, k=5, max_distance=point.threshold):
+            search = (partition.search_binary if self.purpose(purpose).search == "binary"
+                      else partition.search)
+            for candidate in search(probe.vector, k=5, max_distance=point.threshold):
                 if not point.is_match(candidate.distance):
                     break
                 if self._still_valid(candidate.subject_id, candidate.template_id, purpose):

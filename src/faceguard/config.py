@@ -98,6 +98,8 @@ class PurposeSection(_Strict):
     #: R17 gallery-size guard: when gallery size x FMR exceeds this, identification answers
     #: "needs-review" with candidates instead of an automatic match.
     max_false_identification_rate: float = Field(default=0.1, gt=0, le=1)
+    #: 1:N search: "exact" float32 scan, or "binary" (128-bit first stage + exact re-rank).
+    search: Literal["exact", "binary"] = "exact"
 
     @field_validator("operating_point")
     @classmethod
