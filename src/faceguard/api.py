@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from . import consent as consents
 from . import db
-from .calibration import load_calibration
+from .calibration import load_calibration, load_calibration_file
 from .config import STARTER_TOML, load_deployment
 from .consent_ops import ConsentOps
 from .engine.dlib_engine import DlibEngine
@@ -62,6 +62,7 @@ class Faceguard(ConsentOps, RightsOps, GovernanceOps):
         config: Path | None = None,
         dev: bool = False,
         engine: FaceEngine | None = None,
+        calibration: Path | None = None,
     ) -> Faceguard:
         """Open a data directory. Without a master key, ``dev=True`` creates a local one;
         otherwise ``MasterKeyMissing`` (R14) says how to make one."""
@@ -72,8 +73,11 @@ class Faceguard(ConsentOps, RightsOps, GovernanceOps):
         config = config or data_dir / CONFIG_FILE
         deployment = load_deployment(config)
         engine = engine or DlibEngine()
-        calibration = load_calibration(engine.engine_id.split(":")[0], engine.engine_id)
-        return cls(Store.open(data_dir, master), deployment, engine, calibration,
+        points = (
+            load_calibration_file(calibration, engine.engine_id) if calibration is not None
+            else load_calibration(engine.engine_id.split(":")[0], engine.engine_id)
+        )
+        return cls(Store.open(data_dir, master), deployment, engine, points,
                    config_dir=config.resolve().parent)
 
     def close(self) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
@@ -66,6 +67,17 @@ def load_calibration(engine_name: str, engine_id: str) -> Calibration:
     except FileNotFoundError as exc:
         raise ConfigError(f"no calibration shipped for engine {engine_name} ({name})") from exc
     return parse_calibration(json.loads(text), engine_id)
+
+
+def load_calibration_file(path: Path, engine_id: str) -> Calibration:
+    """A calibration made by the operator for another engine (e.g. an ONNX one)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"calibration file {path} not found") from exc
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"calibration file {path} is not JSON: {exc}") from exc
+    return parse_calibration(data, engine_id)
 
 
 def parse_calibration(data: dict[str, Any], engine_id: str) -> Calibration:

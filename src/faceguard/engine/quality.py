@@ -82,9 +82,12 @@ ENROLL_GATE = QualityGate()
 def measure_quality(face: Face, chip: np.ndarray) -> QualityReport:
     """Measure size, sharpness and pose of ``face`` and its aligned ``chip``."""
     pts = face.landmarks
-    eye_image_left = (pts[2] + pts[3]) / 2.0
-    eye_image_right = (pts[0] + pts[1]) / 2.0
-    nose = pts[4]
+    if face.scheme == "eyes-nose-mouth5":
+        eye_image_left, eye_image_right, nose = pts[0], pts[1], pts[2]
+    else:
+        eye_image_left = (pts[2] + pts[3]) / 2.0
+        eye_image_right = (pts[0] + pts[1]) / 2.0
+        nose = pts[4]
     axis = eye_image_right - eye_image_left
     iod = float(np.hypot(axis[0], axis[1])) or 1.0
     unit = axis / iod

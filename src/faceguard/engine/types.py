@@ -23,6 +23,9 @@ class Face:
     box: tuple[int, int, int, int]
     landmarks: np.ndarray
     detector_score: float
+    #: "dlib5" (the order above) or "eyes-nose-mouth5" (eye on the image's left, eye on the
+    #: image's right, nose tip, mouth corners: the ONNX engine's contract).
+    scheme: str = "dlib5"
 
     @property
     def width(self) -> int:
