@@ -80,3 +80,9 @@ def test_binary_first_stage_agrees_with_exact_search_and_skips_removed() -> None
     assert exact == fast
     part.remove_subject("s0")
     assert part.search_binary(probes[0], k=1, shortlist=300)[0].subject_id != "s0"
+
+
+def test_adding_nothing_leaves_an_empty_partition() -> None:
+    part = Partition(128, "e")
+    part.add_many([], [], np.zeros((0, 128), np.float32))
+    assert len(part) == 0 and part.search_binary(np.zeros(128, np.float32)) == []

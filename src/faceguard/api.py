@@ -20,7 +20,7 @@ from . import db
 from .calibration import load_calibration, load_calibration_file
 from .config import STARTER_TOML, load_deployment
 from .consent_ops import ConsentOps
-from .engine.dlib_engine import DlibEngine
+from .engine.fast_resnet import FastDlibEngine
 from .engine.pipeline import Extraction, extract
 from .engine.types import FaceEngine, require_same_engine
 from .errors import ConfigError, ConsentError, FaceguardError
@@ -72,7 +72,7 @@ class Faceguard(ConsentOps, RightsOps, GovernanceOps):
         master = load_master_key(key_path)
         config = config or data_dir / CONFIG_FILE
         deployment = load_deployment(config)
-        engine = engine or DlibEngine()
+        engine = engine or FastDlibEngine()
         points = (
             load_calibration_file(calibration, engine.engine_id) if calibration is not None
             else load_calibration(engine.engine_id.split(":")[0], engine.engine_id)

@@ -85,11 +85,11 @@ def _done_lines(report: Path) -> set[int]:
 
 def _extract_file(path: str) -> Extraction | str:
     """Worker: one image file to an enrollment extraction, or the error's text."""
-    from .engine.dlib_engine import DlibEngine
+    from .engine.fast_resnet import FastDlibEngine
     from .engine.pipeline import extract
     from .engine.quality import ENROLL_GATE
 
-    engine = _WORKER.setdefault("engine", DlibEngine())
+    engine = _WORKER.setdefault("engine", FastDlibEngine())
     try:
         data = Path(path).read_bytes()
         return extract(engine, data, single_face=True, gate=ENROLL_GATE)

@@ -370,12 +370,12 @@ def eval_command(
 ) -> None:
     """Accuracy, FMR/FNMR at each operating point, failures to enrol, images per second."""
     from .calibration import load_calibration
-    from .engine.dlib_engine import DlibEngine
+    from .engine.fast_resnet import FastDlibEngine
     from .evaluation import evaluate, read_pairs
 
     out = Output(as_json)
     try:
-        engine = DlibEngine()
+        engine = FastDlibEngine()
         calibration = load_calibration(engine.name, engine.engine_id)
         rows = read_pairs(pairs, subset)
         images = len({p.file_a for p in rows} | {p.file_b for p in rows})

@@ -81,11 +81,11 @@ def read_pairs(path: Path, subset: str | None = None) -> list[Pair]:
 
 def _embed_one(path: str) -> np.ndarray | None:
     global _WORKER_ENGINE
-    from .engine.dlib_engine import DlibEngine
+    from .engine.fast_resnet import FastDlibEngine
     from .engine.pipeline import extract
 
     if _WORKER_ENGINE is None:
-        _WORKER_ENGINE = DlibEngine()
+        _WORKER_ENGINE = FastDlibEngine()
     try:
         data = Path(path).read_bytes()
         return extract(_WORKER_ENGINE, data, single_face=False, gate=None).template.vector

@@ -87,6 +87,8 @@ class Partition:
             raise ValueError(f"vectors must be (n, {self.dimension})")
         if not len(subject_ids) == len(template_ids) == len(vectors):
             raise ValueError("subject_ids, template_ids and vectors differ in length")
+        if len(vectors) == 0:
+            return
         with self._lock:
             self._reserve(len(vectors))
             start, end = self._size, self._size + len(vectors)
