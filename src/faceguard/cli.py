@@ -677,3 +677,9 @@ def enroll_batch(ctx: Context, manifest: Path, root: Path, report: Path | None, 
     out.emit(result, f"{result.enrolled} enrolled, {result.failed} failed, "
                      f"{result.skipped} already done; report: {result.report}")
     sys.exit(0 if result.failed == 0 else EXIT_NEGATIVE)
+
+
+from .cli_serve import keys, serve  # noqa: E402
+
+main.add_command(serve)
+main.add_command(keys)

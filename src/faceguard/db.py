@@ -142,6 +142,38 @@ audit_checkpoints = sa.Table(
     sa.Column("signature", sa.String(128), nullable=False),
 )
 
+#: API keys of the service (faceguard.service.keys_store): the key itself is never stored,
+#: only its SHA-256; an admin key's TOTP secret (R25) is AES-256-GCM under a key derived
+#: from the master key.
+api_keys = sa.Table(
+    "api_keys",
+    record_metadata,
+    sa.Column("id", sa.String(16), primary_key=True),
+    sa.Column("holder", sa.String(128), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("purposes", sa.Text, nullable=False),
+    sa.Column("key_hash", sa.String(64), unique=True, nullable=False),
+    sa.Column("totp_ct", sa.LargeBinary, nullable=True),
+    sa.Column("totp_last_step", sa.Integer, nullable=True),
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+    sa.Column("last_used_at", sa.String(32), nullable=True),
+    sa.Column("revoked_at", sa.String(32), nullable=True),
+)
+
+#: Consents a person declined at a kiosk (R4, R6): the keyed hash of their external ID, so
+#: that they are never asked again for that purpose; no identity is stored.
+consent_declines = sa.Table(
+    "consent_declines",
+    record_metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("lookup_hash", sa.String(64), nullable=False),
+    sa.Column("purpose", sa.String(64), nullable=False),
+    sa.Column("declined_at", sa.String(32), nullable=False),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.UniqueConstraint("lookup_hash", "purpose", name="uq_consent_decline"),
+)
+
 subject_keys = sa.Table(
     "subject_keys",
     key_metadata,

@@ -1,0 +1,233 @@
+"""Who is calling, and may they: every permission check of the service lives here (R14, R25).
+
+A request authenticates with an API key (``Authorization: Bearer fgk_...`` or
+``X-API-Key: fgk_...``) or with the session cookie the login page sets. Routes declare what
+they need with the ``Annotated`` aliases at the bottom (``AdminKey``, ``ReaderKey``...);
+``require`` attaches the allowed roles to the dependency, so the OpenAPI document
+(``x-roles``), the docs page and the tests read the same table.
+
+- no key, or an unknown, revoked or malformed one: 401 (``unauthenticated``);
+- a valid key whose role does not cover the route, or a terminal key used for a purpose it
+  does not name: 403 (``forbidden``), recorded as ``access.denied``;
+- at protection level 3, an admin key without a fresh TOTP code (``X-TOTP`` header, or a
+  session opened with one): 401 (``second-factor``, R25);
+- a client with too many failed attempts: 429 with Retry-After (``throttled``);
+- a cookie-authenticated request that changes something must come from a page of this
+  service (Origin or Referer matching Host), else 403: the cookie is also SameSite=Strict;
+- a kiosk session (opened for ``/kiosk``) reaches nothing but the kiosk's pages (403).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from fastapi import Depends, Path, Request
+from fastapi.routing import APIRoute
+from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from ..errors import NotFound
+from .deps import ServiceState, State
+from .keys_store import ApiKey, Role
+from .problems import ProblemError
+
+COOKIE = "fg_session"
+TOTP_HEADER = "X-TOTP"
+_SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer fgk_...`")
+key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key")
+session_cookie = APIKeyCookie(name=COOKIE, auto_error=False,
+                              description="Browser session set by /-/login")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller: its key and how it proved itself."""
+
+    key: ApiKey
+    via: Literal["key", "session"]
+    second_factor: bool
+
+    @property
+    def role(self) -> Role:
+        return self.key.role
+
+    @property
+    def actor(self) -> str:
+        return self.key.actor
+
+
+def client_of(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def record_failure(state: ServiceState, request: Request, outcome: str, detail: dict[str, Any]
+            ) -> None:
+    """Count a failed authentication, record it, and lock the client out when due."""
+    client = client_of(request)
+    locked = state.throttle.fail(client)
+    state.metrics.auth_failed(locked_out=locked)
+    state.keys.record("access.denied", outcome, actor=f"client:{client}",
+                      detail={**detail, "route": request.url.path[:200]})
+    if locked:
+        state.keys.record("access.locked_out", "locked", actor=f"client:{client}",
+                          detail={"seconds": state.settings.lockout_seconds})
+
+
+def refuse_if_throttled(state: ServiceState, request: Request) -> None:
+    wait = state.throttle.retry_after(client_of(request))
+    if wait is not None:
+        raise ProblemError("throttled", f"too many failed attempts from this client; try "
+                           f"again in {wait} seconds", rule="R25",
+                           headers={"Retry-After": str(wait)})
+
+
+def needs_second_factor(state: ServiceState, key: ApiKey) -> bool:
+    return key.role == "admin" and state.keys.level >= 3
+
+
+def check_second_factor(state: ServiceState, request: Request, key: ApiKey, code: str) -> bool:
+    """Is ``code`` a fresh TOTP code of ``key``? Counts and records a wrong one."""
+    if state.keys.check_totp(key, code):
+        return True
+    record_failure(state, request, "bad-second-factor", {"key": key.id})
+    return False
+
+
+def _same_origin(request: Request) -> bool:
+    source = request.headers.get("origin") or request.headers.get("referer") or ""
+    host = request.headers.get("host", "")
+    return bool(source) and urlsplit(source).netloc == host
+
+
+def authenticate(
+    request: Request,
+    state: State,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    header_key: Annotated[str | None, Depends(key_header)],
+    cookie: Annotated[str | None, Depends(session_cookie)],
+) -> Principal:
+    """The caller, or a 401/429 problem."""
+    refuse_if_throttled(state, request)
+    raw = credentials.credentials if credentials is not None else header_key
+    if raw:
+        key = state.keys.authenticate(raw)
+        if key is None:
+            record_failure(state, request, "bad-key", {})
+            raise ProblemError("unauthenticated", "unknown or revoked API key",
+                               headers={"WWW-Authenticate": "Bearer"})
+        second = False
+        if needs_second_factor(state, key):
+            code = request.headers.get(TOTP_HEADER, "")
+            if not code:
+                raise ProblemError("second-factor", f"admin actions at protection level "
+                                   f"{state.keys.level} need a TOTP code in the {TOTP_HEADER} "
+                                   "header", rule="R25")
+            if not check_second_factor(state, request, key, code):
+                raise ProblemError("second-factor", "the TOTP code is wrong or was already "
+                                   "used", rule="R25")
+            second = True
+        state.throttle.succeed(client_of(request))
+        return Principal(key, "key", second)
+    if cookie:
+        session = state.sessions.get(cookie)
+        if session is not None:
+            try:
+                holder: ApiKey | None = state.keys.get(session.key_id)
+            except NotFound:
+                holder = None
+            if holder is not None and holder.revoked_at is None:
+                key = holder
+                if request.method not in _SAFE_METHODS and not _same_origin(request):
+                    raise ProblemError("forbidden", "cross-site request refused: a page of "
+                                       "this service must send it (Origin/Referer)")
+                if session.kiosk_only and not request.url.path.startswith("/kiosk"):
+                    raise ProblemError("forbidden", "this browser is logged in for the kiosk "
+                                       "only; log out and in again to use other pages")
+                if needs_second_factor(state, key) and not session.second_factor:
+                    raise ProblemError("second-factor", "log in again with a TOTP code",
+                                       rule="R25")
+                return Principal(key, "session", session.second_factor)
+            state.sessions.end(cookie)
+        raise ProblemError("unauthenticated", "the session has ended; log in again")
+    raise ProblemError("unauthenticated", "an API key is required (Authorization: Bearer "
+                       "fgk_... or X-API-Key), or log in at /-/login",
+                       headers={"WWW-Authenticate": "Bearer"})
+
+
+CurrentKey = Annotated[Principal, Depends(authenticate)]
+
+
+def require(*roles: Role) -> Callable[..., Principal]:
+    """A dependency admitting only keys holding one of ``roles`` (403 otherwise)."""
+
+    def dependency(request: Request, state: State, principal: CurrentKey) -> Principal:
+        if principal.role not in roles:
+            state.keys.record("access.denied", "forbidden", actor=principal.actor,
+                              detail={"route": request.url.path[:200], "role": principal.role},
+                              rules=("R14",))
+            raise ProblemError("forbidden", f"this operation needs the {' or '.join(roles)} "
+                               f"role; key {principal.key.id} holds the {principal.role} role",
+                               rule="R14")
+        return principal
+
+    dependency.roles = roles  # type: ignore[attr-defined]
+    return dependency
+
+
+_admin = require("admin")
+_operator = require("operator")
+_terminal = require("terminal")
+_admin_or_operator = require("admin", "operator")
+_reader = require("admin", "auditor")
+_staff = require("admin", "operator", "auditor")
+_any = require("admin", "operator", "terminal", "auditor")
+
+AdminKey = Annotated[Principal, Depends(_admin)]
+OperatorKey = Annotated[Principal, Depends(_operator)]
+TerminalKey = Annotated[Principal, Depends(_terminal)]
+AdminOrOperatorKey = Annotated[Principal, Depends(_admin_or_operator)]
+#: Records and reports, read only: the DPO and the auditor.
+ReaderKey = Annotated[Principal, Depends(_reader)]
+#: Everyone but terminals: the dashboard, the check, explanations.
+StaffKey = Annotated[Principal, Depends(_staff)]
+AnyKey = Annotated[Principal, Depends(_any)]
+
+
+def terminal_purpose(
+    request: Request,
+    state: State,
+    principal: TerminalKey,
+    purpose: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9-]*$")],
+) -> str:
+    """The path's purpose, if the terminal key names it (403 otherwise)."""
+    if purpose not in principal.key.purposes:
+        state.keys.record("access.denied", "forbidden", actor=principal.actor,
+                          detail={"route": request.url.path[:200], "purpose": purpose},
+                          rules=("R1", "R14"))
+        raise ProblemError("forbidden", f"key {principal.key.id} serves "
+                           f"{', '.join(principal.key.purposes)}, not {purpose!r}", rule="R14")
+    return purpose
+
+
+TerminalPurpose = Annotated[str, Depends(terminal_purpose)]
+
+
+def _dependencies(route: APIRoute) -> Iterator[Any]:
+    stack = list(route.dependant.dependencies)
+    while stack:
+        dep = stack.pop()
+        yield dep.call
+        stack.extend(dep.dependencies)
+
+
+def roles_of(route: APIRoute) -> tuple[Role, ...] | None:
+    """The roles a route admits (``None``: public)."""
+    for call in _dependencies(route):
+        roles = getattr(call, "roles", None)
+        if roles is not None:
+            return tuple(roles)
+    return None

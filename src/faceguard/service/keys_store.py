@@ -1,0 +1,264 @@
+"""API keys: random, shown once, stored as their SHA-256 (R14, R25).
+
+A key reads ``fgk_<8 hex>_<43 characters>``: the middle part is the key's public ID (shown
+in lists and recorded as the actor of everything done with it), the rest is 256 random
+bits. Only ``sha256(key)`` is stored; a 256-bit random secret needs no slow hash. Each key
+holds exactly one role; a terminal key names the purposes it may verify and identify for.
+An admin key may carry a TOTP secret (always at protection level 3), kept AES-256-GCM under
+a key derived (HKDF) from the master key, so a copy of the record store does not yield it.
+
+Key creation and revocation are recorded in the processing record (``access.key_created``,
+``access.key_revoked``) like every other administrative action.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Literal, get_args
+
+import sqlalchemy as sa
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from .. import db
+from ..api import Faceguard
+from ..errors import ConfigError, NotFound
+from ..keys import load_master_key, open_sealed, record_aad, seal
+from ..store import master_key_path
+from ..timeutil import iso, parse_iso, utc_now
+from . import totp
+
+Role = Literal["admin", "operator", "terminal", "auditor"]
+ROLES: tuple[Role, ...] = get_args(Role)
+#: At level 3 no holder may hold two of these (separate administrator, auditor, operator).
+SEPARATED_ROLES: tuple[Role, ...] = ("admin", "auditor", "operator")
+KEY_PREFIX = "fgk_"
+_TOTP_INFO = b"faceguard/service-totp/v1"
+_TOUCH_EVERY = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A stored key as plain data (never the secret)."""
+
+    id: str
+    holder: str
+    role: Role
+    purposes: tuple[str, ...]
+    created_at: str
+    created_by: str
+    last_used_at: str | None
+    revoked_at: str | None
+    has_totp: bool
+
+    @property
+    def actor(self) -> str:
+        """How the processing record names whoever uses this key, e.g. ``admin:k_1a2b3c4d``."""
+        return f"{self.role}:{self.id}"
+
+
+@dataclass(frozen=True)
+class CreatedKey:
+    """A new key; ``secret`` (and the TOTP secret) are shown once and never again."""
+
+    key: ApiKey
+    secret: str
+    totp_secret: str | None = None
+    totp_uri: str | None = None
+
+
+def _hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def _to_key(row: Any) -> ApiKey:
+    return ApiKey(row.id, row.holder, row.role, tuple(json.loads(row.purposes)), row.created_at,
+                  row.created_by, row.last_used_at, row.revoked_at, row.totp_ct is not None)
+
+
+class KeyStore:
+    """Creates, checks, lists and revokes API keys in the record store of ``fg``."""
+
+    def __init__(self, fg: Faceguard) -> None:
+        self._fg = fg
+        self._aead: AESGCM | None = None
+
+    @property
+    def level(self) -> int:
+        return self._fg.deployment.deployment.protection_level
+
+    def _wrap(self) -> AESGCM:
+        if self._aead is None:
+            master = load_master_key(master_key_path(self._fg.store.data_dir))
+            derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                           info=_TOTP_INFO).derive(master)
+            self._aead = AESGCM(derived)
+        return self._aead
+
+    # ---- creation, listing, revocation --------------------------------------------------
+
+    def create(self, role: str, holder: str, purposes: list[str] | tuple[str, ...] = (), *,
+               actor: str, with_totp: bool = False) -> CreatedKey:
+        """A new key for ``holder``; at protection level 3 admin keys always get TOTP and a
+        holder may not hold two of the admin, auditor and operator roles (R25)."""
+        if role not in ROLES:
+            raise ConfigError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
+        holder = holder.strip()
+        if not holder or len(holder) > 128:
+            raise ConfigError("a key needs its holder's name (1-128 characters)")
+        wanted = tuple(dict.fromkeys(p.strip() for p in purposes))
+        if role == "terminal":
+            if not wanted:
+                raise ConfigError("a terminal key must name the purposes it serves")
+            for purpose in wanted:
+                self._fg.purpose(purpose)
+        elif wanted:
+            raise ConfigError("only terminal keys name purposes")
+        if self.level >= 3 and role in SEPARATED_ROLES:
+            for other in self.list_keys(active_only=True):
+                if other.holder == holder and other.role in SEPARATED_ROLES and other.role != role:
+                    raise ConfigError(
+                        f"{holder!r} already holds the {other.role} role; at protection level "
+                        f"{self.level} the admin, auditor and operator roles must be held by "
+                        "different people", rule="R25")
+        secret_totp = totp.new_secret() if role == "admin" and (
+            with_totp or self.level >= 3) else None
+        raw_secret = secrets.token_urlsafe(32)
+        with self._fg.store.write_lock, self._fg.store.records.begin() as conn:
+            key_id = self._new_id(conn)
+            raw = f"{KEY_PREFIX}{key_id[2:]}_{raw_secret}"
+            now = iso(utc_now())
+            totp_ct = (seal(self._wrap(), secret_totp, record_aad(b"totp", key_id))
+                       if secret_totp is not None else None)
+            conn.execute(db.api_keys.insert().values(
+                id=key_id, holder=holder, role=role, purposes=json.dumps(list(wanted)),
+                key_hash=_hash(raw), totp_ct=totp_ct, created_at=now, created_by=actor))
+            self._fg.store.audit.append(
+                conn, actor=actor, operation="access.key_created", outcome="ok",
+                rules=["R14", "R25"],
+                detail={"key": key_id, "role": role, "holder": holder,
+                        "purposes": list(wanted), "second_factor": totp_ct is not None})
+            row = conn.execute(sa.select(db.api_keys).where(db.api_keys.c.id == key_id)).one()
+        created = _to_key(row)
+        if secret_totp is None:
+            return CreatedKey(created, raw)
+        return CreatedKey(created, raw, totp.secret_base32(secret_totp),
+                          totp.provisioning_uri(secret_totp, f"{holder} ({key_id})"))
+
+    @staticmethod
+    def _new_id(conn: sa.Connection) -> str:
+        while True:
+            key_id = f"k_{secrets.token_hex(4)}"
+            taken = conn.execute(sa.select(db.api_keys.c.id).where(db.api_keys.c.id == key_id))
+            if taken.first() is None:
+                return key_id
+
+    def list_keys(self, *, active_only: bool = False) -> list[ApiKey]:
+        query = sa.select(db.api_keys).order_by(db.api_keys.c.created_at)
+        if active_only:
+            query = query.where(db.api_keys.c.revoked_at.is_(None))
+        with self._fg.store.records.connect() as conn:
+            return [_to_key(r) for r in conn.execute(query)]
+
+    def get(self, key_id: str) -> ApiKey:
+        with self._fg.store.records.connect() as conn:
+            row = conn.execute(sa.select(db.api_keys).where(db.api_keys.c.id == key_id)).first()
+        if row is None:
+            raise NotFound(f"no API key {key_id}")
+        return _to_key(row)
+
+    def revoke(self, key_id: str, *, actor: str) -> ApiKey:
+        """Revoke a key now; it authenticates nothing from the next request on."""
+        with self._fg.store.write_lock, self._fg.store.records.begin() as conn:
+            row = conn.execute(sa.select(db.api_keys).where(db.api_keys.c.id == key_id)).first()
+            if row is None:
+                raise NotFound(f"no API key {key_id}")
+            if row.revoked_at is None:
+                conn.execute(db.api_keys.update().where(db.api_keys.c.id == key_id)
+                             .values(revoked_at=iso(utc_now())))
+                self._fg.store.audit.append(
+                    conn, actor=actor, operation="access.key_revoked", outcome="ok",
+                    rules=["R14"], detail={"key": key_id, "role": row.role})
+        return self.get(key_id)
+
+    # ---- authentication -----------------------------------------------------------------
+
+    def authenticate(self, raw: str) -> ApiKey | None:
+        """The active key ``raw`` is, or ``None``. Constant-time on the stored hash."""
+        if not raw.startswith(KEY_PREFIX) or len(raw) > 100:
+            return None
+        digest = _hash(raw)
+        with self._fg.store.records.connect() as conn:
+            row = conn.execute(sa.select(db.api_keys).where(
+                db.api_keys.c.key_hash == digest, db.api_keys.c.revoked_at.is_(None))).first()
+        if row is None or not hmac.compare_digest(row.key_hash, digest):
+            return None
+        now = utc_now()
+        if row.last_used_at is None or now - parse_iso(row.last_used_at) > _TOUCH_EVERY:
+            with self._fg.store.write_lock, self._fg.store.records.begin() as conn:
+                conn.execute(db.api_keys.update().where(db.api_keys.c.id == row.id)
+                             .values(last_used_at=iso(now)))
+        return _to_key(row)
+
+    def check_totp(self, key: ApiKey, code: str) -> bool:
+        """Is ``code`` a fresh TOTP code of ``key``? A code is accepted once (RFC 6238)."""
+        with self._fg.store.records.connect() as conn:
+            row = conn.execute(sa.select(db.api_keys.c.totp_ct, db.api_keys.c.totp_last_step)
+                               .where(db.api_keys.c.id == key.id)).first()
+        if row is None or row.totp_ct is None:
+            return False
+        secret = open_sealed(self._wrap(), row.totp_ct, record_aad(b"totp", key.id))
+        step = totp.verify(secret, code, after_step=row.totp_last_step)
+        if step is None:
+            return False
+        with self._fg.store.write_lock, self._fg.store.records.begin() as conn:
+            last = db.api_keys.c.totp_last_step
+            claimed = conn.execute(db.api_keys.update().where(
+                db.api_keys.c.id == key.id, sa.or_(last.is_(None), last < step))
+                .values(totp_last_step=step))
+        return claimed.rowcount == 1
+
+    # ---- level 3 (R25) ------------------------------------------------------------------
+
+    def level3_problems(self) -> list[str]:
+        """What keeps the key set from meeting the level-3 profile; empty when it does."""
+        keys = self.list_keys(active_only=True)
+        problems = []
+        for role in SEPARATED_ROLES:
+            if not any(k.role == role for k in keys):
+                problems.append(f"no active {role} key (`faceguard keys create --role {role}`)")
+        problems += [f"admin key {k.id} has no TOTP second factor; revoke it and create a new "
+                     "one" for k in keys if k.role == "admin" and not k.has_totp]
+        holders: dict[str, set[str]] = {}
+        for k in keys:
+            if k.role in SEPARATED_ROLES:
+                holders.setdefault(k.holder, set()).add(k.role)
+        problems += [f"{holder!r} holds the {' and '.join(sorted(roles))} roles"
+                     for holder, roles in sorted(holders.items()) if len(roles) > 1]
+        return problems
+
+    def require_level3(self) -> None:
+        """``ConfigError`` (R25) listing every gap, at protection level 3 and above."""
+        if self.level < 3:
+            return
+        problems = self.level3_problems()
+        if problems:
+            raise ConfigError(
+                f"protection level {self.level} needs separate admin, auditor and operator "
+                "keys held by different people, and TOTP on every admin key: "
+                + "; ".join(problems), rule="R25")
+
+    # ---- the processing record ----------------------------------------------------------
+
+    def record(self, operation: str, outcome: str, *, actor: str,
+               detail: dict[str, Any] | None = None, rules: tuple[str, ...] = ("R25",)) -> None:
+        """Append a service event (logins, failures, lockouts) to the processing record."""
+        with self._fg.store.write_lock, self._fg.store.records.begin() as conn:
+            self._fg.store.audit.append(conn, actor=actor[:128], operation=operation,
+                                        outcome=outcome, rules=list(rules), detail=detail or {})

@@ -1,0 +1,255 @@
+"""Operator and DPO pages, each with its JSON twin (the same path plus ``.json``).
+
+Dashboard, people and their consents, the processing record with chain verification, the
+assessment and filing packet, rights requests, notices. Every page is a few calls into the
+one ``Faceguard`` object (``queries`` for the read-only lists it does not offer yet);
+forms post back here and redirect (303) to the page that shows the result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from ..api import Faceguard
+from ..errors import FaceguardError
+from . import queries
+from .auth import AdminKey, AdminOrOperatorKey, Principal, ReaderKey, StaffKey
+from .deps import FG, State
+from .problems import AUTH_ERRORS, responses
+from .routes_rights import reviewer
+from .templating import render
+
+router = APIRouter(tags=["pages"])
+#: OpenAPI responses of pages, their JSON twins and their forms.
+HTML_ERRORS: dict[int | str, dict[str, Any]] = {
+    303: {"description": "to the login page (browsers without a session)"},
+    **responses(*AUTH_ERRORS)}
+JSON_ERRORS = responses(*AUTH_ERRORS)
+FORM_ERRORS: dict[int | str, dict[str, Any]] = {
+    303: {"description": "done; to the page showing the result"},
+    **responses(*AUTH_ERRORS, 400, 404, 409)}
+SubjectId = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^s_[0-9a-f]+$")]
+Before = Annotated[int | None, Query(ge=1, le=2**62)]
+PageNumber = Annotated[int, Query(ge=1, le=10**6)]
+RIGHTS_OPERATIONS = ("subject.exported", "subject.erased", "consent.withdrawn",
+                     "decision.explained", "review.requested", "review.answered",
+                     "consent.declined")
+
+
+def plain(value: Any) -> Any:
+    """JSON-ready copy: dataclasses to dicts, dates to ISO text, tuples to lists."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return plain(dataclasses.asdict(value))
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return value
+
+
+def see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+@router.get("/", include_in_schema=False)
+def home() -> RedirectResponse:
+    return see_other("/dashboard")
+
+
+# ---- dashboard --------------------------------------------------------------------------
+
+
+def dashboard_data(fg: Faceguard, expiring_days: int) -> dict[str, Any]:
+    dep = fg.deployment.deployment
+    filing = fg.filing_status()
+    notices = queries.notices(fg)
+    data: dict[str, Any] = plain({
+        "deployment": {"name": dep.name, "controller": dep.controller, "packs": dep.packs,
+                       "place": dep.place, "protection_level": dep.protection_level,
+                       "alternatives": dep.alternatives,
+                       "purposes": sorted(fg.deployment.purposes)},
+        "check": fg.check().to_json(),
+        "people": fg.people_enrolled(),
+        "templates": fg.stats()["templates"],
+        "filing": filing,
+        "expiring_days": expiring_days,
+        "expiring": queries.expiring(fg, within_days=expiring_days),
+        "notices": {p: ({"version": n.version, "created_at": n.created_at} if n else None)
+                    for p, n in notices.items()},
+        "reviews_open": len(fg.reviews("open")),
+        "alarms": queries.alarms(fg),
+        "recent": queries.events(fg, limit=15),
+    })
+    return data
+
+
+@router.get("/dashboard", summary="Dashboard", response_class=HTMLResponse, responses=HTML_ERRORS)
+def dashboard(request: Request, state: State, principal: StaffKey) -> Response:
+    data = dashboard_data(state.fg, state.settings.expiring_days)
+    return render(request, "dashboard.html", principal=principal, **data)
+
+
+@router.get("/dashboard.json", summary="Dashboard (JSON)", responses=JSON_ERRORS)
+def dashboard_json(state: State, principal: StaffKey) -> dict[str, Any]:
+    return dashboard_data(state.fg, state.settings.expiring_days)
+
+
+@router.post("/notices", summary="Publish a purpose's notice (form)", responses=FORM_ERRORS)
+def publish_notice(fg: FG, principal: AdminKey,
+                   purpose: Annotated[str, Form(min_length=1, max_length=64)]) -> Response:
+    fg.publish_notice(purpose, actor=principal.actor)
+    return see_other("/dashboard")
+
+
+# ---- people -----------------------------------------------------------------------------
+
+
+def subjects_data(fg: Faceguard, page: int, size: int) -> dict[str, Any]:
+    rows, total = queries.subjects(fg, offset=(page - 1) * size, limit=size)
+    data: dict[str, Any] = plain({"subjects": rows, "total": total, "page": page,
+                                  "pages": max(1, (total + size - 1) // size)})
+    return data
+
+
+@router.get("/subjects", summary="People and their consents",
+            response_class=HTMLResponse, responses=HTML_ERRORS)
+def subjects(request: Request, state: State, principal: AdminOrOperatorKey,
+             page: PageNumber = 1) -> Response:
+    data = subjects_data(state.fg, page, state.settings.page_size)
+    return render(request, "subjects.html", principal=principal, **data)
+
+
+@router.get("/subjects.json", summary="People and their consents (JSON)", responses=JSON_ERRORS)
+def subjects_json(state: State, principal: AdminOrOperatorKey,
+                  page: PageNumber = 1) -> dict[str, Any]:
+    return subjects_data(state.fg, page, state.settings.page_size)
+
+
+def subject_data(fg: Faceguard, subject_id: str, principal: Principal) -> dict[str, Any]:
+    """Everything held about one person: an export (R16), so the viewing is recorded."""
+    external = queries.external_id_of(fg, subject_id)
+    data: dict[str, Any] = plain(fg.export(external, actor=principal.actor))
+    return data
+
+
+@router.get("/subjects/{subject_id}.json", summary="One person (JSON; recorded as an export)",
+            responses=responses(*AUTH_ERRORS, 404))
+def subject_json(fg: FG, principal: AdminKey, subject_id: SubjectId) -> dict[str, Any]:
+    return subject_data(fg, subject_id, principal)
+
+
+@router.get("/subjects/{subject_id}", summary="One person (recorded as an export)",
+            response_class=HTMLResponse, responses={**HTML_ERRORS, **responses(404)})
+def subject(request: Request, fg: FG, principal: AdminKey, subject_id: SubjectId) -> Response:
+    data = subject_data(fg, subject_id, principal)
+    return render(request, "subject.html", principal=principal, person=data)
+
+
+@router.post("/subjects/{subject_id}/erase", summary="Erase a person (form)", responses=FORM_ERRORS)
+def erase(fg: FG, principal: AdminKey, subject_id: SubjectId,
+          reason: Annotated[str, Form(min_length=1, max_length=200)] = "request") -> Response:
+    external = queries.external_id_of(fg, subject_id)
+    cert = fg.erase(external, reason=reason, actor=principal.actor)
+    return see_other(f"/record?certificate={cert.certificate_id}")
+
+
+# ---- the processing record --------------------------------------------------------------
+
+
+def record_data(fg: Faceguard, before: int | None, size: int,
+                certificate: str | None) -> dict[str, Any]:
+    rows = queries.events(fg, before=before, limit=size)
+    cert = None
+    if certificate:
+        try:
+            cert = fg.certificate(certificate)
+        except FaceguardError:
+            cert = None
+    data: dict[str, Any] = plain({
+        "verification": fg.verify_audit(), "events": rows,
+        "next_before": rows[-1]["seq"] if len(rows) == size else None,
+        "certificate": cert, "public_key": fg.public_key_hex})
+    return data
+
+
+CertificateQuery = Annotated[str | None, Query(max_length=40)]
+
+
+@router.get("/record", summary="The processing record, with chain verification",
+            response_class=HTMLResponse, responses=HTML_ERRORS)
+def record(request: Request, state: State, principal: ReaderKey, before: Before = None,
+           certificate: CertificateQuery = None) -> Response:
+    data = record_data(state.fg, before, state.settings.page_size, certificate)
+    return render(request, "record.html", principal=principal, **data)
+
+
+@router.get("/record.json", summary="The processing record (JSON)", responses=JSON_ERRORS)
+def record_json(state: State, principal: ReaderKey, before: Before = None,
+                certificate: CertificateQuery = None) -> dict[str, Any]:
+    return record_data(state.fg, before, state.settings.page_size, certificate)
+
+
+# ---- reports ----------------------------------------------------------------------------
+
+
+def reports_data(fg: Faceguard) -> dict[str, Any]:
+    facts = fg.facts()
+    state = facts.assessment
+    protection = fg.protection()
+    data: dict[str, Any] = plain({
+        "assessment": {"present": state.present, "approved": state.approved,
+                       "matches_deployment": state.matches_deployment, "detail": state.detail},
+        "filing": fg.filing_status(),
+        "people": facts.people_enrolled,
+        "protection": {"level": protection.level, "plausible": protection.plausible,
+                       "warnings": [f"[{w.rule}] {w.reason}" for w in protection.warnings]},
+    })
+    return data
+
+
+@router.get("/reports", summary="Impact assessment, filing packet, protection level",
+            response_class=HTMLResponse, responses=HTML_ERRORS)
+def reports(request: Request, fg: FG, principal: ReaderKey) -> Response:
+    return render(request, "reports.html", principal=principal, **reports_data(fg))
+
+
+@router.get("/reports.json", summary="Reports (JSON)", responses=JSON_ERRORS)
+def reports_json(fg: FG, principal: ReaderKey) -> dict[str, Any]:
+    return reports_data(fg)
+
+
+# ---- rights requests --------------------------------------------------------------------
+
+
+def reviews_data(fg: Faceguard) -> dict[str, Any]:
+    data: dict[str, Any] = plain({
+        "reviews": list(reversed(fg.reviews())),
+        "events": queries.events(fg, limit=30, operations=RIGHTS_OPERATIONS)})
+    return data
+
+
+@router.get("/reviews", summary="Rights requests: reviews, exports, erasures",
+            response_class=HTMLResponse, responses=HTML_ERRORS)
+def reviews(request: Request, fg: FG, principal: ReaderKey) -> Response:
+    return render(request, "reviews.html", principal=principal, **reviews_data(fg))
+
+
+@router.get("/reviews.json", summary="Rights requests (JSON)", responses=JSON_ERRORS)
+def reviews_json(fg: FG, principal: ReaderKey) -> dict[str, Any]:
+    return reviews_data(fg)
+
+
+@router.post("/reviews/{review_id}/answer", summary="Answer a review request (form)",
+             responses=FORM_ERRORS)
+def answer_review(fg: FG, principal: AdminKey,
+                  review_id: Annotated[int, Path(ge=1, le=2**62)],
+                  answer: Annotated[str, Form(min_length=1, max_length=1000)]) -> Response:
+    fg.answer_review(review_id, answer, by=reviewer(principal))
+    return see_other("/reviews")

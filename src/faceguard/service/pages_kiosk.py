@@ -1,0 +1,243 @@
+"""The kiosk: where a person reads the notice, decides, and has their face captured.
+
+Run on a device logged in with an operator key. The steps, each a form posting to the next:
+
+1. ``/kiosk``: face recognition is optional; the other ways in are listed (R6). The person
+   gives their ID and name, and says whether they are under 14 (nothing pre-ticked).
+2. ``/kiosk/consent``: the full notice of each purpose (R2) and one separate question per
+   purpose, neither answer pre-selected (R3). Under 14: the guardian's details (R5).
+   Purposes the person declined before are not asked again (R4).
+3. ``/kiosk/decide``: each "yes" is a consent, each "no" is recorded as declined; with no
+   "yes" the person sees the alternatives, not an error (R4, R6).
+4. ``/kiosk/enroll``: the photo, from the camera (getUserMedia; the one script) or a file;
+   the outcome in plain words. The photo is never stored (R9).
+
+The liveness challenge (a separate component) will slot in before step 4's upload.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from ..api import Faceguard
+from ..consent import Guardian
+from ..errors import (
+    FaceError,
+    FaceguardError,
+    ImageError,
+    NoFaceFound,
+    PolicyError,
+    QualityError,
+    TooManyFaces,
+)
+from ..results import EnrollResult
+from ..timeutil import iso, utc_now
+from . import queries
+from .auth import OperatorKey, Principal
+from .declines import declined, record_decline
+from .deps import State
+from .problems import AUTH_ERRORS, ProblemError, responses, status_of
+from .templating import render
+from .uploads import openapi_body, read_images
+
+router = APIRouter(prefix="/kiosk", tags=["kiosk"])
+PAGE_ERRORS: dict[int | str, dict[str, Any]] = {
+    303: {"description": "to the login page"},
+    **responses(*AUTH_ERRORS, 400, 403, 409, 413, 415, html=True)}
+Field = Annotated[str, Form(max_length=200)]
+DECISION_FIELD = "consent-"
+
+QUALITY_WORDS = {
+    "size": "Your face was too small in the picture. Please come a little closer.",
+    "sharpness": "The picture was blurred. Please hold still and try again.",
+    "pose": "Please look straight at the camera and try again.",
+}
+
+
+def plain_words(exc: FaceguardError) -> str:
+    """What went wrong, for the person at the kiosk."""
+    if isinstance(exc, NoFaceFound):
+        return ("We could not see a face in the picture. Please look straight at the camera, "
+                "in good light, and try again.")
+    if isinstance(exc, TooManyFaces):
+        return "We saw more than one face. Please make sure only you are in the picture."
+    if isinstance(exc, QualityError):
+        return QUALITY_WORDS.get(exc.check, "The picture was not clear enough. Please try "
+                                 "again.")
+    if isinstance(exc, ImageError):
+        return "The picture could not be read. Please take it again."
+    if isinstance(exc, PolicyError):
+        return f"Face recognition cannot be set up for you here right now ({exc})."
+    return f"Something went wrong: {exc.message}"
+
+
+def kiosk_data(fg: Faceguard) -> dict[str, Any]:
+    dep = fg.deployment.deployment
+    return {
+        "name": dep.name, "controller": dep.controller, "contact": dep.contact,
+        "alternatives": list(dep.alternatives),
+        "minors_allowed": bool(dep.minors_rules.strip()),
+        "minors_rules": dep.minors_rules,
+        "notices": {p: (n.fields | {"version": str(n.version)} if n else None)
+                    for p, n in queries.notices(fg).items()},
+    }
+
+
+@router.get("", summary="Kiosk: start", response_class=HTMLResponse, responses=PAGE_ERRORS)
+def start(request: Request, state: State, principal: OperatorKey) -> Response:
+    return render(request, "kiosk_start.html", principal=principal, kiosk=True,
+                  **kiosk_data(state.fg))
+
+
+@router.get(".json", summary="Kiosk: what it shows (JSON)",
+            responses=responses(*AUTH_ERRORS))
+def start_json(state: State, principal: OperatorKey) -> dict[str, Any]:
+    return kiosk_data(state.fg)
+
+
+def _questions(fg: Faceguard, external_id: str) -> dict[str, list[Any]]:
+    """Per purpose: ask (with its notice), already agreed, declined before, no notice."""
+    notices = queries.notices(fg)
+    before = declined(fg, external_id)
+    agreed = set(queries.active_purposes(fg, external_id))
+    out: dict[str, list[Any]] = {"ask": [], "agreed": [], "declined": [], "unavailable": []}
+    for purpose, notice in notices.items():
+        if purpose in agreed:
+            out["agreed"].append(purpose)
+        elif purpose in before:
+            out["declined"].append((purpose, before[purpose]))
+        elif notice is None:
+            out["unavailable"].append(purpose)
+        else:
+            out["ask"].append((purpose, notice))
+    return out
+
+
+def _person(external_id: str, name: str) -> tuple[str, str]:
+    external_id, name = external_id.strip(), name.strip()
+    if not external_id or not name:
+        raise ProblemError("validation", "please give your ID and your name", status=422)
+    return external_id, name
+
+
+@router.post("/consent", summary="Kiosk: the notices and one question per purpose",
+             response_class=HTMLResponse, responses=PAGE_ERRORS)
+def consent(request: Request, state: State, principal: OperatorKey,
+            external_id: Field, name: Field, under_14: Annotated[bool, Form()] = False
+            ) -> Response:
+    fg = state.fg
+    external_id, name = _person(external_id, name)
+    data = kiosk_data(fg)
+    if under_14 and not data["minors_allowed"]:
+        return render(request, "kiosk_declined.html", principal=principal, kiosk=True,
+                      reason="minors", status_code=403, **data)
+    questions = _questions(fg, external_id)
+    if not questions["ask"] and not questions["agreed"]:
+        return render(request, "kiosk_declined.html", principal=principal, kiosk=True,
+                      reason="declined-before", questions=questions, **data)
+    return render(request, "kiosk_consent.html", principal=principal, kiosk=True,
+                  external_id=external_id, person_name=name, under_14=under_14,
+                  questions=questions, error=None, **data)
+
+
+def _grant(fg: Faceguard, principal: Principal, external_id: str, name: str, purpose: str,
+           under_14: bool, guardian: Guardian | None) -> None:
+    notice = queries.current_notice(fg, purpose)
+    version = notice.version if notice else 0
+    evidence = f"kiosk {principal.key.id}; notice v{version}; {iso(utc_now())}"
+    fg.grant_consent(external_id, purpose, name=name, method="click", evidence=evidence,
+                     minor=under_14, guardian=guardian, actor=principal.actor)
+
+
+@router.post("/decide", summary="Kiosk: record each decision", openapi_extra={
+    "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {
+        "schema": {"type": "object", "required": ["external_id", "name"],
+                   "properties": {"external_id": {"type": "string", "maxLength": 200},
+                                  "name": {"type": "string", "maxLength": 200},
+                                  "under_14": {"type": "boolean"},
+                                  "guardian_name": {"type": "string", "maxLength": 200},
+                                  "guardian_relationship": {"type": "string", "maxLength": 200},
+                                  "guardian_evidence": {"type": "string", "maxLength": 200}},
+                   "additionalProperties": {"type": "string", "enum": ["agree", "decline"]}}}}}},
+    response_class=HTMLResponse, responses=PAGE_ERRORS)
+async def decide(request: Request, state: State, principal: OperatorKey) -> Response:
+    """Fields ``consent-<purpose>`` = ``agree`` | ``decline``, one per purpose asked."""
+    fg = state.fg
+    try:
+        form = await request.form(max_files=0, max_fields=100, max_part_size=4096)
+    except Exception as exc:  # malformed bodies of every kind: a 422, never a 500
+        raise ProblemError("validation", f"malformed form: {exc}", status=422) from exc
+    values = {k: v for k, v in form.items() if isinstance(v, str)}
+    external_id, name = _person(values.get("external_id", "")[:200], values.get("name", "")[:200])
+    under_14 = values.get("under_14", "").lower() in ("1", "true", "on", "yes")
+    questions = _questions(fg, external_id)
+    asked = [p for p, _ in questions["ask"]]
+    decisions = {p: values.get(DECISION_FIELD + p) for p in asked}
+    data = kiosk_data(fg)
+    if any(v not in ("agree", "decline") for v in decisions.values()):
+        return render(request, "kiosk_consent.html", principal=principal, kiosk=True,
+                      external_id=external_id, person_name=name, under_14=under_14,
+                      questions=questions, status_code=422,
+                      error="Please answer each question: yes or no.", **data)
+    guardian = None
+    if under_14:
+        guardian = Guardian(values.get("guardian_name", "")[:200],
+                            values.get("guardian_relationship", "")[:200],
+                            values.get("guardian_evidence", "")[:200])
+    agreed, refused = [], []
+    for purpose, decision in decisions.items():
+        if decision == "decline":
+            await run_in_threadpool(record_decline, fg, external_id, purpose,
+                                    channel=f"kiosk {principal.key.id}", actor=principal.actor)
+            refused.append(purpose)
+            continue
+        try:
+            await run_in_threadpool(_grant, fg, principal, external_id, name, purpose,
+                                    under_14, guardian)
+        except FaceguardError as exc:
+            return render(request, "kiosk_outcome.html", principal=principal, kiosk=True,
+                          ok=False, message=plain_words(exc), rule=exc.rule, results=[],
+                          status_code=status_of(exc), **data)
+        agreed.append(purpose)
+    agreed += questions["agreed"]
+    if not agreed:
+        return render(request, "kiosk_declined.html", principal=principal, kiosk=True,
+                      reason="declined", questions=questions, refused=refused, **data)
+    return render(request, "kiosk_capture.html", principal=principal, kiosk=True,
+                  external_id=external_id, purposes=agreed, refused=refused, error=None,
+                  **data)
+
+
+@router.post("/enroll", summary="Kiosk: capture and enroll", openapi_extra=openapi_body(
+    {"external_id": {"type": "string", "maxLength": 200},
+     "purpose": {"type": "array", "items": {"type": "string", "maxLength": 64}}}),
+    response_class=HTMLResponse, responses=PAGE_ERRORS)
+async def enroll(request: Request, state: State, principal: OperatorKey) -> Response:
+    fg = state.fg
+    upload = await read_images(request, limit=state.settings.max_upload_bytes, max_images=1)
+    external_id = (upload.get("external_id") or "").strip()[:200]
+    purposes = [p for p in dict.fromkeys(upload.getall("purpose")) if p in
+                fg.deployment.purposes]
+    data = kiosk_data(fg)
+    if not external_id or not purposes:
+        raise ProblemError("validation", "the form lost the person's ID or purposes; start "
+                           "again", status=422)
+    results: list[EnrollResult] = []
+    for purpose in purposes:
+        try:
+            results.append(await run_in_threadpool(fg.enroll, external_id, upload.images,
+                                                   purpose, actor=principal.actor))
+        except (FaceError, ImageError) as exc:
+            return render(request, "kiosk_capture.html", principal=principal, kiosk=True,
+                          external_id=external_id, purposes=purposes, refused=[],
+                          error=plain_words(exc), status_code=422, **data)
+        except FaceguardError as exc:
+            return render(request, "kiosk_outcome.html", principal=principal, kiosk=True,
+                          ok=False, message=plain_words(exc), rule=exc.rule, results=results,
+                          status_code=status_of(exc), **data)
+    return render(request, "kiosk_outcome.html", principal=principal, kiosk=True, ok=True,
+                  message=None, rule=None, results=results, **data)

@@ -1,0 +1,276 @@
+"""Request (``*Create``) and response (``*Public``) bodies: a stored row is never a response.
+
+Lengths are bounded here so that no input can reach the processing record oversized (its
+strings are capped at 1024 characters). Responses carry decisions, never scores (R17).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                              max_length=128)]
+PurposeName = Annotated[str, StringConstraints(min_length=1, max_length=64,
+                                               pattern=r"^[a-z][a-z0-9-]*$")]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def public(model: type[M], obj: Any) -> M:
+    """A response model from a library dataclass."""
+    is_instance = dataclasses.is_dataclass(obj) and not isinstance(obj, type)
+    data = dataclasses.asdict(obj) if is_instance else obj
+    return model.model_validate(data)
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---- requests ---------------------------------------------------------------------------
+
+
+class NoticeCreate(_In):
+    """Overrides of the prefilled notice text (R2); empty: all fields from the deployment."""
+
+    fields: dict[Literal["controller", "contact", "purpose", "method", "retention",
+                         "necessity", "impact", "rights"], Text] = Field(default_factory=dict)
+
+
+class GuardianIn(_In):
+    name: Short
+    relationship: Short
+    evidence: Short
+
+
+class ConsentCreate(_In):
+    """One separate consent of one person for one purpose (R3; R5 under 14)."""
+
+    external_id: ExternalId
+    name: Short
+    purpose: PurposeName
+    method: Literal["click", "signature", "written"]
+    evidence: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                               max_length=256)]
+    under_14: bool = False
+    guardian: GuardianIn | None = None
+
+
+class WithdrawalCreate(_In):
+    external_id: ExternalId
+    purpose: PurposeName
+
+
+class ErasureCreate(_In):
+    external_id: ExternalId
+    reason: Short = "request"
+
+
+class ExportCreate(_In):
+    external_id: ExternalId
+
+
+class ReviewCreate(_In):
+    decision_seq: int = Field(ge=1, le=2**62)
+    reason: Text
+
+
+class ReviewAnswerCreate(_In):
+    answer: Text
+
+
+class KeyCreate(_In):
+    role: Literal["admin", "operator", "terminal", "auditor"]
+    holder: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                             max_length=128)]
+    purposes: list[PurposeName] = Field(default_factory=list, max_length=20)
+    totp: bool = Field(default=False, description="give an admin key a TOTP second factor "
+                       "(always at protection level 3)")
+
+
+# ---- responses --------------------------------------------------------------------------
+
+
+class NoticePublic(BaseModel):
+    purpose: str
+    version: int
+    sha256: str
+    created_at: str
+    fields: dict[str, str]
+
+
+class ConsentReceiptPublic(BaseModel):
+    subject_id: str
+    purpose: str
+    consent_id: int
+    notice_version: int
+    notice_sha256: str
+    superseded: int | None
+    audit_seq: int
+
+
+class EnrollmentPublic(BaseModel):
+    subject_id: str
+    purpose: str
+    template_ids: list[str]
+    expires_at: str
+    audit_seq: int
+
+
+class VerificationPublic(BaseModel):
+    """A 1:1 decision; never the score (R17)."""
+
+    decision: Literal["match", "no-match"]
+    purpose: str
+    operating_point: str
+    audit_seq: int
+
+
+class IdentificationPublic(BaseModel):
+    """A 1:N decision: the matched person's external ID, ``unknown``, or ``needs-review``
+    with candidates when the gallery is too large for an automatic match (R17); never the
+    score."""
+
+    decision: Literal["match", "unknown", "needs-review"]
+    purpose: str
+    operating_point: str
+    audit_seq: int
+    external_id: str | None = None
+    candidates: list[str] = Field(default_factory=list, description="with needs-review: "
+                                  "the nearest people, for a human to decide (R17)")
+    reason: str | None = None
+
+
+class CertificatePublic(BaseModel):
+    """A signed deletion certificate (R18); verify it with ``/-/public-key``."""
+
+    certificate_id: str
+    subject_id: str
+    reason: str
+    scope: str
+    templates_deleted: list[str]
+    data_key_destroyed: bool
+    issued_at: str
+    audit_seq: int
+    signature: str
+
+
+class WithdrawalPublic(BaseModel):
+    subject_id: str
+    purpose: str
+    templates_deleted: list[str]
+    audit_seq: int
+    certificate: CertificatePublic | None
+
+
+class ExportPublic(BaseModel):
+    """Everything held about a person (R16), without template bytes."""
+
+    subject_id: str
+    identity: dict[str, str]
+    consents: list[dict[str, Any]]
+    templates: list[dict[str, str]]
+    events: list[dict[str, Any]]
+
+
+class ExplanationPublic(BaseModel):
+    decision_seq: int
+    operation: str
+    outcome: str
+    purpose: str | None
+    time: str
+    operating_point: str | None
+    false_match_rate: float | None
+    rules: list[str]
+    text: str
+
+
+class ReviewPublic(BaseModel):
+    id: int
+    decision_seq: int
+    reason: str
+    status: str
+    requested_at: str
+    answer: str | None
+    answered_by: str | None
+    answered_at: str | None
+
+
+class AuditReportPublic(BaseModel):
+    ok: bool
+    events: int
+    checkpoints: int
+    first_bad_seq: int | None
+    problem: str | None
+
+
+class AuditEventPublic(BaseModel):
+    seq: int
+    ts: str
+    actor: str
+    operation: str
+    purpose: str | None
+    subject: str | None
+    outcome: str
+    rules: list[str]
+    detail: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class FindingPublic(BaseModel):
+    rule: str
+    kind: str
+    detail: str
+
+
+class CheckPublic(BaseModel):
+    """``faceguard check --json``."""
+
+    status: Literal["pass", "fail"]
+    violations: list[FindingPublic]
+    warnings: list[FindingPublic]
+
+
+class KeyPublic(BaseModel):
+    id: str
+    holder: str
+    role: str
+    purposes: list[str]
+    created_at: str
+    created_by: str
+    last_used_at: str | None
+    revoked_at: str | None
+    has_totp: bool
+
+
+class KeyCreatedPublic(BaseModel):
+    """A new key. ``secret`` (and ``totp_secret``) are shown this once and never again."""
+
+    key: KeyPublic
+    secret: str
+    totp_secret: str | None
+    totp_uri: str | None
+
+
+class MePublic(BaseModel):
+    key: KeyPublic
+    via: Literal["key", "session"]
+    second_factor: bool
+
+
+class HealthPublic(BaseModel):
+    status: Literal["ok"]
+    version: str
+    deployment_live: bool
+
+
+class PublicKeyPublic(BaseModel):
+    """The Ed25519 key (raw, hex) that verifies certificates and audit checkpoints."""
+
+    public_key: str

@@ -1,0 +1,294 @@
+"""API keys, roles, sessions, throttling and the level-3 profile (R14, R25)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from conftest import TEST_DEPLOYMENT
+from faceguard import ConfigError, Faceguard
+from faceguard.engine.dlib_engine import DlibEngine
+from faceguard.service import ServiceSettings, create_app, totp
+from faceguard.service.keys_store import KeyStore
+from faceguard.service.sessions import Sessions, Throttle
+from faceguard.service.settings import SETTINGS_DOC
+from test_service_support import Service, make_service
+
+
+@pytest.fixture()
+def service(fg: Faceguard) -> Service:
+    return make_service(fg, terminal_purposes=("access-control",))
+
+
+def events(fg: Faceguard, operation: str) -> list[dict[str, object]]:
+    return [vars(e) for e in fg.store.audit.events(operation=operation)]
+
+
+# ---- settings ---------------------------------------------------------------------------
+
+
+def test_every_setting_is_documented_on_the_docs_page(service: Service) -> None:
+    names = set(ServiceSettings.__dataclass_fields__)
+    assert names == set(SETTINGS_DOC)
+    page = service.client.get("/-/docs").text
+    assert all(f"<code>{name.upper()}</code>" in page for name in names)
+
+
+def test_settings_come_from_the_environment() -> None:
+    settings = ServiceSettings.from_env({"FACEGUARD_SERVICE_MAX_UPLOAD_BYTES": "1000",
+                                         "FACEGUARD_SERVICE_COOKIE_SECURE": "true"})
+    assert (settings.max_upload_bytes, settings.cookie_secure) == (1000, True)
+    with pytest.raises(ConfigError, match="MAX_IMAGES must be a whole number"):
+        ServiceSettings.from_env({"FACEGUARD_SERVICE_MAX_IMAGES": "many"})
+    with pytest.raises(ConfigError, match="at least 1"):
+        ServiceSettings(lockout_seconds=0)
+
+
+# ---- keys -------------------------------------------------------------------------------
+
+
+def test_keys_are_random_shown_once_and_stored_only_as_a_hash(service: Service,
+                                                               data_dir: Path) -> None:
+    response = service.client.post("/api/v1/keys", headers=service.auth("admin"),
+                                   json={"role": "auditor", "holder": "Ms Audit"})
+    assert response.status_code == 201
+    created = response.json()
+    secret = created["secret"]
+    assert secret.startswith("fgk_" + created["key"]["id"][2:] + "_") and len(secret) > 50
+    assert secret not in service.secrets.values()
+    listed = service.client.get("/api/v1/keys", headers=service.auth("admin")).json()
+    assert all(set(k) == set(created["key"]) for k in listed)  # never a secret
+    assert secret not in service.client.get("/keys", headers=service.auth("admin")).text
+    stored = (data_dir / "faceguard.db").read_bytes()
+    assert secret.encode() not in stored
+    assert hashlib.sha256(secret.encode()).hexdigest().encode() in stored
+    me = service.client.get("/api/v1/me", headers={"X-API-Key": secret}).json()
+    assert me["key"]["role"] == "auditor" and me["via"] == "key"
+
+
+def test_no_key_or_a_bad_key_is_401(service: Service) -> None:
+    missing = service.client.get("/api/v1/check")
+    assert missing.status_code == 401
+    assert missing.headers["www-authenticate"] == "Bearer"
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert missing.json()["type"] == "/-/problems#unauthenticated"
+    wrong = service.client.get("/api/v1/check", headers={"Authorization": "Bearer fgk_x_y"})
+    assert wrong.status_code == 401
+    assert wrong.json()["detail"] == "unknown or revoked API key"
+
+
+def test_a_wrong_role_is_403_with_the_rule_and_recorded(service: Service, fg: Faceguard
+                                                        ) -> None:
+    response = service.client.post("/api/v1/erasures", headers=service.auth("operator"),
+                                   json={"external_id": "x"})
+    assert response.status_code == 403
+    body = response.json()
+    assert body["rule"] == "R14" and "needs the admin role" in body["detail"]
+    denied = events(fg, "access.denied")[-1]
+    assert denied["outcome"] == "forbidden" and str(denied["actor"]).startswith("operator:k_")
+
+
+def test_a_terminal_key_serves_only_the_purposes_it_names(service: Service) -> None:
+    response = service.client.post(
+        "/api/v1/purposes/attendance/identifications", headers=service.auth("terminal"),
+        files={"image": ("x.jpg", b"\xff\xd8\xff" + b"0" * 100)})
+    assert response.status_code == 403
+    assert "serves access-control, not 'attendance'" in response.json()["detail"]
+
+
+def test_a_revoked_key_stops_working_at_once(service: Service) -> None:
+    store: KeyStore = service.app.state.service.keys
+    created = store.create("auditor", "temp", actor="test")
+    headers = {"Authorization": f"Bearer {created.secret}"}
+    assert service.client.get("/api/v1/me", headers=headers).status_code == 200
+    revoked = service.client.delete(f"/api/v1/keys/{created.key.id}",
+                                    headers=service.auth("admin"))
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"]
+    assert service.client.get("/api/v1/me", headers=headers).status_code == 401
+
+
+def test_the_last_admin_key_cannot_be_revoked_over_the_api(service: Service) -> None:
+    admin = service.client.get("/api/v1/me", headers=service.auth("admin")).json()["key"]
+    response = service.client.delete(f"/api/v1/keys/{admin['id']}",
+                                     headers=service.auth("admin"))
+    assert response.status_code == 409
+
+
+# ---- throttling -------------------------------------------------------------------------
+
+
+def test_repeated_failures_lock_the_client_out_even_with_a_valid_key(fg: Faceguard) -> None:
+    service = make_service(fg, ServiceSettings(auth_failures=3, lockout_seconds=120))
+    bad = {"Authorization": "Bearer fgk_00000000_guess"}
+    assert [service.client.get("/api/v1/me", headers=bad).status_code
+            for _ in range(3)] == [401, 401, 401]
+    locked = service.client.get("/api/v1/me", headers=service.auth("admin"))
+    assert locked.status_code == 429
+    assert 0 < int(locked.headers["retry-after"]) <= 120
+    assert locked.json()["rule"] == "R25"
+    assert len(events(fg, "access.denied")) == 3
+    assert len(events(fg, "access.locked_out")) == 1
+    metrics = service.client.get("/-/metrics", headers=service.auth("auditor"))
+    assert metrics.status_code == 429  # still locked out, whoever asks from there
+
+
+def test_failed_logins_count_too(fg: Faceguard) -> None:
+    service = make_service(fg, ServiceSettings(auth_failures=2))
+    for _ in range(2):
+        page = service.client.post("/-/login", data={"key": "fgk_nope_nope"})
+        assert page.status_code == 401 and "not valid" in page.text
+    assert service.client.post("/-/login", data={"key": service.secrets["admin"]}
+                               ).status_code == 429
+
+
+def test_throttle_window_and_lockout_expire() -> None:
+    now = [1000.0]
+    throttle = Throttle(3, 60, 300, clock=lambda: now[0])
+    assert not throttle.fail("a") and not throttle.fail("a")
+    now[0] += 61  # the first two fall out of the window
+    assert not throttle.fail("a") and not throttle.fail("a")
+    assert throttle.fail("a")
+    assert throttle.retry_after("a") == 300 and throttle.retry_after("b") is None
+    now[0] += 301
+    assert throttle.retry_after("a") is None
+
+
+def test_sessions_end_when_idle_after_their_maximum_and_with_their_key() -> None:
+    now = [0.0]
+    sessions = Sessions(idle_seconds=60, max_seconds=200, clock=lambda: now[0])
+    token = sessions.create("k_1", second_factor=False)
+    for _ in range(3):
+        now[0] += 59
+        assert sessions.get(token) is not None
+    now[0] += 30  # 207 s after login
+    assert sessions.get(token) is None
+    idle = sessions.create("k_1", second_factor=False)
+    now[0] += 61
+    assert sessions.get(idle) is None
+    other = sessions.create("k_2", second_factor=False)
+    sessions.end_key("k_2")
+    assert sessions.get(other) is None
+
+
+# ---- browser sessions -------------------------------------------------------------------
+
+
+def test_login_sets_an_httponly_strict_cookie_without_the_key(service: Service) -> None:
+    client = service.client
+    response = client.post("/-/login", data={"key": service.secrets["admin"],
+                                              "next": "/record"}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/record"
+    cookie = response.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
+    assert service.secrets["admin"] not in cookie
+    assert client.get("/dashboard").status_code == 200
+    assert client.get("/api/v1/me").json()["via"] == "session"
+    # a form posted from elsewhere (no Origin of this site) is refused
+    forged = client.post("/notices", data={"purpose": "attendance"}, follow_redirects=False)
+    assert forged.status_code == 403 and "cross-site" in forged.json()["detail"]
+    ours = client.post("/notices", data={"purpose": "attendance"}, follow_redirects=False,
+                       headers={"Origin": "http://testserver"})
+    assert ours.status_code == 303
+    client.post("/-/logout", headers={"Origin": "http://testserver"})
+    assert client.get("/dashboard").status_code == 401
+
+
+def test_a_kiosk_session_reaches_only_the_kiosk(service: Service) -> None:
+    client = service.client
+    client.post("/-/login", data={"key": service.secrets["operator"], "next": "/kiosk"})
+    assert client.get("/kiosk").status_code == 200
+    for path in ("/subjects", "/dashboard.json", "/api/v1/me"):
+        response = client.get(path)
+        assert response.status_code == 403 and "kiosk only" in response.json()["detail"]
+    # the same key from the desk (a normal session) sees the people
+    desk = TestClient(service.app)
+    desk.post("/-/login", data={"key": service.secrets["operator"], "next": "/subjects"})
+    assert desk.get("/subjects").status_code == 200
+
+
+def test_login_redirects_only_to_this_site(service: Service) -> None:
+    response = service.client.post("/-/login", data={"key": service.secrets["auditor"],
+                                                      "next": "//evil.example/x"},
+                                   follow_redirects=False)
+    assert response.headers["location"] == "/dashboard"
+
+
+def test_a_browser_without_a_session_is_sent_to_the_login_page(service: Service) -> None:
+    response = service.client.get("/record?before=5", headers={"Accept": "text/html"},
+                                  follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/-/login?next=%2Frecord%3Fbefore%3D5"
+
+
+# ---- protection level 3 (R25) -----------------------------------------------------------
+
+
+@pytest.fixture()
+def level3(data_dir: Path, engine: DlibEngine) -> Iterator[Faceguard]:
+    config = TEST_DEPLOYMENT.replace("protection_level = 2", "protection_level = 3")
+    (data_dir / "faceguard.toml").write_text(config, encoding="utf-8")
+    with Faceguard.open(data_dir, engine=engine) as fg:
+        yield fg
+
+
+def totp_secret(created_secret: str | None) -> bytes:
+    assert created_secret is not None
+    return base64.b32decode(created_secret + "=" * (-len(created_secret) % 8))
+
+
+def test_level3_refuses_to_start_without_separate_keys_and_totp(level3: Faceguard) -> None:
+    with pytest.raises(ConfigError) as refused:
+        create_app(level3)
+    assert refused.value.rule == "R25"
+    assert "no active admin key" in str(refused.value)
+    store = KeyStore(level3)
+    admin = store.create("admin", "DPO Wang", actor="test")
+    assert admin.key.has_totp and admin.totp_uri and admin.totp_uri.startswith("otpauth://")
+    with pytest.raises(ConfigError, match="already holds the admin role") as twice:
+        store.create("auditor", "DPO Wang", actor="test")
+    assert twice.value.rule == "R25"
+    store.create("auditor", "Auditor Li", actor="test")
+    with pytest.raises(ConfigError, match="no active operator key"):
+        create_app(level3)
+    store.create("operator", "Operator Zhao", actor="test")
+    create_app(level3)  # configured: it starts
+
+
+def test_level3_admin_actions_need_a_fresh_totp_code(level3: Faceguard) -> None:
+    store = KeyStore(level3)
+    admin = store.create("admin", "DPO Wang", actor="test")
+    operator = store.create("operator", "Operator Zhao", actor="test")
+    store.create("auditor", "Auditor Li", actor="test")
+    client = TestClient(create_app(level3))
+    key = {"Authorization": f"Bearer {admin.secret}"}
+    missing = client.get("/api/v1/keys", headers=key)
+    assert missing.status_code == 401 and missing.json()["rule"] == "R25"
+    assert missing.json()["type"] == "/-/problems#second-factor"
+    secret = totp_secret(admin.totp_secret)
+    code = totp.code_at(secret)
+    assert client.get("/api/v1/keys", headers={**key, "X-TOTP": code}).status_code == 200
+    replay = client.get("/api/v1/keys", headers={**key, "X-TOTP": code})
+    assert replay.status_code == 401 and "already used" in replay.json()["detail"]
+    later = totp.code_at(secret, time.time() + 30)
+    assert client.get("/api/v1/keys", headers={**key, "X-TOTP": later}).status_code == 200
+    # other roles need no second factor
+    assert client.get("/api/v1/me", headers={"X-API-Key": operator.secret}).status_code == 200
+    # the login page asks admins for the code
+    page = client.post("/-/login", data={"key": admin.secret})
+    assert page.status_code == 401 and "6-digit code" in page.text
+
+
+def test_totp_matches_rfc_6238() -> None:
+    secret = b"12345678901234567890"  # RFC 6238 appendix B, SHA-1
+    assert totp.code_at(secret, 59) == "287082"  # 94287082, last six digits
+    assert totp.verify(secret, "287082", when=59) == 1
+    assert totp.verify(secret, "287082", when=59, after_step=1) is None
+    assert totp.verify(secret, "287082", when=59 + 90) is None  # outside the drift window
+    assert totp.verify(secret, "28708x", when=59) is None
+    assert totp.verify(secret, "", when=59) is None
