@@ -27,13 +27,14 @@ from .errors import ConfigError, ConsentError, FaceguardError
 from .governance_ops import GovernanceOps
 from .index import Partition
 from .keys import load_master_key, new_master_key, write_key_file
+from .redact_ops import RedactOps
 from .results import EnrollResult, IdentifyResult, VerifyResult
 from .rights_ops import RightsOps
 from .store import CONFIG_FILE, Store, master_key_path
 from .timeutil import iso, utc_now
 
 
-class Faceguard(ConsentOps, RightsOps, GovernanceOps):
+class Faceguard(ConsentOps, RightsOps, GovernanceOps, RedactOps):
     """Consent-gated enrollment, verification and identification on one data directory."""
 
     # ---- construction -------------------------------------------------------------------

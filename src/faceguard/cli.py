@@ -683,3 +683,7 @@ from .cli_serve import keys, serve  # noqa: E402
 
 main.add_command(serve)
 main.add_command(keys)
+
+from .cli_redact import redact  # noqa: E402
+
+main.add_command(redact)

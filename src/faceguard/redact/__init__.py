@@ -1,0 +1,39 @@
+"""Anonymising faces in images and video an operator keeps (R9, R20; PIPL 73).
+
+Every face found, with a margin, is covered irreversibly in every frame; the output is
+re-encoded from pixels (no metadata) and written all or nothing; a report says what was
+covered where. Usable without a data directory::
+
+    from faceguard.redact import redact_media
+    report = redact_media(Path("camera.mp4"), Path("camera-redacted.mp4"), workers=2)
+
+``Faceguard.redact`` does the same and records each file in the processing record.
+"""
+
+from .batch import redact_media, work_units
+from .cover import STYLES, Style
+from .detect import FAST, THOROUGH, FinderSettings
+from .errors import OutputError, UnsupportedMedia, VideoDecodeError
+from .options import RedactOptions
+from .report import CoveredRegion, FileFailure, FileReport, FrameCover, RedactionReport
+from .track import TrackSettings
+
+__all__ = [
+    "FAST",
+    "STYLES",
+    "THOROUGH",
+    "CoveredRegion",
+    "FileFailure",
+    "FileReport",
+    "FinderSettings",
+    "FrameCover",
+    "OutputError",
+    "RedactOptions",
+    "RedactionReport",
+    "Style",
+    "TrackSettings",
+    "UnsupportedMedia",
+    "VideoDecodeError",
+    "redact_media",
+    "work_units",
+]
