@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -99,8 +99,11 @@ class Context:
             fg.close()
 
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-pass_ctx = click.make_pass_decorator(Context)
+_Fn = TypeVar("_Fn", bound=Callable[..., Any])
+json_option: Callable[[_Fn], _Fn] = click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON.")
+pass_ctx: Callable[[Callable[..., Any]], Callable[..., Any]] = click.make_pass_decorator(
+    Context)
 
 
 @click.group()
