@@ -116,6 +116,9 @@ ROUTES = [
         "/api/v1/withdrawals", {"json": {"external_id": w.new_person(), "purpose": PURPOSE}})),
     Route("POST", "/api/v1/erasures", frozenset({ADM}), 200, lambda w, r: (
         "/api/v1/erasures", {"json": {"external_id": w.new_person(), "reason": "request"}})),
+    Route("POST", "/api/v1/redactions", frozenset({ADM, OPR}), 200, lambda w, r: (
+        "/api/v1/redactions", {"content": w.image(0, 1),
+                               "headers": {"Content-Type": "image/jpeg"}})),
     Route("POST", "/api/v1/exports", frozenset({ADM}), 200, lambda w, r: (
         "/api/v1/exports", {"json": {"external_id": "enrolled"}})),
     Route("GET", "/api/v1/decisions/{seq}/explanation", STAFF, 200, lambda w, r: (

@@ -142,7 +142,9 @@ class FaceFinder:
         if cnn and cnn_model is not None:
             scale = min(1.0, math.sqrt(self.settings.cnn_max_pixels / (height * width)))
             work = _resize(rgb, scale)
-            for det in cnn_model(work, 0):
+            # the MMOD network's filters do not fit images this small (nor do faces)
+            detections = cnn_model(work, 0) if min(work.shape[:2]) >= _CNN_MIN_SIDE else []
+            for det in detections:
                 r = det.rect
                 found.append(
                     (r.left() / scale, r.top() / scale,
@@ -150,6 +152,9 @@ class FaceFinder:
                 )
         boxes = [_clip(b, width, height) for b in found]
         return merge_boxes([b for b in boxes if b is not None])
+
+
+_CNN_MIN_SIDE = 64
 
 
 def _resize(rgb: np.ndarray, scale: float) -> np.ndarray:

@@ -32,6 +32,7 @@ from . import (
     routes_governance,
     routes_internal,
     routes_keys,
+    routes_redact,
     routes_rights,
 )
 from .auth import roles_of
@@ -75,7 +76,7 @@ def build_state(fg: Faceguard, settings: ServiceSettings) -> ServiceState:
 
 #: The routers, in the order they are matched.
 MODULES = (routes_internal, routes_faces, routes_consents, routes_rights, routes_governance,
-           routes_keys, pages, pages_keys, pages_kiosk)
+           routes_keys, routes_redact, pages, pages_keys, pages_kiosk)
 
 
 def api_routes() -> Iterator[APIRoute]:
