@@ -52,9 +52,16 @@ def test_a_change_after_approval_blocks_until_reassessed(
         assert _attempts(fg, (lfw / PHOTO[0] / PHOTO[1]).read_bytes()) == ["P2"] * 3
 
 
-def test_cn_packs_need_a_presentation_attack_detector(data_dir: Path, engine: DlibEngine
-                                                     ) -> None:
+def test_cn_packs_need_liveness_in_the_file_and_an_answer_per_operation(
+    data_dir: Path, engine: DlibEngine, lfw: Path
+) -> None:
+    go_live(data_dir, CN_TEST_DEPLOYMENT, engine)  # liveness = "off" under cn
+    with Faceguard.open(data_dir, engine=engine) as fg:
+        assert [(f.rule, f.kind) for f in fg.check().violations] == [("R26", "BLOCK")]
     go_live(data_dir, CN_TEST_DEPLOYMENT.replace('liveness = "off"', 'liveness = "required"'),
             engine)
     with Faceguard.open(data_dir, engine=engine) as fg:
-        assert [(f.rule, f.kind) for f in fg.check().violations] == [("R26", "BLOCK")]
+        assert fg.check().violations == []
+        fg.publish_notice("attendance")
+        fg.grant_consent("p1", "attendance", name="P", method="click", evidence="e")
+        assert _attempts(fg, (lfw / PHOTO[0] / PHOTO[1]).read_bytes()) == ["R26"] * 3

@@ -42,11 +42,11 @@ def complete_as_dpo(path: Path) -> None:
 
 def test_operator_walkthrough(data: Path, lfw: Path, tmp_path: Path) -> None:
     config = data / "faceguard.toml"
-    # the starter file names the cn pack, which needs liveness (R26): not yet available
+    # the starter file names the cn pack: liveness required (R26), assessment missing (R10)
     code, out = run(data, "check", "--json")
     report = json.loads(out)
     assert code == 1 and report["status"] == "fail"
-    assert {v["rule"] for v in report["violations"]} == {"R10", "R26"}
+    assert {v["rule"] for v in report["violations"]} == {"R10"}
 
     config.write_text(config.read_text().replace('packs = ["cn"]', 'packs = ["gdpr"]')
                       .replace('liveness = "required"', 'liveness = "off"'))

@@ -27,6 +27,8 @@ from .errors import ConfigError, ConsentError, FaceguardError
 from .governance_ops import GovernanceOps
 from .index import Partition
 from .keys import load_master_key, new_master_key, write_key_file
+from .liveness import LivenessAnswer
+from .liveness_ops import LivenessOps
 from .redact_ops import RedactOps
 from .results import EnrollResult, IdentifyResult, VerifyResult
 from .rights_ops import RightsOps
@@ -34,7 +36,7 @@ from .store import CONFIG_FILE, Store, master_key_path
 from .timeutil import iso, utc_now
 
 
-class Faceguard(ConsentOps, RightsOps, GovernanceOps, RedactOps):
+class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps):
     """Consent-gated enrollment, verification and identification on one data directory."""
 
     # ---- construction -------------------------------------------------------------------
@@ -111,6 +113,7 @@ class Faceguard(ConsentOps, RightsOps, GovernanceOps, RedactOps):
         actor: str = "library",
         progress: Callable[[int], None] | None = None,
         replace: bool = False,
+        liveness: LivenessAnswer | None = None,
     ) -> EnrollResult:
         """Enroll one or more images of a consenting person for ``purpose``.
 
@@ -118,12 +121,16 @@ class Faceguard(ConsentOps, RightsOps, GovernanceOps, RedactOps):
         ``progress`` is called with 1 after each image. ``replace=True`` is correction
         (R16): the new templates replace the person's old ones for this purpose, atomically.
         An item may also be an ``Extraction`` made by this engine with the enrollment gate
-        (batch enrollment prepares them in worker processes).
+        (batch enrollment prepares them in worker processes). Where liveness is required
+        (R26), ``liveness`` must answer a challenge; its most frontal frame is enrolled.
         """
         operation = "template.corrected" if replace else "template.enrolled"
         with self._recorded(operation, actor, purpose):
             section = self.purpose(purpose)
             self._require_live()
+            live = self.liveness_probe(liveness, subject=external_id, actor=actor)
+            if live is not None:
+                images = [live]
             if not images:
                 raise ConfigError("enrollment needs at least one image")
             with self.store.records.connect() as conn:
@@ -192,6 +199,7 @@ class Faceguard(ConsentOps, RightsOps, GovernanceOps, RedactOps):
         *,
         actor: str = "library",
         reveal_score: bool = False,
+        liveness: LivenessAnswer | None = None,
     ) -> VerifyResult:
         """1:1: is the person in ``image`` the consenting person ``external_id``?
 
@@ -201,6 +209,9 @@ class Faceguard(ConsentOps, RightsOps, GovernanceOps, RedactOps):
         with self._recorded("face.verified", actor, purpose):
             point = self.operating_point(purpose)
             self._require_live()
+            live = self.liveness_probe(liveness, subject=external_id, actor=actor)
+            if live is not None:
+                image = live
             with self.store.records.connect() as conn:
                 subject = self._subject_id(conn, external_id)
                 if subject is None:
@@ -276,6 +287,7 @@ class Faceguard(ConsentOps, RightsOps, GovernanceOps, RedactOps):
         *,
         actor: str = "library",
         reveal_score: bool = False,
+        liveness: LivenessAnswer | None = None,
     ) -> IdentifyResult:
         """1:N: who, among the people consenting to ``purpose``, is in ``image``?
 
@@ -288,6 +300,9 @@ class Faceguard(ConsentOps, RightsOps, GovernanceOps, RedactOps):
         with self._recorded("face.identified", actor, purpose):
             point = self.operating_point(purpose)
             self._require_live()
+            live = self.liveness_probe(liveness, subject=None, actor=actor)
+            if live is not None:
+                image = live
             probe = self._extract(image, enroll=False).template
             partition = self._partition(purpose)
             require_same_engine(partition.engine, probe.engine)

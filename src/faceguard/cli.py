@@ -690,3 +690,7 @@ main.add_command(keys)
 from .cli_redact import redact  # noqa: E402
 
 main.add_command(redact)
+
+from .cli_liveness import eval_pad  # noqa: E402
+
+main.add_command(eval_pad)

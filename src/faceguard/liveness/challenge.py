@@ -1,0 +1,228 @@
+"""Challenges: single-use nonces asking for a random sequence of head movements.
+
+The server issues a :class:`Challenge` to a terminal; the terminal shows the movements, films
+the person and sends the frames back with the challenge ID before it expires. The
+:class:`ChallengeStore` hands each challenge out once: the first answer consumes it, and a
+second answer with the same ID is refused as a replay (code ``challenge.replayed``), whatever
+its frames. Frames are remembered by hash for a while too (:class:`SeenFrames`), so frames
+captured for one challenge cannot be sent again for another.
+
+Movements are named from the person's point of view: ``turn-left`` is the person turning the
+head to *their* left (their nose moves toward the right side of an unmirrored camera image).
+The store lives in memory: with several worker processes, route a terminal's challenge and
+its answer to the same worker (or share the store).
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from random import Random
+from typing import Any
+
+from ..errors import ConfigError
+from ..timeutil import iso, utc_now
+from .types import RULE, CheckResult
+
+#: The head movements a challenge can ask for.
+MOVEMENTS: tuple[str, ...] = ("turn-left", "turn-right", "look-up", "look-down")
+
+#: Plain-language instructions for the kiosk, per movement.
+INSTRUCTIONS: dict[str, str] = {
+    "turn-left": "Turn your head to your left, then back to the camera.",
+    "turn-right": "Turn your head to your right, then back to the camera.",
+    "look-up": "Look up, then back to the camera.",
+    "look-down": "Look down, then back to the camera.",
+}
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """One issued challenge. ``id`` is the nonce (URL-safe, 128 random bits).
+
+    ``max_capture_ms`` bounds the span of the frames' capture times (first to last);
+    ``expires_at`` bounds when the answer must reach the server.
+    """
+
+    id: str
+    terminal: str
+    movements: tuple[str, ...]
+    issued_at: datetime
+    expires_at: datetime
+    max_capture_ms: int
+    min_frames: int
+    max_frames: int
+    subject: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        """What the terminal receives (JSON-ready)."""
+        return {
+            "challenge_id": self.id,
+            "movements": list(self.movements),
+            "instructions": [INSTRUCTIONS[m] for m in self.movements],
+            "issued_at": iso(self.issued_at),
+            "expires_at": iso(self.expires_at),
+            "expires_in_ms": int((self.expires_at - self.issued_at).total_seconds() * 1000),
+            "max_capture_ms": self.max_capture_ms,
+            "min_frames": self.min_frames,
+            "max_frames": self.max_frames,
+            "frame_format": "image/jpeg",
+            "rule": RULE,
+        }
+
+
+@dataclass(frozen=True)
+class ChallengePolicy:
+    """How challenges are made. Defaults suit a kiosk filming at 10 to 15 frames per second."""
+
+    min_movements: int = 2
+    max_movements: int = 3
+    ttl: timedelta = timedelta(seconds=12)
+    max_capture_ms: int = 9000
+    min_frames: int = 8
+    max_frames: int = 60
+    #: How long consumed nonces and seen frame hashes are remembered.
+    memory: timedelta = timedelta(hours=1)
+    #: Outstanding challenges kept at most (the oldest are dropped first).
+    max_outstanding: int = 10_000
+
+
+def random_movements(rng: Random, count: int) -> tuple[str, ...]:
+    """``count`` movements, never the same one twice in a row."""
+    chosen: list[str] = []
+    for _ in range(count):
+        options = [m for m in MOVEMENTS if not chosen or m != chosen[-1]]
+        chosen.append(rng.choice(options))
+    return tuple(chosen)
+
+
+class ChallengeStore:
+    """Issues challenges and consumes each at most once (thread-safe, in memory).
+
+    ``clock`` returns the current aware UTC time (injectable for tests); ``rng`` defaults to
+    the operating system's random source.
+    """
+
+    def __init__(
+        self,
+        policy: ChallengePolicy | None = None,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        rng: Random | None = None,
+    ) -> None:
+        self.policy = policy or ChallengePolicy()
+        self._clock = clock
+        self._rng = rng or secrets.SystemRandom()
+        self._lock = threading.Lock()
+        self._open: OrderedDict[str, Challenge] = OrderedDict()
+        self._used: OrderedDict[str, datetime] = OrderedDict()
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    def issue(
+        self, terminal: str, *, subject: str | None = None,
+        movements: tuple[str, ...] | None = None,
+    ) -> Challenge:
+        """A new challenge for ``terminal`` (optionally bound to ``subject``).
+
+        ``movements`` fixes the sequence (tests, demonstrations); by default it is random.
+        """
+        policy = self.policy
+        if movements is None:
+            count = self._rng.randint(policy.min_movements, policy.max_movements)
+            movements = random_movements(self._rng, count)
+        unknown = [m for m in movements if m not in MOVEMENTS]
+        if unknown or not movements:
+            raise ConfigError(f"unknown movements {unknown}; choose from {list(MOVEMENTS)}")
+        now = self._clock()
+        challenge = Challenge(
+            id=secrets.token_urlsafe(16), terminal=terminal, movements=tuple(movements),
+            issued_at=now, expires_at=now + policy.ttl, max_capture_ms=policy.max_capture_ms,
+            min_frames=policy.min_frames, max_frames=policy.max_frames, subject=subject,
+        )
+        with self._lock:
+            self._forget(now)
+            self._open[challenge.id] = challenge
+            while len(self._open) > policy.max_outstanding:
+                self._open.popitem(last=False)
+        return challenge
+
+    def consume(
+        self, challenge_id: str, *, terminal: str | None = None, subject: str | None = None,
+    ) -> tuple[Challenge | None, CheckResult]:
+        """Take the challenge out of the store, and judge the answer's timeliness.
+
+        Returns the challenge (``None`` if unknown) and the ``challenge`` check: an attack for a
+        replayed nonce or a challenge of another terminal or subject, a retry for an unknown or
+        expired one. The challenge is consumed whatever the outcome.
+        """
+        now = self._clock()
+        with self._lock:
+            self._forget(now)
+            challenge = self._open.pop(challenge_id, None)
+            if challenge is None:
+                if challenge_id in self._used:
+                    return None, CheckResult.failed(
+                        "challenge", "attack", "challenge.replayed",
+                        "this challenge was already answered; a nonce is valid once")
+                return None, CheckResult.failed(
+                    "challenge", "retry", "challenge.unknown",
+                    "unknown or long-expired challenge; ask for a new one")
+            self._used[challenge_id] = now
+        if terminal is not None and terminal != challenge.terminal:
+            return challenge, CheckResult.failed(
+                "challenge", "attack", "challenge.wrong_terminal",
+                "the challenge was issued to another terminal")
+        if challenge.subject is not None and subject != challenge.subject:
+            return challenge, CheckResult.failed(
+                "challenge", "attack", "challenge.wrong_subject",
+                "the challenge was issued for another person")
+        late_ms = (now - challenge.expires_at).total_seconds() * 1000
+        if late_ms > 0:
+            return challenge, CheckResult.failed(
+                "challenge", "retry", "challenge.expired",
+                f"the answer arrived {late_ms:.0f} ms after the challenge expired (too slow)",
+                late_ms=late_ms)
+        return challenge, CheckResult.passed("challenge")
+
+    def _forget(self, now: datetime) -> None:
+        """Drop consumed nonces older than the memory, and long-expired open challenges."""
+        horizon = now - self.policy.memory
+        while self._used and next(iter(self._used.values())) < horizon:
+            self._used.popitem(last=False)
+        while self._open and next(iter(self._open.values())).expires_at < horizon:
+            self._open.popitem(last=False)
+
+
+class SeenFrames:
+    """Hashes of frames already received, remembered for ``memory`` (thread-safe)."""
+
+    def __init__(
+        self, memory: timedelta = timedelta(hours=1), *, clock: Callable[[], datetime] = utc_now,
+        max_items: int = 200_000,
+    ) -> None:
+        self._memory = memory
+        self._clock = clock
+        self._max = max_items
+        self._lock = threading.Lock()
+        self._seen: OrderedDict[str, datetime] = OrderedDict()
+
+    def check_and_add(self, digests: list[str]) -> list[int]:
+        """Indexes of ``digests`` seen in an earlier presentation; all are then remembered."""
+        now = self._clock()
+        with self._lock:
+            horizon = now - self._memory
+            while self._seen and next(iter(self._seen.values())) < horizon:
+                self._seen.popitem(last=False)
+            repeated = [i for i, d in enumerate(digests) if d in self._seen]
+            for digest in digests:
+                self._seen[digest] = now
+                self._seen.move_to_end(digest)
+            while len(self._seen) > self._max:
+                self._seen.popitem(last=False)
+        return repeated

@@ -1,0 +1,349 @@
+"""The presentation-attack detector: challenge, frames, motion, depth, identity, passive cues.
+
+:meth:`PresentationAttackDetector.check` judges one answer to a challenge. Cheap checks run
+first and stop the work when they fail: the nonce (single use, right terminal, in time), then
+the frame series as sent (count, order, duplicates, capture span, frames replayed from an
+earlier presentation). Then the frames are decoded (in memory), faces found and their pose
+measured on a copy scaled to ``working_side``, and:
+
+- ``motion``: the asked movements, in order (:mod:`.motion`);
+- ``depth``: each movement, from the neutral pose to its peak, must show parallax; a face that
+  moved out of plane like a plane is an attack (:mod:`.parallax`);
+- ``identity``: the same person in every frame (:mod:`.consistency`);
+- ``passive``: screen and print cues on a few frames at full resolution (:mod:`.passive`).
+
+:meth:`assess_recording` runs depth, identity and passive on a recording made without a
+challenge (evaluation); :meth:`assess_image` only the passive scorers.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..engine.imaging import ImageLimits, decode_image
+from ..engine.quality import measure_quality
+from ..engine.types import Face, FaceEngine
+from ..errors import FaceguardError
+from .challenge import Challenge, ChallengeStore, SeenFrames
+from .consistency import ConsistencyPolicy, check_identity
+from .motion import (
+    MotionPolicy,
+    ObservedMotion,
+    PoseSample,
+    check_frames,
+    check_movements,
+    frame_digest,
+    observe,
+)
+from .parallax import ParallaxConfig, SegmentStats, analyse_segment, judge
+from .passive import PassiveScorer, default_scorers
+from .types import CheckResult, Frame, PadDecision, PadReason, combine
+
+Box = tuple[int, int, int, int]
+
+#: Frames are JPEGs from a camera: smaller limits than for enrollment photos.
+FRAME_LIMITS = ImageLimits(max_bytes=5 * 1024 * 1024, max_pixels=8_300_000, max_side=4096)
+
+
+@dataclass(frozen=True)
+class PadConfig:
+    """Settings of the detector. ``working_side``: longest side of the copy that faces are
+    found on (kiosk faces are large); depth is measured on the full-resolution frames;
+    ``window``: frames per depth segment in recordings without a challenge."""
+
+    working_side: int = 320
+    #: Narrowest face (pixels, full-resolution frames) on which depth is judged.
+    min_face_px: int = 100
+    #: Frames compared for the identity check turn at most this much (landmark yaw).
+    max_identity_yaw: float = 0.3
+    embed_frames: int = 5
+    passive_frames: int = 3
+    window: int = 10
+    limits: ImageLimits = FRAME_LIMITS
+    motion: MotionPolicy = field(default_factory=MotionPolicy)
+    parallax: ParallaxConfig = field(default_factory=ParallaxConfig)
+    consistency: ConsistencyPolicy = field(default_factory=ConsistencyPolicy)
+
+
+@dataclass
+class _Seen:
+    """Frames and what was found in them (working-copy coordinates)."""
+
+    native: list[np.ndarray]
+    work: list[np.ndarray]
+    scales: list[float]
+    faces: list[Face | None]
+    poses: list[PoseSample]
+    chips: dict[int, np.ndarray]
+
+
+def _resize(rgb: np.ndarray, scale: float) -> np.ndarray:
+    import cv2
+
+    if abs(scale - 1.0) < 1e-3:
+        return rgb
+    size = (max(int(round(rgb.shape[1] * scale)), 1), max(int(round(rgb.shape[0] * scale)), 1))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    return np.asarray(cv2.resize(rgb, size, interpolation=interp))
+
+
+def _without_slow_fallback(engine: FaceEngine) -> FaceEngine:
+    """The engine, or a shallow copy of it that skips a slow fallback detector.
+
+    ``DlibEngine`` tries its CNN detector (about a second per frame) when HOG finds no face.
+    In a liveness series, frames without a face are expected (a head turned far), and a
+    profile found by the CNN gives landmarks too poor to read a pose from: the copy shares the
+    models already loaded and only turns the fallback off.
+    """
+    if getattr(engine, "cnn_fallback", False):
+        clone = copy.copy(engine)
+        clone.cnn_fallback = False  # type: ignore[attr-defined]
+        return clone
+    return engine
+
+
+def _spread(candidates: list[int], count: int, first: list[int]) -> list[int]:
+    """``first`` then evenly spread ``candidates``, ``count`` at most, in frame order."""
+    chosen = [i for i in dict.fromkeys(first) if i in candidates][:count]
+    rest = [i for i in candidates if i not in chosen]
+    if rest and len(chosen) < count:
+        picks = np.linspace(0, len(rest) - 1, min(count - len(chosen), len(rest)))
+        chosen += [rest[int(round(p))] for p in picks]
+    return sorted(set(chosen))
+
+
+class PresentationAttackDetector:
+    """Judges presentations; see the module docstring. ``engine`` finds, aligns and embeds
+    faces (the deployment's engine); ``challenges`` issues and consumes nonces."""
+
+    def __init__(
+        self,
+        engine: FaceEngine,
+        challenges: ChallengeStore | None = None,
+        *,
+        scorers: Sequence[PassiveScorer] | None = None,
+        config: PadConfig | None = None,
+        seen_frames: SeenFrames | None = None,
+    ) -> None:
+        self.engine = _without_slow_fallback(engine)
+        self.challenges = challenges or ChallengeStore()
+        self.scorers = list(default_scorers() if scorers is None else scorers)
+        self.config = config or PadConfig()
+        self.seen_frames = seen_frames or SeenFrames(self.challenges.policy.memory)
+
+    def issue_challenge(self, terminal: str, *, subject: str | None = None) -> Challenge:
+        return self.challenges.issue(terminal, subject=subject)
+
+    # ---- the three entry points ----------------------------------------------------------
+
+    def check(
+        self,
+        challenge_id: str,
+        frames: Sequence[Frame],
+        subject_hint: str | None = None,
+        *,
+        terminal: str | None = None,
+    ) -> PadDecision:
+        """Judge the frames sent in answer to challenge ``challenge_id``.
+
+        ``subject_hint`` is who the frames claim to show (must match a challenge issued for a
+        subject); ``terminal`` must match the terminal the challenge was issued to.
+        Raises ``ImageError`` (naming the frame) if a frame cannot be decoded.
+        """
+        started = time.perf_counter()
+
+        def done(checks: list[CheckResult], best: int | None = None) -> PadDecision:
+            return combine(checks, challenge_id=challenge_id, best_frame=best,
+                           seconds=time.perf_counter() - started)
+
+        challenge, nonce = self.challenges.consume(challenge_id, terminal=terminal,
+                                                   subject=subject_hint)
+        if challenge is None or nonce.outcome != "pass":
+            return done([nonce])
+        # Every frame received is remembered, whatever the outcome, so it cannot come again.
+        replayed = self.seen_frames.check_and_add(
+            list(dict.fromkeys(frame_digest(f.data) for f in frames)))
+        if replayed:
+            return done([nonce, CheckResult.failed(
+                "frames", "attack", "frames.replayed",
+                f"{len(replayed)} frame(s) were already sent in an earlier presentation")])
+        timing = check_frames(frames, min_frames=challenge.min_frames,
+                              max_frames=challenge.max_frames,
+                              max_capture_ms=challenge.max_capture_ms,
+                              policy=self.config.motion)
+        if timing.outcome != "pass":
+            return done([nonce, timing])
+        rgbs = self._decode(frames)
+        for index in range(1, len(rgbs)):
+            if np.array_equal(rgbs[index], rgbs[index - 1]):
+                return done([nonce, CheckResult.failed(
+                    "frames", "attack", "frames.duplicated",
+                    f"frame {index + 1} shows exactly the same pixels as frame {index}")])
+        seen = self._find_faces(rgbs, [f.captured_at_ms for f in frames])
+        motion, observed = check_movements(seen.poses, challenge.movements, self.config.motion)
+        checks = [nonce, timing, motion]
+        checks += self._evidence(seen, observed)
+        return done(checks, self._best_frame(seen))
+
+    def assess_recording(
+        self, frames: Sequence[np.ndarray], times_ms: Sequence[int] | None = None,
+    ) -> PadDecision:
+        """Depth, identity and passive checks on RGB frames recorded without a challenge."""
+        started = time.perf_counter()
+        times = list(times_ms) if times_ms is not None else [100 * i for i in range(len(frames))]
+        seen = self._find_faces(list(frames), times)
+        observed = observe(seen.poses, self.config.motion)
+        checks = self._evidence(seen, observed, windows_only=True)
+        return combine(checks, best_frame=self._best_frame(seen),
+                       seconds=time.perf_counter() - started)
+
+    def assess_image(self, rgb: np.ndarray) -> PadDecision:
+        """The passive scorers alone, on one RGB image (no liveness can be shown by one)."""
+        started = time.perf_counter()
+        seen = self._find_faces([rgb], [0])
+        if seen.faces[0] is None:
+            check = CheckResult.failed("passive", "retry", "face.not_found",
+                                       "no face was found in the image")
+        else:
+            check = self._passive(seen, [0])
+        return combine([check], best_frame=0 if seen.faces[0] is not None else None,
+                       seconds=time.perf_counter() - started)
+
+    # ---- stages --------------------------------------------------------------------------
+
+    def _decode(self, frames: Sequence[Frame]) -> list[np.ndarray]:
+        rgbs = []
+        for number, frame in enumerate(frames, start=1):
+            try:
+                rgbs.append(decode_image(frame.data, self.config.limits))
+            except FaceguardError as exc:
+                exc.add_context(f"frame {number} of {len(frames)}")
+                raise
+        return rgbs
+
+    def _find_faces(self, rgbs: list[np.ndarray], times: Sequence[int]) -> _Seen:
+        seen = _Seen(rgbs, [], [], [], [], {})
+        for index, (rgb, t_ms) in enumerate(zip(rgbs, times, strict=True)):
+            scale = min(1.0, self.config.working_side / max(rgb.shape[:2]))
+            work = _resize(rgb, scale)
+            faces = self.engine.detect(work)
+            face = faces[0] if faces else None
+            seen.work.append(work)
+            seen.scales.append(scale)
+            seen.faces.append(face)
+            if face is None:
+                seen.poses.append(PoseSample(int(t_ms), None, None))
+                continue
+            chip = self.engine.align(work, face)
+            seen.chips[index] = chip
+            quality = measure_quality(face, chip)
+            seen.poses.append(PoseSample(int(t_ms), quality.yaw, quality.pitch))
+        return seen
+
+    def _from_neutral(self, pose: PoseSample, observed: ObservedMotion) -> float:
+        """How far a pose is from the neutral one, in units of the movement thresholds."""
+        policy = self.config.motion
+        return max(abs((pose.yaw or 0.0) - observed.base_yaw) / policy.turn_threshold,
+                   abs((pose.pitch or 0.0) - observed.base_pitch) / policy.nod_threshold)
+
+    @staticmethod
+    def _best_frame(seen: _Seen) -> int | None:
+        faced = [i for i, p in enumerate(seen.poses) if p.yaw is not None]
+        if not faced:
+            return None
+        return min(faced, key=lambda i: abs(seen.poses[i].yaw or 0.0))
+
+    def _evidence(
+        self, seen: _Seen, observed: ObservedMotion, *, windows_only: bool = False,
+    ) -> list[CheckResult]:
+        faced = [i for i, f in enumerate(seen.faces) if f is not None]
+        if not faced:
+            return [CheckResult.failed("depth", "retry", "face.not_found",
+                                       "no face was found in any frame")]
+        widths = [(f.box[2] - f.box[0]) / seen.scales[i]
+                  for i, f in enumerate(seen.faces) if f is not None]
+        if float(np.median(widths)) < self.config.min_face_px:
+            depth = CheckResult.failed(
+                "depth", "retry", "face.too_small",
+                f"the face is {np.median(widths):.0f} px wide; come closer (at least "
+                f"{self.config.min_face_px} px are needed to see depth)")
+        else:
+            depth = judge(self._segments(seen, observed, windows_only))
+        best = self._best_frame(seen)
+        # Templates of strongly turned faces are unreliable: compare the frames near frontal.
+        frontal = [i for i in faced
+                   if abs(seen.poses[i].yaw or 0.0) <= self.config.max_identity_yaw]
+        chosen = _spread(frontal or faced, self.config.embed_frames,
+                         [best] if best is not None else [])
+        vectors = [self.engine.embed(seen.chips[i]) for i in chosen]
+        identity = check_identity(vectors, chosen, self.config.consistency)
+        passive = self._passive(seen, _spread(faced, self.config.passive_frames,
+                                              [best] if best is not None else []))
+        return [depth, identity, passive]
+
+    def _segments(
+        self, seen: _Seen, observed: ObservedMotion, windows_only: bool,
+    ) -> list[SegmentStats]:
+        poses = seen.poses
+        spans: list[tuple[int, int]] = []
+        if observed.peaks and not windows_only:
+            # Each movement from the frame nearest the neutral pose since the previous
+            # movement's peak, to its own peak.
+            previous = 0
+            for peak in observed.peaks:
+                candidates = [i for i in range(previous, peak) if seen.faces[i] is not None]
+                if candidates:
+                    start = min(candidates, key=lambda i: self._from_neutral(poses[i], observed))
+                    spans.append((start, peak))
+                previous = peak
+        else:
+            size = self.config.window
+            last = max(len(poses) - size, 0)
+            spans = [(s, min(s + size, len(poses)) - 1)
+                     for s in range(0, last + 1, max(size // 2, 1))]
+        segments = []
+        for start, end in spans:
+            first = next((i for i in range(start, end + 1) if seen.faces[i] is not None), None)
+            if first is None or end - first < 1:
+                continue
+            face = seen.faces[first]
+            assert face is not None
+            # Yaw only: landmark pitch jitters too much at rest to prove a movement.
+            changes = [abs((p.yaw or 0.0) - (poses[first].yaw or 0.0))
+                       for p in poses[first:end + 1] if p.yaw is not None]
+            scale = seen.scales[first]
+            box: Box = tuple(int(round(v / scale)) for v in face.box)  # type: ignore[assignment]
+            segments.append(analyse_segment(seen.native[first:end + 1], box,
+                                            pose_change=max(changes, default=0.0),
+                                            config=self.config.parallax))
+        return segments
+
+    def _passive(self, seen: _Seen, frames: list[int]) -> CheckResult:
+        if not self.scorers:
+            return CheckResult.passed("passive")
+        scores: dict[str, float] = {}
+        for scorer in self.scorers:
+            values = []
+            for index in frames:
+                face = seen.faces[index]
+                if face is None:
+                    continue
+                scale = seen.scales[index]
+                box: Box = tuple(int(round(v / scale)) for v in face.box)  # type: ignore[assignment]
+                values.append(scorer.score(seen.native[index], box))
+            if values:
+                scores[scorer.name] = float(np.median(values))
+        flagged = [s for s in self.scorers
+                   if s.name in scores and scores[s.name] >= s.threshold]
+        if flagged:
+            return CheckResult("passive", "attack", tuple(
+                PadReason(f"passive.{s.name}",
+                          f"single-frame attack cue {s.name}: score {scores[s.name]:.2f} "
+                          f">= {s.threshold:.2f}")
+                for s in flagged), scores)
+        return CheckResult("passive", "pass", (), scores)

@@ -1,0 +1,151 @@
+"""The facade's liveness operations: audit events (the alarm), lockout, the R26 check."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from conftest import CN_TEST_DEPLOYMENT, go_live
+from faceguard import Faceguard
+from faceguard.engine.dlib_engine import DlibEngine
+from faceguard.errors import ImageDecodeError, PolicyError
+from faceguard.liveness import Frame, LivenessAnswer, Lockout, LockoutPolicy
+from test_liveness_support import require_liveness, umist_answer
+
+LiveGuard = Faceguard  # Faceguard has the liveness operations
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture()
+def guard(data_dir: Path, engine: DlibEngine) -> Iterator[LiveGuard]:
+    instance = LiveGuard.open(data_dir, engine=engine)
+    instance.publish_notice("access-control")
+    instance.grant_consent("emp-1", "access-control", name="E One", method="click",
+                           evidence="kiosk/1")
+    yield instance
+    instance.close()
+
+
+def _reordered(count: int = 10) -> list[Frame]:
+    """Frames whose capture times go backwards: refused before any pixel is decoded."""
+    return [Frame(bytes([n]) * 32, 1000 - 50 * n) for n in range(count)]
+
+
+def _events(guard: LiveGuard, operation: str) -> list[tuple[str, list[str], dict[str, object]]]:
+    return [(e.outcome, list(e.rules), e.detail)
+            for e in guard.store.audit.events(operation=operation)]
+
+
+def test_an_attack_is_recorded_as_an_alarm(guard: LiveGuard) -> None:
+    challenge = guard.issue_challenge("gate-1")
+    assert challenge.to_wire()["challenge_id"] == challenge.id
+    decision = guard.check_liveness(challenge.id, _reordered(), subject="emp-1",
+                                    terminal="gate-1", actor="kiosk")
+    assert (decision.decision, decision.codes) == ("attack", ("frames.out_of_order",))
+    [(outcome, rules, detail)] = _events(guard, "liveness.attack")
+    assert (outcome, rules) == ("attack", ["R26"])
+    assert detail["reasons"] == ["frames.out_of_order"] and detail["terminal"] == "gate-1"
+    assert detail["challenge_id"] == challenge.id
+    event = guard.store.audit.events(operation="liveness.attack")[0]
+    assert event.subject is not None and event.actor == "kiosk"
+    assert "emp-1" not in str(event.detail)  # the processing record holds internal IDs only
+    assert guard.store.audit.verify().ok
+
+
+def test_repeated_failures_lock_the_person_and_are_recorded(guard: LiveGuard) -> None:
+    clock = Clock()
+    guard.configure_liveness(lockout=Lockout(LockoutPolicy(max_failures=3), clock=clock))
+    for _ in range(2):
+        challenge = guard.issue_challenge("gate-1")
+        guard.check_liveness(challenge.id, _reordered(), subject="emp-1", terminal="gate-1")
+    assert _events(guard, "liveness.lockout") == []
+    challenge = guard.issue_challenge("gate-2")
+    guard.check_liveness(challenge.id, _reordered(), subject="emp-1", terminal="gate-2")
+    [(outcome, rules, detail)] = _events(guard, "liveness.lockout")
+    assert (outcome, rules, detail["locked"], detail["failures"]) == (
+        "locked", ["R26"], "subject", 3)
+    with pytest.raises(PolicyError, match=r"^\[R26\] liveness locked for this subject"):
+        guard.issue_challenge("gate-3", subject="emp-1")
+    with pytest.raises(PolicyError) as refused:
+        guard.check_liveness("whatever", _reordered(), subject="emp-1", terminal="gate-3")
+    assert refused.value.rule == "R26"
+    assert [o for o, _, _ in _events(guard, "liveness.refused")] == ["locked", "locked"]
+    guard.issue_challenge("gate-3", subject="emp-2")  # someone else is not locked
+    clock.now += timedelta(minutes=16)
+    guard.issue_challenge("gate-3", subject="emp-1")
+
+
+def test_a_terminal_is_locked_after_failures_of_several_people(guard: LiveGuard) -> None:
+    guard.configure_liveness(lockout=Lockout(LockoutPolicy(max_failures=2)))
+    for person in ("emp-8", "emp-9"):
+        challenge = guard.issue_challenge("gate-7")
+        guard.check_liveness(challenge.id, _reordered(), subject=person, terminal="gate-7")
+    locks = [d["locked"] for _, _, d in _events(guard, "liveness.lockout")]
+    assert locks == ["terminal"]
+    with pytest.raises(PolicyError, match="locked for this terminal"):
+        guard.issue_challenge("gate-7")
+
+
+def test_undecodable_frames_count_as_a_failure(guard: LiveGuard) -> None:
+    guard.configure_liveness(lockout=Lockout(LockoutPolicy(max_failures=1)))
+    challenge = guard.issue_challenge("gate-1")
+    frames = [Frame(b"junk" + bytes([n]), 100 * n) for n in range(10)]
+    with pytest.raises(ImageDecodeError, match="frame 1 of 10"):
+        guard.check_liveness(challenge.id, frames, subject="emp-1", terminal="gate-1")
+    assert [o for o, _, _ in _events(guard, "liveness.failed")] == ["rejected"]
+    assert len(_events(guard, "liveness.lockout")) == 2  # the person and the terminal
+
+
+def test_a_live_answer_gives_the_picture_to_recognise(guard: LiveGuard) -> None:
+    root = require_liveness()
+    state = guard.configure_liveness()
+    challenge = state.detector.challenges.issue("gate-1", movements=("turn-left", "turn-right"))
+    frames = tuple(umist_answer(root, challenge.movements, seed=21))
+    probe = guard.liveness_probe(LivenessAnswer(challenge.id, frames, "gate-1"),
+                                 subject="emp-1")
+    assert probe in {frames[i].data for i in (0, 1, 2, 10, 18)}  # a frontal (UMIST 7) frame
+    [(outcome, rules, detail)] = _events(guard, "liveness.passed")
+    assert (outcome, rules, detail["decision"]) == ("live", ["R26"], "live")
+    assert "identity.max_distance" in detail["scores"]  # type: ignore[operator]
+    guard.enroll("emp-1", [probe], "access-control")
+
+
+def test_without_a_live_answer_the_probe_is_refused_where_liveness_is_required(
+    guard: LiveGuard,
+) -> None:
+    assert guard.liveness_required() is False
+    assert guard.liveness_probe(None, subject="emp-1") is None
+    challenge = guard.issue_challenge("gate-1")
+    with pytest.raises(PolicyError, match=r"did not pass \(attack: frames.out_of_order\)"):
+        guard.liveness_probe(LivenessAnswer(challenge.id, tuple(_reordered()), "gate-1"),
+                             subject="emp-1")
+    guard.deployment = guard.deployment.model_copy(update={
+        "deployment": guard.deployment.deployment.model_copy(update={"liveness": "required"})})
+    assert guard.liveness_required() is True
+    with pytest.raises(PolicyError, match="liveness is required") as refused:
+        guard.liveness_probe(None, subject="emp-1")
+    assert refused.value.rule == "R26"
+
+
+def test_with_a_detector_the_cn_pack_no_longer_fails_r26(tmp_path: Path,
+                                                         engine: DlibEngine) -> None:
+    folder = tmp_path / "cn"
+    Faceguard.init(folder)
+    deployment = CN_TEST_DEPLOYMENT.replace('liveness = "off"', 'liveness = "required"')
+    go_live(folder, deployment, engine)
+    from faceguard.governance_ops import GovernanceOps
+
+    assert GovernanceOps.pad_available is False  # without the liveness operations: R26
+    with LiveGuard.open(folder, engine=engine) as guard:
+        assert guard.facts().pad_available is True
+        assert "R26" not in {v.rule for v in guard.check().violations}

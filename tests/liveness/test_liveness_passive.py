@@ -1,0 +1,120 @@
+"""Passive scorers: screen moire on real and generated frames, and the ONNX model slot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from faceguard.engine.dlib_engine import DlibEngine
+from faceguard.errors import ConfigError
+from faceguard.liveness import MoireScorer, OnnxPadScorer
+from faceguard.liveness.attacks import encode_jpeg
+from faceguard.liveness.passive import HalftoneScorer
+from test_liveness_support import require_liveness, video_frames
+
+
+def _face(engine: DlibEngine, rgb: np.ndarray) -> tuple[int, int, int, int]:
+    faces = engine.detect(rgb)
+    assert faces, "no face in a live clip frame"
+    return faces[0].box
+
+
+def _jpeg_roundtrip(rgb: np.ndarray, quality: int) -> np.ndarray:
+    import cv2
+
+    data = np.frombuffer(encode_jpeg(rgb, quality), np.uint8)
+    return np.ascontiguousarray(cv2.imdecode(data, cv2.IMREAD_COLOR)[:, :, ::-1])
+
+
+def test_live_faces_show_no_moire_even_heavily_compressed(engine: DlibEngine) -> None:
+    root = require_liveness()
+    scorer = MoireScorer()
+    scores = []
+    for clip in ("d0.mp4", "d5.mp4", "d12.mp4"):
+        frames, _ = video_frames(root / "videos" / clip, stride=25, limit=2)
+        for rgb in frames:
+            box = _face(engine, rgb)
+            scores.append(scorer.score(rgb, box))
+            scores.append(scorer.score(_jpeg_roundtrip(rgb, 25), box))  # 8x8 blocks
+    assert max(scores) < scorer.threshold, scores
+
+
+def test_a_face_on_a_pixel_grid_is_flagged(engine: DlibEngine) -> None:
+    root = require_liveness()
+    frames, _ = video_frames(root / "videos" / "d0.mp4", stride=1, limit=1)
+    rgb = frames[0]
+    box = _face(engine, rgb)
+    x = np.arange(rgb.shape[1], dtype=np.float64)
+    y = np.arange(rgb.shape[0], dtype=np.float64)
+    # A display grid at 2.6 px per screen pixel, as a camera close to a screen samples it.
+    grid = 1 + 0.25 * np.cos(2 * np.pi * (x[None, :] / 2.6 + y[:, None] / 17.0))
+    screen = np.clip(rgb * grid[:, :, None], 0, 255).astype(np.uint8)
+    scorer = MoireScorer()
+    assert scorer.score(screen, box) >= scorer.threshold
+    assert scorer.score(rgb, box) < scorer.threshold
+    assert HalftoneScorer().score(np.zeros((10, 10), np.uint8), (0, 0, 10, 10)) == 0.0
+
+
+def _model(path: Path, classes: int) -> Path:
+    """A tiny PAD model: the crop's mean brightness as the attack probability (1 output),
+    or as the logit of class 1 against a zero logit for class 0 (2 outputs)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, 16, 16])
+    nodes = [helper.make_node("ReduceMean", ["image"], ["mean"], axes=[1, 2, 3], keepdims=0)]
+    if classes == 1:
+        nodes.append(helper.make_node("Identity", ["mean"], ["score"]))
+        y = helper.make_tensor_value_info("score", TensorProto.FLOAT, [1])
+    else:
+        zero = helper.make_tensor("zero", TensorProto.FLOAT, [1, 1], [0.0])
+        nodes += [
+            helper.make_node("Reshape", ["mean", "shape"], ["mean2"]),
+            helper.make_node("Mul", ["mean2", "ten"], ["logit"]),
+            helper.make_node("Concat", ["zero", "logit"], ["score"], axis=1),
+        ]
+        y = helper.make_tensor_value_info("score", TensorProto.FLOAT, [1, 2])
+    initializers = [] if classes == 1 else [
+        zero,
+        helper.make_tensor("shape", TensorProto.INT64, [2], [1, 1]),
+        helper.make_tensor("ten", TensorProto.FLOAT, [1], [10.0]),
+    ]
+    graph = helper.make_graph(nodes, "pad", [x], [y], initializer=initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+def test_an_onnx_model_scores_the_face_crop(tmp_path: Path) -> None:
+    single = OnnxPadScorer(_model(tmp_path / "one.onnx", 1))
+    bright = np.full((120, 120, 3), 230, np.uint8)
+    dark = np.full((120, 120, 3), 20, np.uint8)
+    box = (30, 30, 90, 90)
+    assert single.score(bright, box) == pytest.approx(230 / 255, abs=1e-3)
+    assert single.score(dark, box) == pytest.approx(20 / 255, abs=1e-3)
+    assert single.score(bright, box) >= single.threshold > single.score(dark, box)
+    # Normalisation is applied before the model: (x - 0.5) / 0.5 maps 230 to about 0.8.
+    centred = OnnxPadScorer(tmp_path / "one.onnx", mean=(0.5,) * 3, std=(0.5,) * 3)
+    assert centred.score(bright, box) == pytest.approx(230 / 255 * 2 - 1, abs=1e-3)
+    pair = OnnxPadScorer(_model(tmp_path / "two.onnx", 2), live_index=0)
+    expected = 1 - 1 / (1 + np.exp(10 * 230 / 255))
+    assert pair.score(bright, box) == pytest.approx(expected, abs=1e-4)
+    live_first = OnnxPadScorer(tmp_path / "two.onnx", live_index=1)
+    assert live_first.score(bright, box) == pytest.approx(1 - expected, abs=1e-4)
+
+
+def test_an_unusable_onnx_model_is_a_clear_configuration_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="PAD model not found"):
+        OnnxPadScorer(tmp_path / "missing.onnx").score(np.zeros((9, 9, 3), np.uint8),
+                                                       (0, 0, 9, 9))
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"not a model")
+    with pytest.raises(ConfigError, match="could not be loaded"):
+        OnnxPadScorer(junk).score(np.zeros((9, 9, 3), np.uint8), (0, 0, 9, 9))
+    with pytest.raises(ConfigError, match="live_index 5 is out of range"):
+        OnnxPadScorer(_model(tmp_path / "two.onnx", 2), live_index=5).score(
+            np.zeros((9, 9, 3), np.uint8), (0, 0, 9, 9))

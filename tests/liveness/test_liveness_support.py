@@ -1,0 +1,80 @@
+"""Shared helpers of the liveness tests (no tests here): real recordings, composed answers.
+
+Real data comes from ``../shared/data/liveness`` (or ``$FACEGUARD_LIVENESS``): UMIST turns
+and live video clips. Derived frames are made in memory and never written to the repository.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import REPO
+from faceguard.liveness import Frame
+from faceguard.liveness.attacks import encode_jpeg
+
+
+def liveness_dir() -> Path | None:
+    env = os.environ.get("FACEGUARD_LIVENESS")
+    path = Path(env) if env else REPO.parent / "shared" / "data" / "liveness"
+    return path if (path / "umist").is_dir() and (path / "videos").is_dir() else None
+
+
+def require_liveness() -> Path:
+    path = liveness_dir()
+    if path is None:
+        pytest.skip("real liveness recordings not found: set FACEGUARD_LIVENESS or place them "
+                    "in ../shared/data/liveness (tests on real head motion skipped)")
+    return path
+
+
+def umist_frame(root: Path, person: str, index: int, *, mirror: bool = False,
+                upscale: int = 3, seed: int | None = None) -> np.ndarray:
+    """One UMIST picture as RGB, upscaled (they are 92x112 grey); optional sensor noise."""
+    import cv2
+    from PIL import Image
+
+    path = root / "umist" / person / f"umist_{person}_{index:02d}.png"
+    with Image.open(path) as image:
+        rgb = np.asarray(image.convert("RGB"))
+    rgb = cv2.resize(rgb, (92 * upscale, 112 * upscale), interpolation=cv2.INTER_CUBIC)
+    if mirror:
+        rgb = np.ascontiguousarray(rgb[:, ::-1])
+    if seed is not None:
+        noise = np.random.default_rng(seed).normal(0, 1.5, rgb.shape)
+        rgb = np.clip(rgb + noise, 0, 255).astype(np.uint8)
+    return np.asarray(rgb, np.uint8)
+
+
+#: UMIST s18 from near-frontal (7) to profile (3): the frontal detector finds 7 to 4.
+TURN = (6, 5, 4, 3, 4, 5, 6, 7)
+
+
+def umist_answer(root: Path, order: tuple[str, ...], *, person: str = "s18", seed: int = 0,
+                 start_ms: int = 1000, step_ms: int = 300) -> list[Frame]:
+    """Frames answering a challenge of ``turn-left``/``turn-right`` with a real head turn.
+
+    UMIST's series turn the head toward one profile (``turn-left`` in camera terms); the
+    mirrored series is the same real turn to the other side (``turn-right``). Three neutral
+    frames start the answer; every frame carries its own sensor noise (distinct bytes).
+    """
+    plan = [(7, False)] * 3
+    for movement in order:
+        if movement not in ("turn-left", "turn-right"):
+            raise ValueError(movement)
+        plan += [(index, movement == "turn-right") for index in TURN]
+    return [
+        Frame(encode_jpeg(umist_frame(root, person, index, mirror=mirror,
+                                      seed=seed * 1000 + number), 92),
+              start_ms + number * step_ms)
+        for number, (index, mirror) in enumerate(plan)
+    ]
+
+
+def video_frames(path: Path, *, stride: int, limit: int) -> tuple[list[np.ndarray], list[int]]:
+    from faceguard.liveness.evaluation import read_video
+
+    return read_video(path, stride=stride, max_frames=limit)
