@@ -42,8 +42,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
     root = Path(args.root)
-    files = sorted({r["file"] for r in csv.DictReader(open(root / "labels.csv"))
-                    if r["file"].startswith("lfw/")})
+    with open(root / "labels.csv", newline="") as handle:
+        files = sorted({r["file"] for r in csv.DictReader(handle)
+                        if r["file"].startswith("lfw/")})
     with ProcessPoolExecutor(args.workers) as pool:
         results = list(pool.map(_one, [str(root / f) for f in files], chunksize=16))
     vecs = np.full((len(files), 128), np.nan, dtype=np.float32)
