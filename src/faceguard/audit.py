@@ -263,6 +263,16 @@ class AuditLog:
         except (sa.exc.SQLAlchemyError, ValueError, TypeError) as exc:
             raise AuditError(f"the processing record could not be read: {exc}") from exc
 
+    def event(self, seq: int) -> AuditEvent | None:
+        """The event with sequence number ``seq``, or ``None``."""
+        try:
+            with self._engine.connect() as conn:
+                row = conn.execute(
+                    sa.select(audit_events).where(audit_events.c.seq == seq)).first()
+        except (sa.exc.SQLAlchemyError, ValueError, TypeError) as exc:
+            raise AuditError(f"the processing record could not be read: {exc}") from exc
+        return None if row is None else _to_event(row)
+
     def verify(self) -> AuditReport:
         """Walk the whole chain and report the first sign of tampering."""
         try:

@@ -44,14 +44,14 @@ class RightsOps(FacadeBase):
 
     def explain(self, decision_seq: int, *, actor: str = "library") -> Explanation:
         """Explain a recorded decision in words: purpose, operating point, rules; no score."""
-        events = [e for e in self.store.audit.events() if e.seq == decision_seq]
-        if not events:
+        event = self.store.audit.event(decision_seq)
+        if event is None:
             raise NotFound(f"no recorded decision {decision_seq}")
-        explanation = review.explain(events[0])
+        explanation = review.explain(event)
         with self.store.write_lock, self.store.records.begin() as conn:
             self.store.audit.append(
                 conn, actor=actor, operation="decision.explained", outcome="ok",
-                purpose=events[0].purpose, subject=events[0].subject, rules=["R16", "R17"],
+                purpose=event.purpose, subject=event.subject, rules=["R16", "R17"],
                 detail={"decision": decision_seq},
             )
         return explanation
@@ -61,7 +61,8 @@ class RightsOps(FacadeBase):
     ) -> ReviewRequest:
         """Ask for a human to review an automated decision (R17)."""
         decision = self.explain(decision_seq, actor=actor)
-        subject = [e.subject for e in self.store.audit.events() if e.seq == decision_seq][0]
+        event = self.store.audit.event(decision_seq)
+        subject = event.subject if event is not None else None
         with self.store.write_lock, self.store.records.begin() as conn:
             review_id = review.open_review(conn, decision_seq, subject, reason, iso(utc_now()))
             self.store.audit.append(
