@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
@@ -178,21 +180,24 @@ class Vault:
         if subject_id is not None:
             query = query.where(db.templates.c.subject_id == subject_id)
         rows = conn.execute(query.order_by(db.templates.c.id)).fetchall()
-        keys = self.data_keys(sorted({r.subject_id for r in rows}))
-        out = []
-        for row in rows:
-            key = keys.get(row.subject_id)
-            if key is None:
-                continue  # shredded: unreadable by design
-            raw = open_sealed(
-                AESGCM(key), row.ciphertext, _template_aad(row.subject_id, row.id, row.engine)
-            )
-            vector = np.frombuffer(raw, dtype="<f4").astype(np.float32)
-            out.append(
-                StoredTemplate(row.id, row.subject_id, row.purpose,
-                               Template(vector, row.engine), row.expires_at)
-            )
-        return out
+        return [
+            StoredTemplate(row.id, row.subject_id, row.purpose,
+                           Template(np.frombuffer(raw, dtype="<f4").astype(np.float32),
+                                    row.engine), row.expires_at)
+            for row, raw in self._open_templates(rows)
+        ]
+
+    def _open_templates(self, rows: Sequence[Any]) -> list[tuple[Any, bytes]]:
+        """Decrypt template rows, unwrapping each subject's key once; rows of shredded
+        subjects are left out (unreadable by design)."""
+        keys = {s: AESGCM(k) for s, k in self.data_keys(sorted({r.subject_id for r in rows}))
+                .items()}
+        return [
+            (row, open_sealed(keys[row.subject_id], row.ciphertext,
+                              _template_aad(row.subject_id, row.id, row.engine)))
+            for row in rows
+            if row.subject_id in keys
+        ]
 
     def load_partition(
         self, conn: Connection, purpose: str, now: str, dimension: int
@@ -210,20 +215,11 @@ class Vault:
                    db.templates.c.subject_id.in_(active))
             .order_by(db.templates.c.id)
         ).fetchall()
-        keys = {s: AESGCM(k) for s, k in self.data_keys(sorted({r.subject_id for r in rows}))
-                .items()}
-        subjects: list[str] = []
-        template_ids: list[str] = []
-        plain: list[bytes] = []
-        for row in rows:
-            aead = keys.get(row.subject_id)
-            if aead is None:
-                continue  # shredded
-            plain.append(open_sealed(aead, row.ciphertext,
-                                     _template_aad(row.subject_id, row.id, row.engine)))
-            subjects.append(row.subject_id)
-            template_ids.append(row.id)
-        matrix = np.frombuffer(b"".join(plain), dtype="<f4").reshape(-1, dimension)
+        opened = self._open_templates(rows)
+        subjects = [row.subject_id for row, _ in opened]
+        template_ids = [row.id for row, _ in opened]
+        matrix = np.frombuffer(b"".join(raw for _, raw in opened), dtype="<f4").reshape(
+            -1, dimension)
         return subjects, template_ids, {r.engine for r in rows}, matrix.astype(np.float32)
 
     def delete_templates(
