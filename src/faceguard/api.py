@@ -122,13 +122,15 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps):
         (R16): the new templates replace the person's old ones for this purpose, atomically.
         An item may also be an ``Extraction`` made by this engine with the enrollment gate
         (batch enrollment prepares them in worker processes). Where liveness is required
-        (R26), ``liveness`` must answer a challenge; its most frontal frame is enrolled.
+        (R26), ``liveness`` must answer a challenge; its most frontal frame is enrolled (the
+        same answer may enroll the person in each of their purposes, once each, for a minute).
         """
         operation = "template.corrected" if replace else "template.enrolled"
         with self._recorded(operation, actor, purpose):
             section = self.purpose(purpose)
             self._require_live()
-            live = self.liveness_probe(liveness, subject=external_id, actor=actor)
+            live = self.liveness_probe(liveness, subject=external_id, actor=actor,
+                                       enrolling=purpose)
             if live is not None:
                 images = [live]
             if not images:

@@ -16,7 +16,8 @@
     ├── PolicyError                     a rule refused the operation (carries .rule)
     │   ├── PurposeError                undeclared or unknown purpose (R1, R27)
     │   ├── NoticeError                 notice missing or incomplete (R2)
-    │   └── ConsentError                no valid consent, guardian missing (R3, R5)
+    │   ├── ConsentError                no valid consent, guardian missing (R3, R5)
+    │   └── LivenessError               no live answer to a challenge, or locked out (R26)
     ├── NotFound                        no such subject, notice or event
     ├── VaultError                      a template could not be decrypted (e.g. shredded)
     └── AuditError                      the processing record could not be written
@@ -119,6 +120,23 @@ class ConsentError(PolicyError):
     """No valid, separate consent for this subject and purpose."""
 
     rule = "R3"
+
+
+class LivenessError(PolicyError):
+    """Liveness is required and was not shown (R26).
+
+    ``decision`` says why: ``attack`` or ``retry`` (the check did not pass), ``locked``
+    (too many failed attempts), ``required`` (no answer to a challenge was given).
+    ``reasons`` holds the checks' ``(code, message)`` pairs, e.g. ``("depth.planar", ...)``.
+    """
+
+    rule = "R26"
+
+    def __init__(self, message: str, *, decision: str,
+                 reasons: tuple[tuple[str, str], ...] = ()) -> None:
+        self.decision = decision
+        self.reasons = reasons
+        super().__init__(message)
 
 
 class NotFound(FaceguardError):

@@ -5,16 +5,24 @@ back. Every decision lands in the processing record: ``liveness.passed``, ``live
 (a retry), ``liveness.attack`` (the alarm), ``liveness.lockout`` when repeated failures lock a
 person or a terminal, and ``liveness.refused`` for an attempt while locked. The record holds
 the decision, reason codes and measured scores, never frames or templates.
+
+A challenge is answered once. One exception: a person consenting to several purposes is
+enrolled in each from the same live answer (``liveness_probe(..., enrolling=purpose)``): the
+passed answer is remembered for a minute, and the identical answer (same challenge, frames,
+person and terminal) enrolls each purpose at most once. Verification and identification never
+reuse an answer.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
-from .errors import ConfigError, FaceguardError, PolicyError
+from .errors import ConfigError, FaceguardError, LivenessError
 from .facade import FacadeBase
 from .liveness.challenge import Challenge
 from .liveness.consistency import ConsistencyPolicy
@@ -22,9 +30,22 @@ from .liveness.detector import PadConfig, PresentationAttackDetector
 from .liveness.lockout import Lock, Lockout
 from .liveness.types import RULE, Frame, LivenessAnswer, PadDecision
 from .policy import pack_numbers
-from .timeutil import iso
+from .timeutil import iso, utc_now
 
 _STATE_LOCK = threading.Lock()
+
+#: How long a passed answer may still enroll the person's other purposes.
+REUSE_WINDOW = timedelta(minutes=1)
+
+
+@dataclass
+class _Passed:
+    """A passed answer: what identifies it, the frame it gave, the purposes it enrolled."""
+
+    fingerprint: str
+    frame: bytes
+    until: datetime
+    purposes: set[str]
 
 
 @dataclass
@@ -33,6 +54,8 @@ class LivenessState:
 
     detector: PresentationAttackDetector
     lockout: Lockout
+    passed: dict[str, _Passed] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class LivenessOps(FacadeBase):
@@ -130,28 +153,61 @@ class LivenessOps(FacadeBase):
 
     def liveness_probe(
         self, answer: LivenessAnswer | None, *, subject: str | None, actor: str = "library",
+        enrolling: str | None = None,
     ) -> bytes | None:
         """The picture to recognise, taken from a live answer to a challenge.
 
         For enroll, verify and identify: checks ``answer`` (recording the decision) and
         returns the bytes of its most frontal frame, so the face recognised is the face shown
         live. ``None`` when no answer is given and liveness is not required. Raises
-        ``PolicyError`` (R26) when liveness is required and no answer is given, when the answer
-        is not judged live (the reason codes are in the message), or while locked out.
+        ``LivenessError`` (R26) when liveness is required and no answer is given, when the
+        answer is not judged live (the reason codes are in the message and in ``reasons``),
+        or while locked out. ``enrolling`` (a purpose) lets a passed answer enroll the same
+        person in each of their purposes, once each, within ``REUSE_WINDOW``.
         """
         if answer is None:
             if self.liveness_required():
-                raise PolicyError("liveness is required: issue a challenge and send the "
-                                  "frames that answer it", rule=RULE)
+                raise LivenessError("liveness is required: issue a challenge and send the "
+                                    "frames that answer it", decision="required",
+                                    reasons=(("liveness.required", "no answer to a "
+                                              "challenge was sent"),))
             return None
+        state = self._liveness()
+        fingerprint = _fingerprint(answer, subject)
+        if enrolling is not None:
+            reused = self._reuse(state, answer.challenge_id, fingerprint, enrolling)
+            if reused is not None:
+                return reused
         decision = self.check_liveness(answer.challenge_id, answer.frames, subject=subject,
                                        terminal=answer.terminal, actor=actor)
         if not decision.live or decision.best_frame is None:
-            raise PolicyError(f"the liveness check did not pass ({decision.decision}: "
-                              f"{', '.join(decision.codes)})", rule=RULE)
-        return answer.frames[decision.best_frame].data
+            raise LivenessError(f"the liveness check did not pass ({decision.decision}: "
+                                f"{', '.join(decision.codes)})", decision=decision.decision,
+                                reasons=tuple((r.code, r.message) for r in decision.reasons))
+        frame = answer.frames[decision.best_frame].data
+        if enrolling is not None:
+            with state.lock:
+                state.passed[answer.challenge_id] = _Passed(
+                    fingerprint, frame, utc_now() + REUSE_WINDOW, {enrolling})
+        return frame
 
     # ---- helpers ------------------------------------------------------------------------
+
+    @staticmethod
+    def _reuse(state: LivenessState, challenge_id: str, fingerprint: str,
+               purpose: str) -> bytes | None:
+        """The frame of a passed answer identical to this one, for a purpose it has not
+        enrolled yet; ``None`` otherwise (the answer is then checked, and a replay fails)."""
+        now = utc_now()
+        with state.lock:
+            for key in [k for k, v in state.passed.items() if v.until <= now]:
+                del state.passed[key]
+            passed = state.passed.get(challenge_id)
+            if (passed is None or passed.fingerprint != fingerprint
+                    or purpose in passed.purposes):
+                return None
+            passed.purposes.add(purpose)
+            return passed.frame
 
     def _count_failure(self, state: LivenessState, actor: str, subject: str | None,
                        terminal: str) -> None:
@@ -167,9 +223,10 @@ class LivenessOps(FacadeBase):
             "locked": lock.kind, "terminal": terminal, "until": iso(lock.until),
             "challenge_id": challenge_id,
         })
-        raise PolicyError(
-            f"liveness locked for this {lock.kind} after {lock.failures} failed attempts, "
-            f"until {iso(lock.until)}", rule=RULE)
+        message = (f"liveness locked for this {lock.kind} after {lock.failures} failed "
+                   f"attempts, until {iso(lock.until)}")
+        raise LivenessError(message, decision="locked",
+                            reasons=((f"liveness.locked_{lock.kind}", message),))
 
     def _record_liveness(self, actor: str, subject: str | None, operation: str, outcome: str,
                 detail: dict[str, Any]) -> None:
@@ -177,3 +234,14 @@ class LivenessOps(FacadeBase):
             subject_id = self._subject_id(conn, subject) if subject is not None else None
             self.store.audit.append(conn, actor=actor, operation=operation, outcome=outcome,
                                     subject=subject_id, rules=[RULE], detail=detail)
+
+
+def _fingerprint(answer: LivenessAnswer, subject: str | None) -> str:
+    """SHA-256 over everything an answer consists of, and who it is claimed to show."""
+    digest = hashlib.sha256()
+    for part in (answer.challenge_id, answer.terminal, subject or ""):
+        digest.update(part.encode() + b"\0")
+    for frame in answer.frames:
+        digest.update(hashlib.sha256(frame.data).digest())
+        digest.update(str(int(frame.captured_at_ms)).encode() + b"\0")
+    return digest.hexdigest()

@@ -1,7 +1,8 @@
 """Every route, called by every role and by nobody: the expected 2xx/3xx, 401 or 403.
 
 The table below is written out by hand (not read from the code) and must list every route
-the app has; each allowed call is a real, valid request that succeeds.
+the app has; each allowed call is a real, valid request that succeeds (the kiosk's live
+enrollment with a real head turning from ../shared/data/liveness: without it, this skips).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import pytest
 from faceguard import Faceguard
 from faceguard.service.app import api_routes
 from faceguard.service.keys_store import KeyStore
-from test_service_support import ROLES, Service, good_faces, make_service
+from liveness.test_liveness_support import require_liveness, umist_answer
+from test_service_support import ROLES, Service, good_faces, make_service, wire_frames
 
 ADM, OPR, TRM, AUD = "admin", "operator", "terminal", "auditor"
 STAFF = frozenset({ADM, OPR, AUD})
@@ -83,6 +85,20 @@ def review(world: World, role: str | None) -> int:
     return world.fg.request_review(world.decision, "please check").id
 
 
+def live_enrollment(world: World, role: str | None) -> Request:
+    """A real live answer (a UMIST head turning) to a challenge of the operator's kiosk."""
+    root = require_liveness()
+    person = world.new_person()
+    kiosk = next(k for k in world.service.app.state.service.keys.list_keys()
+                 if k.role == OPR)
+    challenges = world.fg.configure_liveness().detector.challenges
+    challenge = challenges.issue(kiosk.id, subject=person, movements=("turn-left", "turn-right"))
+    frames = umist_answer(root, challenge.movements, seed=700 + next(world.counter))
+    return "/kiosk/enroll.json", {"json": {
+        "external_id": person, "purposes": [PURPOSE],
+        "liveness": {"challenge_id": challenge.id, "frames": wire_frames(frames)}}}
+
+
 ROUTES = [
     Route("GET", "/", PUBLIC, 303, plain("/")),
     Route("GET", "/-/health", PUBLIC, 200, plain("/-/health")),
@@ -105,6 +121,8 @@ ROUTES = [
     Route("POST", "/api/v1/purposes/{purpose}/identifications", frozenset({TRM}), 200,
           lambda w, r: (f"/api/v1/purposes/{PURPOSE}/identifications",
                         {"files": {"image": ("probe.jpg", w.image(0, 1))}})),
+    Route("POST", "/api/v1/liveness/challenges", frozenset({OPR, TRM}), 201,
+          plain("/api/v1/liveness/challenges")),
     Route("GET", "/api/v1/notices/{purpose}", ANY_KEY, 200, plain(f"/api/v1/notices/{PURPOSE}")),
     Route("POST", "/api/v1/notices/{purpose}", frozenset({ADM}), 201, lambda w, r: (
         "/api/v1/notices/attendance", {"json": {"fields": {"contact": "dpo@test.example"}}})),
@@ -180,6 +198,9 @@ ROUTES = [
     Route("POST", "/kiosk/enroll", frozenset({OPR}), 200, lambda w, r: (
         "/kiosk/enroll", {"files": {"image": ("camera.jpg", w.image(1))},
                           "data": {"external_id": w.new_person(), "purpose": PURPOSE}})),
+    Route("POST", "/kiosk/challenge", frozenset({OPR}), 201, lambda w, r: (
+        "/kiosk/challenge", {"json": {"external_id": w.new_person()}})),
+    Route("POST", "/kiosk/enroll.json", frozenset({OPR}), 201, live_enrollment),
 ]
 
 

@@ -5,9 +5,10 @@ nothing is built at import time. At protection level 3 and above the app refuses
 built (``ConfigError``, R25) until separate admin, auditor and operator keys exist, held by
 different people, with TOTP on every admin key.
 
-Routes: the REST API under ``/api/v1``, the pages (each with a ``.json`` twin), the kiosk
-under ``/kiosk``, internal routes under ``/-/`` (health, metrics, docs, login), the OpenAPI
-document at ``/openapi.json``. See ``/-/docs`` for the table of routes and roles.
+Routes: the REST API under ``/api/v1`` (liveness challenges under ``/api/v1/liveness``), the
+pages (each with a ``.json`` twin), the kiosk under ``/kiosk`` (with its live check), internal
+routes under ``/-/`` (health, metrics, docs, login), the OpenAPI document at
+``/openapi.json``. See ``/-/docs`` for the table of routes and roles.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from fastapi.staticfiles import StaticFiles
 
 from ..api import Faceguard
 from . import (
+    kiosk_live,
     pages,
     pages_keys,
     pages_kiosk,
@@ -32,6 +34,7 @@ from . import (
     routes_governance,
     routes_internal,
     routes_keys,
+    routes_liveness,
     routes_redact,
     routes_rights,
 )
@@ -75,8 +78,9 @@ def build_state(fg: Faceguard, settings: ServiceSettings) -> ServiceState:
 
 
 #: The routers, in the order they are matched.
-MODULES = (routes_internal, routes_faces, routes_consents, routes_rights, routes_governance,
-           routes_keys, routes_redact, pages, pages_keys, pages_kiosk)
+MODULES = (routes_internal, routes_faces, routes_liveness, routes_consents, routes_rights,
+           routes_governance, routes_keys, routes_redact, pages, pages_keys, pages_kiosk,
+           kiosk_live)
 
 
 def api_routes() -> Iterator[APIRoute]:

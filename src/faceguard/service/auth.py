@@ -59,6 +59,12 @@ class Principal:
     def actor(self) -> str:
         return self.key.actor
 
+    @property
+    def terminal(self) -> str:
+        """The terminal liveness challenges are issued to: the key itself, never a field of
+        the request (a challenge answered with another key is an attack, R26)."""
+        return self.key.id
+
 
 def client_of(request: Request) -> str:
     return request.client.host if request.client else "unknown"
@@ -182,6 +188,7 @@ _admin = require("admin")
 _operator = require("operator")
 _terminal = require("terminal")
 _admin_or_operator = require("admin", "operator")
+_camera = require("operator", "terminal")
 _reader = require("admin", "auditor")
 _staff = require("admin", "operator", "auditor")
 _any = require("admin", "operator", "terminal", "auditor")
@@ -190,6 +197,8 @@ AdminKey = Annotated[Principal, Depends(_admin)]
 OperatorKey = Annotated[Principal, Depends(_operator)]
 TerminalKey = Annotated[Principal, Depends(_terminal)]
 AdminOrOperatorKey = Annotated[Principal, Depends(_admin_or_operator)]
+#: Keys of devices that film people: the kiosk (operator) and terminals (liveness, R26).
+CameraKey = Annotated[Principal, Depends(_camera)]
 #: Records and reports, read only: the DPO and the auditor.
 ReaderKey = Annotated[Principal, Depends(_reader)]
 #: Everyone but terminals: the dashboard, the check, explanations.

@@ -12,7 +12,9 @@ Run on a device logged in with an operator key. The steps, each a form posting t
 4. ``/kiosk/enroll``: the photo, from the camera (getUserMedia; the one script) or a file;
    the outcome in plain words. The photo is never stored (R9).
 
-The liveness challenge (a separate component) will slot in before step 4's upload.
+Where liveness is required (R26) step 4 is the live check instead (``kiosk_live``): the
+page asks for a challenge, shows its movements one by one, films them and sends the frames;
+a photo file is not offered, and one sent anyway is refused (R26).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from ..errors import (
     FaceError,
     FaceguardError,
     ImageError,
+    LivenessError,
     NoFaceFound,
     PolicyError,
     QualityError,
@@ -58,8 +61,47 @@ QUALITY_WORDS = {
 }
 
 
+#: The liveness reasons a person can do something about (R26), in their words.
+LIVENESS_WORDS = {
+    "challenge.expired": "That took too long. Please try again.",
+    "motion.too_slow": "That took too long. Please try again.",
+    "motion.none": "We did not see the head movements we asked for. Please try again and "
+                   "move your head clearly.",
+    "motion.mismatch": "We saw other movements than the ones we asked for. Please follow the "
+                       "instructions one by one.",
+    "motion.wrong_order": "The movements came in another order than the one we asked for. "
+                          "Please follow the instructions one by one.",
+    "motion.not_facing": "Please look straight at the camera before you start moving.",
+    "depth.insufficient": "Please turn your head a little further.",
+    "face.not_found": "We could not see your face clearly. Please face the camera in good "
+                      "light.",
+    "face.too_small": "Your face was too small in the picture. Please come a little closer.",
+    "frames.too_few": "The camera sent too few pictures. Please try again.",
+    "frames.gap": "The camera stopped for a moment. Please try again.",
+}
+
+
+def liveness_words(exc: LivenessError) -> str:
+    """Why the live check refused, for the person at the kiosk (R26)."""
+    if exc.decision == "locked":
+        return ("Too many attempts have failed, so the live check is paused here for a while. "
+                "Please use one of the other ways in, or ask the staff.")
+    if exc.decision == "required":
+        return ("A live check with the camera is needed here: a photo cannot be used. If the "
+                "camera does not work, please use one of the other ways in.")
+    if exc.decision == "attack":
+        return ("The check did not see a live person in front of the camera (it looked like "
+                "a photo, a screen or a recording). If that is wrong, please ask the staff.")
+    for code, _ in exc.reasons:
+        if code in LIVENESS_WORDS:
+            return LIVENESS_WORDS[code]
+    return "The live check did not succeed. Please try again."
+
+
 def plain_words(exc: FaceguardError) -> str:
     """What went wrong, for the person at the kiosk."""
+    if isinstance(exc, LivenessError):
+        return liveness_words(exc)
     if isinstance(exc, NoFaceFound):
         return ("We could not see a face in the picture. Please look straight at the camera, "
                 "in good light, and try again.")
@@ -82,6 +124,7 @@ def kiosk_data(fg: Faceguard) -> dict[str, Any]:
         "alternatives": list(dep.alternatives),
         "minors_allowed": bool(dep.minors_rules.strip()),
         "minors_rules": dep.minors_rules,
+        "liveness_required": fg.liveness_required(),
         "notices": {p: (n.fields | {"version": str(n.version)} if n else None)
                     for p, n in queries.notices(fg).items()},
     }

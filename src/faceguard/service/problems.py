@@ -28,6 +28,7 @@ from ..errors import (
     FaceguardError,
     ImageError,
     ImageTooLarge,
+    LivenessError,
     NotFound,
     NoticeError,
     PolicyError,
@@ -59,7 +60,9 @@ TYPES: dict[str, ProblemType] = {
     "forbidden": ProblemType(403, "Not allowed for this key", "The key's role, or a terminal "
                              "key's purposes, do not cover this operation (R14)."),
     "refused-by-rule": ProblemType(403, "Refused by a rule", "A legal rule refused the "
-                                   "operation; ``rule`` names it (see REQUIREMENTS.md)."),
+                                   "operation; ``rule`` names it (see REQUIREMENTS.md). A "
+                                   "liveness refusal (R26) lists the decision and its reason "
+                                   "codes in ``errors``."),
     "not-found": ProblemType(404, "Not found", "No such person, decision, review, key or page."),
     "method-not-allowed": ProblemType(405, "Method not allowed", "The path exists but not "
                                       "with this HTTP method."),
@@ -104,13 +107,15 @@ class ProblemError(Exception):
     """Raised by the service to answer with a problem (auth, uploads, throttling)."""
 
     def __init__(self, kind: str, detail: str, *, rule: str | None = None,
-                 headers: dict[str, str] | None = None, status: int | None = None) -> None:
+                 headers: dict[str, str] | None = None, status: int | None = None,
+                 errors: list[dict[str, Any]] | None = None) -> None:
         super().__init__(detail)
         self.kind = kind
         self.detail = detail
         self.rule = rule
         self.headers = headers or {}
         self.status = status or TYPES[kind].status
+        self.errors = errors
 
 
 def problem(kind: str, detail: str, *, request: Request | None = None,
@@ -147,14 +152,22 @@ def status_of(exc: FaceguardError) -> int:
     return TYPES[kind_of(exc)].status
 
 
-def from_error(exc: FaceguardError, request: Request | None = None) -> Problem:
-    errors: list[dict[str, Any]] | None = None
+def errors_of(exc: FaceguardError) -> list[dict[str, Any]] | None:
+    """The machine-readable details of a library error: the failed quality check, the
+    number of faces, or the liveness decision with its reason codes (R26)."""
     if isinstance(exc, QualityError):
-        errors = [{"check": exc.check}]
-    elif isinstance(exc, TooManyFaces):
-        errors = [{"faces": exc.count}]
+        return [{"check": exc.check}]
+    if isinstance(exc, TooManyFaces):
+        return [{"faces": exc.count}]
+    if isinstance(exc, LivenessError):
+        return [{"decision": exc.decision, "code": code, "message": message}
+                for code, message in exc.reasons] or [{"decision": exc.decision}]
+    return None
+
+
+def from_error(exc: FaceguardError, request: Request | None = None) -> Problem:
     return problem(kind_of(exc), str(exc), request=request, rule=exc.rule,
-                   error=type(exc).__name__, errors=errors)
+                   error=type(exc).__name__, errors=errors_of(exc))
 
 
 def responses(*statuses: int, html: bool = False) -> dict[int | str, dict[str, Any]]:
@@ -197,7 +210,8 @@ def install(app: FastAPI) -> None:
 
     async def on_problem(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ProblemError)
-        body = problem(exc.kind, exc.detail, request=request, rule=exc.rule, status=exc.status)
+        body = problem(exc.kind, exc.detail, request=request, rule=exc.rule, status=exc.status,
+                       errors=exc.errors)
         if exc.kind in ("unauthenticated", "second-factor") and _wants_html(request) and (
                 request.method == "GET"):
             from .templating import login_redirect

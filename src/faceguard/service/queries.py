@@ -147,11 +147,17 @@ def events(fg: Faceguard, *, before: int | None = None, limit: int = 50,
         return [_event(r) for r in conn.execute(query)]
 
 
+#: Events that are alarms whatever their outcome: lockouts and presentation attacks (R25, R26).
+ALARM_OPERATIONS = ("access.locked_out", "liveness.attack", "liveness.lockout",
+                    "liveness.refused")
+
+
 def alarms(fg: Faceguard, *, limit: int = 20) -> list[dict[str, Any]]:
-    """Security events worth an alarm: lockouts, and attacks once liveness records them."""
+    """Security events worth an alarm: lockouts, attempts while locked, attacks. A liveness
+    check passed, or a retry, is not one."""
     e = db.audit_events.c
     query = (sa.select(db.audit_events)
-             .where(sa.or_(e.operation == "access.locked_out", e.operation.like("liveness.%"),
+             .where(sa.or_(e.operation.in_(ALARM_OPERATIONS),
                            e.outcome.in_(("attack", "locked"))))
              .order_by(e.seq.desc()).limit(limit))
     with fg.store.records.connect() as conn:

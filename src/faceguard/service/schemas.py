@@ -93,6 +93,63 @@ class KeyCreate(_In):
                        "(always at protection level 3)")
 
 
+# ---- liveness answers (R26) ---------------------------------------------------------------
+
+ChallengeId = Annotated[str, StringConstraints(min_length=1, max_length=64,
+                                               pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+class ChallengeCreate(_In):
+    """Optional: bind the challenge to one person; it can then only be answered for them.
+    The terminal is the key that asks (never a field of the body)."""
+
+    external_id: ExternalId | None = None
+
+
+class FrameIn(_In):
+    """One captured frame: the JPEG as captured, unmirrored, and its capture time."""
+
+    t_ms: int = Field(ge=0, le=2**53, description="capture time in milliseconds on any "
+                      "monotonic clock (e.g. performance.now()); only differences count")
+    jpeg: str = Field(min_length=1, description="the JPEG bytes, base64 (standard alphabet, "
+                      "padded, no data: prefix)")
+
+
+class LivenessAnswerIn(_In):
+    """The frames answering a challenge, in capture order."""
+
+    challenge_id: ChallengeId
+    frames: list[FrameIn] = Field(min_length=1, max_length=600)
+
+
+class LiveFaceCreate(_In):
+    """Enroll or verify from a live answer: the face recognised is its most frontal frame.
+    ``external_id`` may instead come in the X-External-Id header."""
+
+    external_id: ExternalId | None = None
+    liveness: LivenessAnswerIn
+
+
+class LiveIdentifyCreate(_In):
+    """Identify from a live answer: the face recognised is its most frontal frame."""
+
+    liveness: LivenessAnswerIn
+
+
+class KioskChallengeCreate(_In):
+    """The person at the kiosk, whom the challenge is bound to."""
+
+    external_id: ExternalId
+
+
+class KioskEnrollCreate(_In):
+    """The kiosk's live enrollment: the person, the purposes they agreed to, the answer."""
+
+    external_id: ExternalId
+    purposes: list[PurposeName] = Field(min_length=1, max_length=20)
+    liveness: LivenessAnswerIn
+
+
 # ---- responses --------------------------------------------------------------------------
 
 
@@ -274,3 +331,33 @@ class PublicKeyPublic(BaseModel):
     """The Ed25519 key (raw, hex) that verifies certificates and audit checkpoints."""
 
     public_key: str
+
+
+class ChallengePublic(BaseModel):
+    """A liveness challenge (R26): show the instructions one by one, film the person at 6 to
+    15 frames per second while they make the movements in order, and send the frames before
+    ``expires_at``, capturing for at most ``max_capture_ms``."""
+
+    challenge_id: str
+    movements: list[Literal["turn-left", "turn-right", "look-up", "look-down"]]
+    instructions: list[str]
+    issued_at: str
+    expires_at: str
+    expires_in_ms: int
+    max_capture_ms: int
+    min_frames: int
+    max_frames: int
+    frame_format: Literal["image/jpeg"]
+    rule: Literal["R26"]
+
+
+class KioskEnrolledOne(BaseModel):
+    purpose: str
+    expires_at: str
+
+
+class KioskEnrolledPublic(BaseModel):
+    """The kiosk's outcome, in words for the person and per purpose."""
+
+    message: str
+    enrollments: list[KioskEnrolledOne]

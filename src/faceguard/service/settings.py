@@ -23,6 +23,8 @@ SETTINGS_DOC: dict[str, str] = {
     "dev": "development mode: a banner on every page, a local master key (never in production)",
     "max_upload_bytes": "largest request body accepted for images, in bytes (413 above)",
     "max_images": "most images in one enrollment request",
+    "max_liveness_bytes": "largest JSON body with a liveness answer (base64 frames), in bytes "
+                          "(413 above)",
     "auth_failures": "failed authentications from one client before it is locked out",
     "auth_window_seconds": "window in which those failures are counted",
     "lockout_seconds": "how long a locked-out client is refused (429 with Retry-After)",
@@ -41,6 +43,7 @@ class ServiceSettings:
     dev: bool = False
     max_upload_bytes: int = 20 * 1024 * 1024
     max_images: int = 10
+    max_liveness_bytes: int = 24 * 1024 * 1024
     auth_failures: int = 5
     auth_window_seconds: int = 300
     lockout_seconds: int = 300

@@ -123,8 +123,10 @@ async def _multipart(request: Request, body: bytes, max_images: int) -> Upload:
     return upload
 
 
-def openapi_body(fields: dict[str, dict[str, Any]], *, many: bool = False) -> dict[str, Any]:
-    """``openapi_extra`` documenting both ways of sending images."""
+def openapi_body(fields: dict[str, dict[str, Any]], *, many: bool = False,
+                 live: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``openapi_extra`` documenting both ways of sending images, and with ``live`` (a JSON
+    schema) the third: a JSON body answering a liveness challenge (``liveness_wire``)."""
     image: dict[str, Any] = {"type": "string", "format": "binary"}
     multipart = {
         "type": "object",
@@ -132,17 +134,17 @@ def openapi_body(fields: dict[str, dict[str, Any]], *, many: bool = False) -> di
         "properties": {"image": {"type": "array", "items": image, "minItems": 1}
                        if many else image, **fields},
     }
-    return {
-        "requestBody": {
-            "required": True,
-            "description": "multipart/form-data with 'image' file part(s), or one raw image "
-                           "(the external ID then goes in the X-External-Id header). JPEG, PNG "
-                           "or WEBP, sniffed from the bytes.",
-            "content": {
-                "multipart/form-data": {"schema": multipart},
-                **{t: {"schema": image} for t in ("image/jpeg", "image/png", "image/webp",
-                                                  "application/octet-stream")},
-            },
-        },
+    description = ("multipart/form-data with 'image' file part(s), or one raw image (the "
+                   "external ID then goes in the X-External-Id header). JPEG, PNG or WEBP, "
+                   "sniffed from the bytes.")
+    content: dict[str, Any] = {
+        "multipart/form-data": {"schema": multipart},
+        **{t: {"schema": image} for t in ("image/jpeg", "image/png", "image/webp",
+                                          "application/octet-stream")},
     }
+    if live is not None:
+        description += (" Or application/json answering a liveness challenge (R26): the face "
+                        "recognised is then the answer's most frontal frame.")
+        content["application/json"] = {"schema": live}
+    return {"requestBody": {"required": True, "description": description, "content": content}}
 
