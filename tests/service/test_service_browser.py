@@ -4,7 +4,12 @@
   made here from a real face image;
 - the same without JavaScript, with the file input;
 - a declined consent showing the alternatives, and not asked again;
-- an admin erasing a person, and the record page showing the erasure and a verified chain.
+- an admin erasing a person, and the record page showing the erasure and a verified chain;
+- where liveness is required (R26), the kiosk's live check: the page shows the challenge,
+  films the fake camera and sends the frames. The camera file is written when the page
+  receives its challenge (Chromium reads it when the page opens the camera, after that):
+  a real head turning as asked (UMIST) is enrolled; a printed photo turned in front of the
+  camera is refused with R26 and its reason, and a new attempt gets a fresh challenge.
 
 Screenshots go to test-artifacts/service/. Without /usr/bin/chromium these tests skip.
 """
@@ -15,18 +20,28 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from random import Random
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from faceguard import Faceguard
 from faceguard.engine.dlib_engine import DlibEngine
+from faceguard.errors import LivenessError
+from faceguard.liveness import ChallengeStore, LivenessAnswer
+from faceguard.liveness.attacks import render_attack
+from faceguard.service.pages_kiosk import liveness_words
+from liveness.test_liveness_support import TURN, require_liveness, umist_answer, umist_frame
 from test_service_support import (
     ARTIFACTS,
     Service,
     good_faces,
+    live_faceguard,
     live_server,
     make_service,
     write_y4m,
+    write_y4m_frames,
 )
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -51,17 +66,28 @@ class Browsing:
 
 
 @pytest.fixture(scope="module")
-def browsing(engine: DlibEngine, lfw: Path, tmp_path_factory: pytest.TempPathFactory
-             ) -> Iterator[Browsing]:
+def playwright() -> Iterator[sync_api.Playwright]:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as running:
+        yield running
+
+
+def launch(playwright: sync_api.Playwright, camera: Path) -> sync_api.Browser:
+    """Chromium whose fake camera plays ``camera`` (a .y4m read again each time a page
+    opens the camera, from its first frame)."""
+    return playwright.chromium.launch(
+        executable_path=str(CHROMIUM),
+        args=[*ARGS, f"--use-file-for-fake-video-capture={camera}"])
+
+
+@pytest.fixture(scope="module")
+def browsing(playwright: sync_api.Playwright, engine: DlibEngine, lfw: Path,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browsing]:
     face = good_faces(engine, lfw, 1)[0]
     video = write_y4m(face[0], tmp_path_factory.mktemp("camera") / "face.y4m")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[*ARGS, f"--use-file-for-fake-video-capture={video}"])
-        yield Browsing(browser, face)
-        browser.close()
+    browser = launch(playwright, video)
+    yield Browsing(browser, face)
+    browser.close()
 
 
 @pytest.fixture()
@@ -189,3 +215,166 @@ def test_an_admin_erases_a_person_and_the_record_shows_it(browsing: Browsing,
     shot(page, "admin-2-record-after-erasure")
     context.close()
     assert fg.people_enrolled() == 0 and fg.verify_audit().ok
+
+
+# ---- the kiosk's live check (R26) -------------------------------------------------------
+
+#: The order UMIST answers are composed for (see tests/liveness): turn left, then right.
+ORDER = ("turn-left", "turn-right")
+FPS = 15
+CAMERA_SIZE = (480, 360)
+
+
+@pytest.fixture()
+def live_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: DlibEngine
+              ) -> Iterator[tuple[Service, str, Faceguard]]:
+    """The service over a deployment that requires liveness."""
+    monkeypatch.delenv("FACEGUARD_MASTER_KEY", raising=False)
+    monkeypatch.delenv("FACEGUARD_MASTER_KEY_FILE", raising=False)
+    fg = live_faceguard(tmp_path / "live", engine)
+    service = make_service(fg)
+    with live_server(service.app) as url:
+        yield service, url, fg
+    fg.close()
+
+
+def first_challenge_asks(movements: tuple[str, ...]) -> ChallengeStore:
+    """A challenge store whose first challenge asks ``movements`` (a seeded random source:
+    the page and the server are unchanged, only the draw is known in advance)."""
+    for seed in range(10_000):
+        if ChallengeStore(rng=Random(seed)).issue("probe").movements == movements:
+            return ChallengeStore(rng=Random(seed))
+    raise AssertionError(f"no seed draws {movements}")
+
+
+def turning_head(root: Path, movements: tuple[str, ...]) -> Iterator[np.ndarray]:
+    """What the camera sees of a person doing ``movements`` (UMIST s18, a real head: turning
+    toward one profile is ``turn-left`` unmirrored; the mirrored series ``turn-right``), at
+    FPS: facing the camera while the page counts down and records its first second, each
+    movement out and back in about two seconds, then facing the camera again. Every frame has
+    its own sensor noise, as a camera's frames do."""
+    plan = [(7, False)] * round(3.6 * FPS)
+    for movement in movements:
+        assert movement in ORDER, f"UMIST cannot show {movement}"
+        plan += [(index, movement == "turn-right") for index in TURN for _ in range(4)]
+    plan += [(7, False)] * (6 * FPS)
+    for number, (index, mirror) in enumerate(plan):
+        yield umist_frame(root, "s18", index, mirror=mirror, seed=5000 + number)
+
+
+def photo_turned(photo: np.ndarray) -> Iterator[np.ndarray]:
+    """A printed photo held up to the camera and turned, as a person turning their head."""
+    attack = render_attack(photo, np.random.default_rng(11), medium="print", motion="turn",
+                           frames=14 * FPS, fps=FPS, size=CAMERA_SIZE, strength=1.0)
+    yield from attack.frames
+
+
+def agree_to_both(page: sync_api.Page, external_id: str, name: str) -> None:
+    start_kiosk(page, external_id, name)
+    page.check(f'input[name="consent-{PURPOSE}"][value="agree"]')
+    page.check('input[name="consent-attendance"][value="agree"]')
+    page.click("text=Confirm my choices")
+    page.wait_for_selector("#live-start:not([hidden])", timeout=15_000)
+
+
+def test_kiosk_live_check_with_a_real_head_turning(playwright: sync_api.Playwright,
+                                                   live_site: tuple[Service, str, Faceguard],
+                                                   tmp_path: Path) -> None:
+    root = require_liveness()
+    service, url, fg = live_site
+    fg.configure_liveness().detector.challenges = first_challenge_asks(ORDER)
+    videos = {ORDER: write_y4m_frames(turning_head(root, ORDER), tmp_path / "turning.y4m",
+                                      size=CAMERA_SIZE, fps=FPS).read_bytes()}
+    camera = tmp_path / "camera.y4m"
+    # nothing but grey until the person is asked
+    write_y4m_frames([np.full((360, 480, 3), 128, np.uint8)], camera, size=CAMERA_SIZE)
+    browser = launch(playwright, camera)
+    page = browser.new_page(viewport={"width": 1000, "height": 1100})
+    log_in(page, url, service.secrets["operator"], "/kiosk")
+    agree_to_both(page, "resident-18", "Chen Jie")
+    assert page.locator("input[type=file]").count() == 0  # no photo instead of the check
+    shot(page, "kiosk-live-1-ready")
+    asked: dict[str, object] = {}
+
+    def person_reads_the_challenge(route: sync_api.Route) -> None:
+        # the person reads the movements and makes them: the camera file is written now,
+        # before the page opens the camera (Chromium reads it when the camera opens)
+        response = route.fetch()
+        challenge = response.json()
+        asked.update(challenge)
+        movements = tuple(challenge["movements"])
+        assert movements in videos, f"the test can only show {list(videos)}, not {movements}"
+        camera.write_bytes(videos[movements])
+        route.fulfill(response=response)
+
+    page.route("**/kiosk/challenge", person_reads_the_challenge)
+    page.click("#live-start")
+    page.wait_for_selector("#live-instructions li")
+    assert page.locator("#live-instructions li").all_inner_texts() == asked["instructions"]
+    assert page.get_attribute("#live-form", "data-challenge-id") == asked["challenge_id"]
+    page.wait_for_selector("#live-instructions li.now", timeout=10_000)
+    assert page.inner_text("#live-prompt").startswith(str(asked["instructions"][0]))
+    shot(page, "kiosk-live-2-filming")
+    assert page.is_visible("#camera") and not page.is_visible("#live-start")
+    page.wait_for_selector("#live-outcome:not([hidden])", timeout=120_000)
+    shot(page, "kiosk-live-3-outcome")
+    outcome = page.inner_text("#live-outcome")
+    assert page.get_attribute("#live-outcome", "data-outcome") == "enrolled", outcome
+    assert "Done: face recognition is set up for you" in outcome
+    assert "For access control: kept until" in outcome and "For attendance" in outcome
+    browser.close()
+    assert fg.stats()["templates"] == {PURPOSE: 1, "attendance": 1}
+    [passed] = fg.store.audit.events(operation="liveness.passed")
+    operator = next(k for k in service.app.state.service.keys.list_keys()
+                    if k.role == "operator")
+    assert passed.detail["terminal"] == operator.id
+    assert passed.detail["challenge_id"] == asked["challenge_id"]
+    # the live frame was enrolled: a new live answer of the same head is identified
+    challenge = fg.configure_liveness().detector.challenges.issue("gate", movements=ORDER)
+    found = fg.identify(b"", PURPOSE, liveness=LivenessAnswer(
+        challenge.id, tuple(umist_answer(root, ORDER, seed=77)), "gate"))
+    assert (found.decision, found.external_id) == ("match", "resident-18")
+
+
+def test_kiosk_live_check_refuses_a_photo_and_offers_a_new_challenge(
+    playwright: sync_api.Playwright, live_site: tuple[Service, str, Faceguard],
+    tmp_path: Path, lfw: Path,
+) -> None:
+    service, url, fg = live_site
+    with Image.open(lfw / "Colin_Powell" / "Colin_Powell_0001.jpg") as image:
+        photo = np.asarray(image.convert("RGB"))
+    camera = write_y4m_frames(photo_turned(photo), tmp_path / "photo.y4m", size=CAMERA_SIZE,
+                              fps=FPS)
+    browser = launch(playwright, camera)
+    page = browser.new_page(viewport={"width": 1000, "height": 1100})
+    log_in(page, url, service.secrets["operator"], "/kiosk")
+    agree_to_both(page, "resident-19", "Zhou Min")
+    page.click("#live-start")
+    page.wait_for_selector("#live-instructions li")
+    first = page.get_attribute("#live-form", "data-challenge-id")
+    assert first and page.locator("#live-instructions li").count() in (2, 3)
+    page.wait_for_selector("#live-outcome:not([hidden])", timeout=120_000)
+    shot(page, "kiosk-live-photo-refused")
+    assert page.get_attribute("#live-outcome", "data-outcome") == "refused"
+    assert page.inner_text("#live-title") == "You are not enrolled"
+    assert page.inner_text("#live-rule .rule") == "R26"
+    reasons = page.inner_text("#live-reasons")
+    assert reasons.startswith(" · reason: ") or reasons.startswith("· reason: "), reasons
+    # the refusal is the server's: recorded with its reasons, nothing enrolled
+    decided = [e for e in fg.store.audit.events() if e.operation in ("liveness.attack",
+                                                                      "liveness.failed")]
+    assert len(decided) == 1 and decided[0].detail["challenge_id"] == first
+    codes = reasons.split("reason: ")[1].split(", ")
+    assert decided[0].detail["reasons"] == codes
+    said = liveness_words(LivenessError("", decision=decided[0].outcome,
+                                        reasons=tuple((c, "") for c in codes)))
+    assert page.inner_text("#live-message") == said
+    assert fg.people_enrolled() == 0
+    # a new attempt gets a fresh challenge
+    assert page.is_visible("#live-retry") and not page.is_visible("#live-start")
+    page.click("#live-retry")
+    page.wait_for_function(
+        "first => document.getElementById('live-form').dataset.challengeId !== first", arg=first)
+    assert page.is_visible("#live-instructions li")
+    shot(page, "kiosk-live-photo-retry")
+    browser.close()

@@ -351,7 +351,7 @@ def test_the_kiosk_enrolls_each_agreed_purpose_from_one_live_answer(service: Ser
         challenge, frames, external_id="resident-18", purposes=[PURPOSE, "attendance"]))
     assert done.status_code == 201, done.text
     assert [e["purpose"] for e in done.json()["enrollments"]] == [PURPOSE, "attendance"]
-    assert done.json()["message"].startswith("Done: face recognition is set up for you.")
+    assert done.json()["message"].startswith("Your pictures were not kept.")
     assert live.stats()["templates"] == {PURPOSE: 1, "attendance": 1}
     assert len(events(live, "liveness.passed")) == 1
     # a refusal is in the person's words, with the rule and the reasons

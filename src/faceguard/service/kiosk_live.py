@@ -86,6 +86,7 @@ async def enroll_live(request: Request, state: State,
         except FaceguardError as exc:
             raise kiosk_problem(exc, done) from exc
     return KioskEnrolledPublic(
-        message="Done: face recognition is set up for you. Your pictures were not kept.",
+        message="Your pictures were not kept. You can withdraw at any time, and your "
+                "template is then erased at once: ask the staff.",
         enrollments=[KioskEnrolledOne(purpose=r.purpose, expires_at=r.expires_at)
                      for r in done])

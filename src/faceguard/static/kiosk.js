@@ -210,6 +210,7 @@
       stream = null;
       video.hidden = true;
       prompt.textContent = "";
+      steps.hidden = true;
       outcome.hidden = false;
       var list = el("live-enrollments");
       list.textContent = "";
@@ -226,7 +227,7 @@
         });
         rule.hidden = true;
         retry.hidden = true;
-        say("You can withdraw at any time; your template is then erased at once.");
+        say("");
         return;
       }
       var data = result.data || {};
