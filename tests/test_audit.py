@@ -153,6 +153,16 @@ def test_hash_is_sha256_of_documented_canonical_encoding(store: Store) -> None:
     assert [r["prev_hash"] for r in rows] == [GENESIS, rows[0]["hash"], rows[1]["hash"]]
 
 
+def test_hash_holds_for_text_that_json_escapes(store: Store) -> None:
+    store.append(actor='张伟 "the operator"\\', operation="consent.granted", outcome="ok",
+                 purpose=None, subject=None, rules=["R3"],
+                 detail={"note": "line\nbreak\ttab \u2028 \u00e9 \U0001f600", "z": [1.5, -0.0],
+                         "a": {"nested": None, "flag": True}})
+    [row] = store.rows()
+    assert attacker_hash(row) == row["hash"]
+    assert store.log.verify().ok
+
+
 def test_checkpoints_and_head_are_signed_by_public_key(store: Store) -> None:
     store.fill()
     public = Ed25519PublicKey.from_public_bytes(bytes.fromhex(store.log.public_key_hex))

@@ -180,7 +180,7 @@ def test_minor_with_guardian_consent_is_recorded_and_exported(fg: Faceguard) -> 
     assert record["guardian"] == {
         "name": "Han Meimei", "relationship": "mother", "evidence": "signed-form-33"
     }
-    raw = (fg.store.data_dir / "faceguard.db").read_bytes()
+    raw = b"".join(path.read_bytes() for path in fg.store.data_dir.glob("faceguard.db*"))
     assert b"Han Meimei" not in raw  # guardian details are stored encrypted
     assert rows(fg, "SELECT guardian_ct IS NOT NULL FROM consents") == [(1,)]
 

@@ -21,3 +21,22 @@ def test_migrations_match_the_declared_schema(tmp_path: Path, store: str, metada
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []  # type: ignore[arg-type]
         assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
+
+
+def test_the_record_store_commits_durably_through_a_write_ahead_log(tmp_path: Path) -> None:
+    records = db.connect(tmp_path / "faceguard.db", wal=True)
+    keys = db.connect(tmp_path / "keys.db")
+    try:
+        with records.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        with keys.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "delete"
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
+        db.upgrade(records, "records")
+        assert (tmp_path / "faceguard.db-wal").stat().st_size > 0
+        db.checkpoint(records)
+        assert (tmp_path / "faceguard.db-wal").stat().st_size == 0
+    finally:
+        records.dispose()
+        keys.dispose()

@@ -81,12 +81,21 @@ def two_people(fg: Faceguard, lfw: Path) -> tuple[str, str]:
 # ---- what a copy of the record store reveals ---------------------------------------------
 
 
+def snapshot(data_dir: Path, copy: Path) -> Path:
+    """A file-level copy of the record store as a backup tool makes it: the database file
+    and its write-ahead log (which holds the newest commits)."""
+    shutil.copy(data_dir / "faceguard.db", copy)
+    wal = data_dir / "faceguard.db-wal"
+    if wal.exists():
+        shutil.copy(wal, copy.with_name(copy.name + "-wal"))
+    return copy
+
+
 def test_record_store_copy_holds_no_template_bytes_or_identities(
     fg: Faceguard, two_people: tuple[str, str], tmp_path: Path
 ) -> None:
-    copy = tmp_path / "backup-faceguard.db"
-    shutil.copy(fg.store.data_dir / "faceguard.db", copy)
-    raw = copy.read_bytes()
+    snapshot(fg.store.data_dir, tmp_path / "backup-faceguard.db")
+    raw = b"".join(path.read_bytes() for path in tmp_path.glob("backup-faceguard.db*"))
 
     vectors = [v for subject in two_people for v in decrypted(fg, subject)]
     assert len(vectors) == 3
@@ -111,8 +120,7 @@ def test_erased_subject_is_unreadable_in_an_old_copy(
     alice, bob = two_people
     bob_vectors = decrypted(fg, bob)
     data_dir = fg.store.data_dir
-    copy = tmp_path / "before-erasure.db"
-    shutil.copy(data_dir / "faceguard.db", copy)
+    copy = snapshot(data_dir, tmp_path / "before-erasure.db")
     with closing(sqlite3.connect(data_dir / "keys" / "keys.db")) as conn:
         [(alice_wrapped,)] = conn.execute(
             "SELECT wrapped_key FROM subject_keys WHERE subject_id = ?", (alice,)
@@ -146,7 +154,7 @@ def test_erased_subject_is_unreadable_in_an_old_copy(
         keys.dispose()
 
     # secure_delete: the live files no longer hold Alice's ciphertexts or wrapped key.
-    live = (data_dir / "faceguard.db").read_bytes()
+    live = b"".join(path.read_bytes() for path in data_dir.glob("faceguard.db*"))  # + log
     for row in rows:
         assert row.ciphertext not in live
     assert alice_wrapped not in (data_dir / "keys" / "keys.db").read_bytes()

@@ -182,6 +182,9 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps):
                 partition.remove_templates(set(replaced))
                 for template_id, ex in zip(ids, extractions, strict=True):
                     partition.add(subject, template_id, ex.template.vector)
+            if replaced:
+                self.store.settle()
+            self._gate_changed()  # the people count may have crossed a threshold
         return EnrollResult(subject, purpose, tuple(ids), expires, seq)
 
     def correct(
@@ -234,10 +237,10 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps):
                 distances.append(item.template.distance(probe))
             best = min(distances) if distances else float("inf")
             decision = "match" if point.is_match(best) else "no-match"
-            with self.store.write_lock, self.store.records.begin() as conn:
+            def record(conn: sa.Connection) -> int:
                 if decision == "match":
                     self._touch(conn, subject)
-                seq = self.store.audit.append(
+                return self.store.audit.append(
                     conn,
                     actor=actor,
                     operation="face.verified",
@@ -248,6 +251,8 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps):
                     detail={"operating_point": point.name, "score_revealed": reveal_score,
                             "templates_compared": len(distances)},
                 )
+
+            seq = self.store.commit(record)  # durable before the answer (group commit)
         return VerifyResult(
             decision,  # type: ignore[arg-type]
             purpose,
@@ -331,10 +336,10 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps):
                              for c in confirmed[:3]]
             decision = "needs-review" if review else ("match" if confirmed else "unknown")
             matched = confirmed[0] if confirmed and not review else None
-            with self.store.write_lock, self.store.records.begin() as conn:
+            def record(conn: sa.Connection) -> int:
                 if matched is not None:
                     self._touch(conn, matched.subject_id)
-                seq = self.store.audit.append(
+                return self.store.audit.append(
                     conn,
                     actor=actor,
                     operation="face.identified",
@@ -345,6 +350,8 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps):
                     detail={"operating_point": point.name, "score_revealed": reveal_score,
                             "gallery": len(partition), "candidates": len(externals)},
                 )
+
+            seq = self.store.commit(record)  # durable before the answer (group commit)
         if review:
             return IdentifyResult("needs-review", purpose, point.name, seq,
                                   candidates=tuple(externals), reason=reason)

@@ -13,6 +13,10 @@ is rewritten in ``settings["audit.head"]``. The chain catches edits, deletions, 
 and reordering; the signatures catch an attacker who rewrites the chain and recomputes its
 hashes, and the head catches deletion of the newest events.
 
+Inside :meth:`AuditLog.batch` (the group commit of ``Store.commit``), events are buffered
+and written at the end of the block with one multi-row insert and one signed head, so many
+operations share one transaction and one ``fsync``; each is answered only after it.
+
 ``AuditReport.first_bad_seq`` names the first event that cannot be trusted. A rewrite that
 was rehashed is only visible to a signature, so it is reported from the first event after
 the last checkpoint that still matches (the span the tampering must lie in).
@@ -25,10 +29,11 @@ import json
 import math
 import re
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from cryptography.exceptions import InvalidSignature
@@ -46,6 +51,18 @@ _CHECKPOINT_LABEL = b"faceguard-audit-checkpoint\0"
 _HEAD_LABEL = b"faceguard-audit-head\0"
 _OPERATION = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
 _LIMITS = {"actor": 128, "operation": 64, "purpose": 64, "subject": 40, "outcome": 32}
+_BATCH = "faceguard.audit.batch"
+
+# Statements built once: SQLAlchemy compiles each shape once and caches it.
+_LAST = (sa.select(audit_events.c.seq, audit_events.c.hash)
+         .order_by(audit_events.c.seq.desc()).limit(1))
+_INSERT_EVENT = audit_events.insert()
+_INSERT_CHECKPOINT = audit_checkpoints.insert()
+_UPDATE_HEAD = (settings.update().where(settings.c.key == HEAD_KEY)
+                .values(value=sa.bindparam("head")))
+# A write that changes nothing, run first so the transaction holds the database's write lock
+# before it reads the chain's tail (another process cannot append in between).
+_LOCK = settings.update().where(settings.c.key == HEAD_KEY).values(value=settings.c.value)
 
 
 @dataclass(frozen=True)
@@ -76,14 +93,91 @@ class AuditReport:
     problem: str | None
 
 
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False)
+_canonical: Callable[[Any], str] = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
 
 def _event_hash(seq: int, ts: str, fields: Mapping[str, Any], prev_hash: str) -> str:
     record = {**fields, "seq": seq, "ts": ts, "prev_hash": prev_hash}
     return hashlib.sha256(_canonical(record).encode("utf-8")).hexdigest()
+
+
+_STRING: Callable[[str], str] = json.encoder.encode_basestring
+_COLUMNS = ("seq", "ts", "actor", "operation", "purpose", "subject", "outcome", "rules",
+            "detail", "prev_hash", "hash")
+
+
+class _StoredRow(NamedTuple):
+    """One ``audit_events`` row as the driver returns it (columns in ``_COLUMNS`` order)."""
+
+    seq: int
+    ts: str
+    actor: str
+    operation: str
+    purpose: str | None
+    subject: str | None
+    outcome: str
+    rules: str
+    detail: str
+    prev_hash: str
+    hash: str
+
+
+_SELECT_ROWS = f"SELECT {', '.join(_COLUMNS)} FROM audit_events ORDER BY seq"
+_INSERT_ROWS = (f"INSERT INTO audit_events ({', '.join(_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(_COLUMNS))})")
+
+
+def _record_hash(seq: int, ts: str, actor: str, operation: str, outcome: str,
+                 purpose: str | None, subject: str | None, rules: str, detail: str,
+                 prev_hash: str) -> str:
+    """``_event_hash`` computed from ``rules`` and ``detail`` already in canonical JSON: the
+    canonical encoding of the record written out key by key (keys in sorted order)."""
+    text = _STRING
+    record = (f'{{"actor":{text(actor)},"detail":{detail},'
+              f'"operation":{text(operation)},"outcome":{text(outcome)},'
+              f'"prev_hash":{text(prev_hash)},'
+              f'"purpose":{"null" if purpose is None else text(purpose)},'
+              f'"rules":{rules},"seq":{seq:d},'
+              f'"subject":{"null" if subject is None else text(subject)},"ts":{text(ts)}}}')
+    return hashlib.sha256(record.encode("utf-8")).hexdigest()
+
+
+def _fast_hash(row: Any) -> str:
+    """The hash of a stored row from its stored ``rules`` and ``detail`` text, unparsed (a
+    row whose text is not canonical, or has a field of the wrong type, does not match and
+    is examined the slow way)."""
+    return _record_hash(row.seq, row.ts, row.actor, row.operation, row.outcome, row.purpose,
+                        row.subject, row.rules, row.detail, row.prev_hash)
+
+
+def _matches(row: _StoredRow) -> bool:
+    try:
+        return _fast_hash(row) == row.hash
+    except (TypeError, ValueError):
+        return False
+
+
+@dataclass
+class _Pending:
+    """Events appended inside :meth:`AuditLog.batch`, not yet written."""
+
+    seq: int
+    hash: str
+    events: list[dict[str, Any]] = field(default_factory=list)
+    checkpoints: list[dict[str, Any]] = field(default_factory=list)
+    ts: str = ""
+
+
+@dataclass(frozen=True)
+class BatchMark:
+    """Where a batch stood, to drop what one failed operation appended (``rewind``)."""
+
+    seq: int
+    hash: str
+    events: int
+    checkpoints: int
+    ts: str
 
 
 def _signed_message(label: bytes, seq: int, digest: str, signed_at: str) -> bytes:
@@ -127,21 +221,39 @@ def _check_fields(fields: Mapping[str, str | None], rules: Sequence[str]) -> Non
         value = fields[name]
         if value is None and name in ("purpose", "subject"):
             continue
-        if not isinstance(value, str) or not value or len(value) > limit:
+        if type(value) is not str or not value or len(value) > limit:
             raise AuditError(f"audit {name} must be a non-empty string of at most {limit} "
                              "characters", rule="R11")
     if not _OPERATION.fullmatch(str(fields["operation"])):
         raise AuditError(f"audit operation {fields['operation']!r} is not dot-named "
                          "(e.g. 'consent.withdrawn')", rule="R11")
-    if (
-        isinstance(rules, str)
-        or not isinstance(rules, Sequence)
-        or not all(isinstance(r, str) and 0 < len(r) <= 32 for r in rules)
-    ):
+    if type(rules) not in (list, tuple) and (isinstance(rules, str)
+                                             or not isinstance(rules, Sequence)):
         raise AuditError("audit rules must be a sequence of rule IDs", rule="R11")
+    for rule in rules:
+        if type(rule) is not str or not 0 < len(rule) <= 32:
+            raise AuditError("audit rules must be a sequence of rule IDs", rule="R11")
 
 
-def _to_event(row: sa.Row[Any]) -> AuditEvent:
+_SCALARS = (str, int, bool, type(None))
+
+
+def _plain_detail(detail: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``_plain`` of an event's detail, with a fast path for the usual flat mapping of short
+    strings, integers, booleans and nulls."""
+    if type(detail) is dict and all(
+        type(key) is str and len(key) <= MAX_STRING and type(value) in _SCALARS
+        and (type(value) is not str or len(value) <= MAX_STRING)
+        for key, value in detail.items()
+    ):
+        return dict(detail)
+    plain = _plain(detail or {}, "detail")
+    if not isinstance(plain, dict):
+        raise AuditError("audit detail must be a mapping", rule="R11")
+    return plain
+
+
+def _to_event(row: sa.Row[Any] | _StoredRow) -> AuditEvent:
     rules = json.loads(row.rules)
     detail = json.loads(row.detail)
     if not isinstance(rules, list) or not all(isinstance(r, str) for r in rules):
@@ -164,7 +276,7 @@ class AuditLog:
     """Appends to and verifies the hash-chained, signed processing record."""
 
     def __init__(self, engine: sa.Engine, signing_key: Ed25519PrivateKey, *,
-                 checkpoint_every: int = 64,
+                 checkpoint_every: int = 256,
                  clock: Callable[[], datetime] | None = None) -> None:
         if checkpoint_every < 1:
             raise AuditError("checkpoint_every must be at least 1", rule="R11")
@@ -173,7 +285,7 @@ class AuditLog:
         self._public = signing_key.public_key()
         self._every = checkpoint_every
         self._clock = clock or (lambda: datetime.now(UTC))
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     @property
     def public_key_hex(self) -> str:
@@ -209,10 +321,8 @@ class AuditLog:
         fields: dict[str, Any] = {"actor": actor, "operation": operation, "outcome": outcome,
                                   "purpose": purpose, "subject": subject}
         _check_fields(fields, rules)
-        fields["rules"] = list(rules)
-        fields["detail"] = _plain(detail or {}, "detail")
-        if not isinstance(fields["detail"], dict):
-            raise AuditError("audit detail must be a mapping", rule="R11")
+        fields["rules"] = "[" + ",".join(map(_STRING, rules)) + "]"
+        fields["detail"] = _canonical(_plain_detail(detail))
         if not conn.in_transaction():
             raise AuditError("audit events must be appended inside the caller's transaction",
                              rule="R11")
@@ -224,26 +334,95 @@ class AuditLog:
                                  rule="R11") from exc
 
     def _write(self, conn: sa.Connection, fields: dict[str, Any]) -> int:
-        last = conn.execute(sa.select(audit_events.c.seq, audit_events.c.hash)
-                            .order_by(audit_events.c.seq.desc()).limit(1)).first()
-        seq, prev_hash = (last.seq + 1, last.hash) if last else (1, GENESIS)
+        """Chain and store ``fields`` (``rules`` and ``detail`` already canonical JSON)."""
+        pending: _Pending | None = conn.info.get(_BATCH)
+        if pending is None:
+            conn.execute(_LOCK)
+            last = conn.execute(_LAST).first()
+            seq, prev_hash = (last.seq + 1, last.hash) if last else (1, GENESIS)
+        else:
+            seq, prev_hash = pending.seq + 1, pending.hash
         ts = self._now()
-        digest = _event_hash(seq, ts, fields, prev_hash)
-        conn.execute(audit_events.insert().values(
-            seq=seq, ts=ts, prev_hash=prev_hash, hash=digest,
-            **{**fields, "rules": _canonical(fields["rules"]),
-               "detail": _canonical(fields["detail"])}))
+        digest = _record_hash(seq, ts, fields["actor"], fields["operation"], fields["outcome"],
+                              fields["purpose"], fields["subject"], fields["rules"],
+                              fields["detail"], prev_hash)
+        row = {**fields, "seq": seq, "ts": ts, "prev_hash": prev_hash, "hash": digest}
+        checkpoint = None
         if seq % self._every == 0:
-            conn.execute(audit_checkpoints.insert().values(
-                seq=seq, hash=digest, signed_at=ts,
-                signature=self._sign(_CHECKPOINT_LABEL, seq, digest, ts)))
+            checkpoint = {"seq": seq, "hash": digest, "signed_at": ts,
+                          "signature": self._sign(_CHECKPOINT_LABEL, seq, digest, ts)}
+        if pending is not None:
+            pending.events.append(row)
+            if checkpoint is not None:
+                pending.checkpoints.append(checkpoint)
+            pending.seq, pending.hash, pending.ts = seq, digest, ts
+            return seq
+        conn.execute(_INSERT_EVENT, row)
+        if checkpoint is not None:
+            conn.execute(_INSERT_CHECKPOINT, checkpoint)
+        self._write_head(conn, seq, digest, ts)
+        return seq
+
+    def _write_head(self, conn: sa.Connection, seq: int, digest: str, ts: str) -> None:
         head = _canonical({"seq": seq, "hash": digest, "signed_at": ts,
                            "signature": self._sign(_HEAD_LABEL, seq, digest, ts)})
-        updated = conn.execute(settings.update().where(settings.c.key == HEAD_KEY)
-                               .values(value=head))
-        if updated.rowcount == 0:
+        if conn.execute(_UPDATE_HEAD, {"head": head}).rowcount == 0:
             conn.execute(settings.insert().values(key=HEAD_KEY, value=head))
-        return seq
+
+    @contextmanager
+    def batch(self, conn: sa.Connection) -> Iterator[None]:
+        """Buffer the events appended on ``conn`` inside the block; write them at its end.
+
+        For group commit: many operations run on one connection and transaction, and their
+        events go in with one multi-row insert and one signed head. The block holds the
+        database's write lock from its start, so the buffered chain cannot fork. If the block
+        raises, its buffered events are dropped with the transaction.
+        """
+        if _BATCH in conn.info:
+            raise AuditError("audit batches do not nest", rule="R11")
+        if not conn.in_transaction():
+            raise AuditError("an audit batch must run inside the caller's transaction",
+                             rule="R11")
+        with self._lock:
+            conn.execute(_LOCK)
+            last = conn.execute(_LAST).first()
+            pending = _Pending(last.seq, last.hash) if last else _Pending(0, GENESIS)
+            conn.info[_BATCH] = pending
+            try:
+                yield
+                if pending.events:
+                    self._insert_many(conn, pending.events)
+                    if pending.checkpoints:
+                        conn.execute(_INSERT_CHECKPOINT, pending.checkpoints)
+                    self._write_head(conn, pending.seq, pending.hash, pending.ts)
+            except sa.exc.SQLAlchemyError as exc:
+                raise AuditError(f"the processing record could not be written: {exc}",
+                                 rule="R11") from exc
+            finally:
+                del conn.info[_BATCH]
+
+    @staticmethod
+    def _insert_many(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+        """One multi-row insert through the driver (the rows are already plain values)."""
+        if conn.dialect.paramstyle != "qmark":
+            conn.execute(_INSERT_EVENT, rows)
+            return
+        conn.exec_driver_sql(_INSERT_ROWS, [tuple(row[c] for c in _COLUMNS) for row in rows])
+
+    @staticmethod
+    def mark(conn: sa.Connection) -> BatchMark:
+        """The state of the open batch on ``conn`` (see :meth:`rewind`)."""
+        pending: _Pending = conn.info[_BATCH]
+        return BatchMark(pending.seq, pending.hash, len(pending.events),
+                         len(pending.checkpoints), pending.ts)
+
+    @staticmethod
+    def rewind(conn: sa.Connection, mark: BatchMark) -> None:
+        """Drop the events buffered after ``mark`` (their operation failed)."""
+        pending: _Pending = conn.info[_BATCH]
+        del pending.events[mark.events:]
+        del pending.checkpoints[mark.checkpoints:]
+        pending.seq, pending.hash, pending.ts = mark.seq, mark.hash, mark.ts
 
     def events(self, *, subject: str | None = None, operation: str | None = None,
                limit: int | None = None, newest_first: bool = False) -> list[AuditEvent]:
@@ -293,13 +472,16 @@ class AuditLog:
 
     def _walk(self, conn: sa.Connection, head: str | None) -> AuditReport:
         checkpoints = {row.seq: row for row in conn.execute(sa.select(audit_checkpoints))}
-        rows = conn.execute(sa.select(audit_events).order_by(audit_events.c.seq))
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor.execute(_SELECT_ROWS)
+        rows = map(_StoredRow._make, iter(cursor.fetchone, None))
         counts = [0, 0]  # events examined, checkpoints verified
 
         def fail(seq: int, problem: str) -> AuditReport:
             return AuditReport(False, counts[0], counts[1], seq, problem)
 
         prev, anchor, seen = GENESIS, 0, {GENESIS: 0}
+        matches = _matches
         for seq, row in enumerate(rows, start=1):
             counts[0] += 1
             if row.seq != seq:
@@ -313,12 +495,13 @@ class AuditLog:
                                 f"(event {seq} links to event {earlier})")
                 return fail(seq, f"event {seq} does not link to event {seq - 1} "
                             "(deleted, inserted or reordered events)")
-            try:
-                event = _to_event(row)
-            except (ValueError, TypeError):
-                return fail(seq, f"event {seq} was modified (unreadable fields)")
-            if _recompute(event) != row.hash:
-                return fail(seq, f"event {seq} was modified (hash mismatch)")
+            if not matches(row):  # else: stored exactly as appended
+                try:
+                    event = _to_event(row)
+                except (ValueError, TypeError):
+                    return fail(seq, f"event {seq} was modified (unreadable fields)")
+                if _recompute(event) != row.hash:
+                    return fail(seq, f"event {seq} was modified (hash mismatch)")
             cp = checkpoints.pop(seq, None)
             if cp is not None:
                 if not self._signature_ok(_CHECKPOINT_LABEL, cp.seq, cp.hash, cp.signed_at,

@@ -142,5 +142,6 @@ class ConsentOps(FacadeBase):
         with self._recorded("consent.withdrawn", actor, purpose):
             self.purpose(purpose)
             subject = self._require_subject(external_id)
+            self._gate_changed()
             return erasure.withdraw(self.store, subject, purpose, actor=actor)
 

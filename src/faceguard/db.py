@@ -7,6 +7,13 @@ separate files so that a copy or backup of the record store holds ciphertext alo
 destroying a subject's data key in the key store makes every copy of its templates
 unreadable (crypto-shredding). Both use ``PRAGMA secure_delete`` so deleted rows are
 overwritten on disk. Schemas are created and upgraded by Alembic (``migrations/``).
+
+The record store runs in write-ahead-log mode with ``synchronous=FULL``: a commit is one
+append to ``faceguard.db-wal`` and one ``fsync``, durable before the call returns (the
+processing record's one-by-one rate depends on it). Operations that delete personal data
+call :func:`checkpoint` afterwards, so the overwritten pages reach the main file and the log
+is truncated. The key store stays in rollback-journal mode: it is written rarely, and a
+destroyed key must not linger in a log.
 """
 
 from __future__ import annotations
@@ -183,23 +190,43 @@ subject_keys = sa.Table(
 )
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA secure_delete=ON")
-    cur.execute("PRAGMA journal_mode=DELETE")
-    cur.close()
+def _pragmas(journal: str) -> Any:
+    def apply(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA secure_delete=ON")
+        cur.execute(f"PRAGMA journal_mode={journal}")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    return apply
 
 
-def connect(url_or_path: str | Path) -> Engine:
-    """An engine for a SQLite file path or a database URL, with the safety pragmas set."""
+def connect(url_or_path: str | Path, *, wal: bool = False) -> Engine:
+    """An engine for a SQLite file path or a database URL, with the safety pragmas set.
+
+    ``wal`` selects write-ahead logging (the record store) instead of a rollback journal.
+    """
     url = str(url_or_path)
     if "://" not in url:
         url = f"sqlite:///{Path(url).resolve()}"
     engine = sa.create_engine(url, future=True)
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _pragmas("WAL" if wal else "DELETE"))
     return engine
+
+
+def checkpoint(engine: Engine) -> None:
+    """Copy a SQLite write-ahead log into the main file and truncate it (no-op elsewhere).
+
+    Called after personal data is deleted: ``secure_delete`` has overwritten the freed
+    pages, and this moves the overwrite into the main file and empties the log.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def upgrade(engine: Engine, store: str) -> None:

@@ -81,6 +81,7 @@ def erase_subject(
                 store.keyring.signing_key,
             )
             certificates.store(conn, cert)
+        store.settle()
     return cert
 
 
@@ -113,6 +114,8 @@ def withdraw(store: Store, subject_id: str, purpose: str, *, actor: str) -> With
                 actor=actor,
                 already_deleted=tuple(deleted),
             )
+        else:
+            store.settle()
     return WithdrawResult(subject_id, purpose, tuple(deleted), seq, cert)
 
 
@@ -153,6 +156,8 @@ def sweep(
             for s in stale if s not in orphaned
         ]
         store.vault.discard_orphan_keys()
+        if deleted:
+            store.settle()
     return SweepResult(sum(len(v) for v in deleted.values()), ended, tuple(certs))
 
 

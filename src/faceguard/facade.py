@@ -96,17 +96,12 @@ class FacadeBase:
                 outcome = "rejected"
             else:
                 raise
-            with self.store.write_lock, self.store.records.begin() as conn:
-                self.store.audit.append(
-                    conn,
-                    actor=actor,
-                    operation=operation,
-                    outcome=outcome,
-                    purpose=purpose,
-                    subject=subject,
-                    rules=[exc.rule] if exc.rule else [],
-                    detail={"error": type(exc).__name__, "message": exc.message[:500]},
-                )
+            rules = [exc.rule] if exc.rule else []
+            detail = {"error": type(exc).__name__, "message": exc.message[:500]}
+            self.store.commit(lambda conn: self.store.audit.append(
+                conn, actor=actor, operation=operation, outcome=outcome, purpose=purpose,
+                subject=subject, rules=rules, detail=detail,
+            ))
             raise
 
     @contextmanager
@@ -123,6 +118,13 @@ class FacadeBase:
     def _subject_id(self, conn: sa.Connection, external_id: str) -> str | None:
         return self.store.vault.find_subject(conn, external_id)
 
+
+    #: The cached go-live verdict (``GovernanceOps._require_live``): key, expiry, result.
+    _gate_cache: tuple[tuple[object, ...], float, Any] | None = None
+
+    def _gate_changed(self) -> None:
+        """Enrollment or erasure changed the people count: re-check before the next use."""
+        self._gate_cache = None
 
     @staticmethod
     def _touch(conn: sa.Connection, subject_id: str) -> None:

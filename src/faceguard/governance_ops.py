@@ -8,6 +8,7 @@ verify and identify refuse, citing the first violated rule, while the check fail
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -39,6 +40,9 @@ from .timeutil import iso, utc_now
 
 _CROSSED_KEY = "filing.crossed_on"
 
+#: How long the go-live verdict is reused before the people count is read again.
+GATE_RECHECK_SECONDS = 2.0
+
 
 class GovernanceOps(FacadeBase):
     """The check, the assessment, the filing packet and the protection-level report."""
@@ -69,8 +73,30 @@ class GovernanceOps(FacadeBase):
 
     def _require_live(self) -> None:
         """Refuse processing while the deployment fails its check (rule of the first
-        violation, e.g. R10 without an approved assessment, R13 in a hotel room)."""
-        self.check().raise_if_failed()
+        violation, e.g. R10 without an approved assessment, R13 in a hotel room).
+
+        Every enroll, verify and identify passes here, so the verdict is cached: it is
+        recomputed at once when the assessment file changes on disk (size, time or inode)
+        or this process enrolls or erases someone, and at least every
+        ``GATE_RECHECK_SECONDS`` for what other processes change (the people count).
+        """
+        path = assessment_path(self.deployment, self.config_dir)
+        try:
+            info = path.stat() if path is not None else None
+            key: tuple[object, ...] = (
+                (info.st_mtime_ns, info.st_size, info.st_ino) if info else None,
+                self.pad_available, id(self.deployment),
+            )
+        except OSError:
+            key = ("missing", self.pad_available, id(self.deployment))
+        cached = self._gate_cache
+        now = time.monotonic()
+        if cached is not None and cached[0] == key and now < cached[1]:
+            result = cached[2]
+        else:
+            result = self.check()
+            self._gate_cache = (key, now + GATE_RECHECK_SECONDS, result)
+        result.raise_if_failed()
 
     # ---- impact assessment (R10, P2) ----------------------------------------------------
 

@@ -19,7 +19,10 @@ class RightsOps(FacadeBase):
     ) -> erasure.DeletionCertificate:
         """Erase a person now (R18): templates deleted, data key destroyed, certificate."""
         subject = self._require_subject(external_id)
-        return erasure.erase_subject(self.store, subject, reason=reason, actor=actor)
+        try:
+            return erasure.erase_subject(self.store, subject, reason=reason, actor=actor)
+        finally:
+            self._gate_changed()
 
     def export(self, external_id: str, *, actor: str = "library") -> SubjectExport:
         """Everything held about a person (R16), template bytes excluded."""
@@ -28,6 +31,7 @@ class RightsOps(FacadeBase):
 
     def sweep(self, *, actor: str = "sweep", now: str | None = None) -> SweepResult:
         """Erase every template past its retention (R8, R18)."""
+        self._gate_changed()
         return erasure.sweep(
             self.store,
             actor=actor,
@@ -102,6 +106,7 @@ class RightsOps(FacadeBase):
         """The service ends (PIPL 47): erase every person, certify each and the whole."""
         if not confirm:
             raise ConfigError("decommissioning erases everyone; pass confirm=True")
+        self._gate_changed()
         return erasure.decommission(self.store, actor=actor)
 
     # ---- giving face data to another processor (R7, R20, R21, P5) -----------------------

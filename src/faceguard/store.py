@@ -13,13 +13,17 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from . import db
 from .audit import AuditLog
+from .group_commit import GroupCommit
 from .index import GalleryIndex
 from .keys import Keyring
 from .vault import Vault
@@ -29,6 +33,7 @@ KEYS_DIR = "keys"
 KEYS_FILE = "keys.db"
 MASTER_KEY_FILE = "master.key"
 CONFIG_FILE = "faceguard.toml"
+T = TypeVar("T")
 
 
 def master_key_path(data_dir: Path) -> Path:
@@ -47,13 +52,17 @@ class Store:
     audit: AuditLog
     index: GalleryIndex = field(default_factory=GalleryIndex)
     write_lock: threading.RLock = field(default_factory=threading.RLock)
+    group: GroupCommit = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.group = GroupCommit(self.records, self.audit, self.write_lock)
 
     @classmethod
     def open(cls, data_dir: Path, master_key: bytes) -> Store:
         """Open (creating or migrating) both stores in ``data_dir``."""
         (data_dir / KEYS_DIR).mkdir(parents=True, exist_ok=True)
         (data_dir / KEYS_DIR).chmod(0o700)
-        records = db.connect(data_dir / RECORDS_FILE)
+        records = db.connect(data_dir / RECORDS_FILE, wal=True)
         keys = db.connect(data_dir / KEYS_DIR / KEYS_FILE)
         db.upgrade(records, "records")
         db.upgrade(keys, "keys")
@@ -67,6 +76,16 @@ class Store:
             audit=AuditLog(records, keyring.signing_key),
         )
 
+    def commit(self, work: Callable[[sa.Connection], T]) -> T:
+        """Run a small write (an operation's audit event and bookkeeping) with group commit:
+        durable when this returns, sharing its transaction with concurrent ones."""
+        return self.group.run(work)
+
+    def settle(self) -> None:
+        """After personal data was deleted: fold the record store's log into its file."""
+        db.checkpoint(self.records)
+
     def close(self) -> None:
+        db.checkpoint(self.records)
         self.records.dispose()
         self.keys.dispose()

@@ -18,13 +18,14 @@ from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.engine import Connection, Engine
 
 from . import db
 from .engine.types import Template
 from .errors import NotFound, VaultError
-from .keys import Keyring, open_sealed, record_aad, seal
+from .keys import NONCE_BYTES, Keyring, open_sealed, record_aad, seal
 from .timeutil import iso, utc_now
 
 
@@ -138,16 +139,21 @@ class Vault:
 
     def data_keys(self, subject_ids: list[str]) -> dict[str, bytes]:
         """Unwrapped data keys of several subjects (missing ones left out)."""
-        found: dict[str, bytes] = {}
+        wanted = set(subject_ids)
+        table = db.subject_keys
         with self._keys.connect() as kconn:
-            for start in range(0, len(subject_ids), 500):
-                chunk = subject_ids[start : start + 500]
-                rows = kconn.execute(
-                    sa.select(db.subject_keys).where(db.subject_keys.c.subject_id.in_(chunk))
-                )
-                for row in rows:
-                    found[row.subject_id] = self._keyring.unwrap(row.subject_id, row.wrapped_key)
-        return found
+            if len(wanted) > 2000:  # most of the store: one scan beats thousands of look-ups
+                cursor = kconn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+                cursor.execute("SELECT subject_id, wrapped_key FROM subject_keys")
+                pairs = [(s, bytes(w)) for s, w in cursor.fetchall() if s in wanted]
+            else:
+                pairs = []
+                for start in range(0, len(subject_ids), 500):
+                    chunk = subject_ids[start : start + 500]
+                    pairs += [(s, w) for s, w in kconn.execute(
+                        sa.select(table.c.subject_id, table.c.wrapped_key)
+                        .where(table.c.subject_id.in_(chunk)))]
+        return self._keyring.unwrap_many(pairs)
 
     # ---- templates ----------------------------------------------------------------------
 
@@ -176,7 +182,9 @@ class Vault:
         self, conn: Connection, *, purpose: str, subject_id: str | None = None
     ) -> list[StoredTemplate]:
         """Decrypt the templates of a purpose (optionally of one subject only)."""
-        query = sa.select(db.templates).where(db.templates.c.purpose == purpose)
+        t = db.templates
+        query = (sa.select(t.c.id, t.c.subject_id, t.c.engine, t.c.ciphertext, t.c.purpose,
+                           t.c.expires_at).where(t.c.purpose == purpose))
         if subject_id is not None:
             query = query.where(db.templates.c.subject_id == subject_id)
         rows = conn.execute(query.order_by(db.templates.c.id)).fetchall()
@@ -188,16 +196,28 @@ class Vault:
         ]
 
     def _open_templates(self, rows: Sequence[Any]) -> list[tuple[Any, bytes]]:
-        """Decrypt template rows, unwrapping each subject's key once; rows of shredded
-        subjects are left out (unreadable by design)."""
-        keys = {s: AESGCM(k) for s, k in self.data_keys(sorted({r.subject_id for r in rows}))
-                .items()}
-        return [
-            (row, open_sealed(keys[row.subject_id], row.ciphertext,
-                              _template_aad(row.subject_id, row.id, row.engine)))
-            for row in rows
-            if row.subject_id in keys
-        ]
+        """Decrypt template rows (``id, subject_id, engine, ciphertext`` first), unwrapping
+        each subject's key once; rows of shredded subjects are left out (unreadable by
+        design). One tight loop: index start-up opens every template of a purpose."""
+        keys = self.data_keys(sorted({row[1] for row in rows}))
+        ciphers: dict[str, Any] = {}
+        prefix = record_aad(b"template")  # ends with the separator
+        opened: list[tuple[Any, bytes]] = []
+        try:
+            for row in rows:
+                template_id, subject_id, engine, blob = row[0], row[1], row[2], row[3]
+                decrypt = ciphers.get(subject_id)
+                if decrypt is None:
+                    key = keys.get(subject_id)
+                    if key is None:
+                        continue
+                    decrypt = ciphers[subject_id] = AESGCM(key).decrypt
+                aad = prefix + f"{subject_id}\0{template_id}\0{engine}".encode()
+                opened.append((row, decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad)))
+        except (InvalidTag, ValueError) as exc:
+            raise VaultError("encrypted data could not be opened (wrong key or tampered)"
+                             ) from exc
+        return opened
 
     def load_partition(
         self, conn: Connection, purpose: str, now: str, dimension: int
