@@ -250,14 +250,16 @@ def first_challenge_asks(movements: tuple[str, ...]) -> ChallengeStore:
 def turning_head(root: Path, movements: tuple[str, ...]) -> Iterator[np.ndarray]:
     """What the camera sees of a person doing ``movements`` (UMIST s18, a real head: turning
     toward one profile is ``turn-left`` unmirrored; the mirrored series ``turn-right``), at
-    FPS: facing the camera while the page counts down and records its first second, each
-    movement out and back in about two seconds, then facing the camera again. Every frame has
-    its own sensor noise, as a camera's frames do."""
-    plan = [(7, False)] * round(3.6 * FPS)
+    FPS from the moment the page opens the camera: facing it while the page counts down
+    (2.5 s) and records its first second, each movement out and back in 1.6 s, then facing the
+    camera again. (The page films 5.9 s for two movements: the movements fall inside that
+    window even if the camera starts up to a second late.) Every frame has its own sensor
+    noise, as a camera's frames do."""
+    plan = [(7, False)] * round(3.4 * FPS)
     for movement in movements:
         assert movement in ORDER, f"UMIST cannot show {movement}"
-        plan += [(index, movement == "turn-right") for index in TURN for _ in range(4)]
-    plan += [(7, False)] * (6 * FPS)
+        plan += [(index, movement == "turn-right") for index in TURN for _ in range(3)]
+    plan += [(7, False)] * (7 * FPS)
     for number, (index, mirror) in enumerate(plan):
         yield umist_frame(root, "s18", index, mirror=mirror, seed=5000 + number)
 

@@ -21,11 +21,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import faceguard
 from faceguard import Faceguard
 from faceguard.engine.dlib_engine import DlibEngine
 from faceguard.liveness import Frame, Lockout, LockoutPolicy
 from faceguard.liveness.attacks import render_attack
 from faceguard.service import ServiceSettings
+from faceguard.service.pages_kiosk import LIVENESS_WORDS
 from liveness.test_liveness_support import require_liveness, umist_answer
 from test_service_support import Service, live_faceguard, make_service, wire_frames
 
@@ -38,6 +40,7 @@ IDENTIFY = f"/api/v1/purposes/{PURPOSE}/identifications"
 #: (Composed in the other order, 1 answer in 10 was judged planar in a trial: a false attack
 #: that would make these tests depend on which challenge comes.)
 ORDER = ("turn-left", "turn-right")
+LIVENESS_SOURCE = Path(faceguard.__file__).parent / "liveness"
 WIRE_KEYS = {"challenge_id", "movements", "instructions", "issued_at", "expires_at",
              "expires_in_ms", "max_capture_ms", "min_frames", "max_frames", "frame_format",
              "rule"}
@@ -392,3 +395,9 @@ def test_the_kiosk_refuses_a_photo_file_where_liveness_is_required(service: Serv
     assert "A live check with the camera is needed here" in response.text
     assert '<span class="rule">R26</span>' in response.text
     assert live.people_enrolled() == 0
+
+
+def test_the_kiosk_words_name_reasons_the_detector_gives() -> None:
+    """Each reason the kiosk explains in plain words is a code the detector emits."""
+    source = "".join(p.read_text() for p in LIVENESS_SOURCE.glob("*.py"))
+    assert [c for c in LIVENESS_WORDS if f'"{c}"' not in source] == []

@@ -8,6 +8,9 @@ Two ways to send images to enroll, verify and identify:
   or ``application/octet-stream``); the person's external ID then goes in the
   ``X-External-Id`` header (never in the URL, which ends up in access logs).
 
+A third way, where the person must be shown live (R26), is a JSON body answering a liveness
+challenge (``liveness_wire``): no image then, the face recognised is a frame of the answer.
+
 The body is read in chunks and refused with 413 as soon as it exceeds
 ``max_upload_bytes`` (a declared Content-Length above it is refused before reading). The
 declared type is never trusted: each image's first bytes must be JPEG, PNG or WEBP (415
