@@ -198,15 +198,17 @@ def grant(
     return int(result.inserted_primary_key[0]), previous  # type: ignore[index]
 
 
+# Built once: every verification runs it twice (SQLAlchemy reuses its compiled form).
+_ACTIVE_CONSENT = sa.select(db.consents.c.id).where(
+    db.consents.c.subject_id == sa.bindparam("subject_id"),
+    db.consents.c.purpose == sa.bindparam("purpose"),
+    db.consents.c.status == "active",
+)
+
+
 def active_consent_id(conn: Connection, subject_id: str, purpose: str) -> int | None:
     """The active consent of ``subject_id`` for ``purpose``, or ``None``."""
-    row = conn.execute(
-        sa.select(db.consents.c.id).where(
-            db.consents.c.subject_id == subject_id,
-            db.consents.c.purpose == purpose,
-            db.consents.c.status == "active",
-        )
-    ).first()
+    row = conn.execute(_ACTIVE_CONSENT, {"subject_id": subject_id, "purpose": purpose}).first()
     return None if row is None else int(row.id)
 
 

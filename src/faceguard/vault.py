@@ -94,12 +94,8 @@ class Vault:
 
     def find_subject(self, conn: Connection, external_id: str) -> str | None:
         """The active subject ID for ``external_id``, or ``None``."""
-        row = conn.execute(
-            sa.select(db.subjects.c.id).where(
-                db.subjects.c.lookup_hash == self._keyring.lookup_hash(external_id),
-                db.subjects.c.status == "active",
-            )
-        ).first()
+        row = conn.execute(_FIND_SUBJECT,
+                           {"lookup_hash": self._keyring.lookup_hash(external_id)}).first()
         return None if row is None else str(row.id)
 
     def identity(self, conn: Connection, subject_id: str) -> Identity:
@@ -146,6 +142,8 @@ class Vault:
                 cursor = kconn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
                 cursor.execute("SELECT subject_id, wrapped_key FROM subject_keys")
                 pairs = [(s, bytes(w)) for s, w in cursor.fetchall() if s in wanted]
+            elif len(subject_ids) == 1:  # a verification: one person's key
+                pairs = [(s, w) for s, w in kconn.execute(_ONE_KEY, {"s": subject_ids[0]})]
             else:
                 pairs = []
                 for start in range(0, len(subject_ids), 500):
@@ -182,12 +180,11 @@ class Vault:
         self, conn: Connection, *, purpose: str, subject_id: str | None = None
     ) -> list[StoredTemplate]:
         """Decrypt the templates of a purpose (optionally of one subject only)."""
-        t = db.templates
-        query = (sa.select(t.c.id, t.c.subject_id, t.c.engine, t.c.ciphertext, t.c.purpose,
-                           t.c.expires_at).where(t.c.purpose == purpose))
-        if subject_id is not None:
-            query = query.where(db.templates.c.subject_id == subject_id)
-        rows = conn.execute(query.order_by(db.templates.c.id)).fetchall()
+        if subject_id is None:
+            rows = conn.execute(_PURPOSE_TEMPLATES, {"purpose": purpose}).fetchall()
+        else:
+            rows = conn.execute(_SUBJECT_TEMPLATES,
+                                {"purpose": purpose, "subject_id": subject_id}).fetchall()
         return [
             StoredTemplate(row.id, row.subject_id, row.purpose,
                            Template(np.frombuffer(raw, dtype="<f4").astype(np.float32),
@@ -301,6 +298,23 @@ class Vault:
                 )
             ).first()
         return row is not None
+
+
+# Statements run on every verification, built once (SQLAlchemy reuses their compiled form).
+_FIND_SUBJECT = sa.select(db.subjects.c.id).where(
+    db.subjects.c.lookup_hash == sa.bindparam("lookup_hash"), db.subjects.c.status == "active")
+_TEMPLATE_COLUMNS = (db.templates.c.id, db.templates.c.subject_id, db.templates.c.engine,
+                     db.templates.c.ciphertext, db.templates.c.purpose,
+                     db.templates.c.expires_at)
+_PURPOSE_TEMPLATES = (sa.select(*_TEMPLATE_COLUMNS)
+                      .where(db.templates.c.purpose == sa.bindparam("purpose"))
+                      .order_by(db.templates.c.id))
+_SUBJECT_TEMPLATES = (sa.select(*_TEMPLATE_COLUMNS)
+                      .where(db.templates.c.purpose == sa.bindparam("purpose"),
+                             db.templates.c.subject_id == sa.bindparam("subject_id"))
+                      .order_by(db.templates.c.id))
+_ONE_KEY = sa.select(db.subject_keys.c.subject_id, db.subject_keys.c.wrapped_key).where(
+    db.subject_keys.c.subject_id == sa.bindparam("s"))
 
 
 def _template_aad(subject_id: str, template_id: str, engine: str) -> bytes:

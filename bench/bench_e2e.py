@@ -1,0 +1,305 @@
+"""End-to-end verification: faceguard against the ``face_recognition`` library's own pipeline.
+
+Usage: python bench/bench_e2e.py [--images 200] [--workers 2] [--rounds 3] [--json]
+
+The same LFW images (``$FACEGUARD_FACES`` or ``../shared/data/faces``): for each of N people
+with two or more pictures, the first picture enrols them (not timed) and the second is the
+probe. Timed, in ``--workers`` worker processes each (both cores by default), models loaded
+and warmed before the clock starts:
+
+- ``face_recognition``: ``load_image_file`` + ``face_locations`` + ``face_encodings`` and
+  ``face_distance`` against the claimed person's encoding (threshold 0.6), its documented use;
+- ``faceguard (dlib)``: ``Faceguard.verify`` with dlib's own embedder;
+- ``faceguard (fast)``: ``Faceguard.verify`` with the default engine (the same network on
+  ONNX Runtime).
+
+Every faceguard verification is the full operation: decode, detect, align, quality, embed,
+the go-live gate, the consent check, template decryption, the match and the audit event
+committed durably (group commit across the worker threads' operations; across the worker
+processes SQLite serialises the commits). Rounds alternate the three pipelines; ratios are
+medians of per-round ratios against ``face_recognition`` in the same round.
+
+Then the compliance share: the default engine, one process, one verification at a time:
+the time inside the go-live gate, the subject and consent look-ups, the template decryption
+and the durable audit commit (the very functions ``verify`` calls, wrapped with a
+stopwatch), over the time of ``verify``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from faceguard import Faceguard  # noqa: E402
+from faceguard.assess import save_assessment  # noqa: E402
+from faceguard.errors import FaceError  # noqa: E402
+
+PURPOSE = "access-control"
+DEPLOYMENT = """\
+[deployment]
+name = "Benchmark gate"
+controller = "Benchmark Co."
+contact = "privacy@bench.example"
+packs = ["gdpr"]
+place = "residential-entrance"
+public_place = false
+protection_level = 2
+alternatives = ["resident-card"]
+transmission = "local"
+assessment = "assessment.toml"
+liveness = "off"
+
+[purposes.access-control]
+necessity = "Residents open the gate hands-free."
+retention_days = 365
+"""
+
+_WORKER: dict[str, Any] = {}
+
+
+def lfw_root() -> Path:
+    faces = Path(os.environ.get("FACEGUARD_FACES", Path(__file__).resolve().parents[2]
+                                / "shared" / "data" / "faces"))
+    root = faces / "lfw" / "lfw"
+    if not root.is_dir():
+        sys.exit(f"LFW not found under {faces}: set FACEGUARD_FACES")
+    return root
+
+
+def pick_people(count: int) -> list[tuple[str, Path, Path]]:
+    """``(name, enrolment image, probe image)`` for ``count`` people spread over LFW."""
+    people = []
+    for folder in sorted(p for p in lfw_root().iterdir() if p.is_dir()):
+        pictures = sorted(folder.glob("*.jpg"))
+        if len(pictures) >= 2:
+            people.append((folder.name, pictures[0], pictures[1]))
+    step = max(len(people) // count, 1)
+    return people[::step][:count]
+
+
+def make_engine(kind: str) -> Any:
+    if kind == "dlib":
+        from faceguard.engine.dlib_engine import DlibEngine
+
+        return DlibEngine()
+    from faceguard.engine.fast_resnet import FastDlibEngine
+
+    return FastDlibEngine()
+
+
+def prepare(folder: Path, people: list[tuple[str, Path, Path]]
+            ) -> list[tuple[str, Path, Path]]:
+    """A live data directory with everyone enrolled (consent, notice, approved assessment);
+    returns the people whose enrolment picture was accepted."""
+    Faceguard.init(folder)
+    (folder / "faceguard.toml").write_text(DEPLOYMENT, encoding="utf-8")
+    with Faceguard.open(folder, engine=make_engine("fast")) as fg:
+        path, draft = fg.draft_assessment()
+        save_assessment(path, replace(draft, sections=tuple(
+            replace(s, dpo=f"Reviewed for the benchmark: {s.title}.")
+            if s.key in draft.pending else s for s in draft.sections)))
+        fg.approve_assessment("Benchmark DPO")
+        fg.publish_notice(PURPOSE)
+        enrolled = []
+        for person in people:
+            name, enrol, _probe = person
+            fg.grant_consent(name, PURPOSE, name=name.replace("_", " "), method="click",
+                             evidence="bench")
+            try:
+                fg.enroll(name, [enrol.read_bytes()], PURPOSE)
+            except FaceError:  # e.g. two people in the picture: enrolment refuses it
+                fg.withdraw_consent(name, PURPOSE)
+                continue
+            enrolled.append(person)
+    return enrolled
+
+
+# ---- worker processes -------------------------------------------------------------------
+
+
+def _init_face_recognition(known: dict[str, list[float]]) -> None:
+    import face_recognition
+    import numpy as np
+
+    _WORKER["fr"] = face_recognition
+    _WORKER["known"] = {k: np.asarray(v) for k, v in known.items()}
+
+
+def _fr_verify(item: tuple[str, str]) -> str:
+    fr = _WORKER["fr"]
+    name, path = item
+    image = fr.load_image_file(path)
+    encodings = fr.face_encodings(image, fr.face_locations(image))
+    if not encodings:
+        return "no-face"
+    distance = fr.face_distance([_WORKER["known"][name]], encodings[0])[0]
+    return "match" if distance <= 0.6 else "no-match"
+
+
+def _init_faceguard(folder: str, kind: str) -> None:
+    _WORKER["fg"] = Faceguard.open(Path(folder), engine=make_engine(kind))
+
+
+def _fg_verify(item: tuple[str, str]) -> str:
+    name, path = item
+    with open(path, "rb") as handle:  # reading the file is part of both pipelines
+        data = handle.read()
+    return str(_WORKER["fg"].verify(name, data, PURPOSE, actor="bench").decision)
+
+
+def _warm(fn: Any, item: tuple[str, str], workers: int, pool: ProcessPoolExecutor) -> None:
+    list(pool.map(fn, [item] * (2 * workers)))
+
+
+def timed(pool: ProcessPoolExecutor, fn: Any, items: list[tuple[str, str]]
+          ) -> tuple[float, list[str]]:
+    start = time.perf_counter()
+    decisions = list(pool.map(fn, items, chunksize=4))
+    return time.perf_counter() - start, decisions
+
+
+# ---- the compliance share ---------------------------------------------------------------
+
+
+class _Stopwatch:
+    """Wraps callables so the time spent inside them adds up under one label."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def wrap(self, label: str, fn: Any) -> Any:
+        def timed_call(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.seconds[label] = (self.seconds.get(label, 0.0)
+                                       + time.perf_counter() - start)
+
+        return timed_call
+
+
+def compliance_share(folder: Path, items: list[tuple[str, str]]) -> dict[str, Any]:
+    """Time inside the compliance steps of ``verify`` over its whole time, one process, one
+    verification at a time, measured by wrapping the very functions ``verify`` calls."""
+    from faceguard import api
+
+    watch = _Stopwatch()
+    with Faceguard.open(folder, engine=make_engine("fast")) as fg:
+        datas = [(name, Path(path).read_bytes()) for name, path in items]
+        for name, data in datas[:3]:  # warm
+            fg.verify(name, data, PURPOSE)
+        fg._require_live = watch.wrap("go-live gate", fg._require_live)  # type: ignore[method-assign]
+        fg.store.vault.find_subject = watch.wrap(  # type: ignore[method-assign]
+            "subject look-up", fg.store.vault.find_subject)
+        fg.store.vault.templates = watch.wrap(  # type: ignore[method-assign]
+            "template decryption", fg.store.vault.templates)
+        fg.store.commit = watch.wrap("audit commit", fg.store.commit)  # type: ignore[method-assign]
+        original = api.consents.require_consent
+        api.consents.require_consent = watch.wrap("consent check", original)
+        try:
+            start = time.perf_counter()
+            for name, data in datas:
+                fg.verify(name, data, PURPOSE)
+            total = time.perf_counter() - start
+        finally:
+            api.consents.require_consent = original
+    parts = watch.seconds
+    return {"verifications": len(datas), "ms_per_verification": 1000 * total / len(datas),
+            "compliance_share": sum(parts.values()) / total,
+            "parts_ms": {k: round(1000 * v / len(datas), 3) for k, v in parts.items()}}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--images", type=int, default=200)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    candidates = pick_people(args.images + args.images // 5)
+    context = get_context("spawn")  # never fork a process that ran dlib
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "data"
+        people = prepare(folder, candidates)[: args.images]
+        items = [(name, str(probe)) for name, _enrol, probe in people]
+        import face_recognition
+
+        known = {}
+        for name, enrol, _probe in people:
+            image = face_recognition.load_image_file(str(enrol))
+            encodings = face_recognition.face_encodings(image)
+            if encodings:
+                known[name] = encodings[0].tolist()
+        fr_items = [item for item in items if item[0] in known]
+
+        pools = {
+            "face_recognition": ProcessPoolExecutor(args.workers, mp_context=context,
+                                                    initializer=_init_face_recognition,
+                                                    initargs=(known,)),
+            "faceguard (dlib)": ProcessPoolExecutor(args.workers, mp_context=context,
+                                                    initializer=_init_faceguard,
+                                                    initargs=(str(folder), "dlib")),
+            "faceguard (fast)": ProcessPoolExecutor(args.workers, mp_context=context,
+                                                    initializer=_init_faceguard,
+                                                    initargs=(str(folder), "fast")),
+        }
+        functions = {"face_recognition": _fr_verify, "faceguard (dlib)": _fg_verify,
+                     "faceguard (fast)": _fg_verify}
+        work = {"face_recognition": fr_items, "faceguard (dlib)": items,
+                "faceguard (fast)": items}
+        try:
+            for name, pool in pools.items():
+                _warm(functions[name], work[name][0], args.workers, pool)
+            seconds: dict[str, list[float]] = {name: [] for name in pools}
+            outcomes: dict[str, dict[str, int]] = {}
+            for _round in range(args.rounds):
+                for name, pool in pools.items():
+                    took, decisions = timed(pool, functions[name], work[name])
+                    seconds[name].append(took)
+                    outcomes[name] = {d: decisions.count(d) for d in sorted(set(decisions))}
+        finally:
+            for pool in pools.values():
+                pool.shutdown()
+        share = compliance_share(folder, items[:60])
+
+    base = seconds["face_recognition"]
+    result: dict[str, Any] = {"images": len(items), "workers": args.workers,
+                              "rounds": args.rounds, "pipelines": {}}
+    for name, runs in seconds.items():
+        count = len(work[name])
+        ratios = [b / len(fr_items) / (r / count) for b, r in zip(base, runs, strict=True)]
+        result["pipelines"][name] = {
+            "images_per_s": statistics.median(count / r for r in runs),
+            "vs_face_recognition": statistics.median(ratios),
+            "decisions": outcomes[name],
+        }
+    result["compliance"] = share
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    print(f"{len(items)} LFW probe images, {args.workers} worker processes, "
+          f"{args.rounds} rounds (median)")
+    for name, row in result["pipelines"].items():
+        print(f"  {name:18s} {row['images_per_s']:6.1f} images/s  "
+              f"{row['vs_face_recognition']:4.2f}x face_recognition  {row['decisions']}")
+    print(f"compliance share of a verification: "
+          f"{100 * share['compliance_share']:.2f}% of {share['ms_per_verification']:.1f} ms "
+          f"{share['parts_ms']}")
+
+
+if __name__ == "__main__":
+    main()
