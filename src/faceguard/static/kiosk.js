@@ -20,6 +20,7 @@
   var TAIL_MS = 500;         // facing the camera again after the last movement
   var SEND_MARGIN_MS = 2000; // kept for sending the frames before the challenge expires
   var MAX_FPS = 12;
+  var MIN_STEP_MS = 1200;    // shorter than this per movement: start again instead
 
   function openCamera() {
     return navigator.mediaDevices.getUserMedia({
@@ -244,7 +245,8 @@
       } else {
         rule.hidden = true;
       }
-      var fixable = data.rule === "R26" || [413, 415, 422].indexOf(result.status) >= 0;
+      var fixable = result.retry || data.rule === "R26" ||
+        [413, 415, 422].indexOf(result.status) >= 0;
       retry.hidden = locked || !fixable;
       say(retry.hidden ? "Please use one of the other ways in, or ask the staff."
                        : "Press \u201cTry again\u201d for a new check.");
@@ -274,9 +276,16 @@
         return Promise.all([camera, countdown(LEAD_MS)]).then(function () {
           stage = "filming";
           var plan = planFor(challenge, performance.now(), receivedAt);
+          if (plan.step < MIN_STEP_MS) {  // the camera took too long: nothing worth sending
+            return null;
+          }
           say("Recording\u2026");
           return film(challenge, plan);
         }).then(function (frames) {
+          if (frames === null) {
+            return { ok: false, status: 0, data: { detail: "The camera took too long to " +
+              "start. Please try again.", errors: [] }, retry: true };
+          }
           stopStream(stream);
           stream = null;
           markStep(challenge.instructions.length);
