@@ -24,16 +24,21 @@ from pathlib import Path
 
 import numpy as np
 import sqlalchemy as sa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from faceguard import db  # noqa: E402
 from faceguard.consent import publish_notice  # noqa: E402
-from faceguard.engine.types import Template  # noqa: E402
 from faceguard.index import Partition  # noqa: E402
-from faceguard.keys import new_master_key  # noqa: E402
+from faceguard.keys import (  # noqa: E402
+    new_master_key,  # noqa: E402
+    record_aad,
+    seal,
+)
 from faceguard.store import Store  # noqa: E402
 from faceguard.timeutil import iso, utc_now  # noqa: E402
+from faceguard.vault import new_id  # noqa: E402
 
 
 def _event(store: Store, conn: sa.Connection) -> int:
@@ -96,25 +101,51 @@ def bench_audit(store: Store, events: int, threads: int) -> dict[str, float]:
             "verify_events_per_s": report.events / t_verify}
 
 
-def bench_load(store: Store, templates: int) -> dict[str, float]:
+def fill(store: Store, templates: int) -> np.ndarray:
+    """``templates`` people with an active consent and one encrypted template each, written
+    in bulk in the product's own formats (data key wrapped by the keyring, identity and
+    template sealed with the person's key and bound to their IDs). Returns the vectors."""
     rng = np.random.default_rng(0)
     with store.records.begin() as conn:
         notice = publish_notice(conn, "attendance", {
             k: "x" for k in ("controller", "contact", "method", "retention", "necessity",
                              "impact", "rights")} | {"purpose": "attendance"})
-    per_subject = 1
+    now = iso(utc_now())
     expires = iso(utc_now().replace(year=utc_now().year + 1))
-    for start in range(0, templates, 5000):
+    vectors = rng.normal(0, 0.1, (templates, 128)).astype(np.float32)
+    for start in range(0, templates, 10000):
+        keys, subjects, consents, rows = [], [], [], []
+        for i in range(start, min(start + 10000, templates)):
+            subject, template = new_id("s"), new_id("t")
+            key, wrapped = store.keyring.new_data_key(subject)
+            aead = AESGCM(key)
+            keys.append({"subject_id": subject, "wrapped_key": wrapped, "created_at": now})
+            subjects.append({
+                "id": subject, "lookup_hash": store.keyring.lookup_hash(f"p{i}"),
+                "identity_ct": seal(aead, json.dumps({"external_id": f"p{i}",
+                                                      "name": f"P {i}"}).encode(),
+                                    record_aad(b"identity", subject)),
+                "status": "active", "created_at": now})
+            consents.append({
+                "subject_id": subject, "purpose": "attendance", "notice_id": notice.id,
+                "notice_sha256": notice.sha256, "method": "click", "evidence_ref": "bench",
+                "minor": False, "status": "active", "granted_at": now})
+            rows.append({
+                "id": template, "subject_id": subject, "purpose": "attendance",
+                "engine": "bench", "created_at": now, "expires_at": expires,
+                "ciphertext": seal(aead, vectors[i].astype("<f4").tobytes(),
+                                   record_aad(b"template", subject, template, "bench"))})
+        with store.keys.begin() as kconn:
+            kconn.execute(db.subject_keys.insert(), keys)
         with store.records.begin() as conn:
-            for i in range(start, min(start + 5000, templates), per_subject):
-                subject = store.vault.create_subject(conn, f"p{i}", f"P {i}")
-                conn.execute(db.consents.insert().values(
-                    subject_id=subject, purpose="attendance", notice_id=notice.id,
-                    notice_sha256=notice.sha256, method="click", evidence_ref="bench",
-                    minor=False, status="active", granted_at=iso(utc_now())))
-                vector = rng.normal(0, 0.1, 128).astype(np.float32)
-                store.vault.add_template(conn, subject, "attendance",
-                                         Template(vector, "bench"), expires)
+            conn.execute(db.subjects.insert(), subjects)
+            conn.execute(db.consents.insert(), consents)
+            conn.execute(db.templates.insert(), rows)
+    return vectors
+
+
+def bench_load(store: Store, templates: int) -> dict[str, float]:
+    vectors = fill(store, templates)
     start = time.perf_counter()
     with store.records.connect() as conn:
         rows = conn.execute(sa.select(db.templates.c.ciphertext)).fetchall()
@@ -126,6 +157,8 @@ def bench_load(store: Store, templates: int) -> dict[str, float]:
     part = Partition(128, "bench")
     part.add_many(subjects, ids, matrix)
     t_load = time.perf_counter() - start
+    assert matrix.shape == vectors.shape  # every template opened, and opened right:
+    assert np.array_equal(np.sort(matrix[:, 0]), np.sort(vectors[:, 0]))
     raw = len(rows) * 128 * 4
     return {"templates": len(rows), "read_rows_s": t_read, "load_s": t_load,
             "load_vs_read": t_load / t_read, "index_bytes_over_raw": part.nbytes / raw}

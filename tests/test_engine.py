@@ -92,3 +92,40 @@ def test_quality_gate_names_the_failed_check(engine: DlibEngine, lfw: Path) -> N
 def test_engine_identity_names_the_model(engine: DlibEngine) -> None:
     assert engine.engine_id.startswith("dlib-resnet-v1:")
     assert len(engine.engine_id.split(":")[1]) == 12
+
+
+def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    inter = (max(0, min(a[2], b[2]) - max(a[0], b[0]))
+             * max(0, min(a[3], b[3]) - max(a[1], b[1])))
+    area = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1])
+    return inter / (area - inter)
+
+
+def test_probe_detection_finds_the_same_faces_at_less_cost(
+    engine: DlibEngine, faces: Path
+) -> None:
+    """``detect_largest`` (verify, identify) skips the upscaled HOG pass when faces are big
+    enough: the same faces, in the same places, giving the same person's template."""
+    for name in ("face_recognition/examples/two_people.jpg",
+                 "face_recognition/examples/obama-240p.jpg"):
+        rgb = _rgb(faces, name)
+        full, quick = engine.detect(rgb), engine.detect_largest(rgb)
+        assert len(quick) == len(full), name
+        for face in quick:
+            match = max(full, key=lambda f, face=face: _iou(f.box, face.box))
+            assert _iou(match.box, face.box) > 0.6, (name, match.box, face.box)
+            same = engine.embed(engine.align(rgb, match))
+            other = engine.embed(engine.align(rgb, face))
+            assert float(np.linalg.norm(same - other)) < 0.2, name
+
+
+def test_probe_detection_falls_back_to_the_full_pass_for_small_faces(
+    engine: DlibEngine, faces: Path
+) -> None:
+    rgb = _rgb(faces, "face_recognition/examples/obama-240p.jpg")
+    width = engine.detect(rgb)[0].width
+    small = np.asarray(Image.fromarray(rgb).resize(
+        (rgb.shape[1] * 55 // width, rgb.shape[0] * 55 // width)))  # face about 55 px wide
+    assert engine.detect(small), "the full pass finds the small face"
+    found = engine.detect_largest(small)
+    assert found and 35 <= found[0].width <= 80

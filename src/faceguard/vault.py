@@ -13,6 +13,7 @@ import json
 import secrets
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,16 +134,26 @@ class Vault:
             )
         return self._keyring.unwrap(subject_id, row.wrapped_key)
 
+    def _wrapped_keys(self) -> list[tuple[str, bytes]]:
+        """Every wrapped key of the key store, in one scan."""
+        with self._keys.connect() as kconn:
+            cursor = kconn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            cursor.execute("SELECT subject_id, wrapped_key FROM subject_keys")
+            return [(s, bytes(w)) for s, w in cursor.fetchall()]
+
+    def _all_data_keys(self) -> dict[str, bytes]:
+        """Every data key of the key store, unwrapped."""
+        return self._keyring.unwrap_many(self._wrapped_keys())
+
     def data_keys(self, subject_ids: list[str]) -> dict[str, bytes]:
         """Unwrapped data keys of several subjects (missing ones left out)."""
         wanted = set(subject_ids)
         table = db.subject_keys
+        if len(wanted) > 2000:  # most of the store: one scan beats thousands of look-ups
+            return self._keyring.unwrap_many(
+                (s, w) for s, w in self._wrapped_keys() if s in wanted)
         with self._keys.connect() as kconn:
-            if len(wanted) > 2000:  # most of the store: one scan beats thousands of look-ups
-                cursor = kconn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-                cursor.execute("SELECT subject_id, wrapped_key FROM subject_keys")
-                pairs = [(s, bytes(w)) for s, w in cursor.fetchall() if s in wanted]
-            elif len(subject_ids) == 1:  # a verification: one person's key
+            if len(subject_ids) == 1:  # a verification: one person's key
                 pairs = [(s, w) for s, w in kconn.execute(_ONE_KEY, {"s": subject_ids[0]})]
             else:
                 pairs = []
@@ -195,11 +206,21 @@ class Vault:
     def _open_templates(self, rows: Sequence[Any]) -> list[tuple[Any, bytes]]:
         """Decrypt template rows (``id, subject_id, engine, ciphertext`` first), unwrapping
         each subject's key once; rows of shredded subjects are left out (unreadable by
-        design). One tight loop: index start-up opens every template of a purpose."""
-        keys = self.data_keys(sorted({row[1] for row in rows}))
+        design)."""
+        kept, plains = self._decrypt_rows(rows)
+        return list(zip(kept, plains, strict=True))
+
+    def _decrypt_rows(self, rows: Sequence[Any], keys: dict[str, bytes] | None = None
+                      ) -> tuple[list[Any], list[bytes]]:
+        """The rows that open and their plaintexts, in one tight loop (index start-up opens
+        every template of a purpose). ``keys``: the data keys, if already unwrapped."""
+        if keys is None:
+            keys = self.data_keys(sorted({row[1] for row in rows}))
         ciphers: dict[str, Any] = {}
         prefix = record_aad(b"template")  # ends with the separator
-        opened: list[tuple[Any, bytes]] = []
+        kept: list[Any] = []
+        plains: list[bytes] = []
+        keep, plain = kept.append, plains.append
         try:
             for row in rows:
                 template_id, subject_id, engine, blob = row[0], row[1], row[2], row[3]
@@ -209,35 +230,29 @@ class Vault:
                     if key is None:
                         continue
                     decrypt = ciphers[subject_id] = AESGCM(key).decrypt
-                aad = prefix + f"{subject_id}\0{template_id}\0{engine}".encode()
-                opened.append((row, decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad)))
+                plain(decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:],
+                              prefix + f"{subject_id}\0{template_id}\0{engine}".encode()))
+                keep(row)
         except (InvalidTag, ValueError) as exc:
             raise VaultError("encrypted data could not be opened (wrong key or tampered)"
                              ) from exc
-        return opened
+        return kept, plains
 
     def load_partition(
         self, conn: Connection, purpose: str, now: str, dimension: int
     ) -> tuple[list[str], list[str], set[str], np.ndarray]:
         """Every live template of ``purpose`` whose subject holds an active consent for it,
         decrypted in one batch: ``(subject_ids, template_ids, engines, (n, d) matrix)``."""
-        active = (
-            sa.select(db.consents.c.subject_id)
-            .where(db.consents.c.purpose == purpose, db.consents.c.status == "active")
-        )
-        rows = conn.execute(
-            sa.select(db.templates.c.id, db.templates.c.subject_id, db.templates.c.engine,
-                      db.templates.c.ciphertext)
-            .where(db.templates.c.purpose == purpose, db.templates.c.expires_at > now,
-                   db.templates.c.subject_id.in_(active))
-            .order_by(db.templates.c.id)
-        ).fetchall()
-        opened = self._open_templates(rows)
-        subjects = [row.subject_id for row, _ in opened]
-        template_ids = [row.id for row, _ in opened]
-        matrix = np.frombuffer(b"".join(raw for _, raw in opened), dtype="<f4").reshape(
-            -1, dimension)
-        return subjects, template_ids, {r.engine for r in rows}, matrix.astype(np.float32)
+        # With many people, a second thread reads and unwraps the whole key store while
+        # this one reads the templates (SQLite lets go of the GIL while it reads).
+        with ThreadPoolExecutor(1) as pool:
+            big = conn.execute(_SUBJECT_COUNT).scalar_one() > 2000
+            scan = pool.submit(self._all_data_keys) if big else None
+            rows = _driver_rows(conn, _PARTITION, {"purpose": purpose, "now": now})
+            kept, plains = self._decrypt_rows(rows, scan.result() if scan else None)
+        matrix = np.frombuffer(b"".join(plains), dtype="<f4").reshape(-1, dimension)
+        return ([row[1] for row in kept], [row[0] for row in kept], {row[2] for row in kept},
+                matrix.astype(np.float32))
 
     def delete_templates(
         self, conn: Connection, subject_id: str, purpose: str | None = None
@@ -313,8 +328,33 @@ _SUBJECT_TEMPLATES = (sa.select(*_TEMPLATE_COLUMNS)
                       .where(db.templates.c.purpose == sa.bindparam("purpose"),
                              db.templates.c.subject_id == sa.bindparam("subject_id"))
                       .order_by(db.templates.c.id))
+_PARTITION = sa.select(
+    db.templates.c.id, db.templates.c.subject_id, db.templates.c.engine,
+    db.templates.c.ciphertext,
+).where(
+    db.templates.c.purpose == sa.bindparam("purpose"),
+    db.templates.c.expires_at > sa.bindparam("now"),
+    db.templates.c.subject_id.in_(
+        sa.select(db.consents.c.subject_id).where(
+            db.consents.c.purpose == sa.bindparam("purpose"), db.consents.c.status == "active")),
+)
+_SUBJECT_COUNT = sa.select(sa.func.count()).select_from(db.subjects)
 _ONE_KEY = sa.select(db.subject_keys.c.subject_id, db.subject_keys.c.wrapped_key).where(
     db.subject_keys.c.subject_id == sa.bindparam("s"))
+
+
+def _driver_rows(conn: Connection, statement: sa.Select[Any], params: dict[str, Any]
+                 ) -> list[Any]:
+    """``statement``'s rows as the database driver returns them (plain tuples): for the
+    hundred thousand rows of an index start-up, SQLAlchemy's row objects cost a third of
+    the time."""
+    compiled = statement.compile(dialect=conn.dialect)
+    values = compiled.construct_params(params)
+    args: Any = (tuple(values[name] for name in compiled.positiontup or ())
+                 if compiled.positional else values)
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cursor.execute(compiled.string, args)
+    return list(cursor.fetchall())
 
 
 def _template_aad(subject_id: str, template_id: str, engine: str) -> bytes:

@@ -115,7 +115,6 @@ class DlibEngine:
     def detect(self, rgb: np.ndarray) -> list[Face]:
         """All faces in ``rgb`` (H, W, 3 uint8), largest first, with their 5 landmarks."""
         models = self._load()
-        dlib = models["dlib"]
         height, width = rgb.shape[:2]
         scale = self._detection_scale(height, width)
         work = _resize(rgb, scale) if abs(scale - 1.0) > 1e-3 else rgb
@@ -124,6 +123,31 @@ class DlibEngine:
             cnn_scale = min(1.0, self.cnn_max_side / max(height, width))
             small = _resize(rgb, cnn_scale) if cnn_scale < 1.0 else rgb
             boxes = [(d.rect, float(d.confidence), cnn_scale) for d in self._cnn()(small, 0)]
+        return self._faces(rgb, boxes)
+
+    def detect_largest(self, rgb: np.ndarray) -> list[Face]:
+        """Faces of a probe, where only the largest one is used (verify, identify).
+
+        HOG runs first without the upscaling ``detect`` applies for ``min_face_px`` faces:
+        a quarter of the pixels, and any face of HOG's 80 px window or more is found there.
+        Only when that pass finds nothing does the full ``detect`` run, so small faces are
+        still found. The first face returned is the largest either way.
+        """
+        models = self._load()
+        height, width = rgb.shape[:2]
+        scale = min(1.0, self.max_detect_side / max(height, width))
+        if self._detection_scale(height, width) <= scale:
+            return self.detect(rgb)
+        work = _resize(rgb, scale) if scale < 1.0 else rgb
+        boxes = [(r, 1.0, scale) for r in models["hog"](work, 0)]
+        return self._faces(rgb, boxes) if boxes else self.detect(rgb)
+
+    def _faces(self, rgb: np.ndarray, boxes: list[tuple[Any, float, float]]) -> list[Face]:
+        """Detector boxes (with the scale they were found at) to faces with 5 landmarks,
+        largest first."""
+        models = self._load()
+        dlib = models["dlib"]
+        height, width = rgb.shape[:2]
         faces = []
         for rect, score, scale in boxes:
             left = max(int(round(rect.left() / scale)), 0)

@@ -34,12 +34,14 @@ def extract(
 
     ``single_face=True`` (enrollment) needs exactly one *usable* face: faces narrower than the
     gate's minimum size (people far in the background) are not counted, unless no face is
-    big enough, which is a ``size`` quality failure. Otherwise the largest face is used.
+    big enough, which is a ``size`` quality failure. Otherwise the largest face is used (and
+    an engine with ``detect_largest`` may look for it at less cost than for every face).
     ``gate`` (or ``None`` to only measure) judges size, sharpness and pose.
     The image stays in memory and is dropped when this returns.
     """
     rgb = image if isinstance(image, np.ndarray) else decode_image(image, limits)
-    faces = engine.detect(rgb)
+    largest = None if single_face else getattr(engine, "detect_largest", None)
+    faces = largest(rgb) if largest is not None else engine.detect(rgb)
     if not faces:
         raise NoFaceFound("no face was found in the image (0 faces detected)")
     if single_face and gate is not None:
