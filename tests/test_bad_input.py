@@ -8,6 +8,7 @@ recorded (outcome ``rejected`` for unusable images and faces, ``refused`` for a 
 from __future__ import annotations
 
 import io
+import pickle
 import sqlite3
 import struct
 import zlib
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from faceguard import Faceguard, Guardian
+from faceguard import Faceguard, Guardian, errors
 from faceguard.audit import AuditEvent
 from faceguard.engine.imaging import ImageLimits
 from faceguard.errors import (
@@ -329,3 +330,19 @@ def test_under_14_without_a_complete_guardian_consent_is_refused(
         fg, before, operation="consent.granted", outcome="refused", error=ConsentError,
         purpose=PURPOSE, rules=("R5",),
     )
+
+
+@pytest.mark.parametrize("error", [
+    errors.QualityError("face too small: 30 px wide", check="size"),
+    errors.TooManyFaces("2 faces were found", count=2),
+    errors.ConsentError("no valid consent", rule="R3"),
+    errors.LivenessError("the liveness check did not pass", decision="attack",
+                         reasons=(("depth.planar", "the face moved like a flat picture"),)),
+])
+def test_errors_cross_process_boundaries_intact(error: errors.FaceguardError) -> None:
+    """Worker pools (batch enrollment, evaluation) send errors back pickled."""
+    error.add_context("image 2 of 3")
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is type(error)
+    assert (copy.message, copy.rule, str(copy)) == (error.message, error.rule, str(error))
+    assert vars(copy) == vars(error)

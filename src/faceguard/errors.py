@@ -29,6 +29,8 @@ The library never prints or exits; the CLI maps errors to exit codes.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class FaceguardError(Exception):
     """Base of every faceguard error. ``rule`` is the rule ID that caused it, if any."""
@@ -48,6 +50,19 @@ class FaceguardError(Exception):
         """Prefix the message (e.g. with which image of several failed)."""
         self.message = f"{prefix}: {self.message}"
         self.args = (self._render(),)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled with its attributes, not through __init__ (whose keyword-only arguments
+        # differ by class), so errors cross process boundaries (worker pools) intact.
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
+
+
+def _rebuild(cls: type[FaceguardError], args: tuple[Any, ...], state: dict[str, Any]
+             ) -> FaceguardError:
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class ConfigError(FaceguardError):
