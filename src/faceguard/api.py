@@ -225,12 +225,16 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps):
             probe = self._extract(image, enroll=False).template
             now = iso(utc_now())
             with self.store.records.connect() as conn:
-                consents.require_consent(conn, subject, purpose)
+                # Consent again, in the same query as the templates: it may have been
+                # withdrawn while the face was extracted.
                 stored = [
                     t
-                    for t in self.store.vault.templates(conn, purpose=purpose, subject_id=subject)
+                    for t in self.store.vault.templates(conn, purpose=purpose,
+                                                        subject_id=subject, consented=True)
                     if t.expires_at > now
                 ]
+                if not stored:
+                    consents.require_consent(conn, subject, purpose)
             distances = []
             for item in stored:
                 require_same_engine(item.template.engine, probe.engine)

@@ -20,6 +20,10 @@ from .purposes import check_purpose_name
 from .store import Store
 from .timeutil import iso, utc_now
 
+# Built once: every matching verification runs it.
+_TOUCH = (db.subjects.update().where(db.subjects.c.id == sa.bindparam("subject"))
+          .values(last_seen_at=sa.bindparam("when")))
+
 
 class FacadeBase:
     """State shared by the operation groups of ``Faceguard``."""
@@ -129,11 +133,7 @@ class FacadeBase:
     @staticmethod
     def _touch(conn: sa.Connection, subject_id: str) -> None:
         """Record the last interaction with a subject (BIPA: P3 counts 3 years from it)."""
-        conn.execute(
-            db.subjects.update().where(db.subjects.c.id == subject_id).values(
-                last_seen_at=iso(utc_now())
-            )
-        )
+        conn.execute(_TOUCH, {"subject": subject_id, "when": iso(utc_now())})
 
     def _require_subject(self, external_id: str) -> str:
         """The active subject of ``external_id``; ``NotFound`` otherwise."""
