@@ -7,6 +7,7 @@ vectors are random (the face engine is beside the point here). Printed, each wit
 measured in the same process:
 - audit events committed one by one per second, against plain inserts of the same rows;
 - audit events per second with group commit from many threads, against one by one;
+- audit events per second appended by one writer in one transaction (``AuditLog.batch``);
 - chain verification in events per second;
 - loading N encrypted templates into an index partition, against reading the same rows
   without decrypting them; index bytes against the raw template bytes.
@@ -87,6 +88,12 @@ def bench_audit(store: Store, events: int, threads: int) -> dict[str, float]:
     t_group = time.perf_counter() - start
     grouped = store.group.jobs - jobs_before
     assert grouped == threads * per_thread
+    # One writer with many events at once: one transaction, one head signature.
+    start = time.perf_counter()
+    with store.records.begin() as conn, store.audit.batch(conn):
+        for _ in range(events):
+            _event(store, conn)
+    t_batch = time.perf_counter() - start
     start = time.perf_counter()
     report = store.audit.verify()
     t_verify = time.perf_counter() - start
@@ -97,6 +104,7 @@ def bench_audit(store: Store, events: int, threads: int) -> dict[str, float]:
             "group_events_per_s": grouped / t_group,
             "group_vs_one_by_one": (grouped / t_group) / (events / t_audit),
             "events_per_commit": grouped / (store.group.groups - groups_before),
+            "batch_events_per_s": events / t_batch,
             "verified_events": report.events,
             "verify_events_per_s": report.events / t_verify}
 
@@ -187,6 +195,7 @@ def main() -> None:
     print(f"audit, group commit: {audit['group_events_per_s']:.0f} events/s from "
           f"{audit['group_threads']} threads ({audit['group_vs_one_by_one']:.1f}x one by one, "
           f"{audit['events_per_commit']:.1f} events per commit)")
+    print(f"audit, one writer's batch: {audit['batch_events_per_s']:.0f} events/s")
     print(f"chain verification: {audit['verify_events_per_s']:.0f} events/s "
           f"({audit['verified_events']:,} events)")
     print(f"index start-up: {load['templates']:,} templates in {load['load_s']:.2f} s "
