@@ -40,7 +40,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from faceguard.db import audit_checkpoints, audit_events, settings
+from faceguard.db import audit_checkpoints, audit_events, driver_cursor, settings
 from faceguard.errors import AuditError
 
 GENESIS = "0" * 64
@@ -97,11 +97,6 @@ _canonical: Callable[[Any], str] = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
 
-def _event_hash(seq: int, ts: str, fields: Mapping[str, Any], prev_hash: str) -> str:
-    record = {**fields, "seq": seq, "ts": ts, "prev_hash": prev_hash}
-    return hashlib.sha256(_canonical(record).encode("utf-8")).hexdigest()
-
-
 _STRING: Callable[[str], str] = json.encoder.encode_basestring
 _COLUMNS = ("seq", "ts", "actor", "operation", "purpose", "subject", "outcome", "rules",
             "detail", "prev_hash", "hash")
@@ -131,8 +126,9 @@ _INSERT_ROWS = (f"INSERT INTO audit_events ({', '.join(_COLUMNS)}) "
 def _record_hash(seq: int, ts: str, actor: str, operation: str, outcome: str,
                  purpose: str | None, subject: str | None, rules: str, detail: str,
                  prev_hash: str) -> str:
-    """``_event_hash`` computed from ``rules`` and ``detail`` already in canonical JSON: the
-    canonical encoding of the record written out key by key (keys in sorted order)."""
+    """The event hash from ``rules`` and ``detail`` already in canonical JSON: the
+    canonical encoding of the whole record (module docstring) written out key by key, in
+    sorted key order."""
     text = _STRING
     record = (f'{{"actor":{text(actor)},"detail":{detail},'
               f'"operation":{text(operation)},"outcome":{text(outcome)},'
@@ -227,12 +223,12 @@ def _check_fields(fields: Mapping[str, str | None], rules: Sequence[str]) -> Non
     if not _OPERATION.fullmatch(str(fields["operation"])):
         raise AuditError(f"audit operation {fields['operation']!r} is not dot-named "
                          "(e.g. 'consent.withdrawn')", rule="R11")
-    if type(rules) not in (list, tuple) and (isinstance(rules, str)
-                                             or not isinstance(rules, Sequence)):
+    if (
+        isinstance(rules, str)
+        or not isinstance(rules, Sequence)
+        or not all(isinstance(r, str) and 0 < len(r) <= 32 for r in rules)
+    ):
         raise AuditError("audit rules must be a sequence of rule IDs", rule="R11")
-    for rule in rules:
-        if type(rule) is not str or not 0 < len(rule) <= 32:
-            raise AuditError("audit rules must be a sequence of rule IDs", rule="R11")
 
 
 _SCALARS = (str, int, bool, type(None))
@@ -266,10 +262,14 @@ def _to_event(row: sa.Row[Any] | _StoredRow) -> AuditEvent:
 
 
 def _recompute(event: AuditEvent) -> str:
-    fields = {"actor": event.actor, "operation": event.operation, "purpose": event.purpose,
-              "subject": event.subject, "outcome": event.outcome, "rules": list(event.rules),
-              "detail": event.detail}
-    return _event_hash(event.seq, event.ts, fields, event.prev_hash)
+    """The hash of a parsed event, its ``rules`` and ``detail`` encoded canonically again
+    (empty when a field has a type the record never stores, so it cannot match)."""
+    try:
+        return _record_hash(event.seq, event.ts, event.actor, event.operation, event.outcome,
+                            event.purpose, event.subject, _canonical(list(event.rules)),
+                            _canonical(event.detail), event.prev_hash)
+    except (TypeError, ValueError):
+        return ""
 
 
 class AuditLog:
@@ -321,7 +321,7 @@ class AuditLog:
         fields: dict[str, Any] = {"actor": actor, "operation": operation, "outcome": outcome,
                                   "purpose": purpose, "subject": subject}
         _check_fields(fields, rules)
-        fields["rules"] = "[" + ",".join(map(_STRING, rules)) + "]"
+        fields["rules"] = _canonical(list(rules))
         fields["detail"] = _canonical(_plain_detail(detail))
         if not conn.in_transaction():
             raise AuditError("audit events must be appended inside the caller's transaction",
@@ -472,7 +472,7 @@ class AuditLog:
 
     def _walk(self, conn: sa.Connection, head: str | None) -> AuditReport:
         checkpoints = {row.seq: row for row in conn.execute(sa.select(audit_checkpoints))}
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor = driver_cursor(conn)
         cursor.execute(_SELECT_ROWS)
         rows = map(_StoredRow._make, iter(cursor.fetchone, None))
         counts = [0, 0]  # events examined, checkpoints verified

@@ -217,6 +217,12 @@ def connect(url_or_path: str | Path, *, wal: bool = False) -> Engine:
     return engine
 
 
+def driver_cursor(conn: sa.Connection) -> Any:
+    """A cursor of the database driver on ``conn``'s connection and transaction, for hot
+    loops where SQLAlchemy's per-statement and per-row work would dominate."""
+    return conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+
+
 def checkpoint(engine: Engine) -> None:
     """Copy a SQLite write-ahead log into the main file and truncate it (no-op elsewhere).
 

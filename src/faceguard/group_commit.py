@@ -26,6 +26,7 @@ from typing import Any, Generic, TypeVar
 import sqlalchemy as sa
 
 from .audit import AuditLog
+from .db import driver_cursor
 
 T = TypeVar("T")
 
@@ -102,7 +103,7 @@ class GroupCommit:
     def _execute(self, group: list[_Job[Any]]) -> None:
         try:
             with self._write_lock, self._engine.begin() as conn, self._audit.batch(conn):
-                cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+                cursor = driver_cursor(conn)
                 for number, job in enumerate(group):
                     self._run_one(conn, cursor, job, f"job_{number}")
         except BaseException as exc:  # the commit failed: nothing of the group is stored

@@ -20,7 +20,8 @@ import hmac
 import os
 import secrets
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -138,13 +139,10 @@ class Keyring:
         start-up unwraps one key per person)."""
         decrypt, prefix = self._kek.decrypt, _aad(b"data-key")  # ends with the separator
         keys: dict[str, bytes] = {}
-        try:
+        with opening():
             for subject_id, blob in wrapped:
                 keys[subject_id] = decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:],
                                            prefix + subject_id.encode("utf-8"))
-        except (InvalidTag, ValueError) as exc:
-            raise VaultError("encrypted data could not be opened (wrong key or tampered)"
-                             ) from exc
         return keys
 
 
@@ -156,8 +154,15 @@ def seal(aead: AESGCM, plaintext: bytes, aad: bytes) -> bytes:
 
 def open_sealed(aead: AESGCM, blob: bytes, aad: bytes) -> bytes:
     """Open a ``seal`` blob; ``VaultError`` on a wrong key, wrong binding or tampering."""
-    try:
+    with opening():
         return aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad)
+
+
+@contextmanager
+def opening() -> Iterator[None]:
+    """Turn a failed AES-GCM opening inside the block into ``VaultError``."""
+    try:
+        yield
     except (InvalidTag, ValueError) as exc:
         raise VaultError("encrypted data could not be opened (wrong key or tampered)") from exc
 

@@ -86,6 +86,6 @@ class Store:
         db.checkpoint(self.records)
 
     def close(self) -> None:
-        db.checkpoint(self.records)
+        self.settle()
         self.records.dispose()
         self.keys.dispose()

@@ -19,14 +19,13 @@ from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.engine import Connection, Engine
 
 from . import db
 from .engine.types import Template
 from .errors import NotFound, VaultError
-from .keys import NONCE_BYTES, Keyring, open_sealed, record_aad, seal
+from .keys import NONCE_BYTES, Keyring, open_sealed, opening, record_aad, seal
 from .timeutil import iso, utc_now
 
 
@@ -137,7 +136,7 @@ class Vault:
     def _wrapped_keys(self) -> list[tuple[str, bytes]]:
         """Every wrapped key of the key store, in one scan."""
         with self._keys.connect() as kconn:
-            cursor = kconn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            cursor = db.driver_cursor(kconn)
             cursor.execute("SELECT subject_id, wrapped_key FROM subject_keys")
             return [(s, bytes(w)) for s, w in cursor.fetchall()]
 
@@ -148,20 +147,14 @@ class Vault:
     def data_keys(self, subject_ids: list[str]) -> dict[str, bytes]:
         """Unwrapped data keys of several subjects (missing ones left out)."""
         wanted = set(subject_ids)
-        table = db.subject_keys
         if len(wanted) > 2000:  # most of the store: one scan beats thousands of look-ups
             return self._keyring.unwrap_many(
                 (s, w) for s, w in self._wrapped_keys() if s in wanted)
+        pairs: list[tuple[str, bytes]] = []
         with self._keys.connect() as kconn:
-            if len(subject_ids) == 1:  # a verification: one person's key
-                pairs = [(s, w) for s, w in kconn.execute(_ONE_KEY, {"s": subject_ids[0]})]
-            else:
-                pairs = []
-                for start in range(0, len(subject_ids), 500):
-                    chunk = subject_ids[start : start + 500]
-                    pairs += [(s, w) for s, w in kconn.execute(
-                        sa.select(table.c.subject_id, table.c.wrapped_key)
-                        .where(table.c.subject_id.in_(chunk)))]
+            for start in range(0, len(subject_ids), 500):
+                chunk = subject_ids[start : start + 500]
+                pairs += [(s, w) for s, w in kconn.execute(_KEYS, {"ids": chunk})]
         return self._keyring.unwrap_many(pairs)
 
     # ---- templates ----------------------------------------------------------------------
@@ -226,7 +219,7 @@ class Vault:
         kept: list[Any] = []
         plains: list[bytes] = []
         keep, plain = kept.append, plains.append
-        try:
+        with opening():
             for row in rows:
                 template_id, subject_id, engine, blob = row[0], row[1], row[2], row[3]
                 decrypt = ciphers.get(subject_id)
@@ -238,9 +231,6 @@ class Vault:
                 plain(decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:],
                               prefix + f"{subject_id}\0{template_id}\0{engine}".encode()))
                 keep(row)
-        except (InvalidTag, ValueError) as exc:
-            raise VaultError("encrypted data could not be opened (wrong key or tampered)"
-                             ) from exc
         return kept, plains
 
     def load_partition(
@@ -347,8 +337,8 @@ _SUBJECT_COUNT = sa.select(sa.func.count()).select_from(db.subjects)
 _CONSENTED_TEMPLATES = _SUBJECT_TEMPLATES.where(sa.exists().where(
     db.consents.c.subject_id == db.templates.c.subject_id,
     db.consents.c.purpose == db.templates.c.purpose, db.consents.c.status == "active"))
-_ONE_KEY = sa.select(db.subject_keys.c.subject_id, db.subject_keys.c.wrapped_key).where(
-    db.subject_keys.c.subject_id == sa.bindparam("s"))
+_KEYS = sa.select(db.subject_keys.c.subject_id, db.subject_keys.c.wrapped_key).where(
+    db.subject_keys.c.subject_id.in_(sa.bindparam("ids", expanding=True)))
 
 
 def _driver_rows(conn: Connection, statement: sa.Select[Any], params: dict[str, Any]
@@ -360,7 +350,7 @@ def _driver_rows(conn: Connection, statement: sa.Select[Any], params: dict[str, 
     values = compiled.construct_params(params)
     args: Any = (tuple(values[name] for name in compiled.positiontup or ())
                  if compiled.positional else values)
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cursor = db.driver_cursor(conn)
     cursor.execute(compiled.string, args)
     return list(cursor.fetchall())
 
