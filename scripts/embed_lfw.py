@@ -19,12 +19,12 @@ _ENGINE = None
 
 def _one(path: str) -> tuple[str, list[float] | None, list[float] | None, int, str]:
     global _ENGINE
-    from faceguard.engine.dlib_engine import DlibEngine
+    from faceguard.engine.fast_resnet import FastDlibEngine
     from faceguard.engine.pipeline import extract
     from faceguard.errors import FaceguardError
 
     if _ENGINE is None:
-        _ENGINE = DlibEngine()
+        _ENGINE = FastDlibEngine()
     try:
         ex = extract(_ENGINE, Path(path).read_bytes(), single_face=False, gate=None)
     except FaceguardError as exc:

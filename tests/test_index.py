@@ -61,6 +61,19 @@ def test_removed_subjects_are_never_returned_even_after_compaction() -> None:
     assert [c.template_id for c in after if c.subject_id == "s49"] == ["t98"]
 
 
+def test_removed_rows_stay_out_within_a_threshold_and_in_batches() -> None:
+    part, vectors = gallery(300)
+    part.remove_templates({"t7"})
+    # t7 is the probe itself (distance 0); its subject's other template t6 is further away
+    near = part.search(vectors[7], k=3, max_distance=10.0)
+    assert "t7" not in {c.template_id for c in near}
+    assert part.search_many(vectors[7:8], k=3, max_distance=0.01) == [[]]
+    for s in range(150):
+        part.remove_subject(f"s{s}")
+    assert len(part) == 0
+    assert part.search(vectors[0], k=5) == [] and part.search_many(vectors[:2]) == [[], []]
+
+
 def test_empty_partition_and_bad_shapes() -> None:
     part = Partition(128, "e")
     assert part.search(np.zeros(128, np.float32)) == []

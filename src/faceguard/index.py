@@ -7,10 +7,12 @@ its rank-1 agreement with the exact search is measured by ``bench/bench_search.p
 
 A partition holds the decrypted template vectors of the subjects with a valid consent for
 its purpose, row by row in one contiguous float32 matrix with their squared norms. A search
-computes every squared distance as ``|x|^2 + |q|^2 - 2 x.q`` with one matrix-vector product,
-which reads each template once (the memory-bandwidth floor for float32), and several probes
-at once with one matrix-matrix product. Enroll appends rows; withdraw, erase and expiry mask
-a subject's rows at once (compacted when half are dead). The index is a cache: every match it
+computes every row's score ``2 x.q - |x|^2`` (the squared distance is ``|q|^2`` minus it)
+with one matrix-vector product of the doubled probe, which reads each template once (the
+memory-bandwidth floor for float32), and one in-place pass over the scores; several probes
+at once take one matrix-matrix product. Enroll appends rows; withdraw, erase and expiry mask
+a subject's rows at once, setting their norms to +inf so that they score -inf and no search
+returns them (compacted when half are dead). The index is a cache: every match it
 proposes is checked again against the store before it is answered.
 """
 
@@ -112,6 +114,7 @@ class Partition:
         with self._lock:
             rows = [r for r in self._rows_of.pop(subject_id, []) if self._alive[r]]
             self._alive[rows] = False
+            self._norms[rows] = np.inf  # a dead row scores -inf: no search can return it
             self._maybe_compact()
             return len(rows)
 
@@ -123,6 +126,7 @@ class Partition:
                 if self._alive[i] and self._template_ids[i] in template_ids
             ]
             self._alive[rows] = False
+            self._norms[rows] = np.inf
             self._maybe_compact()
             return len(rows)
 
@@ -156,8 +160,9 @@ class Partition:
         with self._lock:
             if self._size == 0:
                 return []
+            qq = float(probe @ probe)
             if self._size <= 4 * shortlist:
-                return self._top(self._squared_distances(probe[None, :])[0], k, max_distance)
+                return self._top(self._scores(probe[None, :])[0], qq, k, max_distance)
             code = self._encode(probe[None, :])[0]
             codes = self._codes[: self._size]
             ham = np.bitwise_count(codes[:, 0] ^ code[0])
@@ -167,31 +172,34 @@ class Partition:
             cutoff = int(np.searchsorted(np.cumsum(np.bincount(ham, minlength=256)), shortlist))
             rows = np.flatnonzero(ham <= cutoff)
             diff = self._vectors[rows] - probe
-            d2 = np.full(self._size, np.inf, dtype=np.float32)
-            d2[rows] = np.einsum("ij,ij->i", diff, diff)
-            return self._top(d2, k, max_distance)
+            scores = np.full(self._size, -np.inf, dtype=np.float32)
+            scores[rows] = qq - np.einsum("ij,ij->i", diff, diff)
+            return self._top(scores, qq, k, max_distance)
 
-    def _squared_distances(self, probes: np.ndarray) -> np.ndarray:
-        """``(n_probes, n_rows)`` squared distances, dead rows at +inf (computed in place
-        on the one product matrix, to add no pass over memory beyond the product)."""
+    def _scores(self, probes: np.ndarray) -> np.ndarray:
+        """``(n_probes, n_rows)`` closeness scores ``2 x.q - |x|^2`` (the squared distance is
+        ``|q|^2`` minus the score), dead rows at -inf: one BLAS pass over the gallery with the
+        doubled probes (matrix-vector for one, matrix-matrix for many) and one in-place pass
+        over the result; dead rows need none, their norm is +inf."""
         vectors = self._vectors[: self._size]
-        # one BLAS pass over the gallery: matrix-vector for one probe, matrix-matrix for many
-        d2: np.ndarray = (
-            (vectors @ probes[0])[None, :] if len(probes) == 1 else probes @ vectors.T
+        doubled = probes + probes
+        scores: np.ndarray = (
+            (vectors @ doubled[0])[None, :] if len(doubled) == 1 else doubled @ vectors.T
         )
-        d2 *= -2.0
-        d2 += self._norms[None, : self._size]
-        d2 += np.einsum("ij,ij->i", probes, probes)[:, None]
-        if self._size > int(np.count_nonzero(self._alive[: self._size])):
-            d2[:, ~self._alive[: self._size]] = np.inf
-        return d2
+        scores -= self._norms[None, : self._size]
+        return scores
 
     def search(
         self, probe: np.ndarray, k: int = 5, max_distance: float | None = None
     ) -> list[Candidate]:
         """The ``k`` nearest living templates, nearest first, at most one per subject;
         with ``max_distance`` only those within it (much faster on large galleries)."""
-        return self.search_many(np.asarray(probe)[None, :], k, max_distance)[0]
+        probe = np.ascontiguousarray(probe, dtype=np.float32).reshape(1, -1)
+        with self._lock:
+            if self._size == 0:
+                return []
+            return self._top(self._scores(probe)[0], float(probe[0] @ probe[0]), k,
+                             max_distance)
 
     def search_many(
         self, probes: np.ndarray, k: int = 5, max_distance: float | None = None
@@ -201,31 +209,36 @@ class Partition:
         with self._lock:
             if self._size == 0:
                 return [[] for _ in range(len(probes))]
-            d2 = self._squared_distances(probes)
-            return [self._top(row, k, max_distance) for row in d2]
+            scores = self._scores(probes)
+            squares = np.einsum("ij,ij->i", probes, probes).tolist()
+            return [self._top(row, qq, k, max_distance)
+                    for row, qq in zip(scores, squares, strict=True)]
 
-    def _top(self, d2: np.ndarray, k: int, max_distance: float | None) -> list[Candidate]:
+    def _top(self, scores: np.ndarray, qq: float, k: int, max_distance: float | None
+             ) -> list[Candidate]:
         # more rows than k in case one subject holds several of the nearest templates
-        want = min(len(d2), max(4 * k, 16))
+        want = min(len(scores), max(4 * k, 16))
         nearest: np.ndarray | None = None
         if max_distance is not None:
-            within = np.flatnonzero(d2 <= max_distance * max_distance)
+            # d^2 <= t^2  <=>  score >= |q|^2 - t^2
+            within = np.flatnonzero(scores >= qq - max_distance * max_distance)
             if len(within) <= 4096:
                 nearest = within
         if nearest is None:
-            nearest = (np.argpartition(d2, want - 1)[:want] if want < len(d2)
-                       else np.arange(len(d2)))
+            nearest = (np.argpartition(scores, len(scores) - want)[-want:]
+                       if want < len(scores) else np.arange(len(scores)))
         out: list[Candidate] = []
         seen: set[str] = set()
-        for i in nearest[np.argsort(d2[nearest])]:
-            if not np.isfinite(d2[i]) or len(out) >= k:
+        ranked = nearest[np.argsort(-scores[nearest], kind="stable")]
+        for i, score in zip(ranked.tolist(), scores[ranked].tolist(), strict=True):
+            if score == -np.inf or len(out) >= k:
                 break
             subject = self._subject_ids[i]
             if subject in seen:
                 continue
             seen.add(subject)
             out.append(Candidate(subject, self._template_ids[i],
-                                 float(np.sqrt(max(float(d2[i]), 0.0)))))
+                                 float(np.sqrt(max(qq - score, 0.0)))))
         return out
 
 
