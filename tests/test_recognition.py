@@ -147,6 +147,29 @@ def test_withdrawal_takes_effect_at_once(
         fg.verify(a.external_id, a.probe, "access-control")
 
 
+def test_withdrawal_while_the_face_is_extracted_refuses_the_verification(
+    fg: Faceguard, cast: tuple[list[Person], list[bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Consent checked before the face is processed, and again in the transaction that
+    records the answer: a withdrawal in between turns a match into an R3 refusal."""
+    (a,) = _small_store(fg, cast, 1)
+    assert fg.verify(a.external_id, a.probe, "access-control").decision == "match"
+    extract = fg._extract
+
+    def extract_then_withdraw(image: bytes, *, enroll: bool) -> object:
+        out = extract(image, enroll=enroll)  # the real extraction; the person withdraws now
+        fg.withdraw_consent(a.external_id, "access-control")
+        return out
+
+    monkeypatch.setattr(fg, "_extract", extract_then_withdraw)
+    with pytest.raises(ConsentError) as err:
+        fg.verify(a.external_id, a.probe, "access-control")
+    assert err.value.rule == "R3"
+    last = fg.store.audit.events(operation="face.verified", newest_first=True, limit=2)
+    assert [e.outcome for e in last] == ["refused", "match"]
+    assert last[0].rules == ("R3",)
+
+
 def test_erasure_takes_effect_at_once(
     fg: Faceguard, cast: tuple[list[Person], list[bytes]]
 ) -> None:

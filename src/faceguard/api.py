@@ -217,24 +217,17 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps):
             live = self.liveness_probe(liveness, subject=external_id, actor=actor)
             if live is not None:
                 image = live
+            # The person, their consent and their live templates in one query; nothing is
+            # decrypted, and no face processed, without a consent for this purpose.
             with self.store.records.connect() as conn:
-                subject = self._subject_id(conn, external_id)
-                if subject is None:
-                    raise ConsentError(f"no consent recorded for this person ({purpose!r})")
-                consents.require_consent(conn, subject, purpose)
+                side = self.store.vault.consented_templates(conn, external_id, purpose,
+                                                            iso(utc_now()))
+            if side is None:
+                raise ConsentError(f"no consent recorded for this person ({purpose!r})")
+            subject, consented, stored = side
+            if not consented:
+                raise consents.no_consent(purpose)
             probe = self._extract(image, enroll=False).template
-            now = iso(utc_now())
-            with self.store.records.connect() as conn:
-                # Consent again, in the same query as the templates: it may have been
-                # withdrawn while the face was extracted.
-                stored = [
-                    t
-                    for t in self.store.vault.templates(conn, purpose=purpose,
-                                                        subject_id=subject, consented=True)
-                    if t.expires_at > now
-                ]
-                if not stored:
-                    consents.require_consent(conn, subject, purpose)
             distances = []
             for item in stored:
                 require_same_engine(item.template.engine, probe.engine)
@@ -242,6 +235,9 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps):
             best = min(distances) if distances else float("inf")
             decision = "match" if point.is_match(best) else "no-match"
             def record(conn: sa.Connection) -> int:
+                # Consent again, in the transaction that records the answer: it may have
+                # been withdrawn while the face was extracted (refused and rolled back then).
+                consents.require_consent(conn, subject, purpose)
                 if decision == "match":
                     self._touch(conn, subject)
                 return self.store.audit.append(

@@ -40,7 +40,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from faceguard.db import audit_checkpoints, audit_events, driver_cursor, settings
+from faceguard.db import Prepared, audit_checkpoints, audit_events, driver_cursor, settings
 from faceguard.errors import AuditError
 
 GENESIS = "0" * 64
@@ -53,16 +53,17 @@ _OPERATION = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
 _LIMITS = {"actor": 128, "operation": 64, "purpose": 64, "subject": 40, "outcome": 32}
 _BATCH = "faceguard.audit.batch"
 
-# Statements built once: SQLAlchemy compiles each shape once and caches it.
-_LAST = (sa.select(audit_events.c.seq, audit_events.c.hash)
-         .order_by(audit_events.c.seq.desc()).limit(1))
-_INSERT_EVENT = audit_events.insert()
-_INSERT_CHECKPOINT = audit_checkpoints.insert()
-_UPDATE_HEAD = (settings.update().where(settings.c.key == HEAD_KEY)
-                .values(value=sa.bindparam("head")))
+# Statements compiled once and run through the driver (every operation appends).
+_LAST = Prepared(sa.select(audit_events.c.seq, audit_events.c.hash)
+                 .order_by(audit_events.c.seq.desc()).limit(1))
+_INSERT_EVENT = Prepared(audit_events.insert())
+_INSERT_CHECKPOINT = Prepared(audit_checkpoints.insert())
+_UPDATE_HEAD = Prepared(settings.update().where(settings.c.key == HEAD_KEY)
+                        .values(value=sa.bindparam("head")))
 # A write that changes nothing, run first so the transaction holds the database's write lock
 # before it reads the chain's tail (another process cannot append in between).
-_LOCK = settings.update().where(settings.c.key == HEAD_KEY).values(value=settings.c.value)
+_LOCK = Prepared(settings.update().where(settings.c.key == HEAD_KEY)
+                 .values(value=settings.c.value))
 
 
 @dataclass(frozen=True)
@@ -119,8 +120,6 @@ class _StoredRow(NamedTuple):
 
 
 _SELECT_ROWS = f"SELECT {', '.join(_COLUMNS)} FROM audit_events ORDER BY seq"
-_INSERT_ROWS = (f"INSERT INTO audit_events ({', '.join(_COLUMNS)}) "
-                f"VALUES ({', '.join('?' * len(_COLUMNS))})")
 
 
 def _record_hash(seq: int, ts: str, actor: str, operation: str, outcome: str,
@@ -337,9 +336,9 @@ class AuditLog:
         """Chain and store ``fields`` (``rules`` and ``detail`` already canonical JSON)."""
         pending: _Pending | None = conn.info.get(_BATCH)
         if pending is None:
-            conn.execute(_LOCK)
-            last = conn.execute(_LAST).first()
-            seq, prev_hash = (last.seq + 1, last.hash) if last else (1, GENESIS)
+            _LOCK.run(conn)
+            last = _LAST.first(conn)
+            seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
         else:
             seq, prev_hash = pending.seq + 1, pending.hash
         ts = self._now()
@@ -357,16 +356,16 @@ class AuditLog:
                 pending.checkpoints.append(checkpoint)
             pending.seq, pending.hash, pending.ts = seq, digest, ts
             return seq
-        conn.execute(_INSERT_EVENT, row)
+        _INSERT_EVENT.run(conn, row)
         if checkpoint is not None:
-            conn.execute(_INSERT_CHECKPOINT, checkpoint)
+            _INSERT_CHECKPOINT.run(conn, checkpoint)
         self._write_head(conn, seq, digest, ts)
         return seq
 
     def _write_head(self, conn: sa.Connection, seq: int, digest: str, ts: str) -> None:
         head = _canonical({"seq": seq, "hash": digest, "signed_at": ts,
                            "signature": self._sign(_HEAD_LABEL, seq, digest, ts)})
-        if conn.execute(_UPDATE_HEAD, {"head": head}).rowcount == 0:
+        if _UPDATE_HEAD.run(conn, {"head": head}) == 0:
             conn.execute(settings.insert().values(key=HEAD_KEY, value=head))
 
     @contextmanager
@@ -384,30 +383,22 @@ class AuditLog:
             raise AuditError("an audit batch must run inside the caller's transaction",
                              rule="R11")
         with self._lock:
-            conn.execute(_LOCK)
-            last = conn.execute(_LAST).first()
-            pending = _Pending(last.seq, last.hash) if last else _Pending(0, GENESIS)
+            _LOCK.run(conn)
+            last = _LAST.first(conn)
+            pending = _Pending(last[0], last[1]) if last else _Pending(0, GENESIS)
             conn.info[_BATCH] = pending
             try:
                 yield
                 if pending.events:
-                    self._insert_many(conn, pending.events)
+                    _INSERT_EVENT.many(conn, pending.events)
                     if pending.checkpoints:
-                        conn.execute(_INSERT_CHECKPOINT, pending.checkpoints)
+                        _INSERT_CHECKPOINT.many(conn, pending.checkpoints)
                     self._write_head(conn, pending.seq, pending.hash, pending.ts)
             except sa.exc.SQLAlchemyError as exc:
                 raise AuditError(f"the processing record could not be written: {exc}",
                                  rule="R11") from exc
             finally:
                 del conn.info[_BATCH]
-
-    @staticmethod
-    def _insert_many(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
-        """One multi-row insert through the driver (the rows are already plain values)."""
-        if conn.dialect.paramstyle != "qmark":
-            conn.execute(_INSERT_EVENT, rows)
-            return
-        conn.exec_driver_sql(_INSERT_ROWS, [tuple(row[c] for c in _COLUMNS) for row in rows])
 
     @staticmethod
     def mark(conn: sa.Connection) -> BatchMark:

@@ -199,24 +199,29 @@ def grant(
 
 
 # Built once: every verification runs it twice (SQLAlchemy reuses its compiled form).
-_ACTIVE_CONSENT = sa.select(db.consents.c.id).where(
+_ACTIVE_CONSENT = db.Prepared(sa.select(db.consents.c.id).where(
     db.consents.c.subject_id == sa.bindparam("subject_id"),
     db.consents.c.purpose == sa.bindparam("purpose"),
     db.consents.c.status == "active",
-)
+))
 
 
 def active_consent_id(conn: Connection, subject_id: str, purpose: str) -> int | None:
     """The active consent of ``subject_id`` for ``purpose``, or ``None``."""
-    row = conn.execute(_ACTIVE_CONSENT, {"subject_id": subject_id, "purpose": purpose}).first()
-    return None if row is None else int(row.id)
+    row = _ACTIVE_CONSENT.first(conn, {"subject_id": subject_id, "purpose": purpose})
+    return None if row is None else int(row[0])
+
+
+def no_consent(purpose: str) -> ConsentError:
+    """The refusal for a subject without a valid consent for ``purpose`` (R3)."""
+    return ConsentError(f"no valid consent of this subject for purpose {purpose!r}")
 
 
 def require_consent(conn: Connection, subject_id: str, purpose: str) -> int:
     """The active consent's id, or ``ConsentError`` (R3)."""
     consent_id = active_consent_id(conn, subject_id, purpose)
     if consent_id is None:
-        raise ConsentError(f"no valid consent of this subject for purpose {purpose!r}")
+        raise no_consent(purpose)
     return consent_id
 
 

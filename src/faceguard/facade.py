@@ -21,8 +21,8 @@ from .store import Store
 from .timeutil import iso, utc_now
 
 # Built once: every matching verification runs it.
-_TOUCH = (db.subjects.update().where(db.subjects.c.id == sa.bindparam("subject"))
-          .values(last_seen_at=sa.bindparam("when")))
+_TOUCH = db.Prepared(db.subjects.update().where(db.subjects.c.id == sa.bindparam("subject"))
+                     .values(last_seen_at=sa.bindparam("when")))
 
 
 class FacadeBase:
@@ -133,7 +133,7 @@ class FacadeBase:
     @staticmethod
     def _touch(conn: sa.Connection, subject_id: str) -> None:
         """Record the last interaction with a subject (BIPA: P3 counts 3 years from it)."""
-        conn.execute(_TOUCH, {"subject": subject_id, "when": iso(utc_now())})
+        _TOUCH.run(conn, {"subject": subject_id, "when": iso(utc_now())})
 
     def _require_subject(self, external_id: str) -> str:
         """The active subject of ``external_id``; ``NotFound`` otherwise."""

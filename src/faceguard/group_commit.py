@@ -9,7 +9,8 @@ lets the operations that arrive while a commit is under way wait for it and go i
   in order in one transaction (each job inside its own savepoint, with the audit events
   buffered by ``AuditLog.batch``), commits once, and wakes the others;
 - a job that raises is rolled back to its savepoint (its buffered events dropped too) and
-  its caller gets its exception; the other jobs of the group are unaffected;
+  its caller gets its exception; the other jobs of the group are unaffected (a job alone in
+  its group runs without a savepoint: if it raises, the whole transaction rolls back);
 - if the commit itself fails, every job of the group gets that error: nothing of the group
   was stored, and no caller is told otherwise.
 
@@ -103,10 +104,13 @@ class GroupCommit:
     def _execute(self, group: list[_Job[Any]]) -> None:
         try:
             with self._write_lock, self._engine.begin() as conn, self._audit.batch(conn):
-                cursor = driver_cursor(conn)
-                for number, job in enumerate(group):
-                    self._run_one(conn, cursor, job, f"job_{number}")
-        except BaseException as exc:  # the commit failed: nothing of the group is stored
+                if len(group) == 1:  # alone: if it fails, the whole transaction rolls back
+                    group[0].value = group[0].work(conn)
+                else:
+                    cursor = driver_cursor(conn)
+                    for number, job in enumerate(group):
+                        self._run_one(conn, cursor, job, f"job_{number}")
+        except BaseException as exc:  # the commit (or a lone job) failed: nothing is stored
             for job in group:
                 if job.error is None:
                     job.error = exc
