@@ -106,6 +106,51 @@ def test_a_failing_job_is_rolled_back_alone(store: Store) -> None:
     assert store.audit.verify().ok  # the dropped event left no gap in the chain
 
 
+def test_a_group_with_a_failing_job_runs_again_with_savepoints(store: Store) -> None:
+    """Groups run without savepoints first; one failing job sends the group round again,
+    a savepoint each, and only that job is lost."""
+    queued = threading.Event()
+    runs: dict[str, int] = {}
+    outcome: dict[str, object] = {}
+
+    def first(conn: sa.Connection) -> int:
+        assert queued.wait(10)  # the others queue behind this commit: they form one group
+        return append(store, conn, 0)
+
+    def job(name: str, n: int, fail: bool) -> None:
+        def work(conn: sa.Connection) -> int:
+            runs[name] = runs.get(name, 0) + 1
+            seq = append(store, conn, n)
+            if fail:
+                raise RuntimeError(f"{name} failed after appending")
+            return seq
+
+        try:
+            outcome[name] = store.commit(work)
+        except RuntimeError as exc:
+            outcome[name] = exc
+
+    leader = threading.Thread(target=lambda: store.commit(first))
+    leader.start()
+    while not store.group._leading:
+        threading.Event().wait(0.001)
+    others = [threading.Thread(target=job, args=args)
+              for args in (("a", 1, False), ("bad", 2, True), ("b", 3, False))]
+    for thread in others:
+        thread.start()
+        while len(store.group._queue) < others.index(thread) + 1:
+            threading.Event().wait(0.001)  # queued in this order
+    queued.set()
+    for thread in [leader, *others]:
+        thread.join()
+    # the first pass stopped at the failing job; the second ran everyone, a savepoint each
+    assert runs == {"a": 2, "bad": 2, "b": 1}
+    assert isinstance(outcome["bad"], RuntimeError)
+    assert (outcome["a"], outcome["b"]) == (2, 3)  # contiguous: the failed event left no gap
+    assert committed(store) == [0, 1, 3]
+    assert store.audit.verify().ok
+
+
 def test_a_failed_commit_fails_every_job_of_the_group(store: Store) -> None:
     def work(conn: sa.Connection) -> int:
         seq = append(store, conn, 1)

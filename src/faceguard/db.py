@@ -253,8 +253,9 @@ class Prepared:
         sql, names, defaults = self._entry(conn.dialect)
 
         def bind(values: dict[str, Any]) -> Any:
-            values = {**defaults, **values}
-            return values if names is None else tuple(values[n] for n in names)
+            if defaults.keys() - values.keys():
+                values = {**defaults, **values}
+            return values if names is None else tuple([values[n] for n in names])
 
         cursor = driver_cursor(conn)
         driver_error = conn.dialect.loaded_dbapi.Error
