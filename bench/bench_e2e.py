@@ -21,9 +21,12 @@ processes SQLite serialises the commits). Rounds alternate the three pipelines; 
 medians of per-round ratios against ``face_recognition`` in the same round.
 
 Then the compliance share: the default engine, one process, one verification at a time:
-the time inside the go-live gate, the subject and consent look-ups, the template decryption
-and the durable audit commit (the very functions ``verify`` calls, wrapped with a
-stopwatch), over the time of ``verify``.
+the time inside the go-live gate, the one query for the person, their consent and their
+templates with the decryption, and the consent re-check with the durable audit commit (the
+very functions ``verify`` calls, wrapped with a stopwatch), over the time of ``verify``; the
+database commit (WAL write and ``fsync``) is also shown alone. Then the stage times (one
+process): ``face_recognition``'s calls and dlib's ResNet alone, which bound the ratio any
+pipeline running dlib's ResNet can reach.
 """
 
 from __future__ import annotations
@@ -227,6 +230,40 @@ def compliance_share(folder: Path, items: list[tuple[str, str]]) -> dict[str, An
             "parts_ms": {k: round(1000 * v / len(datas), 3) for k, v in parts.items()}}
 
 
+def stage_times(items: list[tuple[str, str]]) -> dict[str, float]:
+    """Median ms per probe of each stage, one process: ``face_recognition``'s two calls and
+    dlib's ResNet alone (the call both dlib pipelines make), which bounds the dlib ratio:
+    no pipeline that runs that network can beat ``face_recognition`` by more than its whole
+    time over the network's."""
+    import face_recognition
+
+    from faceguard.engine.dlib_engine import DlibEngine
+    from faceguard.engine.imaging import decode_image
+
+    engine = DlibEngine()
+    times: dict[str, list[float]] = {"fr_load": [], "fr_locations": [], "fr_encodings": [],
+                                     "dlib_resnet": []}
+
+    def clock(label: str, fn: Any, *args: Any) -> Any:
+        start = time.perf_counter()
+        out = fn(*args)
+        times[label].append(1000 * (time.perf_counter() - start))
+        return out
+
+    for _name, path in items:
+        image = clock("fr_load", face_recognition.load_image_file, path)
+        boxes = clock("fr_locations", face_recognition.face_locations, image)
+        clock("fr_encodings", face_recognition.face_encodings, image, boxes)
+        rgb = decode_image(Path(path).read_bytes())
+        faces = engine.detect_largest(rgb)
+        if faces:
+            clock("dlib_resnet", engine.embed, engine.align(rgb, faces[0]))
+    out = {label: statistics.median(values) for label, values in times.items()}
+    fr_total = out["fr_load"] + out["fr_locations"] + out["fr_encodings"]
+    out["dlib_ratio_bound"] = fr_total / out["dlib_resnet"]
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--images", type=int, default=200)
@@ -286,6 +323,7 @@ def main() -> None:
             for pool in pools.values():
                 pool.shutdown()
         share = compliance_share(folder, items[:60])
+        stages = stage_times(items[:60])
 
     base = seconds["face_recognition"]
     result: dict[str, Any] = {"images": len(items), "workers": args.workers,
@@ -299,6 +337,7 @@ def main() -> None:
             "decisions": outcomes[name],
         }
     result["compliance"] = share
+    result["stages_ms"] = stages
     if args.json:
         print(json.dumps(result, indent=2))
         return
@@ -308,6 +347,11 @@ def main() -> None:
         print(f"  {name:18s} {row['images_per_s']:6.1f} images/s  "
               f"{row['vs_face_recognition']:4.2f}x face_recognition  {row['decisions']}")
     print(_share_line(share))
+    print(f"stages (ms, one process): face_recognition load {stages['fr_load']:.1f}, "
+          f"face_locations {stages['fr_locations']:.1f}, face_encodings "
+          f"{stages['fr_encodings']:.1f}; dlib's ResNet alone {stages['dlib_resnet']:.1f}: "
+          f"no pipeline running dlib's ResNet can exceed "
+          f"{stages['dlib_ratio_bound']:.2f}x face_recognition")
 
 
 def _share_line(share: dict[str, Any]) -> str:

@@ -43,6 +43,13 @@ def test_batched_probes_equal_single_probes() -> None:
                                                            for r in single]
     for b, s in zip(batch, single, strict=True):
         assert [c.distance for c in b] == pytest.approx([c.distance for c in s], abs=1e-4)
+    # within a threshold: the batch picks each probe's hits from one comparison
+    limit = float(np.median([r[1].distance for r in single]))
+    near = part.search_many(probes, k=3, max_distance=limit)
+    assert [[c.template_id for c in r] for r in near] == [
+        [c.template_id for c in part.search(p, k=3, max_distance=limit)] for p in probes]
+    assert all(c.distance <= limit for r in near for c in r)
+    assert any(len(r) < 3 for r in near) and any(len(r) >= 2 for r in near)
 
 
 def test_removed_subjects_are_never_returned_even_after_compaction() -> None:
@@ -99,3 +106,19 @@ def test_adding_nothing_leaves_an_empty_partition() -> None:
     part = Partition(128, "e")
     part.add_many([], [], np.zeros((0, 128), np.float32))
     assert len(part) == 0 and part.search_binary(np.zeros(128, np.float32)) == []
+
+
+def test_ids_of_any_length_come_back_whole() -> None:
+    """IDs are kept as fixed-width bytes; a longer ID than any before widens the column."""
+    rng = np.random.default_rng(5)
+    vectors = rng.normal(0, 0.1, (4, 128)).astype(np.float32)
+    part = Partition(128, "e")
+    part.add_many(["a", "b"], ["t1", "t2"], vectors[:2])
+    long_subject, long_template = "s_" + "9f" * 16, "t_" + "0e" * 16 + "\u00e9"
+    part.add_many([long_subject, "b"], [long_template, "t3"], vectors[2:])
+    found = part.search(vectors[2], k=1)[0]
+    assert (found.subject_id, found.template_id) == (long_subject, long_template)
+    assert part.search(vectors[0], k=1)[0].template_id == "t1"
+    assert part.remove_subject(long_subject) == 1 and part.remove_subject("b") == 2
+    assert part.remove_templates({"t1", "never-added"}) == 1
+    assert len(part) == 0

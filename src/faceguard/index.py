@@ -41,10 +41,12 @@ class Partition:
         self.engine = engine
         self._vectors = np.zeros((0, dimension), dtype=np.float32)
         self._norms = np.zeros(0, dtype=np.float32)
+        self._scratch = np.zeros(0, dtype=np.float32)  # one probe's scores (see _scores)
         self._alive = np.zeros(0, dtype=bool)
-        self._template_ids: list[str] = []
-        self._subject_ids: list[str] = []
-        self._rows_of: dict[str, list[int]] = {}
+        # IDs as fixed-width ASCII bytes, one array each (a Python string and its list slot
+        # would cost about three times the bytes; see bench_store's memory figure)
+        self._template_ids = np.zeros(0, dtype="S1")
+        self._subject_ids = np.zeros(0, dtype="S1")
         self._size = 0
         self._lock = threading.Lock()
         rng = np.random.default_rng(20261122)
@@ -59,8 +61,11 @@ class Partition:
 
     @property
     def nbytes(self) -> int:
-        """Bytes held by the arrays (vectors, norms, mask), for the memory budget."""
-        return int(self._vectors.nbytes + self._norms.nbytes + self._alive.nbytes)
+        """Bytes held by the arrays (vectors, norms, mask, binary codes, IDs, the score
+        buffer), for the memory budget."""
+        return int(self._vectors.nbytes + self._norms.nbytes + self._alive.nbytes
+                   + self._codes.nbytes + self._scratch.nbytes + self._subject_ids.nbytes
+                   + self._template_ids.nbytes)
 
     def _reserve(self, extra: int) -> None:
         need = self._size + extra
@@ -76,6 +81,8 @@ class Partition:
         codes = np.zeros((capacity, self.dimension // 64), dtype=np.uint64)
         codes[: self._size] = self._codes[: self._size]
         self._vectors, self._norms, self._alive, self._codes = vectors, norms, alive, codes
+        self._subject_ids = _grown(self._subject_ids, self._size, capacity)
+        self._template_ids = _grown(self._template_ids, self._size, capacity)
 
     def add(self, subject_id: str, template_id: str, vector: np.ndarray) -> None:
         self.add_many([subject_id], [template_id], np.asarray(vector)[None, :])
@@ -103,16 +110,16 @@ class Partition:
                 self._codes[:end] = self._encode(self._vectors[:end])
             else:
                 self._codes[start:end] = self._encode(vectors)
-            self._template_ids.extend(template_ids)
-            self._subject_ids.extend(subject_ids)
-            for row, subject in enumerate(subject_ids, start=start):
-                self._rows_of.setdefault(subject, []).append(row)
+            self._subject_ids = _put(self._subject_ids, start, subject_ids)
+            self._template_ids = _put(self._template_ids, start, template_ids)
             self._size = end
 
     def remove_subject(self, subject_id: str) -> int:
         """Mask out every row of ``subject_id`` at once; returns how many were removed."""
         with self._lock:
-            rows = [r for r in self._rows_of.pop(subject_id, []) if self._alive[r]]
+            size = self._size
+            rows = np.flatnonzero((self._subject_ids[:size] == subject_id.encode())
+                                  & self._alive[:size])
             self._alive[rows] = False
             self._norms[rows] = np.inf  # a dead row scores -inf: no search can return it
             self._maybe_compact()
@@ -120,11 +127,10 @@ class Partition:
 
     def remove_templates(self, template_ids: set[str]) -> int:
         with self._lock:
-            rows = [
-                i
-                for i in range(self._size)
-                if self._alive[i] and self._template_ids[i] in template_ids
-            ]
+            size = self._size
+            wanted = np.array([t.encode() for t in template_ids], dtype=bytes)
+            rows = np.flatnonzero(np.isin(self._template_ids[:size], wanted)
+                                  & self._alive[:size])
             self._alive[rows] = False
             self._norms[rows] = np.inf
             self._maybe_compact()
@@ -138,11 +144,8 @@ class Partition:
             self._norms = np.ascontiguousarray(self._norms[keep])
             self._codes = np.ascontiguousarray(self._codes[keep])
             self._alive = np.ones(len(keep), dtype=bool)
-            self._template_ids = [self._template_ids[i] for i in keep]
-            self._subject_ids = [self._subject_ids[i] for i in keep]
-            self._rows_of = {}
-            for row, subject in enumerate(self._subject_ids):
-                self._rows_of.setdefault(subject, []).append(row)
+            self._template_ids = self._template_ids[keep]
+            self._subject_ids = self._subject_ids[keep]
             self._size = len(keep)
 
     def _encode(self, vectors: np.ndarray) -> np.ndarray:
@@ -183,9 +186,14 @@ class Partition:
         over the result; dead rows need none, their norm is +inf."""
         vectors = self._vectors[: self._size]
         doubled = probes + probes
-        scores: np.ndarray = (
-            (vectors @ doubled[0])[None, :] if len(doubled) == 1 else doubled @ vectors.T
-        )
+        if len(doubled) == 1:
+            # into a buffer kept for it (a fresh 4 MB result per probe at 1M templates would
+            # cost its page faults); callers hold the lock while they read it
+            if len(self._scratch) < self._size:
+                self._scratch = np.empty(len(self._vectors), dtype=np.float32)
+            scores = np.dot(vectors, doubled[0], out=self._scratch[: self._size])[None, :]
+        else:
+            scores = doubled @ vectors.T
         scores -= self._norms[None, : self._size]
         return scores
 
@@ -210,18 +218,27 @@ class Partition:
             if self._size == 0:
                 return [[] for _ in range(len(probes))]
             scores = self._scores(probes)
-            squares = np.einsum("ij,ij->i", probes, probes).tolist()
-            return [self._top(row, qq, k, max_distance)
-                    for row, qq in zip(scores, squares, strict=True)]
+            squares = np.einsum("ij,ij->i", probes, probes)
+            within: list[np.ndarray | None] = [None] * len(probes)
+            if max_distance is not None:
+                # every probe's rows within the threshold from one comparison of the whole
+                # score matrix (row-major, so each probe's hits are one run)
+                hit_probe, hit_row = np.divmod(np.flatnonzero(
+                    scores >= (squares - max_distance * max_distance)[:, None]), self._size)
+                bounds = np.searchsorted(hit_probe, np.arange(len(probes) + 1)).tolist()
+                within = [hit_row[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+            return [self._top(row, qq, k, max_distance, hits)
+                    for row, qq, hits in zip(scores, squares.tolist(), within, strict=True)]
 
-    def _top(self, scores: np.ndarray, qq: float, k: int, max_distance: float | None
-             ) -> list[Candidate]:
+    def _top(self, scores: np.ndarray, qq: float, k: int, max_distance: float | None,
+             within: np.ndarray | None = None) -> list[Candidate]:
         # more rows than k in case one subject holds several of the nearest templates
         want = min(len(scores), max(4 * k, 16))
         nearest: np.ndarray | None = None
         if max_distance is not None:
-            # d^2 <= t^2  <=>  score >= |q|^2 - t^2
-            within = np.flatnonzero(scores >= qq - max_distance * max_distance)
+            if within is None:
+                # d^2 <= t^2  <=>  score >= |q|^2 - t^2
+                within = np.flatnonzero(scores >= qq - max_distance * max_distance)
             if len(within) <= 4096:
                 nearest = within
         if nearest is None:
@@ -233,13 +250,29 @@ class Partition:
         for i, score in zip(ranked.tolist(), scores[ranked].tolist(), strict=True):
             if score == -np.inf or len(out) >= k:
                 break
-            subject = self._subject_ids[i]
+            subject = self._subject_ids[i].decode()
             if subject in seen:
                 continue
             seen.add(subject)
-            out.append(Candidate(subject, self._template_ids[i],
+            out.append(Candidate(subject, self._template_ids[i].decode(),
                                  float(np.sqrt(max(qq - score, 0.0)))))
         return out
+
+
+def _grown(ids: np.ndarray, size: int, capacity: int) -> np.ndarray:
+    grown = np.zeros(capacity, dtype=ids.dtype)
+    grown[:size] = ids[:size]
+    return grown
+
+
+def _put(ids: np.ndarray, start: int, values: list[str]) -> np.ndarray:
+    """``values`` written from row ``start`` on (the array widened first if one is longer
+    than its width); returns the array."""
+    encoded = np.array([v.encode() for v in values], dtype=bytes)
+    if encoded.dtype.itemsize > ids.dtype.itemsize:
+        ids = ids.astype(encoded.dtype)
+    ids[start:start + len(encoded)] = encoded
+    return ids
 
 
 class GalleryIndex:
