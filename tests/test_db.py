@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -40,3 +41,26 @@ def test_the_record_store_commits_durably_through_a_write_ahead_log(tmp_path: Pa
     finally:
         records.dispose()
         keys.dispose()
+
+
+def test_prepared_statements_bind_constants_join_the_transaction_and_raise_sqlalchemy_errors(
+    tmp_path: Path,
+) -> None:
+    engine = db.connect(tmp_path / "faceguard.db", wal=True)
+    db.upgrade(engine, "records")
+    insert = db.Prepared(db.settings.insert())
+    pick = db.Prepared(sa.select(db.settings.c.key)
+                       .where(db.settings.c.value == "on", db.settings.c.key.like("x.%"))
+                       .order_by(db.settings.c.key))
+    try:
+        with engine.begin() as conn:
+            insert.many(conn, [{"key": "x.a", "value": "on"}, {"key": "x.b", "value": "off"},
+                               {"key": "y.c", "value": "on"}])
+            assert pick.rows(conn) == [("x.a",)]  # the constants "on" and "x.%" were bound
+        with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+            insert.run(conn, {"key": "x.z", "value": "on"})
+            insert.run(conn, {"key": "x.a", "value": "again"})  # duplicate key
+        with engine.connect() as conn:  # the failed transaction left nothing behind
+            assert pick.rows(conn) == [("x.a",)] and pick.first(conn) == ("x.a",)
+    finally:
+        engine.dispose()

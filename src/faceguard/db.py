@@ -248,8 +248,9 @@ class Prepared:
                                                     dict(compiled.params))
         return entry
 
-    def _cursor(self, conn: sa.Connection, params: dict[str, Any] | list[dict[str, Any]],
-                many: bool = False) -> Any:
+    def _cursor(self, conn: sa.Connection, params: dict[str, Any] | None = None, *,
+                each: list[dict[str, Any]] | None = None) -> Any:
+        """Execute with ``params``, or once for each of ``each``; returns the cursor."""
         sql, names, defaults = self._entry(conn.dialect)
 
         def bind(values: dict[str, Any]) -> Any:
@@ -260,31 +261,29 @@ class Prepared:
         cursor = driver_cursor(conn)
         driver_error = conn.dialect.loaded_dbapi.Error
         try:
-            if many:
-                assert isinstance(params, list)
-                cursor.executemany(sql, [bind(p) for p in params])
+            if each is None:
+                cursor.execute(sql, bind(params or {}))
             else:
-                assert isinstance(params, dict)
-                cursor.execute(sql, bind(params))
+                cursor.executemany(sql, [bind(p) for p in each])
         except driver_error as exc:  # the same error SQLAlchemy's own execution raises
             raise sa.exc.DBAPIError.instance(sql, None, exc, driver_error) from exc
         return cursor
 
     def rows(self, conn: sa.Connection, params: dict[str, Any] | None = None) -> list[Any]:
         """Every row, as the driver's plain tuples."""
-        return list(self._cursor(conn, params or {}).fetchall())
+        return list(self._cursor(conn, params).fetchall())
 
     def first(self, conn: sa.Connection, params: dict[str, Any] | None = None) -> Any:
         """The first row as a plain tuple, or ``None``."""
-        return self._cursor(conn, params or {}).fetchone()
+        return self._cursor(conn, params).fetchone()
 
     def run(self, conn: sa.Connection, params: dict[str, Any] | None = None) -> int:
         """Execute a write; returns the number of rows it changed."""
-        return int(self._cursor(conn, params or {}).rowcount)
+        return int(self._cursor(conn, params).rowcount)
 
     def many(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
         """Execute a write once for each of ``rows`` (one multi-row insert)."""
-        self._cursor(conn, rows, many=True)
+        self._cursor(conn, each=rows)
 
 
 def checkpoint(engine: Engine) -> None:

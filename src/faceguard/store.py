@@ -78,7 +78,9 @@ class Store:
 
     def commit(self, work: Callable[[sa.Connection], T]) -> T:
         """Run a small write (an operation's audit event and bookkeeping) with group commit:
-        durable when this returns, sharing its transaction with concurrent ones."""
+        durable when this returns, sharing its transaction with concurrent ones. ``work``
+        may run twice (a group with a failing job is run again), so it must only write
+        through the connection it is given."""
         return self.group.run(work)
 
     def settle(self) -> None:

@@ -177,18 +177,13 @@ class Vault:
         return template_id
 
     def templates(
-        self, conn: Connection, *, purpose: str, subject_id: str | None = None,
-        consented: bool = False,
+        self, conn: Connection, *, purpose: str, subject_id: str | None = None
     ) -> list[StoredTemplate]:
-        """Decrypt the templates of a purpose (optionally of one subject only).
-
-        ``consented`` (with ``subject_id``): only while the subject holds an active consent
-        for ``purpose``, checked in the same query (none are returned otherwise).
-        """
+        """Decrypt the templates of a purpose (optionally of one subject only)."""
         if subject_id is None:
             rows = conn.execute(_PURPOSE_TEMPLATES, {"purpose": purpose}).fetchall()
         else:
-            rows = conn.execute(_CONSENTED_TEMPLATES if consented else _SUBJECT_TEMPLATES,
+            rows = conn.execute(_SUBJECT_TEMPLATES,
                                 {"purpose": purpose, "subject_id": subject_id}).fetchall()
         return [
             StoredTemplate(row.id, row.subject_id, row.purpose,
@@ -356,9 +351,6 @@ _PARTITION = db.Prepared(sa.select(
             db.consents.c.purpose == sa.bindparam("purpose"), db.consents.c.status == "active")),
 ))
 _SUBJECT_COUNT = sa.select(sa.func.count()).select_from(db.subjects)
-_CONSENTED_TEMPLATES = _SUBJECT_TEMPLATES.where(sa.exists().where(
-    db.consents.c.subject_id == db.templates.c.subject_id,
-    db.consents.c.purpose == db.templates.c.purpose, db.consents.c.status == "active"))
 _KEY = db.Prepared(sa.select(db.subject_keys.c.wrapped_key)
                    .where(db.subject_keys.c.subject_id == sa.bindparam("subject_id")))
 _VERIFY_SIDE = db.Prepared(
