@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from faceguard import Faceguard
@@ -124,3 +125,13 @@ def people_with(lfw: Path, minimum: int, count: int) -> list[Path]:
 
 def images_of(person: Path) -> list[Path]:
     return sorted(person.glob("*.jpg"))
+
+
+def covered_fraction(box: tuple[int, int, int, int], covered: list[list[int]]) -> float:
+    """The share of ``box`` (left, top, right, bottom) that the ``covered`` regions (same
+    order) cover, between 0 and 1 (redaction tests)."""
+    mask = np.zeros((box[3] - box[1], box[2] - box[0]), dtype=bool)
+    for left, top, right, bottom in covered:
+        mask[max(top - box[1], 0):max(bottom - box[1], 0),
+             max(left - box[0], 0):max(right - box[0], 0)] = True
+    return float(mask.mean())

@@ -99,12 +99,8 @@ _canonical: Callable[[Any], str] = json.JSONEncoder(
 
 
 _STRING: Callable[[str], str] = json.encoder.encode_basestring
-_COLUMNS = ("seq", "ts", "actor", "operation", "purpose", "subject", "outcome", "rules",
-            "detail", "prev_hash", "hash")
-
-
 class _StoredRow(NamedTuple):
-    """One ``audit_events`` row as the driver returns it (columns in ``_COLUMNS`` order)."""
+    """One ``audit_events`` row as the driver returns it (``_SELECT_ROWS``)."""
 
     seq: int
     ts: str
@@ -119,7 +115,7 @@ class _StoredRow(NamedTuple):
     hash: str
 
 
-_SELECT_ROWS = f"SELECT {', '.join(_COLUMNS)} FROM audit_events ORDER BY seq"
+_SELECT_ROWS = f"SELECT {', '.join(_StoredRow._fields)} FROM audit_events ORDER BY seq"
 
 
 def _record_hash(seq: int, ts: str, actor: str, operation: str, outcome: str,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -226,7 +227,7 @@ class Partition:
                 hit_probe, hit_row = np.divmod(np.flatnonzero(
                     scores >= (squares - max_distance * max_distance)[:, None]), self._size)
                 bounds = np.searchsorted(hit_probe, np.arange(len(probes) + 1)).tolist()
-                within = [hit_row[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+                within = [hit_row[a:b] for a, b in pairwise(bounds)]
             return [self._top(row, qq, k, max_distance, hits)
                     for row, qq, hits in zip(scores, squares.tolist(), within, strict=True)]
 

@@ -121,13 +121,17 @@ class Vault:
         return open_sealed(AESGCM(self._data_key(subject_id)), blob, aad)
 
     def _data_key(self, subject_id: str) -> bytes:
-        with self._keys.connect() as kconn:
-            row = _KEY.first(kconn, {"subject_id": subject_id})
-        if row is None:
+        key = self._data_key_or_none(subject_id)
+        if key is None:
             raise VaultError(
                 f"subject {subject_id} has no data key (erased: its data can no longer be read)"
             )
-        return self._keyring.unwrap(subject_id, row[0])
+        return key
+
+    def _data_key_or_none(self, subject_id: str) -> bytes | None:
+        with self._keys.connect() as kconn:
+            row = _KEY.first(kconn, {"subject_id": subject_id})
+        return None if row is None else self._keyring.unwrap(subject_id, row[0])
 
     def _wrapped_keys(self) -> list[tuple[str, bytes]]:
         """Every wrapped key of the key store, in one scan."""
@@ -185,12 +189,7 @@ class Vault:
         else:
             rows = conn.execute(_SUBJECT_TEMPLATES,
                                 {"purpose": purpose, "subject_id": subject_id}).fetchall()
-        return [
-            StoredTemplate(row.id, row.subject_id, row.purpose,
-                           Template(np.frombuffer(raw, dtype="<f4").astype(np.float32),
-                                    row.engine), row.expires_at)
-            for row, raw in self._open_templates(rows)
-        ]
+        return self._open_stored(rows)
 
     def consented_templates(self, conn: Connection, external_id: str, purpose: str, now: str
                             ) -> tuple[str, bool, list[StoredTemplate]] | None:
@@ -203,27 +202,25 @@ class Vault:
         if not rows:
             return None
         subject_id, consented = str(rows[0][0]), bool(rows[0][1])
-        # (template id, subject, engine, ciphertext, expiry) of each template row
-        found = [(r[2], subject_id, r[3], r[4], r[5]) for r in rows if r[2] is not None]
+        # the template rows in ``_TEMPLATE_COLUMNS`` order
+        found = [(r[2], subject_id, r[3], r[4], purpose, r[5]) for r in rows if r[2] is not None]
         if not consented or not found:
             return subject_id, consented, []
-        with self._keys.connect() as kconn:
-            key = _KEY.first(kconn, {"subject_id": subject_id})
-        keys = {} if key is None else self._keyring.unwrap_many([(subject_id, key[0])])
-        kept, plains = self._decrypt_rows(found, keys)
-        return subject_id, True, [
-            StoredTemplate(row[0], subject_id, purpose,
+        key = self._data_key_or_none(subject_id)
+        return subject_id, True, self._open_stored(found, {} if key is None else
+                                                   {subject_id: key})
+
+    def _open_stored(self, rows: Sequence[Any], keys: dict[str, bytes] | None = None
+                     ) -> list[StoredTemplate]:
+        """Decrypt template rows (columns in ``_TEMPLATE_COLUMNS`` order), unwrapping each
+        subject's key once; rows of shredded subjects are left out (unreadable by design)."""
+        kept, plains = self._decrypt_rows(rows, keys)
+        return [
+            StoredTemplate(row[0], row[1], row[4],
                            Template(np.frombuffer(raw, dtype="<f4").astype(np.float32), row[2]),
-                           row[4])
+                           row[5])
             for row, raw in zip(kept, plains, strict=True)
         ]
-
-    def _open_templates(self, rows: Sequence[Any]) -> list[tuple[Any, bytes]]:
-        """Decrypt template rows (``id, subject_id, engine, ciphertext`` first), unwrapping
-        each subject's key once; rows of shredded subjects are left out (unreadable by
-        design)."""
-        kept, plains = self._decrypt_rows(rows)
-        return list(zip(kept, plains, strict=True))
 
     def _decrypt_rows(self, rows: Sequence[Any], keys: dict[str, bytes] | None = None
                       ) -> tuple[list[Any], list[bytes]]:

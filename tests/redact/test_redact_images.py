@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image, PngImagePlugin
 
+from conftest import covered_fraction
 from faceguard import Faceguard
 from faceguard.engine.imaging import decode_image
 from faceguard.redact import RedactOptions, redact_media
@@ -30,14 +31,6 @@ def _truth(faces: Path) -> dict[str, list[Box]]:
             box = (left, top, left + int(row["width"]), top + int(row["height"]))
             truth.setdefault(row["file"], []).append(box)
     return truth
-
-
-def _coverage(box: Box, covered: list[list[int]]) -> float:
-    mask = np.zeros((box[3] - box[1], box[2] - box[0]), dtype=bool)
-    for left, top, right, bottom in covered:
-        mask[max(top - box[1], 0):max(bottom - box[1], 0),
-             max(left - box[0], 0):max(right - box[0], 0)] = True
-    return float(mask.mean())
 
 
 def test_every_annotated_face_of_the_group_photos_is_covered(
@@ -62,7 +55,7 @@ def test_every_annotated_face_of_the_group_photos_is_covered(
         regions = [list(r.covered) for c in file.covered for r in c.regions]
         rgb = decode_image(Path(file.output).read_bytes())
         for box in boxes:
-            full = _coverage(box, regions) == 1.0
+            full = covered_fraction(box, regions) == 1.0
             patch = rgb[box[1]:box[3], box[0]:box[2]].astype(int)
             grey = float((np.abs(patch - FILL_GREY) <= 12).mean())
             covered_faces += full and grey >= 0.99

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
+from conftest import covered_fraction
 from faceguard.engine.dlib_engine import DlibEngine
 from faceguard.engine.imaging import decode_image
 from faceguard.redact import FAST, FinderSettings, RedactOptions, TrackSettings, redact_media
@@ -88,20 +89,12 @@ def _decoded(path: Path) -> list[np.ndarray]:
     return frames
 
 
-def _coverage(box: Box, covered: list[list[int]]) -> float:
-    mask = np.zeros((box[3] - box[1], box[2] - box[0]), dtype=bool)
-    for left, top, right, bottom in covered:
-        mask[max(top - box[1], 0):max(bottom - box[1], 0),
-             max(left - box[0], 0):max(right - box[0], 0)] = True
-    return float(mask.mean())
-
-
 def _check_every_frame_covered(clip: Clip, report: dict[str, object], out: Path) -> None:
     file = report["files"][0]  # type: ignore[index]
     covered = {c["frame"]: [r["covered"] for r in c["regions"]] for c in file["covered"]}
     for index, boxes in clip.truth.items():
         for box in boxes:
-            assert _coverage(box, covered.get(index, [])) == 1.0, (index, box)
+            assert covered_fraction(box, covered.get(index, [])) == 1.0, (index, box)
     frames = _decoded(out)
     assert len(frames) == clip.frames == file["frames"]
     assert {f.shape for f in frames} == {(HEIGHT, WIDTH, 3)}
@@ -145,7 +138,7 @@ def test_motion_jpeg_in_avi(faces: Path, engine: DlibEngine, tmp_path: Path) -> 
     assert file["output_format"] == "Motion JPEG in AVI"
     covered = {c["frame"]: [r["covered"] for r in c["regions"]] for c in file["covered"]}
     for index, boxes in clip.truth.items():
-        assert all(_coverage(b, covered[index]) == 1.0 for b in boxes), index
+        assert all(covered_fraction(b, covered[index]) == 1.0 for b in boxes), index
     frames = _decoded(out)
     assert len(frames) == 15
     original = _decoded(clip.path)
@@ -170,7 +163,7 @@ def test_segments_analysed_apart_cover_what_one_pass_covers(mp4_clip: Clip) -> N
     for index, boxes in mp4_clip.truth.items():
         regions = united.regions[index]
         grown = [list(_grow(r.face, options.margin)) for r in regions]
-        assert all(_coverage(b, grown) == 1.0 for b in boxes), index
+        assert all(covered_fraction(b, grown) == 1.0 for b in boxes), index
 
 
 def _edges(patch: np.ndarray) -> np.ndarray:
