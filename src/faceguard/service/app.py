@@ -119,8 +119,12 @@ def create_app(fg: Faceguard, settings: ServiceSettings | None = None) -> FastAP
     """The service for ``fg``; ``ConfigError`` (R25) when level 3 is not configured."""
     settings = settings or ServiceSettings()
     state = build_state(fg, settings)
+    # Forms (login, kiosk, admin pages) take text fields only: a file part is refused before
+    # Starlette's parser would spool it to a temporary file (R9). Images go through
+    # ``uploads``, which keeps every part in memory.
     app = FastAPI(title="faceguard", version=_version(), description=DESCRIPTION,
-                  docs_url=None, redoc_url=None, openapi_url="/openapi.json")
+                  docs_url=None, redoc_url=None, openapi_url="/openapi.json",
+                  form_limits={"max_files": 0})
     app.state.service = state
     for module in MODULES:
         app.include_router(module.router)
