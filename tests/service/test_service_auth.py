@@ -124,28 +124,76 @@ def test_the_last_admin_key_cannot_be_revoked_over_the_api(service: Service) -> 
 # ---- throttling -------------------------------------------------------------------------
 
 
-def test_repeated_failures_lock_the_client_out_even_with_a_valid_key(fg: Faceguard) -> None:
+def detail_of(event: dict[str, object]) -> dict[str, object]:
+    detail = event["detail"]
+    assert isinstance(detail, dict)
+    return detail
+
+
+def from_address(service: Service, address: str) -> TestClient:
+    return TestClient(service.app, client=(address, 50000))
+
+
+def wrong_secret(secret: str) -> str:
+    """The same key ID with another secret."""
+    prefix, key_hex, _ = secret.split("_", 2)
+    return f"{prefix}_{key_hex}_{'A' * 43}"
+
+
+def test_failures_from_an_address_never_lock_out_a_valid_key(fg: Faceguard) -> None:
     service = make_service(fg, ServiceSettings(auth_failures=3, lockout_seconds=120))
     bad = {"Authorization": "Bearer fgk_00000000_guess"}
     assert [service.client.get("/api/v1/me", headers=bad).status_code
             for _ in range(3)] == [401, 401, 401]
-    locked = service.client.get("/api/v1/me", headers=service.auth("admin"))
+    locked = service.client.get("/api/v1/me", headers=bad)
     assert locked.status_code == 429
     assert 0 < int(locked.headers["retry-after"]) <= 120
-    assert locked.json()["rule"] == "R25"
-    assert len(events(fg, "access.denied")) == 3
-    assert len(events(fg, "access.locked_out")) == 1
-    metrics = service.client.get("/-/metrics", headers=service.auth("auditor"))
-    assert metrics.status_code == 429  # still locked out, whoever asks from there
+    assert locked.json()["rule"] == "R25" and "from this address" in locked.json()["detail"]
+    assert len(events(fg, "access.denied")) == 3  # the refusal while locked is not counted
+    lockout, = events(fg, "access.locked_out")
+    assert detail_of(lockout)["scope"] == "address"
+    # every valid key from the same address (a proxy's) still works
+    for role in ("admin", "operator", "terminal"):
+        assert service.client.get("/api/v1/me", headers=service.auth(role)).status_code == 200
+    assert service.client.get("/-/metrics", headers=service.auth("auditor")).status_code == 200
+    # a valid key's success does not reset the address: guesses stay refused
+    assert service.client.get("/api/v1/me", headers=bad).status_code == 429
+    # another address is not concerned
+    assert from_address(service, "10.0.0.9").get("/api/v1/me", headers=bad).status_code == 401
 
 
-def test_failed_logins_count_too(fg: Faceguard) -> None:
+def test_wrong_secrets_for_a_key_id_lock_only_wrong_secrets_for_that_id(fg: Faceguard) -> None:
+    service = make_service(fg, ServiceSettings(auth_failures=3, lockout_seconds=120))
+    terminal = service.secrets["terminal"]
+    guess = {"Authorization": f"Bearer {wrong_secret(terminal)}"}
+    for address in ("10.0.0.1", "10.0.0.2", "10.0.0.3"):  # spread: no address is locked
+        assert from_address(service, address).get("/api/v1/me", headers=guess
+                                                   ).status_code == 401
+    lockout, = events(fg, "access.locked_out")
+    key_id = "k_" + terminal.split("_")[1]
+    assert detail_of(lockout) == {"seconds": 120, "scope": "key", "bucket": f"key:{key_id}"}
+    assert detail_of(events(fg, "access.denied")[-1])["key"] == key_id
+    elsewhere = from_address(service, "10.0.0.4")
+    refused = elsewhere.get("/api/v1/me", headers=guess)
+    assert refused.status_code == 429 and key_id in refused.json()["detail"]
+    # the holder of the right secret is never refused for others' guesses
+    assert elsewhere.get("/api/v1/me", headers=service.auth("terminal")).status_code == 200
+    assert from_address(service, "10.0.0.1").get(
+        "/api/v1/me", headers=service.auth("terminal")).status_code == 200
+    # nor is any other key: a wrong secret for another ID is a plain 401
+    other = {"Authorization": f"Bearer {wrong_secret(service.secrets['operator'])}"}
+    assert elsewhere.get("/api/v1/me", headers=other).status_code == 401
+
+
+def test_failed_logins_lock_out_invalid_keys_not_valid_ones(fg: Faceguard) -> None:
     service = make_service(fg, ServiceSettings(auth_failures=2))
     for _ in range(2):
         page = service.client.post("/-/login", data={"key": "fgk_nope_nope"})
         assert page.status_code == 401 and "not valid" in page.text
-    assert service.client.post("/-/login", data={"key": service.secrets["admin"]}
-                               ).status_code == 429
+    assert service.client.post("/-/login", data={"key": "fgk_nope_nope"}).status_code == 429
+    done = service.client.post("/-/login", data={"key": service.secrets["admin"]},
+                               follow_redirects=False)
+    assert done.status_code == 303 and done.cookies.get("fg_session")
 
 
 def test_throttle_window_and_lockout_expire() -> None:
@@ -283,6 +331,29 @@ def test_level3_admin_actions_need_a_fresh_totp_code(level3: Faceguard) -> None:
     # the login page asks admins for the code
     page = client.post("/-/login", data={"key": admin.secret})
     assert page.status_code == 401 and "6-digit code" in page.text
+
+
+def test_wrong_totp_codes_lock_out_that_admin_key_only(level3: Faceguard) -> None:
+    store = KeyStore(level3)
+    admin = store.create("admin", "DPO Wang", actor="test")
+    operator = store.create("operator", "Operator Zhao", actor="test")
+    store.create("auditor", "Auditor Li", actor="test")
+    client = TestClient(create_app(level3, ServiceSettings(auth_failures=3)))
+    key = {"Authorization": f"Bearer {admin.secret}"}
+    secret = totp_secret(admin.totp_secret)
+    right = totp.code_at(secret)
+    wrong = f"{(int(right) + 500_000) % 1_000_000:06d}"
+    for _ in range(3):
+        assert client.get("/api/v1/keys", headers={**key, "X-TOTP": wrong}).status_code == 401
+    # whoever holds the secret guesses codes: that key is refused, even with the right code
+    locked = client.get("/api/v1/keys", headers={**key, "X-TOTP": right})
+    assert locked.status_code == 429 and admin.key.id in locked.json()["detail"]
+    assert client.post("/-/login", data={"key": admin.secret, "totp": right}
+                       ).status_code == 429
+    lockout, = [vars(e) for e in level3.store.audit.events(operation="access.locked_out")]
+    assert detail_of(lockout)["scope"] == "second-factor"
+    # other keys, from the same address, are not concerned
+    assert client.get("/api/v1/me", headers={"X-API-Key": operator.secret}).status_code == 200
 
 
 def test_totp_matches_rfc_6238() -> None:

@@ -11,14 +11,38 @@ they need with the ``Annotated`` aliases at the bottom (``AdminKey``, ``ReaderKe
   does not name: 403 (``forbidden``), recorded as ``access.denied``;
 - at protection level 3, an admin key without a fresh TOTP code (``X-TOTP`` header, or a
   session opened with one): 401 (``second-factor``, R25);
-- a client with too many failed attempts: 429 with Retry-After (``throttled``);
+- too many failed attempts: 429 with Retry-After (``throttled``), see below;
 - a cookie-authenticated request that changes something must come from a page of this
   service (Origin or Referer matching Host), else 403: the cookie is also SameSite=Strict;
 - a kiosk session (opened for ``/kiosk``) reaches nothing but the kiosk's pages (403).
+
+Failed authentication is throttled (R25, R26) so that nobody can lock out a key they do not
+hold. A key reads ``fgk_<8 hex>_<secret>``: the hex names its public key ID (``k_<8 hex>``,
+shown in lists and recorded as the actor of all it does, so anyone may know it), the secret
+is 256 random bits. Failures are counted in buckets of ``auth_failures`` within
+``auth_window_seconds``; a full bucket is locked for ``lockout_seconds`` and its lockout
+recorded (``access.locked_out``, an alarm on the dashboard):
+
+- ``address:<ip>``: every presented key that authenticates nothing (unknown, revoked,
+  malformed, or a wrong secret). A locked address gets 429 for such keys, and a valid key
+  from it still works: behind a proxy every terminal shares one address, and one client's
+  mistakes or guesses must not lock the others out.
+- ``key:<id>``: wrong secrets naming an existing key ID, from any address. Once locked,
+  further wrong secrets naming that ID get 429 and the alarm names the key under attack;
+  the right secret is still accepted. Refusing it would hand a denial of service to anyone
+  who has read a key ID, and guessing is no threat to a 256-bit secret.
+- ``holder:<id>``: wrong TOTP codes sent with a key's right secret (level 3 admins). Only
+  a holder of the secret can fail here, and a 6-digit code can be guessed, so a locked
+  holder bucket refuses that key entirely (429), with any code, until it ends.
+
+A valid key is thus refused only for failures of its own (its ``holder`` bucket); a
+browser session, once opened, is never throttled. Success resets a key's ``holder`` bucket
+only: nothing a caller does with a valid key clears the counts of an address or a key ID.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -36,6 +60,7 @@ from .problems import ProblemError
 COOKIE = "fg_session"
 TOTP_HEADER = "X-TOTP"
 _SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+_KEY_SHAPE = re.compile(r"fgk_([0-9a-f]{8})_")
 
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer fgk_...`")
 key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key")
@@ -70,25 +95,65 @@ def client_of(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def record_failure(state: ServiceState, request: Request, outcome: str, detail: dict[str, Any]
-            ) -> None:
-    """Count a failed authentication, record it, and lock the client out when due."""
+def claimed_key_id(raw: str) -> str | None:
+    """The key ID a presented key names (``fgk_1a2b3c4d_...`` names ``k_1a2b3c4d``), or
+    ``None`` when it is not shaped like a key."""
+    found = _KEY_SHAPE.match(raw)
+    return f"k_{found.group(1)}" if found else None
+
+
+def _address(request: Request) -> str:
+    return f"address:{client_of(request)}"
+
+
+def record_failure(state: ServiceState, request: Request, outcome: str, detail: dict[str, Any],
+                   buckets: list[tuple[str, str]]) -> None:
+    """Count a failed authentication in each ``(bucket, scope)``, record it, and record the
+    lockout of each bucket it locks (``access.locked_out``, an alarm)."""
     client = client_of(request)
-    locked = state.throttle.fail(client)
-    state.metrics.auth_failed(locked_out=locked)
+    locked = [(bucket, scope) for bucket, scope in buckets if state.throttle.fail(bucket)]
+    state.metrics.auth_failed(locked_out=bool(locked))
     state.keys.record("access.denied", outcome, actor=f"client:{client}",
                       detail={**detail, "route": request.url.path[:200]})
-    if locked:
+    for bucket, scope in locked:
         state.keys.record("access.locked_out", "locked", actor=f"client:{client}",
-                          detail={"seconds": state.settings.lockout_seconds})
+                          detail={"seconds": state.settings.lockout_seconds, "scope": scope,
+                                  "bucket": bucket})
 
 
-def refuse_if_throttled(state: ServiceState, request: Request) -> None:
-    wait = state.throttle.retry_after(client_of(request))
+def _throttled(wait: int, what: str) -> ProblemError:
+    return ProblemError("throttled", f"too many failed attempts {what}; try again in {wait} "
+                        "seconds", rule="R25", headers={"Retry-After": str(wait)})
+
+
+def refuse_bad_key(state: ServiceState, request: Request, raw: str,
+                   detail: dict[str, Any]) -> None:
+    """For a presented key that authenticates nothing: count it against the address and,
+    when it names an existing key ID, against that ID's wrong-secret bucket; 429 when either
+    is already locked out (then it is not counted again). The caller then answers 401."""
+    claimed = claimed_key_id(raw)
+    if claimed is not None:
+        try:
+            state.keys.get(claimed)
+        except NotFound:
+            claimed = None
+    buckets = [(_address(request), "address")]
+    if claimed is not None:
+        buckets.append((f"key:{claimed}", "key"))
+    for bucket, scope in buckets:
+        wait = state.throttle.retry_after(bucket)
+        if wait is not None:
+            raise _throttled(wait, "from this address" if scope == "address"
+                             else f"with key ID {claimed}")
+    record_failure(state, request, "bad-key",
+                   {**detail, **({"key": claimed} if claimed else {})}, buckets)
+
+
+def refuse_if_holder_locked(state: ServiceState, key: ApiKey) -> None:
+    """429 while ``key`` is locked out for its own failed second-factor codes."""
+    wait = state.throttle.retry_after(f"holder:{key.id}")
     if wait is not None:
-        raise ProblemError("throttled", f"too many failed attempts from this client; try "
-                           f"again in {wait} seconds", rule="R25",
-                           headers={"Retry-After": str(wait)})
+        raise _throttled(wait, f"with key {key.id} (wrong TOTP codes)")
 
 
 def needs_second_factor(state: ServiceState, key: ApiKey) -> bool:
@@ -98,8 +163,10 @@ def needs_second_factor(state: ServiceState, key: ApiKey) -> bool:
 def check_second_factor(state: ServiceState, request: Request, key: ApiKey, code: str) -> bool:
     """Is ``code`` a fresh TOTP code of ``key``? Counts and records a wrong one."""
     if state.keys.check_totp(key, code):
+        state.throttle.succeed(f"holder:{key.id}")
         return True
-    record_failure(state, request, "bad-second-factor", {"key": key.id})
+    record_failure(state, request, "bad-second-factor", {"key": key.id},
+                   [(f"holder:{key.id}", "second-factor")])
     return False
 
 
@@ -117,14 +184,14 @@ def authenticate(
     cookie: Annotated[str | None, Depends(session_cookie)],
 ) -> Principal:
     """The caller, or a 401/429 problem."""
-    refuse_if_throttled(state, request)
     raw = credentials.credentials if credentials is not None else header_key
     if raw:
         key = state.keys.authenticate(raw)
         if key is None:
-            record_failure(state, request, "bad-key", {})
+            refuse_bad_key(state, request, raw, {})
             raise ProblemError("unauthenticated", "unknown or revoked API key",
                                headers={"WWW-Authenticate": "Bearer"})
+        refuse_if_holder_locked(state, key)
         second = False
         if needs_second_factor(state, key):
             code = request.headers.get(TOTP_HEADER, "")
@@ -136,7 +203,6 @@ def authenticate(
                 raise ProblemError("second-factor", "the TOTP code is wrong or was already "
                                    "used", rule="R25")
             second = True
-        state.throttle.succeed(client_of(request))
         return Principal(key, "key", second)
     if cookie:
         session = state.sessions.get(cookie)

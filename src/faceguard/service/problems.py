@@ -81,8 +81,9 @@ TYPES: dict[str, ProblemType] = {
     "no-usable-face": ProblemType(422, "No usable face", "No face, several faces where one is "
                                   "needed, or a face failing the quality gate (size, "
                                   "sharpness, pose)."),
-    "throttled": ProblemType(429, "Too many failed attempts", "This client failed to "
-                             "authenticate too often; wait for Retry-After seconds."),
+    "throttled": ProblemType(429, "Too many failed attempts", "Too many failed "
+                             "authentications from this address or with this key ID (a valid "
+                             "key: with its own wrong codes); wait for Retry-After seconds."),
     "internal": ProblemType(500, "Internal error", "An unexpected failure; nothing was "
                             "changed by the request. It is logged."),
     "storage": ProblemType(503, "Record unavailable", "The processing record could not be "

@@ -19,10 +19,9 @@ from .auth import (
     COOKIE,
     ReaderKey,
     check_second_factor,
-    client_of,
     needs_second_factor,
-    record_failure,
-    refuse_if_throttled,
+    refuse_bad_key,
+    refuse_if_holder_locked,
     roles_of,
 )
 from .deps import FG, State
@@ -109,14 +108,15 @@ def login(
     totp: Annotated[str, Form(max_length=16)] = "",
     next: Annotated[str, Form(max_length=500)] = "/dashboard",
 ) -> Response:
-    refuse_if_throttled(state, request)
     found = state.keys.authenticate(key.strip())
     error = None
     second = False
     if found is None:
-        record_failure(state, request, "bad-key", {"via": "login"})
+        refuse_bad_key(state, request, key.strip(), {"via": "login"})
         error = "That key is not valid (unknown, mistyped or revoked)."
-    elif needs_second_factor(state, found):
+    else:
+        refuse_if_holder_locked(state, found)  # never the address's failures: R25
+    if found is not None and needs_second_factor(state, found):
         if not totp.strip():
             error = ("Protection level 3: admin keys also need the 6-digit code from the "
                      "authenticator app.")
@@ -127,7 +127,6 @@ def login(
     if error is not None or found is None:
         return render(request, "login.html", next=safe_next(next), error=error,
                       level=state.keys.level, status_code=401)
-    state.throttle.succeed(client_of(request))
     target = safe_next(next)
     token = state.sessions.create(found.id, second_factor=second,
                                   kiosk_only=target.startswith("/kiosk"))

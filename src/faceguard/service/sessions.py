@@ -7,9 +7,11 @@ several worker processes each has its own (log in again, or use the API key head
 session ends after ``session_idle_seconds`` without a request, ``session_max_seconds`` after
 login, on logout, and when its key is revoked.
 
-``Throttle`` counts failed authentications per client address: after ``auth_failures``
-within ``auth_window_seconds`` the client is refused for ``lockout_seconds`` (429 with
-Retry-After), valid key or not. Counts are per process and bounded in memory.
+``Throttle`` counts failed authentications per bucket (a string: an address, a key ID):
+after ``auth_failures`` within ``auth_window_seconds`` the bucket is locked for
+``lockout_seconds``. Which failures go into which bucket, and what a locked bucket refuses,
+is decided in ``auth`` (a valid key is never refused for failures other than its own).
+Counts are per process and bounded in memory.
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ class Sessions:
 
 
 class Throttle:
-    """Failed authentications per client; lockout after too many."""
+    """Failed authentications per bucket; lockout after too many."""
 
     def __init__(self, failures: int, window_seconds: int, lockout_seconds: int,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -101,35 +103,37 @@ class Throttle:
         self._fails: OrderedDict[str, list[float]] = OrderedDict()
         self._locked: dict[str, float] = {}
 
-    def retry_after(self, client: str) -> int | None:
-        """Seconds until ``client`` may try again, or ``None`` when it is not locked out."""
+    def retry_after(self, bucket: str) -> int | None:
+        """Seconds until ``bucket`` is open again, or ``None`` when it is not locked."""
         now = self._clock()
         with self._lock:
-            until = self._locked.get(client)
+            until = self._locked.get(bucket)
             if until is None:
                 return None
             if now >= until:
-                del self._locked[client]
+                del self._locked[bucket]
                 return None
             return max(1, int(until - now + 0.999))
 
-    def fail(self, client: str) -> bool:
-        """Count a failure; ``True`` when it locks the client out (record it)."""
+    def fail(self, bucket: str) -> bool:
+        """Count a failure; ``True`` when it locks the bucket (record it)."""
         now = self._clock()
         with self._lock:
-            recent = [t for t in self._fails.pop(client, []) if now - t < self._window]
+            recent = [t for t in self._fails.pop(bucket, []) if now - t < self._window]
             recent.append(now)
             if len(recent) >= self._failures:
-                self._locked[client] = now + self._lockout
+                self._locked[bucket] = now + self._lockout
+                while len(self._locked) > MAX_TRACKED:
+                    del self._locked[next(iter(self._locked))]  # the oldest lock
                 return True
-            self._fails[client] = recent
+            self._fails[bucket] = recent
             while len(self._fails) > MAX_TRACKED:
                 self._fails.popitem(last=False)
             return False
 
-    def succeed(self, client: str) -> None:
+    def succeed(self, bucket: str) -> None:
         with self._lock:
-            self._fails.pop(client, None)
+            self._fails.pop(bucket, None)
 
     @property
     def locked_clients(self) -> int:

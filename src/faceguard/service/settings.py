@@ -25,9 +25,11 @@ SETTINGS_DOC: dict[str, str] = {
     "max_images": "most images in one enrollment request",
     "max_liveness_bytes": "largest JSON body with a liveness answer (base64 frames), in bytes "
                           "(413 above)",
-    "auth_failures": "failed authentications from one client before it is locked out",
+    "auth_failures": "failed authentications from one address, or naming one key ID, before "
+                     "invalid keys from there (or naming it) are locked out; a valid key is "
+                     "locked out only after as many wrong TOTP codes of its own",
     "auth_window_seconds": "window in which those failures are counted",
-    "lockout_seconds": "how long a locked-out client is refused (429 with Retry-After)",
+    "lockout_seconds": "how long a lockout lasts (429 with Retry-After)",
     "session_idle_seconds": "a browser session ends after this long without a request",
     "session_max_seconds": "a browser session ends this long after login, whatever happens",
     "cookie_secure": "mark the session cookie Secure (set when served over HTTPS)",
