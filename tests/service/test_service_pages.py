@@ -112,6 +112,28 @@ def test_people_and_their_consents(service: Service, fg: Faceguard) -> None:
     assert fg.store.audit.events(operation="subject.exported")  # viewing is recorded (R16)
 
 
+def test_showing_names_is_recorded_once_per_page(fg: Faceguard) -> None:
+    service = make_service(fg, ServiceSettings(page_size=2))
+    for number in range(3):
+        fg.grant_consent(f"emp-{number}", PURPOSE, name=f"Person {number}", method="written",
+                         evidence=f"form {number}")
+    operator = service.auth("operator")
+    first = service.client.get("/subjects.json", headers=operator).json()
+    second = service.client.get("/subjects?page=2", headers={**operator, "Accept": "text/html"})
+    assert second.status_code == 200 and "Person 0" in second.text
+    actor = next(k.actor for k in service.app.state.service.keys.list_keys()
+                 if k.role == "operator")
+    shown = fg.store.audit.events(operation="identity.displayed")
+    assert [(e.actor, e.outcome, e.detail["count"], e.detail["offset"]) for e in shown] == [
+        (actor, "ok", 2, 0), (actor, "ok", 1, 2)]
+    assert shown[0].detail["subjects"] == [s["subject_id"] for s in first["subjects"]]
+    assert len(set(shown[0].detail["subjects"] + shown[1].detail["subjects"])) == 3
+    assert set(shown[0].rules) == {"R11", "R14"}
+    # nobody shown, nothing decrypted: no event
+    service.client.get("/subjects.json?page=9", headers=operator)
+    assert len(fg.store.audit.events(operation="identity.displayed")) == 2
+
+
 def test_erasing_from_the_page_shows_the_certificate_and_a_verified_chain(
         service: Service, fg: Faceguard) -> None:
     fg.grant_consent("emp-3", PURPOSE, name="Li Si", method="click", evidence="e")

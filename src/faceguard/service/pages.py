@@ -111,8 +111,11 @@ def publish_notice(fg: FG, principal: AdminKey,
 # ---- people -----------------------------------------------------------------------------
 
 
-def subjects_data(fg: Faceguard, page: int, size: int) -> dict[str, Any]:
-    rows, total = queries.subjects(fg, offset=(page - 1) * size, limit=size)
+def subjects_data(fg: Faceguard, page: int, size: int, principal: Principal
+                  ) -> dict[str, Any]:
+    """A page of people with their names: recorded as ``identity.displayed`` (R11)."""
+    rows, total = queries.subjects(fg, actor=principal.actor, offset=(page - 1) * size,
+                                   limit=size)
     data: dict[str, Any] = plain({"subjects": rows, "total": total, "page": page,
                                   "pages": max(1, (total + size - 1) // size)})
     return data
@@ -122,14 +125,14 @@ def subjects_data(fg: Faceguard, page: int, size: int) -> dict[str, Any]:
             response_class=HTMLResponse, responses=HTML_ERRORS)
 def subjects(request: Request, state: State, principal: AdminOrOperatorKey,
              page: PageNumber = 1) -> Response:
-    data = subjects_data(state.fg, page, state.settings.page_size)
+    data = subjects_data(state.fg, page, state.settings.page_size, principal)
     return render(request, "subjects.html", principal=principal, **data)
 
 
 @router.get("/subjects.json", summary="People and their consents (JSON)", responses=JSON_ERRORS)
 def subjects_json(state: State, principal: AdminOrOperatorKey,
                   page: PageNumber = 1) -> dict[str, Any]:
-    return subjects_data(state.fg, page, state.settings.page_size)
+    return subjects_data(state.fg, page, state.settings.page_size, principal)
 
 
 def subject_data(fg: Faceguard, subject_id: str, principal: Principal) -> dict[str, Any]:

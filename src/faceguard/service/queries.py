@@ -1,6 +1,7 @@
 """Read-only views of the store that the pages need and the ``Faceguard`` facade does not
 offer yet: the list of people with their consents, the current notices, templates about to
-expire, a page of the processing record. Plain data out; nothing here writes.
+expire, a page of the processing record. Plain data out; nothing here writes but the event
+recording that identities were decrypted for display (``identity.displayed``, R11).
 
 (These belong on the facade; until they move there, they read through ``fg.store`` only.)
 """
@@ -57,8 +58,14 @@ class SubjectRow:
     consents: list[ConsentRow]
 
 
-def subjects(fg: Faceguard, *, offset: int = 0, limit: int = 50) -> tuple[list[SubjectRow], int]:
-    """A page of the people held (active subjects, newest first) and how many there are."""
+def subjects(fg: Faceguard, *, actor: str, offset: int = 0, limit: int = 50
+             ) -> tuple[list[SubjectRow], int]:
+    """A page of the people held (active subjects, newest first) and how many there are.
+
+    Their names and external IDs are decrypted for ``actor`` to see, so the page is an
+    event of the processing record (R11, R14): one ``identity.displayed`` per page, with
+    the subject IDs shown. It is written before the page is returned: when it cannot be
+    written, nobody sees the names."""
     active = db.subjects.c.status == "active"
     with fg.store.records.connect() as conn:
         total = conn.execute(sa.select(sa.func.count()).select_from(db.subjects).where(active)
@@ -82,6 +89,13 @@ def subjects(fg: Faceguard, *, offset: int = 0, limit: int = 50) -> tuple[list[S
                 int(counts.get(row.id, 0)),
                 [ConsentRow(c.purpose, c.status, c.method, c.minor, c.granted_at, c.ended_at)
                  for c in consents.consents_of(conn, row.id)]))
+    if out:
+        with fg.store.write_lock, fg.store.records.begin() as conn:
+            fg.store.audit.append(
+                conn, actor=actor[:128], operation="identity.displayed", outcome="ok",
+                rules=["R11", "R14"],
+                detail={"count": len(out), "offset": offset,
+                        "subjects": [r.subject_id for r in out]})
     return out, int(total)
 
 
