@@ -6,6 +6,8 @@ returns; see README.md. Nothing is loaded at import time.
 
 from .api import Faceguard
 from .audit import AuditEvent, AuditReport
+from .audit_integrity import IntegrityFinding, IntegrityReport
+from .audit_receipts import AuditReceipt
 from .calibration import OPERATING_POINT_NAMES, OperatingPoint
 from .certificates import DeletionCertificate
 from .consent import Guardian, Notice
@@ -44,6 +46,7 @@ __all__ = [
     "OPERATING_POINT_NAMES",
     "AuditError",
     "AuditEvent",
+    "AuditReceipt",
     "AuditReport",
     "ConfigError",
     "ConsentError",
@@ -59,6 +62,8 @@ __all__ = [
     "ImageDecodeError",
     "ImageError",
     "ImageTooLarge",
+    "IntegrityFinding",
+    "IntegrityReport",
     "LivenessError",
     "MasterKeyMissing",
     "NoFaceFound",

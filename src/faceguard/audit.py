@@ -17,6 +17,10 @@ Inside :meth:`AuditLog.batch` (the group commit of ``Store.commit``), events are
 and written at the end of the block with one multi-row insert and one signed head, so many
 operations share one transaction and one ``fsync``; each is answered only after it.
 
+Whoever can write the database can also cut the chain's tail and write back an older
+signed head, so the signatures are also kept outside it as receipts (``audit_receipts``,
+``attach_receipts``), and ``audit_integrity`` verifies the chain against them.
+
 ``AuditReport.first_bad_seq`` names the first event that cannot be trusted. A rewrite that
 was rehashed is only visible to a signature, so it is reported from the first event after
 the last checkpoint that still matches (the span the tampering must lie in).
@@ -33,7 +37,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import sqlalchemy as sa
 from cryptography.exceptions import InvalidSignature
@@ -42,6 +47,9 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from faceguard.db import Prepared, audit_checkpoints, audit_events, driver_cursor, settings
 from faceguard.errors import AuditError
+
+if TYPE_CHECKING:
+    from faceguard.audit_receipts import ReceiptLog
 
 GENESIS = "0" * 64
 HEAD_KEY = "audit.head"
@@ -52,6 +60,7 @@ _HEAD_LABEL = b"faceguard-audit-head\0"
 _OPERATION = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
 _LIMITS = {"actor": 128, "operation": 64, "purpose": 64, "subject": 40, "outcome": 32}
 _BATCH = "faceguard.audit.batch"
+_RECEIPT_DUE = "faceguard.audit.receipt_due"
 
 # Statements compiled once and run through the driver (every operation appends).
 _LAST = Prepared(sa.select(audit_events.c.seq, audit_events.c.hash)
@@ -281,6 +290,33 @@ class AuditLog:
         self._every = checkpoint_every
         self._clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.RLock()
+        #: Where receipts of the checkpoints and head are written (``attach_receipts``).
+        self.receipts: ReceiptLog | None = None
+
+    def attach_receipts(self, path: Path) -> None:
+        """Keep receipts of the signed checkpoints and head in the file ``path`` (see
+        audit_receipts): catches up with the committed checkpoints now (``AuditError`` if
+        the file cannot be written), then receipts each one after its commit."""
+        from faceguard.audit_receipts import ReceiptLog  # it imports this module
+
+        receipts = ReceiptLog(path, self._engine, self._public)
+        receipts.attach()
+        self.receipts = receipts
+
+    @property
+    def checkpoint_every(self) -> int:
+        """A signed checkpoint is written every this many events."""
+        return self._every
+
+    def close(self) -> None:
+        """Receipt the newest events (the head) and stop writing receipts."""
+        if self.receipts is not None:
+            self.receipts.close()
+
+    def _checkpointed(self, conn: sa.Connection) -> None:
+        """A checkpoint was written on ``conn``: receipt it once the connection is done."""
+        if self.receipts is not None:
+            conn.info[_RECEIPT_DUE] = True
 
     @property
     def public_key_hex(self) -> str:
@@ -355,6 +391,7 @@ class AuditLog:
         _INSERT_EVENT.run(conn, row)
         if checkpoint is not None:
             _INSERT_CHECKPOINT.run(conn, checkpoint)
+            self._checkpointed(conn)
         self._write_head(conn, seq, digest, ts)
         return seq
 
@@ -389,6 +426,7 @@ class AuditLog:
                     _INSERT_EVENT.many(conn, pending.events)
                     if pending.checkpoints:
                         _INSERT_CHECKPOINT.many(conn, pending.checkpoints)
+                        self._checkpointed(conn)
                     self._write_head(conn, pending.seq, pending.hash, pending.ts)
             except sa.exc.SQLAlchemyError as exc:
                 raise AuditError(f"the processing record could not be written: {exc}",

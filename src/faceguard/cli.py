@@ -327,28 +327,6 @@ def export(ctx: Context, external_id: str, as_json: bool) -> None:
     out.emit(result, "")
 
 
-@main.group()
-def audit() -> None:
-    """The processing record."""
-
-
-@audit.command("verify")
-@json_option
-@pass_ctx
-def audit_verify(ctx: Context, as_json: bool) -> None:
-    """Check the hash chain and signatures. Exit 0 intact, 1 tampered."""
-    out = Output(as_json)
-    with ctx.open(out) as fg:
-        report = fg.verify_audit()
-    text = (
-        f"intact: {report.events} events, {report.checkpoints} signed checkpoints"
-        if report.ok
-        else f"TAMPERED at event {report.first_bad_seq}: {report.problem}"
-    )
-    out.emit(report, text)
-    sys.exit(0 if report.ok else EXIT_NEGATIVE)
-
-
 @main.command()
 @json_option
 @pass_ctx
@@ -694,3 +672,7 @@ main.add_command(redact)
 from .cli_liveness import eval_pad  # noqa: E402
 
 main.add_command(eval_pad)
+
+from .cli_audit import audit  # noqa: E402
+
+main.add_command(audit)

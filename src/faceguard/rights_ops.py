@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from . import certificates, erasure, review, sharing
-from .audit import AuditReport
+from .audit_integrity import IntegrityReport, verify_integrity
+from .audit_receipts import AuditReceipt
 from .certificates import DeletionCertificate
-from .errors import ConfigError, NotFound
+from .errors import AuditError, ConfigError, NotFound
 from .facade import FacadeBase
 from .results import DecommissionResult, Explanation, ReviewRequest, SubjectExport, SweepResult
 from .timeutil import iso, utc_now
@@ -40,9 +43,25 @@ class RightsOps(FacadeBase):
             bipa="bipa" in self.deployment.deployment.packs,
         )
 
-    def verify_audit(self) -> AuditReport:
-        """Check the processing record's hash chain and signatures (R11)."""
-        return self.store.audit.verify()
+    def verify_audit(self, receipts: Sequence[AuditReceipt] = ()) -> IntegrityReport:
+        """Check the processing record (R11): its hash chain and signatures, the receipts in
+        the data directory's receipts file and ``receipts`` (kept by an auditor), the
+        checkpoints, deletion certificates (R18) and consents (R3) against it."""
+        audit = self.store.audit
+        own = audit.receipts.path if audit.receipts is not None else None
+        return verify_integrity(audit, self.store.records, receipts_file=own,
+                                receipts=receipts)
+
+    def audit_head(self) -> AuditReceipt:
+        """The processing record's current signed head as a receipt for an auditor to keep
+        (also appended to the data directory's receipts file). ``AuditError`` if the record
+        is empty or its head does not verify."""
+        receipts = self.store.audit.receipts
+        if receipts is None:
+            raise AuditError("this store keeps no receipts")
+        head = receipts.write_head()
+        assert head is not None  # write_head raises rather than answer None here
+        return head
 
     # ---- explanations and human review (R16, R17) ---------------------------------------
 

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine
 
 from . import db
 from .audit import AuditLog
+from .audit_receipts import RECEIPTS_FILE
 from .group_commit import GroupCommit
 from .index import GalleryIndex
 from .keys import Keyring
@@ -67,7 +68,7 @@ class Store:
         db.upgrade(records, "records")
         db.upgrade(keys, "keys")
         keyring = Keyring(master_key)
-        return cls(
+        store = cls(
             data_dir=data_dir,
             records=records,
             keys=keys,
@@ -75,6 +76,8 @@ class Store:
             vault=Vault(records, keys, keyring),
             audit=AuditLog(records, keyring.signing_key),
         )
+        store.audit.attach_receipts(data_dir / RECEIPTS_FILE)
+        return store
 
     def commit(self, work: Callable[[sa.Connection], T]) -> T:
         """Run a small write (an operation's audit event and bookkeeping) with group commit:
@@ -88,6 +91,7 @@ class Store:
         db.checkpoint(self.records)
 
     def close(self) -> None:
+        self.audit.close()
         self.settle()
         self.records.dispose()
         self.keys.dispose()
