@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -243,3 +245,58 @@ def test_binary_search_purpose_identifies_like_exact(
             fg.enroll(person.external_id, person.enroll, "attendance")
         assert fg.identify(cast[0][1].probe, "attendance").external_id == cast[0][1].external_id
         assert fg.identify(cast[1][0], "attendance").decision == "unknown"
+
+
+def test_withdrawal_after_the_store_confirmed_the_candidate_answers_unknown(
+    fg: Faceguard, cast: tuple[list[Person], list[bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Identification re-checks consent in the transaction that records its answer: a
+    withdrawal landing after the store confirmed the candidate turns the match into
+    "unknown", and the record says why."""
+    (a,) = _small_store(fg, cast, 1)
+    assert fg.identify(a.probe, "access-control").external_id == a.external_id
+    still_valid = fg._still_valid
+
+    def confirm_then_withdraw(subject: str, template: str, purpose: str) -> bool:
+        answer = still_valid(subject, template, purpose)  # the real check; then withdrawal
+        fg.withdraw_consent(a.external_id, "access-control")
+        return answer
+
+    monkeypatch.setattr(fg, "_still_valid", confirm_then_withdraw)
+    result = fg.identify(a.probe, "access-control")
+    assert (result.decision, result.external_id, result.subject_id) == ("unknown", None, None)
+    event = fg.store.audit.events(operation="face.identified", newest_first=True, limit=1)[0]
+    assert (event.outcome, event.subject) == ("unknown", None)
+    assert event.detail["withdrawn_before_answer"] is True
+
+
+def _cli(data_dir: Path, *args: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "faceguard", "--data", str(data_dir), *args],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_another_process_enrolling_and_withdrawing_reaches_this_index(
+    fg: Faceguard, data_dir: Path, cast: tuple[list[Person], list[bytes]], tmp_path: Path
+) -> None:
+    """The CLI enrolls and withdraws while this process holds the index loaded: the index
+    catches up from the store's change feed before the next identification."""
+    a, b = cast[0][:2]
+    fg.grant_consent(a.external_id, "access-control", name="a", method="click", evidence="e")
+    fg.enroll(a.external_id, a.enroll[:1], "access-control")
+    assert fg.identify(b.probe, "access-control").decision == "unknown"  # index loaded
+    partition = fg.store.index.get("access-control")
+    assert partition is not None and len(partition) == 1
+    picture = tmp_path / "b.jpg"
+    picture.write_bytes(b.enroll[0])
+    _cli(data_dir, "consent", "grant", "--subject", b.external_id, "--name", "b",
+         "--purpose", "access-control", "--method", "written", "--evidence", "form 1")
+    _cli(data_dir, "enroll", "--subject", b.external_id, "--purpose", "access-control",
+         str(picture))
+    assert fg.identify(b.probe, "access-control").external_id == b.external_id
+    assert len(partition) == 2
+    _cli(data_dir, "consent", "withdraw", "--subject", b.external_id,
+         "--purpose", "access-control")
+    assert fg.identify(b.probe, "access-control").decision == "unknown"
+    assert len(partition) == 1  # removed by the feed, not only refused by the store check
+    assert fg.identify(a.probe, "access-control").external_id == a.external_id

@@ -16,16 +16,16 @@ import numpy as np
 import sqlalchemy as sa
 
 from . import consent as consents
-from . import db
+from . import db, index_feed
 from .calibration import load_calibration, load_calibration_file
 from .config import STARTER_TOML, load_deployment
 from .consent_ops import ConsentOps
 from .engine.fast_resnet import FastDlibEngine
 from .engine.pipeline import Extraction, extract
 from .engine.types import FaceEngine, require_same_engine
-from .errors import ConfigError, ConsentError, FaceguardError
+from .errors import ConfigError, FaceguardError
 from .governance_ops import GovernanceOps
-from .index import Partition
+from .index import Candidate, Partition
 from .keys import load_master_key, new_master_key, write_key_file
 from .liveness import LivenessAnswer
 from .liveness_ops import LivenessOps
@@ -138,7 +138,7 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps):
             with self.store.records.connect() as conn:
                 subject = self._subject_id(conn, external_id)
                 if subject is None:
-                    raise ConsentError(f"no consent recorded for this person ({purpose!r})")
+                    raise consents.no_consent(purpose, "no such person")
                 consents.require_consent(conn, subject, purpose)
             extractions = []
             for number, image in enumerate(images, start=1):
@@ -180,8 +180,8 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps):
             partition = self.store.index.get(purpose)
             if partition is not None:
                 partition.remove_templates(set(replaced))
-                for template_id, ex in zip(ids, extractions, strict=True):
-                    partition.add(subject, template_id, ex.template.vector)
+                partition.add_missing([subject] * len(ids), list(ids),
+                                      np.stack([ex.template.vector for ex in extractions]))
             if replaced:
                 self.store.settle()
             self._gate_changed()  # the people count may have crossed a threshold
@@ -223,7 +223,7 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps):
                 side = self.store.vault.consented_templates(conn, external_id, purpose,
                                                             iso(utc_now()))
             if side is None:
-                raise ConsentError(f"no consent recorded for this person ({purpose!r})")
+                raise consents.no_consent(purpose, "no such person")
             subject, consented, stored = side
             if not consented:
                 raise consents.no_consent(purpose)
@@ -262,11 +262,15 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps):
         )
 
     def _partition(self, purpose: str) -> Partition:
+        """The purpose's index partition, loaded on first use and brought up to date with
+        the changes other processes made since (``index_feed``)."""
         existing = self.store.index.get(purpose)
         if existing is not None:
+            index_feed.catch_up(self.store, existing, purpose, iso(utc_now()))
             return existing
         partition = Partition(self.engine.dimension, self.engine.engine_id)
         with self.store.records.connect() as conn:
+            partition.feed_seq = index_feed.head(conn)
             subjects, ids, engines, matrix = self.store.vault.load_partition(
                 conn, purpose, iso(utc_now()), self.engine.dimension
             )
@@ -334,12 +338,20 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps):
             with self.store.records.connect() as conn:
                 externals = [self.store.vault.identity(conn, c.subject_id).external_id
                              for c in confirmed[:3]]
-            decision = "needs-review" if review else ("match" if confirmed else "unknown")
-            matched = confirmed[0] if confirmed and not review else None
-            def record(conn: sa.Connection) -> int:
+            proposed = "needs-review" if review else ("match" if confirmed else "unknown")
+            proposed_match = confirmed[0] if confirmed and not review else None
+            def record(conn: sa.Connection) -> tuple[int, str, Candidate | None]:
+                # Consent again, in the transaction that records the answer: it may have
+                # been withdrawn since the store confirmed the candidate; the answer is then
+                # "unknown", and the record says why.
+                decision, matched, detail = proposed, proposed_match, {}
+                if matched is not None and consents.active_consent_id(
+                        conn, matched.subject_id, purpose) is None:
+                    decision, matched = "unknown", None
+                    detail = {"withdrawn_before_answer": True}
                 if matched is not None:
                     self._touch(conn, matched.subject_id)
-                return self.store.audit.append(
+                seq = self.store.audit.append(
                     conn,
                     actor=actor,
                     operation="face.identified",
@@ -348,14 +360,17 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps):
                     subject=matched.subject_id if matched else None,
                     rules=["R1", "R3", "R17"] if review else ["R1", "R3"],
                     detail={"operating_point": point.name, "score_revealed": reveal_score,
-                            "gallery": len(partition), "candidates": len(externals)},
+                            "gallery": len(partition), "candidates": len(externals),
+                            **detail},
                 )
+                return seq, decision, matched
 
-            seq = self.store.commit(record)  # durable before the answer (group commit)
+            # durable before the answer (group commit)
+            seq, decision, matched = self.store.commit(record)
         if review:
             return IdentifyResult("needs-review", purpose, point.name, seq,
                                   candidates=tuple(externals), reason=reason)
-        if matched is None:
+        if matched is None or decision != "match":
             return IdentifyResult("unknown", purpose, point.name, seq)
         return IdentifyResult(
             "match",

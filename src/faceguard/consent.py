@@ -212,9 +212,15 @@ def active_consent_id(conn: Connection, subject_id: str, purpose: str) -> int | 
     return None if row is None else int(row[0])
 
 
-def no_consent(purpose: str) -> ConsentError:
-    """The refusal for a subject without a valid consent for ``purpose`` (R3)."""
-    return ConsentError(f"no valid consent of this subject for purpose {purpose!r}")
+def no_consent(purpose: str, reason: str = "no valid consent for this purpose") -> ConsentError:
+    """The refusal for a subject without a valid consent for ``purpose`` (R3).
+
+    Its message is the same whether the person is unknown, has no consent for this purpose
+    or a withdrawn one, so that a terminal cannot learn who exists; ``reason`` (kept in the
+    processing record, never shown) says which."""
+    error = ConsentError(f"no valid consent of this person for purpose {purpose!r}")
+    error.reason = reason
+    return error
 
 
 def require_consent(conn: Connection, subject_id: str, purpose: str) -> int:

@@ -182,6 +182,23 @@ consent_declines = sa.Table(
     sa.UniqueConstraint("lookup_hash", "purpose", name="uq_consent_decline"),
 )
 
+#: The index's change feed, written by triggers (migration r0004) in the transaction of
+#: the change itself: every template added or deleted, every consent ended or resumed. A
+#: process holding an index partition applies the rows after the last it saw before it
+#: identifies anyone, so enrollments, withdrawals and erasures made by other processes
+#: (the CLI while the service runs, other workers) reach it.
+index_changes = sa.Table(
+    "index_changes",
+    record_metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("purpose", sa.String(64), nullable=False),
+    sa.Column("subject_id", sa.String(40), nullable=False),
+    sa.Column("template_id", sa.String(40), nullable=True),
+    sa.Column("kind", sa.String(8), nullable=False),
+    sa.Index("ix_index_changes_purpose_seq", "purpose", "seq"),
+    sqlite_autoincrement=True,
+)
+
 subject_keys = sa.Table(
     "subject_keys",
     key_metadata,

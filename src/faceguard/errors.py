@@ -7,7 +7,8 @@
     │   └── MasterKeyMissing            no master key and no dev mode (R14)
     ├── ImageError                      bytes that are not a usable image
     │   ├── ImageDecodeError            empty, truncated, not an image, unsupported
-    │   └── ImageTooLarge               byte or pixel limits (decompression bombs)
+    │   ├── ImageTooLarge               byte or pixel limits (decompression bombs)
+    │   └── ImageTooSmall               too few pixels on a side to hold a face
     ├── FaceError                       a decodable image without a usable face
     │   ├── NoFaceFound
     │   ├── TooManyFaces                enrollment needs exactly one face
@@ -87,6 +88,10 @@ class ImageTooLarge(ImageError):
     """The image exceeds the byte or pixel limits (decompression bomb protection)."""
 
 
+class ImageTooSmall(ImageError):
+    """The picture is too small on a side to hold a usable face."""
+
+
 class FaceError(FaceguardError):
     """The image decoded but holds no usable face."""
 
@@ -132,9 +137,14 @@ class NoticeError(PolicyError):
 
 
 class ConsentError(PolicyError):
-    """No valid, separate consent for this subject and purpose."""
+    """No valid, separate consent for this subject and purpose.
+
+    ``reason``, when set, is the precise cause for the processing record (e.g. "no such
+    person"); the message itself does not tell an unknown person from one without consent.
+    """
 
     rule = "R3"
+    reason: str | None = None
 
 
 class LivenessError(PolicyError):

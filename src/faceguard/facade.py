@@ -102,6 +102,9 @@ class FacadeBase:
                 raise
             rules = [exc.rule] if exc.rule else []
             detail = {"error": type(exc).__name__, "message": exc.message[:500]}
+            reason = getattr(exc, "reason", None)  # the precise cause, kept only here
+            if reason:
+                detail["reason"] = str(reason)[:200]
             self.store.commit(lambda conn: self.store.audit.append(
                 conn, actor=actor, operation=operation, outcome=outcome, purpose=purpose,
                 subject=subject, rules=rules, detail=detail,

@@ -56,6 +56,9 @@ class Partition:
         self._center: np.ndarray | None = None
         self._centered_at = 0
         self._codes = np.zeros((0, dimension // 64), dtype=np.uint64)
+        #: The last row of the store's change feed applied to this partition (index_feed).
+        self.feed_seq = 0
+        self.feed_lock = threading.Lock()
 
     def __len__(self) -> int:
         return int(self._alive[: self._size].sum())
@@ -100,20 +103,44 @@ class Partition:
         if len(vectors) == 0:
             return
         with self._lock:
-            self._reserve(len(vectors))
-            start, end = self._size, self._size + len(vectors)
-            self._vectors[start:end] = vectors
-            self._norms[start:end] = np.einsum("ij,ij->i", vectors, vectors)
-            self._alive[start:end] = True
-            if self._center is None or end >= 4 * max(self._centered_at, 256):
-                self._center = self._vectors[:end].mean(axis=0)
-                self._centered_at = end
-                self._codes[:end] = self._encode(self._vectors[:end])
-            else:
-                self._codes[start:end] = self._encode(vectors)
-            self._subject_ids = _put(self._subject_ids, start, subject_ids)
-            self._template_ids = _put(self._template_ids, start, template_ids)
-            self._size = end
+            self._append(subject_ids, template_ids, vectors)
+
+    def _append(
+        self, subject_ids: list[str], template_ids: list[str], vectors: np.ndarray
+    ) -> None:
+        """Append rows (the caller holds the lock and checked the shapes)."""
+        self._reserve(len(vectors))
+        start, end = self._size, self._size + len(vectors)
+        self._vectors[start:end] = vectors
+        self._norms[start:end] = np.einsum("ij,ij->i", vectors, vectors)
+        self._alive[start:end] = True
+        if self._center is None or end >= 4 * max(self._centered_at, 256):
+            self._center = self._vectors[:end].mean(axis=0)
+            self._centered_at = end
+            self._codes[:end] = self._encode(self._vectors[:end])
+        else:
+            self._codes[start:end] = self._encode(vectors)
+        self._subject_ids = _put(self._subject_ids, start, subject_ids)
+        self._template_ids = _put(self._template_ids, start, template_ids)
+        self._size = end
+
+    def add_missing(
+        self, subject_ids: list[str], template_ids: list[str], vectors: np.ndarray
+    ) -> int:
+        """``add_many`` for the rows whose template is not already held (alive); returns how
+        many were added. The change feed and the enrolling thread may both bring the same
+        template: it is held once."""
+        if not template_ids:
+            return 0
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        with self._lock:
+            held = self._template_ids[: self._size][self._alive[: self._size]]
+            wanted = np.array([t.encode() for t in template_ids], dtype=bytes)
+            new = np.flatnonzero(~np.isin(wanted, held))
+            if len(new):
+                self._append([subject_ids[i] for i in new], [template_ids[i] for i in new],
+                              vectors[new])
+        return len(new)
 
     def remove_subject(self, subject_id: str) -> int:
         """Mask out every row of ``subject_id`` at once; returns how many were removed."""

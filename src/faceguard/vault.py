@@ -259,9 +259,16 @@ class Vault:
             scan = pool.submit(self._all_data_keys) if big else None
             rows = _PARTITION.rows(conn, {"purpose": purpose, "now": now})
             kept, plains = self._decrypt_rows(rows, scan.result() if scan else None)
-        matrix = np.frombuffer(b"".join(plains), dtype="<f4").reshape(-1, dimension)
-        return ([row[1] for row in kept], [row[0] for row in kept], {row[2] for row in kept},
-                matrix.astype(np.float32))
+        return _as_partition(kept, plains, dimension)
+
+    def load_subjects(
+        self, conn: Connection, purpose: str, now: str, dimension: int, subject_ids: list[str]
+    ) -> tuple[list[str], list[str], set[str], np.ndarray]:
+        """As ``load_partition``, for some subjects only (the index's change feed)."""
+        rows = conn.execute(_SOME_SUBJECTS, {"purpose": purpose, "now": now,
+                                             "subjects": subject_ids}).all()
+        kept, plains = self._decrypt_rows(rows)
+        return _as_partition(kept, plains, dimension)
 
     def delete_templates(
         self, conn: Connection, subject_id: str, purpose: str | None = None
@@ -337,7 +344,16 @@ _SUBJECT_TEMPLATES = (sa.select(*_TEMPLATE_COLUMNS)
                       .where(db.templates.c.purpose == sa.bindparam("purpose"),
                              db.templates.c.subject_id == sa.bindparam("subject_id"))
                       .order_by(db.templates.c.id))
-_PARTITION = db.Prepared(sa.select(
+
+
+def _as_partition(kept: list[Any], plains: list[bytes], dimension: int
+                  ) -> tuple[list[str], list[str], set[str], np.ndarray]:
+    matrix = np.frombuffer(b"".join(plains), dtype="<f4").reshape(-1, dimension)
+    return ([row[1] for row in kept], [row[0] for row in kept], {row[2] for row in kept},
+            matrix.astype(np.float32))
+
+
+_PARTITION_SELECT = (sa.select(
     db.templates.c.id, db.templates.c.subject_id, db.templates.c.engine,
     db.templates.c.ciphertext,
 ).where(
@@ -347,6 +363,9 @@ _PARTITION = db.Prepared(sa.select(
         sa.select(db.consents.c.subject_id).where(
             db.consents.c.purpose == sa.bindparam("purpose"), db.consents.c.status == "active")),
 ))
+_PARTITION = db.Prepared(_PARTITION_SELECT)
+_SOME_SUBJECTS = _PARTITION_SELECT.where(
+    db.templates.c.subject_id.in_(sa.bindparam("subjects", expanding=True)))
 _SUBJECT_COUNT = sa.select(sa.func.count()).select_from(db.subjects)
 _KEY = db.Prepared(sa.select(db.subject_keys.c.wrapped_key)
                    .where(db.subject_keys.c.subject_id == sa.bindparam("subject_id")))

@@ -8,18 +8,26 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import ConfigError
+from .pool import ModelPool
 from .types import Face
 
 #: The ResNet input: 150x150 chips, 25% padding, as ``dlib.get_face_chip`` makes them.
 CHIP_SIZE = 150
 CHIP_PADDING = 0.25
+
+#: Below this many pixels on a side an image holds no face worth finding; no detector runs.
+MIN_IMAGE_SIDE = 20
+#: The MMOD CNN runs only on images at least this big on each side (its filters do not fit
+#: smaller ones, and dlib then reads out of bounds).
+CNN_MIN_SIDE = 64
 
 _MODEL_FILES = {
     "detector_cnn": "mmod_human_face_detector.dat",
@@ -50,6 +58,10 @@ class DlibEngine:
     ``cnn_fallback`` the MMOD CNN detector is tried when HOG finds nothing, on a copy no
     longer than ``cnn_max_side`` pixels (it costs about 1 s at 400 px on one core, so that a
     picture without a face cannot tie up a worker for long).
+
+    Thread-safe: each call borrows a set of dlib models of its own from a pool of
+    ``pool_size`` sets (default: one per core), so no native object is used by two threads
+    at once.
     """
 
     name = "dlib-resnet-v1"
@@ -62,13 +74,13 @@ class DlibEngine:
         max_detect_side: int = 2000,
         cnn_fallback: bool = True,
         cnn_max_side: int = 400,
+        pool_size: int | None = None,
     ) -> None:
         self.min_face_px = min_face_px
         self.max_detect_side = max_detect_side
         self.cnn_fallback = cnn_fallback
         self.cnn_max_side = cnn_max_side
-        self._lock = threading.Lock()
-        self._models: dict[str, Any] | None = None
+        self._pool: ModelPool[dict[str, Any]] = ModelPool(self._make_models, pool_size)
         self._engine_id: str | None = None
 
     @property
@@ -79,29 +91,29 @@ class DlibEngine:
             self._engine_id = f"{self.name}:{digest.hexdigest()[:12]}"
         return self._engine_id
 
-    def _load(self) -> dict[str, Any]:
-        with self._lock:
-            if self._models is None:
-                import dlib
+    def _make_models(self) -> dict[str, Any]:
+        import dlib
 
-                folder = models_dir()
-                self._models = {
-                    "dlib": dlib,
-                    "hog": dlib.get_frontal_face_detector(),
-                    "cnn": None,
-                    "landmarks": dlib.shape_predictor(str(folder / _MODEL_FILES["landmarks"])),
-                    "embedder": dlib.face_recognition_model_v1(
-                        str(folder / _MODEL_FILES["embedder"])
-                    ),
-                }
-            return self._models
+        folder = models_dir()
+        return {
+            "dlib": dlib,
+            "hog": dlib.get_frontal_face_detector(),
+            "cnn": None,  # loaded by the first fallback that needs it
+            "landmarks": dlib.shape_predictor(str(folder / _MODEL_FILES["landmarks"])),
+            "embedder": dlib.face_recognition_model_v1(str(folder / _MODEL_FILES["embedder"])),
+        }
 
-    def _cnn(self) -> Any:
-        models = self._load()
-        with self._lock:
-            if models["cnn"] is None:
-                path = models_dir() / _MODEL_FILES["detector_cnn"]
-                models["cnn"] = models["dlib"].cnn_face_detection_model_v1(str(path))
+    @contextmanager
+    def _models(self) -> Iterator[dict[str, Any]]:
+        """A set of dlib models for this thread alone (see :mod:`.pool`)."""
+        with self._pool.take() as models:
+            yield models
+
+    @staticmethod
+    def _cnn(models: dict[str, Any]) -> Any:
+        if models["cnn"] is None:
+            path = models_dir() / _MODEL_FILES["detector_cnn"]
+            models["cnn"] = models["dlib"].cnn_face_detection_model_v1(str(path))
         return models["cnn"]
 
     def _detection_scale(self, height: int, width: int) -> float:
@@ -113,8 +125,16 @@ class DlibEngine:
         return scale
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
-        """All faces in ``rgb`` (H, W, 3 uint8), largest first, with their 5 landmarks."""
-        models = self._load()
+        """All faces in ``rgb`` (H, W, 3 uint8), largest first, with their 5 landmarks.
+
+        An image with a side under :data:`MIN_IMAGE_SIDE` pixels holds no face: nothing is
+        run on it."""
+        if min(rgb.shape[:2]) < MIN_IMAGE_SIDE:
+            return []
+        with self._models() as models:
+            return self._detect(models, rgb)
+
+    def _detect(self, models: dict[str, Any], rgb: np.ndarray) -> list[Face]:
         height, width = rgb.shape[:2]
         scale = self._detection_scale(height, width)
         work = _resize(rgb, scale) if abs(scale - 1.0) > 1e-3 else rgb
@@ -122,8 +142,11 @@ class DlibEngine:
         if not boxes and self.cnn_fallback:
             cnn_scale = min(1.0, self.cnn_max_side / max(height, width))
             small = _resize(rgb, cnn_scale) if cnn_scale < 1.0 else rgb
-            boxes = [(d.rect, float(d.confidence), cnn_scale) for d in self._cnn()(small, 0)]
-        return self._faces(rgb, boxes)
+            # the MMOD network reads out of bounds on images smaller than its filters
+            if min(small.shape[:2]) >= CNN_MIN_SIDE:
+                boxes = [(d.rect, float(d.confidence), cnn_scale)
+                         for d in self._cnn(models)(small, 0)]
+        return self._faces(models, rgb, boxes)
 
     def detect_largest(self, rgb: np.ndarray) -> list[Face]:
         """Faces of a probe, where only the largest one is used (verify, identify).
@@ -133,19 +156,22 @@ class DlibEngine:
         Only when that pass finds nothing does the full ``detect`` run, so small faces are
         still found. The first face returned is the largest either way.
         """
-        models = self._load()
-        height, width = rgb.shape[:2]
-        scale = min(1.0, self.max_detect_side / max(height, width))
-        if self._detection_scale(height, width) <= scale:
-            return self.detect(rgb)
-        work = _resize(rgb, scale) if scale < 1.0 else rgb
-        boxes = [(r, 1.0, scale) for r in models["hog"](work, 0)]
-        return self._faces(rgb, boxes) if boxes else self.detect(rgb)
+        if min(rgb.shape[:2]) < MIN_IMAGE_SIDE:
+            return []
+        with self._models() as models:
+            height, width = rgb.shape[:2]
+            scale = min(1.0, self.max_detect_side / max(height, width))
+            if self._detection_scale(height, width) <= scale:
+                return self._detect(models, rgb)
+            work = _resize(rgb, scale) if scale < 1.0 else rgb
+            boxes = [(r, 1.0, scale) for r in models["hog"](work, 0)]
+            return self._faces(models, rgb, boxes) if boxes else self._detect(models, rgb)
 
-    def _faces(self, rgb: np.ndarray, boxes: list[tuple[Any, float, float]]) -> list[Face]:
+    @staticmethod
+    def _faces(models: dict[str, Any], rgb: np.ndarray, boxes: list[tuple[Any, float, float]]
+               ) -> list[Face]:
         """Detector boxes (with the scale they were found at) to faces with 5 landmarks,
         largest first."""
-        models = self._load()
         dlib = models["dlib"]
         height, width = rgb.shape[:2]
         faces = []
@@ -165,8 +191,8 @@ class DlibEngine:
 
     def align(self, rgb: np.ndarray, face: Face) -> np.ndarray:
         """The 150x150 chip aligned on the 5 landmarks (dlib's own alignment)."""
-        models = self._load()
-        dlib = models["dlib"]
+        import dlib
+
         left, top, right, bottom = face.box
         rect = dlib.rectangle(left, top, right - 1, bottom - 1)
         parts = [dlib.point(int(round(x)), int(round(y))) for x, y in face.landmarks]
@@ -176,18 +202,18 @@ class DlibEngine:
 
     def embed(self, chip: np.ndarray) -> np.ndarray:
         """The 128-d descriptor of an aligned 150x150 chip, as float32."""
-        models = self._load()
-        vector = models["embedder"].compute_face_descriptor(np.ascontiguousarray(chip))
+        with self._models() as models:
+            vector = models["embedder"].compute_face_descriptor(np.ascontiguousarray(chip))
         return np.asarray(vector, dtype=np.float32)
 
     def embed_batch(self, chips: list[np.ndarray]) -> np.ndarray:
         """Descriptors of several chips at once, ``(n, 128)`` float32."""
         if not chips:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        models = self._load()
-        vectors = models["embedder"].compute_face_descriptor(
-            [np.ascontiguousarray(c) for c in chips]
-        )
+        with self._models() as models:
+            vectors = models["embedder"].compute_face_descriptor(
+                [np.ascontiguousarray(c) for c in chips]
+            )
         return np.asarray([np.asarray(v) for v in vectors], dtype=np.float32)
 
 

@@ -308,9 +308,10 @@ class FastDlibEngine(DlibEngine):
 
     def __init__(self, *, threads: int = 1, self_check: bool = True, min_face_px: int = 40,
                  max_detect_side: int = 2000, cnn_fallback: bool = True,
-                 cnn_max_side: int = 400) -> None:
+                 cnn_max_side: int = 400, pool_size: int | None = None) -> None:
         super().__init__(min_face_px=min_face_px, max_detect_side=max_detect_side,
-                         cnn_fallback=cnn_fallback, cnn_max_side=cnn_max_side)
+                         cnn_fallback=cnn_fallback, cnn_max_side=cnn_max_side,
+                         pool_size=pool_size)
         self.threads = threads
         self.self_check = self_check
         self.fallback_reason: str | None = None

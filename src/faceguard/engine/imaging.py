@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -20,17 +21,31 @@ from ..errors import ImageDecodeError, ImageTooLarge
 ACCEPTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP"})
 
 
+#: Bytes a decoded pixel takes in Pillow's memory, by mode (multi-band images are stored
+#: four bytes a pixel whatever their bands).
+_MODE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
+
+#: A JPEG larger than this on its longer side is decoded at a reduced scale (its DCT does
+#: it for free): detection works on at most 2000 px and the aligned chip is 150 px.
+JPEG_DRAFT_SIDE = 4000
+
+
 @dataclass(frozen=True)
 class ImageLimits:
     """Limits applied before any pixel is decoded.
 
     ``max_bytes``: size of the encoded input. ``max_pixels``: width x height as declared
     by the header, checked before decoding (a 100000x100000 PNG is refused unread).
+    ``max_decoded_bytes``: the memory the decoded picture would take (width x height x the
+    bytes of a pixel in its mode), also checked before decoding. Decoding one image then
+    peaks at about twice that (the decoded picture and its RGB array); nothing makes a
+    wider copy (no float64).
     """
 
     max_bytes: int = 20 * 1024 * 1024
     max_pixels: int = 40_000_000
     max_side: int = 12_000
+    max_decoded_bytes: int = 160 * 1024 * 1024
 
 
 def decode_image(data: bytes, limits: ImageLimits | None = None) -> np.ndarray:
@@ -57,8 +72,12 @@ def decode_image(data: bytes, limits: ImageLimits | None = None) -> np.ndarray:
                 raise ImageDecodeError(
                     f"unsupported image format {fmt}; accepted: JPEG, PNG, WEBP"
                 )
-            width, height = img.size
-            _check_dimensions(width, height, limits)
+            _check_dimensions(*img.size, limits)
+            if fmt in ("JPEG", "MPO") and max(img.size) > JPEG_DRAFT_SIDE:
+                longest = max(img.size)
+                img.draft("RGB", (img.size[0] * JPEG_DRAFT_SIDE // longest,
+                                  img.size[1] * JPEG_DRAFT_SIDE // longest))
+            _check_decoded_bytes(img, limits)
             img.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageTooLarge(f"the image declares too many pixels: {exc}") from exc
@@ -85,14 +104,40 @@ def _check_dimensions(width: int, height: int, limits: ImageLimits) -> None:
         )
 
 
+def _check_decoded_bytes(img: Image.Image, limits: ImageLimits) -> None:
+    width, height = img.size
+    need = width * height * _MODE_BYTES.get(img.mode, 4)
+    if need > limits.max_decoded_bytes:
+        raise ImageTooLarge(
+            f"the image ({width}x{height}, mode {img.mode}) would take {need} bytes decoded; "
+            f"the limit is {limits.max_decoded_bytes}"
+        )
+
+
 def _to_rgb_array(img: Image.Image) -> np.ndarray:
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-        rgba = img.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(background, rgba)
-    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        arr16 = np.asarray(img, dtype=np.float64)
-        peak = float(arr16.max()) or 1.0
-        img = Image.fromarray((arr16 * (255.0 / peak)).astype(np.uint8), mode="L")
-    rgb = img.convert("RGB")
-    return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
+    """The picture as an ``(H, W, 3)`` uint8 array, converted a band of rows at a time, so
+    that no whole-picture copy is made besides the array itself: transparency composited on
+    white, 16- and 32-bit grey scaled so that the brightest pixel is 255."""
+    width, height = img.size
+    out = np.empty((height, width, 3), dtype=np.uint8)
+    wide = img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+    peak = 1
+    if wide:
+        extrema: Any = img.getextrema()  # (low, high) for a one-band image
+        peak = max(int(extrema[1]), 1)
+    alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
+    step = max(1, (1 << 20) // width)
+    for top in range(0, height, step):
+        bottom = min(top + step, height)
+        band = img.crop((0, top, width, bottom))
+        if wide:
+            grey = np.asarray(band, dtype=np.int64)
+            np.clip(grey * 255 // peak, 0, 255, out=grey)
+            out[top:bottom] = grey[:, :, None]
+            continue
+        if alpha:
+            rgba = band.convert("RGBA")
+            white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            band = Image.alpha_composite(white, rgba)
+        out[top:bottom] = np.asarray(band.convert("RGB"), dtype=np.uint8)
+    return out

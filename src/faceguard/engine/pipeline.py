@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import NoFaceFound, TooManyFaces
+from ..errors import ImageTooSmall, NoFaceFound, TooManyFaces
 from .imaging import ImageLimits, decode_image
+from .pool import default_pool_size
 from .quality import QualityGate, QualityReport, measure_quality
 from .types import Face, FaceEngine, Template
+
+#: Below this many pixels on a side an image cannot hold a usable face (the quality gates
+#: want faces of 40 px and more): refused before any detector runs.
+MIN_IMAGE_SIDE = 32
+
+#: Extractions (decode to embedding) in flight in this process at once; others wait. The
+#: engine computes on one core per call, so more would only hold more decoded pictures in
+#: memory: the decoded-image memory of a process stays under this many times the limits'
+#: ``max_decoded_bytes`` (twice that, counting each picture's RGB array).
+EXTRACTIONS_IN_FLIGHT = default_pool_size()
+_slots = threading.BoundedSemaphore(EXTRACTIONS_IN_FLIGHT)
 
 
 @dataclass(frozen=True)
@@ -37,9 +50,28 @@ def extract(
     big enough, which is a ``size`` quality failure. Otherwise the largest face is used (and
     an engine with ``detect_largest`` may look for it at less cost than for every face).
     ``gate`` (or ``None`` to only measure) judges size, sharpness and pose.
-    The image stays in memory and is dropped when this returns.
+    The image stays in memory and is dropped when this returns. At most
+    :data:`EXTRACTIONS_IN_FLIGHT` run at once in a process; callers beyond wait their turn.
     """
+    with _slots:
+        return _extract(engine, image, single_face=single_face, gate=gate, limits=limits)
+
+
+def _extract(
+    engine: FaceEngine,
+    image: bytes | np.ndarray,
+    *,
+    single_face: bool,
+    gate: QualityGate | None,
+    limits: ImageLimits | None,
+) -> Extraction:
     rgb = image if isinstance(image, np.ndarray) else decode_image(image, limits)
+    height, width = rgb.shape[:2]
+    if min(height, width) < MIN_IMAGE_SIDE:
+        raise ImageTooSmall(
+            f"the image is {width}x{height} pixels; a face needs at least {MIN_IMAGE_SIDE} "
+            "on each side"
+        )
     largest = None if single_face else getattr(engine, "detect_largest", None)
     faces = largest(rgb) if largest is not None else engine.detect(rgb)
     if not faces:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import math
-import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +21,7 @@ import cv2
 import numpy as np
 
 from ..engine.dlib_engine import models_dir
+from ..engine.pool import ModelPool
 
 Box = tuple[int, int, int, int]
 
@@ -91,20 +91,17 @@ class FaceFinder:
 
     def __init__(self, settings: FinderSettings = THOROUGH) -> None:
         self.settings = settings
-        self._lock = threading.Lock()
-        self._hog: Any = None
-        self._cnn: Any = None
+        # dlib's detectors are not safe to share between threads: each call borrows its own
+        self._pool: ModelPool[tuple[Any, Any]] = ModelPool(self._make_models)
 
-    def _models(self) -> tuple[Any, Any]:
-        with self._lock:
-            if self._hog is None:
-                import dlib
+    def _make_models(self) -> tuple[Any, Any]:
+        import dlib
 
-                self._hog = dlib.get_frontal_face_detector()
-                if self.settings.cnn_max_pixels > 0:
-                    path = models_dir() / "mmod_human_face_detector.dat"
-                    self._cnn = dlib.cnn_face_detection_model_v1(str(path))
-            return self._hog, self._cnn
+        cnn = None
+        if self.settings.cnn_max_pixels > 0:
+            cnn = dlib.cnn_face_detection_model_v1(
+                str(models_dir() / "mmod_human_face_detector.dat"))
+        return dlib.get_frontal_face_detector(), cnn
 
     def scales(self, height: int, width: int) -> list[float]:
         """The HOG scales used for an image of this size (largest first)."""
@@ -124,7 +121,10 @@ class FaceFinder:
 
         ``cnn=False`` skips the CNN pass for this call (video runs it every few frames).
         """
-        hog, cnn_model = self._models()
+        with self._pool.take() as (hog, cnn_model):
+            return self._find(hog, cnn_model, rgb, cnn=cnn)
+
+    def _find(self, hog: Any, cnn_model: Any, rgb: np.ndarray, *, cnn: bool) -> list[Box]:
         height, width = rgb.shape[:2]
         border = int(round(self.settings.border * max(height, width)))
         found: list[tuple[float, float, float, float]] = []
