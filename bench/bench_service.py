@@ -260,7 +260,7 @@ def run(args: argparse.Namespace, faces: Path, folder: Path) -> dict[str, Any]:
             missing = missing_enrollments(server.base, secrets, acknowledged)
         else:
             missing = [f"the server process died ({died}); none of the {len(acknowledged)} "
-                       f"acknowledged enrollments could be checked"]
+                       "acknowledged enrollments could be checked"]
         report.update({
             "seeded": len(seeded), "one_client": one.summary(),
             "many_clients": many.summary(),

@@ -198,6 +198,10 @@ def test_uploads_are_limited_and_sniffed(fg: Faceguard, people: list[list[bytes]
             422, "validation")  # no external ID
     problem(client.post(ENROLL, headers={**op, "Content-Type": "multipart/form-data; b=x"},
                         content=b"--x\r\nbroken"), 422, "validation")
+    unfinished = (b'--x\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"'
+                  b"\r\n\r\n" + people[0][0])  # no closing boundary
+    problem(client.post(ENROLL, headers={**op, "Content-Type": "multipart/form-data; "
+                                         "boundary=x"}, content=unfinished), 422, "validation")
 
 
 def test_withdrawal_and_erasure_give_verifiable_certificates(service: Service,
