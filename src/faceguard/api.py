@@ -83,7 +83,28 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps):
         return cls(Store.open(data_dir, master), deployment, engine, points,
                    config_dir=config.resolve().parent)
 
+    def use_worker_processes(self, workers: int) -> None:
+        """Extract faces from image bytes in ``workers`` processes (``engine.workers``): the
+        service's face work then uses every core, and an image that crashes native code
+        takes down a worker, not the service. ``ConfigError`` if the workers' engine is not
+        this one."""
+        from .engine.workers import ExtractionPool
+
+        if self.extractor is not None:
+            self.extractor.close()
+            self.extractor = None
+        pool = ExtractionPool(self.engine, workers)
+        found = pool.engine_id()
+        if found != self.engine.engine_id:
+            pool.close()
+            raise ConfigError(f"the worker processes run engine {found}, not "
+                              f"{self.engine.engine_id}")
+        self.extractor = pool
+
     def close(self) -> None:
+        if self.extractor is not None:
+            self.extractor.close()
+            self.extractor = None
         self.store.close()
 
     def __enter__(self) -> Faceguard:
@@ -96,6 +117,10 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps):
     # ---- enrollment ---------------------------------------------------------------------
 
     def _extract(self, image: bytes | np.ndarray, *, enroll: bool) -> Extraction:
+        if self.extractor is not None and not isinstance(image, np.ndarray):
+            return self.extractor.extract(
+                image, single_face=enroll, gate=self.enroll_gate if enroll else self.probe_gate,
+                limits=self.image_limits)
         return extract(
             self.engine,
             image,

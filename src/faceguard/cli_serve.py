@@ -67,16 +67,23 @@ def _opened(obj: Context, dev: bool) -> Iterator[Faceguard]:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--dev", "dev_flag", is_flag=True,
               help="Development mode: make a local master key (and data directory) if none.")
+@click.option("--face-workers", type=click.IntRange(0, 64), default=None,
+              help="Processes that extract faces from images (default: one per core; 0: "
+                   "in the service's own threads).")
 @click.pass_obj
-def serve(obj: Context, host: str, port: int, dev_flag: bool) -> None:
+def serve(obj: Context, host: str, port: int, dev_flag: bool, face_workers: int | None
+          ) -> None:
     """Run the API, the operator/DPO pages and the kiosk (FastAPI + Uvicorn).
 
     Without a master key, and without --dev, it refuses to start. At protection level 3 it
     refuses to start until separate admin (with TOTP), auditor and operator keys exist.
-    With no API key at all it makes a first admin key and prints it once.
+    With no API key at all it makes a first admin key and prints it once. Faces are
+    extracted in worker processes (one per core), so that face work uses every core and an
+    image that crashes native code cannot take the service down.
     """
     import uvicorn
 
+    from .engine.pool import default_pool_size
     from .service import ServiceSettings, create_app
 
     dev = bool(obj.dev or dev_flag)
@@ -85,6 +92,12 @@ def serve(obj: Context, host: str, port: int, dev_flag: bool) -> None:
             app = create_app(fg, ServiceSettings.from_env(dev=dev or None))
         except FaceguardError as exc:
             _fail(exc)
+        workers = default_pool_size() if face_workers is None else face_workers
+        if workers:
+            try:
+                fg.use_worker_processes(workers)
+            except FaceguardError as exc:
+                _fail(exc)
         keys = app.state.service.keys
         base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
         if not keys.list_keys(active_only=True):

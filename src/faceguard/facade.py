@@ -15,6 +15,7 @@ from .config import Deployment, PurposeSection
 from .engine.imaging import ImageLimits
 from .engine.quality import ENROLL_GATE, PROBE_GATE, QualityGate
 from .engine.types import FaceEngine
+from .engine.workers import ExtractionPool
 from .errors import FaceError, FaceguardError, ImageError, NotFound, PolicyError, PurposeError
 from .purposes import check_purpose_name
 from .store import Store
@@ -49,6 +50,8 @@ class FacadeBase:
         self.image_limits = image_limits or ImageLimits()
         self.enroll_gate = enroll_gate
         self.probe_gate = probe_gate
+        #: Worker processes extracting faces from image bytes (``use_worker_processes``).
+        self.extractor: ExtractionPool | None = None
 
 
     def stats(self) -> dict[str, Any]:

@@ -83,6 +83,15 @@ class DlibEngine:
         self._pool: ModelPool[dict[str, Any]] = ModelPool(self._make_models, pool_size)
         self._engine_id: str | None = None
 
+    def _settings(self) -> dict[str, Any]:
+        return {"min_face_px": self.min_face_px, "max_detect_side": self.max_detect_side,
+                "cnn_fallback": self.cnn_fallback, "cnn_max_side": self.cnn_max_side,
+                "pool_size": self._pool.size}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled as its settings (worker processes build their own models from them).
+        return (_rebuild, (type(self), self._settings()))
+
     @property
     def engine_id(self) -> str:
         """``dlib-resnet-v1:<first 12 hex of the embedding model's SHA-256>``."""
@@ -215,6 +224,10 @@ class DlibEngine:
                 [np.ascontiguousarray(c) for c in chips]
             )
         return np.asarray([np.asarray(v) for v in vectors], dtype=np.float32)
+
+
+def _rebuild(cls: type[DlibEngine], settings: dict[str, Any]) -> DlibEngine:
+    return cls(**settings)
 
 
 def _resize(rgb: np.ndarray, scale: float) -> np.ndarray:

@@ -320,6 +320,9 @@ class FastDlibEngine(DlibEngine):
         self._fast_lock = threading.Lock()
         self._fast_ready = False
 
+    def _settings(self) -> dict[str, Any]:
+        return {**super()._settings(), "threads": self.threads, "self_check": self.self_check}
+
     @property
     def backend(self) -> str:
         return "onnxruntime" if self._embedder() is not None else "dlib"

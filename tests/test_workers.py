@@ -1,0 +1,88 @@
+"""Face extraction in worker processes (``Faceguard.use_worker_processes``, what
+``faceguard serve`` does): same decisions as in-process, and a worker killed by native code
+costs one request an ``ImageError``, not the service."""
+
+from __future__ import annotations
+
+import ctypes
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import images_of, people_with
+from faceguard import Faceguard, ImageError, ImageTooSmall
+from faceguard.engine.dlib_engine import DlibEngine
+from faceguard.engine.types import Face
+
+#: The width of a picture on which CrashingEngine dies the way a native bug would.
+POISON_WIDTH = 333
+
+
+class CrashingEngine(DlibEngine):
+    """dlib, except that a picture exactly POISON_WIDTH wide kills the process (SIGSEGV),
+    standing in for an input that trips a bug in native code."""
+
+    def detect(self, rgb: np.ndarray) -> list[Face]:
+        if rgb.shape[1] == POISON_WIDTH:
+            ctypes.string_at(0)  # reads address 0: the process dies
+        return super().detect(rgb)
+
+    detect_largest = detect
+
+
+def _jpeg(width: int, height: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (120, 110, 100)).save(out, "JPEG")
+    return out.getvalue()
+
+
+@pytest.fixture()
+def two(fg: Faceguard, lfw: Path) -> list[tuple[str, bytes, bytes]]:
+    people = []
+    for folder in people_with(lfw, 3, 40)[:3]:
+        files = [f.read_bytes() for f in images_of(folder)]
+        fg.grant_consent(folder.name, "access-control", name=folder.name, method="click",
+                         evidence="e")
+        people.append((folder.name, files[0], files[1]))
+    return people
+
+
+def test_worker_processes_give_the_decisions_of_the_service_process(
+    fg: Faceguard, two: list[tuple[str, bytes, bytes]]
+) -> None:
+    local = []
+    for name, first, _ in two:
+        fg.enroll(name, [first], "access-control")
+    for name, _, probe in two:
+        local.append((fg.verify(name, probe, "access-control").decision,
+                      fg.identify(probe, "access-control").external_id))
+    fg.use_worker_processes(2)
+    assert fg.extractor is not None and fg.extractor.workers == 2
+    pooled = [(fg.verify(name, probe, "access-control").decision,
+               fg.identify(probe, "access-control").external_id) for name, _, probe in two]
+    assert pooled == local
+    assert sum(d == "match" for d, _ in local) >= 2
+    with pytest.raises(ImageTooSmall):  # errors cross the process boundary unchanged
+        fg.verify(two[0][0], _jpeg(200, 2), "access-control")
+
+
+def test_a_worker_killed_by_an_image_costs_one_request_not_the_service(
+    data_dir: Path, lfw: Path
+) -> None:
+    with Faceguard.open(data_dir, engine=CrashingEngine()) as fg:
+        fg.publish_notice("access-control")
+        folder = people_with(lfw, 3, 40)[0]
+        files = [f.read_bytes() for f in images_of(folder)]
+        fg.grant_consent(folder.name, "access-control", name="x", method="click",
+                         evidence="e")
+        fg.use_worker_processes(1)
+        fg.enroll(folder.name, [files[0]], "access-control")
+        with pytest.raises(ImageError, match="stopped on it"):
+            fg.verify(folder.name, _jpeg(POISON_WIDTH, 200), "access-control")
+        # the pool was rebuilt: the next request is answered as usual
+        assert fg.verify(folder.name, files[1], "access-control").decision == "match"
+        last = fg.store.audit.events(operation="face.verified", newest_first=True, limit=2)
+        assert [e.outcome for e in last] == ["match", "rejected"]
