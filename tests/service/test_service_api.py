@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx2 as httpx
 import pytest
+import sqlalchemy as sa
 from PIL import Image
 
 from conftest import CN_TEST_DEPLOYMENT, go_live
@@ -273,6 +274,22 @@ def test_the_record_verifies_and_pages(service: Service) -> None:
                                headers=reader).json()
     assert older[0]["seq"] == first[1]["seq"] - 1
     assert older[0]["hash"] == first[1]["prev_hash"]
+
+
+def test_the_verification_names_a_revived_consent(service: Service) -> None:
+    """The report carries every finding of the integrity check, not only the chain's."""
+    fg = service.fg
+    fg.grant_consent("emp-rev", "attendance", name="x", method="click", evidence="e")
+    fg.grant_consent("emp-rev", "access-control", name="x", method="click", evidence="e")
+    fg.withdraw_consent("emp-rev", "attendance")
+    reader = service.auth("auditor")
+    assert service.client.get("/api/v1/audit/verification", headers=reader).json()["ok"]
+    with fg.store.records.begin() as conn:  # someone revives the ended consent in the file
+        conn.execute(sa.text("UPDATE consents SET status = 'active', ended_at = NULL "
+                             "WHERE purpose = 'attendance'"))
+    report = service.client.get("/api/v1/audit/verification", headers=reader).json()
+    assert report["ok"] is False
+    assert [f["kind"] for f in report["findings"]] == ["consent-revived"]
 
 
 def test_reports_in_json_html_and_pdf(service: Service) -> None:

@@ -258,12 +258,21 @@ class ReviewPublic(BaseModel):
     answered_at: str | None
 
 
+class IntegrityFindingPublic(BaseModel):
+    kind: str
+    seq: int | None
+    problem: str
+
+
 class AuditReportPublic(BaseModel):
     ok: bool
     events: int
     checkpoints: int
     first_bad_seq: int | None
     problem: str | None
+    receipts: int = 0
+    findings: list[IntegrityFindingPublic] = []
+    notes: list[str] = []
 
 
 class AuditEventPublic(BaseModel):
