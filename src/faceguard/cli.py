@@ -676,3 +676,8 @@ main.add_command(eval_pad)
 from .cli_audit import audit  # noqa: E402
 
 main.add_command(audit)
+
+from .cli_backup import backup, restore  # noqa: E402
+
+main.add_command(backup)
+main.add_command(restore)

@@ -1,9 +1,13 @@
 """Withdrawal, erasure, retention sweeps and export (R3, R8, R16, R18; PIPL 47).
 
-Erasure order, failing closed: (1) the subject leaves every index partition, (2) its data
-key is destroyed in the key store, so every copy of its ciphertext is unreadable from that
-moment, (3) in one transaction: templates deleted, consents ended, identity dropped,
-certificate signed and stored, event recorded.
+Erasure order, failing closed: (0) the intention is written to the erasure ledger beside
+the keys (``faceguard.ledger``), naming the certificate to come, (1) the subject leaves every
+index partition, (2) its data key is destroyed in the key store, so every copy of its
+ciphertext is unreadable from that moment, (3) in one transaction: templates deleted,
+consents ended, identity dropped, certificate signed and stored, event recorded, (4) the
+ledger marks it complete. Steps 1-4 are idempotent (``finish_erasure``): an erasure
+interrupted anywhere is completed at the next start-up or sweep, and one undone by a restored
+copy is done again (``faceguard.recovery``).
 """
 
 from __future__ import annotations
@@ -16,13 +20,15 @@ import sqlalchemy as sa
 from . import certificates, consent, db
 from .certificates import DeletionCertificate
 from .errors import NotFound
+from .ledger import Intention
 from .results import DecommissionResult, SubjectExport, SweepResult, WithdrawResult
 from .store import Store
 from .timeutil import iso, parse_iso, utc_now
 from .vault import new_id
 
 __all__ = [
-    "DeletionCertificate", "decommission", "erase_subject", "export_subject", "sweep", "withdraw"
+    "DeletionCertificate", "decommission", "erase_subject", "export_subject", "finish_erasure",
+    "sweep", "withdraw",
 ]
 
 
@@ -34,54 +40,128 @@ def erase_subject(
     actor: str,
     scope: str = "all",
     already_deleted: tuple[str, ...] = (),
+    intention: Intention | None = None,
 ) -> DeletionCertificate:
     """Erase a subject entirely and return the signed certificate.
 
-    ``already_deleted`` lists templates removed just before (by a withdrawal) so that the
-    certificate covers them too."""
+    The intention goes to the erasure ledger first (unless the caller recorded it already,
+    as a withdrawal does), naming the certificate in advance; if this is interrupted, the
+    next start-up or sweep completes it. ``already_deleted`` lists templates removed just
+    before (by a withdrawal) so that the certificate covers them too."""
+    with store.write_lock:
+        if intention is None:
+            with store.records.connect() as conn:
+                exists = conn.execute(
+                    sa.select(db.subjects.c.id).where(db.subjects.c.id == subject_id)
+                ).first()
+            if exists is None:
+                raise NotFound(f"no subject {subject_id}")
+            intention = store.ledger.intend(subject_id, reason=reason, scope=scope,
+                                            actor=actor, templates=already_deleted)
+        return finish_erasure(store, intention, actor=actor)
+
+
+def finish_erasure(
+    store: Store, intention: Intention, *, actor: str, operation: str = "subject.erased"
+) -> DeletionCertificate:
+    """Carry out a recorded intention; idempotent, so that it may run again after a crash
+    at any point, or after a restored copy brought the subject back.
+
+    The subject leaves the index, its data key is destroyed, then one transaction deletes
+    its templates, ends its consents, tombstones it, signs and stores the certificate named
+    by the intention and records ``operation``; the ledger then marks it complete. If the
+    records already show it erased and certified, no second certificate is made (an event is
+    recorded only if a data key had to be destroyed again)."""
+    subject_id = intention.subject_id
     with store.write_lock:
         store.index.remove_subject(subject_id)
         key_destroyed = store.vault.shred(subject_id)
         now = iso(utc_now())
         with store.records.begin() as conn:
-            row = conn.execute(
-                sa.select(db.subjects.c.status).where(db.subjects.c.id == subject_id)
-            ).first()
-            if row is None:
-                raise NotFound(f"no subject {subject_id}")
-            deleted = store.vault.delete_templates(conn, subject_id)
-            consent.end_all(conn, subject_id, status="erased", reason=reason, when=now)
-            store.vault.tombstone(conn, subject_id, now)
-            cert_id = new_id("c")
-            seq = store.audit.append(
-                conn,
-                actor=actor,
-                operation="subject.erased",
-                outcome="ok",
-                subject=subject_id,
-                rules=["R18"],
-                detail={
-                    "reason": reason,
-                    "templates_deleted": len(deleted),
-                    "data_key_destroyed": key_destroyed,
-                    "certificate": cert_id,
-                },
-            )
-            cert = certificates.sign(
-                DeletionCertificate(
-                    certificate_id=cert_id,
-                    subject_id=subject_id,
-                    reason=reason,
-                    scope=scope,
-                    templates_deleted=already_deleted + tuple(deleted),
-                    data_key_destroyed=not store.vault.has_key(subject_id),
-                    issued_at=now,
-                    audit_seq=seq,
-                ),
-                store.keyring.signing_key,
-            )
-            certificates.store(conn, cert)
+            done = _certificate_of(conn, intention)
+            if done is not None and not _remains(conn, subject_id):
+                if key_destroyed:
+                    store.audit.append(
+                        conn, actor=actor, operation=operation, outcome="ok",
+                        subject=subject_id, rules=["R18"],
+                        detail={"reason": intention.reason, "templates_deleted": 0,
+                                "data_key_destroyed": True, "certificate": done.certificate_id,
+                                "requested_by": intention.actor, "requested_at": intention.time},
+                    )
+                cert = done
+            else:
+                cert = _erase_records(store, conn, intention, operation=operation, actor=actor,
+                                      key_destroyed=key_destroyed, now=now)
         store.settle()
+        store.ledger.complete(subject_id, cert.certificate_id)
+    return cert
+
+
+def _certificate_of(conn: sa.Connection, intention: Intention) -> DeletionCertificate | None:
+    """The certificate the intention names, else one already issued for the subject."""
+    try:
+        return certificates.load(conn, intention.certificate_id)
+    except NotFound:
+        pass
+    row = conn.execute(
+        sa.select(db.certificates.c.id).where(db.certificates.c.subject_id ==
+                                              intention.subject_id)
+        .order_by(db.certificates.c.issued_at).limit(1)
+    ).first()
+    return None if row is None else certificates.load(conn, row.id)
+
+
+def _remains(conn: sa.Connection, subject_id: str) -> bool:
+    """Is anything of the subject still there: not tombstoned, templates or consents live?"""
+    status = conn.execute(
+        sa.select(db.subjects.c.status).where(db.subjects.c.id == subject_id)
+    ).scalar_one_or_none()
+    templates = conn.execute(
+        sa.select(db.templates.c.id).where(db.templates.c.subject_id == subject_id).limit(1)
+    ).first()
+    return (status is not None and status != "erased") or templates is not None or bool(
+        consent.active_purposes(conn, subject_id))
+
+
+def _erase_records(
+    store: Store, conn: sa.Connection, intention: Intention, *, operation: str, actor: str,
+    key_destroyed: bool, now: str,
+) -> DeletionCertificate:
+    """The erase transaction's writes, and the certificate (stored)."""
+    subject_id = intention.subject_id
+    deleted = store.vault.delete_templates(conn, subject_id)
+    consent.end_all(conn, subject_id, status="erased", reason=intention.reason, when=now)
+    store.vault.tombstone(conn, subject_id, now)
+    cert_id = intention.certificate_id
+    taken = conn.execute(
+        sa.select(db.certificates.c.id).where(db.certificates.c.id == cert_id)).first()
+    if taken is not None:  # the named certificate proves an earlier erasure: a new one
+        cert_id = new_id("c")
+    detail: dict[str, object] = {
+        "reason": intention.reason,
+        "templates_deleted": len(deleted),
+        "data_key_destroyed": key_destroyed,
+        "certificate": cert_id,
+    }
+    if operation != "subject.erased" or actor != intention.actor:
+        detail.update(requested_by=intention.actor, requested_at=intention.time)
+    seq = store.audit.append(conn, actor=actor, operation=operation, outcome="ok",
+                             subject=subject_id, rules=["R18"], detail=detail)
+    cert = certificates.sign(
+        DeletionCertificate(
+            certificate_id=cert_id,
+            subject_id=subject_id,
+            reason=intention.reason,
+            scope=intention.scope,
+            templates_deleted=intention.templates + tuple(
+                t for t in deleted if t not in intention.templates),
+            data_key_destroyed=not store.vault.has_key(subject_id),
+            issued_at=now,
+            audit_seq=seq,
+        ),
+        store.keyring.signing_key,
+    )
+    certificates.store(conn, cert)
     return cert
 
 
@@ -105,15 +185,17 @@ def withdraw(store: Store, subject_id: str, purpose: str, *, actor: str) -> With
                 detail={"templates_deleted": len(deleted)},
             )
             remaining = consent.active_purposes(conn, subject_id)
+            intention = None
+            if not remaining:
+                # Promised before the withdrawal commits (no other consent can be granted
+                # in between: this transaction holds the write lock): a crash from here on
+                # leaves an erasure to complete, never a person without consent or key.
+                intention = store.ledger.intend(subject_id, reason="consent withdrawn",
+                                                scope="all", actor=actor, templates=deleted)
         cert = None
-        if not remaining:
-            cert = erase_subject(
-                store,
-                subject_id,
-                reason="consent withdrawn",
-                actor=actor,
-                already_deleted=tuple(deleted),
-            )
+        if intention is not None:
+            cert = erase_subject(store, subject_id, reason=intention.reason, actor=actor,
+                                 intention=intention)
         else:
             store.settle()
     return WithdrawResult(subject_id, purpose, tuple(deleted), seq, cert)

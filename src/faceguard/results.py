@@ -78,6 +78,8 @@ class SweepResult:
     templates_deleted: int
     consents_expired: int
     certificates: tuple[DeletionCertificate, ...] = field(default=())
+    #: Erasures of the ledger found undone and completed or re-applied first.
+    recovered: ErasureRecovery | None = None
 
 
 @dataclass(frozen=True)
@@ -127,3 +129,45 @@ class DecommissionResult:
     people_erased: int
     certificates: tuple[str, ...]
     summary: DeletionCertificate
+
+
+@dataclass(frozen=True)
+class ErasureRecovery:
+    """What the erasure ledger made good (R18): ``completed`` erasures had been interrupted
+    (finished now); ``reapplied`` ones were done before and undone by a restored copy (done
+    again). ``certificates`` names each one's certificate."""
+
+    completed: int = 0
+    reapplied: int = 0
+    certificates: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    """A consistent copy of the stores: the record store copy and the key store copy (with
+    the erasure ledger) in two folders, to be kept apart. The master key is not copied."""
+
+    backup_id: str
+    created_at: str
+    records: str
+    keys: str
+    audit_seq: int
+    erasures: int
+    audit_event: int
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    """A restore: which backup, which parts came back, and every erasure of the ledger
+    re-applied on them (``recovery``). ``unreadable`` counts active people whose data key the
+    restored key store lacks (their data cannot be opened); ``orphan_keys`` counts keys of
+    people the restored record store does not know (``sweep`` destroys them)."""
+
+    backup_id: str
+    backup_created_at: str
+    parts: tuple[str, ...]
+    ledger_entries_merged: int
+    recovery: ErasureRecovery
+    unreadable: int
+    orphan_keys: int
+    audit_event: int

@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
 
-from . import certificates, erasure, review, sharing
+from . import backup as backups
+from . import certificates, erasure, recovery, review, sharing
 from .audit_integrity import IntegrityReport, verify_integrity
 from .audit_receipts import AuditReceipt
 from .certificates import DeletionCertificate
 from .errors import AuditError, ConfigError, NotFound
 from .facade import FacadeBase
-from .results import DecommissionResult, Explanation, ReviewRequest, SubjectExport, SweepResult
+from .keys import load_master_key
+from .results import (
+    BackupResult,
+    DecommissionResult,
+    Explanation,
+    RestoreResult,
+    ReviewRequest,
+    SubjectExport,
+    SweepResult,
+)
+from .store import master_key_path
 from .timeutil import iso, utc_now
 
 
@@ -33,15 +46,37 @@ class RightsOps(FacadeBase):
         return erasure.export_subject(self.store, subject, actor=actor)
 
     def sweep(self, *, actor: str = "sweep", now: str | None = None) -> SweepResult:
-        """Erase every template past its retention (R8, R18)."""
+        """Erase every template past its retention (R8, R18), after completing every
+        erasure of the ledger left undone (``recovered``)."""
         self._gate_changed()
-        return erasure.sweep(
+        recovered = recovery.reconcile(self.store, actor=actor)
+        result = erasure.sweep(
             self.store,
             actor=actor,
             now=now or iso(utc_now()),
             declared=set(self.deployment.purposes),
             bipa="bipa" in self.deployment.deployment.packs,
         )
+        return replace(result, recovered=recovered)
+
+    # ---- backup and restore (R18, R25) --------------------------------------------------
+
+    def backup(self, dest: Path, *, actor: str = "library") -> BackupResult:
+        """A consistent copy of both stores in ``dest`` while the service runs: ``records/``
+        and ``keys/`` (with the erasure ledger), to be kept apart. The master key is not
+        copied (keep it in a third place)."""
+        return backups.backup(self.store, dest, actor=actor)
+
+    @staticmethod
+    def restore(data_dir: Path, src: Path, *, records: bool = True, keys: bool = True,
+                actor: str = "library") -> RestoreResult:
+        """Put a backup back into ``data_dir`` (no process may have it open) and re-apply
+        every erasure of the ledger, so that nobody erased since comes back (R18)."""
+        parts = tuple(p for p, wanted in (("records", records), ("keys", keys)) if wanted)
+        if not parts:
+            raise ConfigError("restore needs the records, the keys or both")
+        master = load_master_key(master_key_path(data_dir))
+        return backups.restore(data_dir, src, master, parts=parts, actor=actor)
 
     def verify_audit(self, receipts: Sequence[AuditReceipt] = ()) -> IntegrityReport:
         """Check the processing record (R11): its hash chain and signatures, the receipts in

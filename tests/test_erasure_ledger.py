@@ -1,0 +1,133 @@
+"""The erasure ledger (R18): intentions written before the key is destroyed, completions
+after; an interrupted erasure is completed at open and by the sweep, once."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from faceguard import Faceguard
+from faceguard.certificates import verify_with_public_key
+from faceguard.engine.dlib_engine import DlibEngine
+from faceguard.ledger import LEDGER_FILE, parse
+from faceguard.results import ErasureRecovery
+
+PERSON = "Colin_Powell"
+
+
+def enroll(fg: Faceguard, lfw: Path, name: str = PERSON) -> str:
+    receipt = fg.grant_consent(name, "attendance", name=name, method="click", evidence="kiosk")
+    fg.enroll(name, [(lfw / name / f"{name}_0001.jpg").read_bytes()], "attendance")
+    return receipt.subject_id
+
+
+def ledger_path(fg: Faceguard) -> Path:
+    return fg.store.data_dir / "keys" / LEDGER_FILE
+
+
+def assert_erased(fg: Faceguard, subject: str, certificate_id: str) -> None:
+    """Tombstoned, no template, no live consent, no key, an authentic certificate."""
+    data_dir = fg.store.data_dir
+    with closing(sqlite3.connect(data_dir / "faceguard.db")) as conn:
+        assert conn.execute("SELECT status, identity_ct FROM subjects WHERE id = ?",
+                            (subject,)).fetchall() == [("erased", None)]
+        assert conn.execute("SELECT count(*) FROM templates WHERE subject_id = ?",
+                            (subject,)).fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM consents WHERE subject_id = ? AND "
+                            "status = 'active'", (subject,)).fetchone() == (0,)
+    with closing(sqlite3.connect(data_dir / "keys" / "keys.db")) as conn:
+        assert conn.execute("SELECT count(*) FROM subject_keys WHERE subject_id = ?",
+                            (subject,)).fetchone() == (0,)
+    cert = fg.certificate(certificate_id)
+    assert cert.subject_id == subject and cert.data_key_destroyed
+    assert verify_with_public_key(cert, fg.public_key_hex)
+    assert fg.store.ledger.read().pending() == []
+
+
+def test_erasure_writes_intention_then_completion(fg: Faceguard, lfw: Path) -> None:
+    subject = enroll(fg, lfw)
+    cert = fg.withdraw_consent(PERSON, "attendance").certificate
+    assert cert is not None
+    entries = parse(ledger_path(fg).read_text())
+    assert [(e["kind"], e["subject_id"], e["certificate_id"]) for e in entries] == [
+        ("intention", subject, cert.certificate_id), ("completion", subject, cert.certificate_id)
+    ]
+    assert entries[0]["reason"] == "consent withdrawn"
+    assert entries[0]["templates"] == list(cert.templates_deleted)
+    assert ledger_path(fg).stat().st_mode & 0o777 == 0o600
+    assert_erased(fg, subject, cert.certificate_id)
+
+
+def test_an_interrupted_erasure_is_completed_at_open(
+    fg: Faceguard, lfw: Path, engine: DlibEngine
+) -> None:
+    subject = enroll(fg, lfw)
+    # The crash window: the intention is written and the key destroyed, nothing else.
+    intention = fg.store.ledger.intend(subject, reason="request", scope="all", actor="dpo")
+    assert fg.store.vault.shred(subject)
+    data_dir = fg.store.data_dir
+    fg.close()
+    with Faceguard.open(data_dir, engine=engine) as again:
+        assert again.store.recovered == ErasureRecovery(1, 0, (intention.certificate_id,))
+        assert_erased(again, subject, intention.certificate_id)
+        [event] = again.store.audit.events(operation="subject.erased")
+        assert (event.subject, event.actor, event.rules) == (subject, "start-up", ("R18",))
+        assert event.detail["requested_by"] == "dpo"
+        assert event.detail["certificate"] == intention.certificate_id
+        assert again.certificate(intention.certificate_id).audit_seq == event.seq
+        assert again.verify_audit().ok
+    with Faceguard.open(data_dir, engine=engine) as third:  # nothing left to do
+        assert third.store.recovered == ErasureRecovery()
+        assert len(third.store.audit.events(operation="subject.erased")) == 1
+
+
+def test_an_interrupted_erasure_is_completed_by_the_sweep(fg: Faceguard, lfw: Path) -> None:
+    subject = enroll(fg, lfw)
+    intention = fg.store.ledger.intend(subject, reason="request", scope="all", actor="dpo")
+    result = fg.sweep()  # the key is still there: the sweep does every step
+    assert result.recovered == ErasureRecovery(1, 0, (intention.certificate_id,))
+    assert_erased(fg, subject, intention.certificate_id)
+    assert fg.sweep().recovered == ErasureRecovery()
+
+
+def test_a_committed_erasure_without_completion_is_only_marked(
+    fg: Faceguard, lfw: Path, engine: DlibEngine
+) -> None:
+    subject = enroll(fg, lfw)
+    cert = fg.erase(PERSON)
+    path = ledger_path(fg)
+    # A crash after the erase transaction, before the completion reached the ledger.
+    path.write_text("".join(line + "\n" for line in path.read_text().splitlines()
+                            if '"completion"' not in line))
+    assert [i.subject_id for i in fg.store.ledger.read().pending()] == [subject]
+    data_dir = fg.store.data_dir
+    fg.close()
+    with Faceguard.open(data_dir, engine=engine) as again:
+        assert again.store.recovered == ErasureRecovery(1, 0, (cert.certificate_id,))
+        assert len(again.store.audit.events(operation="subject.erased")) == 1  # no second
+        assert_erased(again, subject, cert.certificate_id)
+
+
+def test_a_torn_last_line_is_ignored_and_closed(fg: Faceguard, lfw: Path) -> None:
+    subject = enroll(fg, lfw)
+    path = ledger_path(fg)
+    path.write_text('{"kind": "intention", "subject_id": "s_torn", "certif')
+    cert = fg.erase(PERSON)
+    entries = parse(path.read_text())
+    assert [(e["kind"], e["subject_id"]) for e in entries] == [
+        ("intention", subject), ("completion", subject)]
+    assert path.read_text().startswith('{"kind": "intention", "subject_id": "s_torn", '
+                                       '"certif\n')
+    assert_erased(fg, subject, cert.certificate_id)
+
+
+def test_erasing_an_unknown_subject_promises_nothing(fg: Faceguard) -> None:
+    from faceguard import NotFound
+    from faceguard.erasure import erase_subject
+
+    with pytest.raises(NotFound):
+        erase_subject(fg.store, "s_nobody", reason="request", actor="test")
+    assert not ledger_path(fg).exists()
