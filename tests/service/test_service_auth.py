@@ -364,3 +364,24 @@ def test_totp_matches_rfc_6238() -> None:
     assert totp.verify(secret, "287082", when=59 + 90) is None  # outside the drift window
     assert totp.verify(secret, "28708x", when=59) is None
     assert totp.verify(secret, "", when=59) is None
+
+
+def test_no_route_takes_a_body_beyond_the_largest_limit(service: Service) -> None:
+    """Forms are parsed by Starlette, which would hold a thousand fields of a megabyte each
+    in memory: every body is capped at the largest limit a route has (413)."""
+    settings = service.app.state.service.settings
+    cap = max(settings.max_upload_bytes, settings.max_liveness_bytes)
+    field = b"key=" + b"x" * (cap + 1)
+    declared = service.client.post("/-/login", content=field,
+                                   headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert declared.status_code == 413 and declared.json()["type"].endswith("too-large")
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        yield b"key=x"  # then fields of half a megabyte, each within Starlette's own limits
+        for number in range(cap // (1 << 19) + 2):
+            yield b"&f%d=" % number + b"x" * (1 << 19)
+
+    streamed = service.client.post("/-/login", content=chunks(),
+                                   headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert streamed.status_code == 413
+    assert service.client.get("/-/health").status_code == 200

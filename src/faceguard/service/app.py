@@ -24,6 +24,7 @@ from fastapi.staticfiles import StaticFiles
 
 from ..api import Faceguard
 from . import (
+    body_limit,
     kiosk_live,
     pages,
     pages_keys,
@@ -144,5 +145,6 @@ def create_app(fg: Faceguard, settings: ServiceSettings | None = None) -> FastAP
         response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
         return response
 
+    body_limit.install(app, max(settings.max_upload_bytes, settings.max_liveness_bytes))
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     return app

@@ -1,0 +1,70 @@
+"""A ceiling on every request body, whatever route reads it.
+
+The image routes read their bodies with their own limits (``uploads``, ``liveness_wire``);
+forms (login, kiosk, admin pages) are parsed by Starlette, which keeps each text field in
+memory up to a megabyte and a thousand fields. This ASGI middleware refuses any body larger
+than the largest limit a route has: at once (413) when ``Content-Length`` declares it, and as
+soon as the bytes received pass it otherwise, so no request holds more in memory.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .problems import ProblemError, problem, respond
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with a 413 problem."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or ()).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.limit:
+            request = Request(scope)
+            body = problem("too-large", f"the body is {int(declared):,} bytes; no route "
+                           f"accepts more than {self.limit:,}", request=request)
+            await respond(request, body)(scope, receive, send)
+            return
+        received = 0
+        refused = False
+
+        async def counted() -> Message:
+            nonlocal received, refused
+            message = await receive()
+            if message["type"] == "http.request" and not refused:
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    # answer now: whatever parses the body (FastAPI turns errors raised
+                    # while parsing a form into a 400) must not answer in our stead
+                    refused = True
+                    request = Request(scope)
+                    body = problem("too-large", f"the body exceeds {self.limit:,} bytes, the "
+                                   "most any route accepts", request=request)
+                    await respond(request, body)(scope, receive, send)
+                    raise ProblemError("too-large", "body over the limit (answered)")
+            return message
+
+        async def guarded(message: Message) -> None:
+            if not refused:  # the 413 was sent: what the app answers after it is dropped
+                await send(message)
+
+        try:
+            await self.app(scope, counted, guarded)
+        except ProblemError:
+            if not refused:
+                raise
+
+
+def install(app: Any, limit: int) -> None:
+    """Add the ceiling to ``app`` (outermost, so it also covers forms and unknown routes)."""
+    app.add_middleware(BodyLimit, limit=limit)
