@@ -81,6 +81,53 @@ def test_a_restore_never_brings_an_erased_person_back(
         assert report.ok, report.problem
 
 
+def test_a_restore_never_brings_a_withdrawn_purpose_back(
+    fg: Faceguard, lfw: Path, engine: DlibEngine, tmp_path: Path
+) -> None:
+    """A person who withdrew one purpose and kept another: the restored older records hold
+    the withdrawn consent, the ledger ends it again; a consent given after the withdrawal
+    is a new one and stays."""
+    subject = enroll(fg, lfw, KEPT)
+    fg.grant_consent(KEPT, "access-control", name=KEPT, method="click", evidence="kiosk")
+    fg.enroll(KEPT, [photo(lfw, KEPT, 1)], "access-control")
+    fg.grant_consent(GONE, "attendance", name=GONE, method="click", evidence="kiosk")
+    fg.grant_consent(GONE, "access-control", name=GONE, method="click", evidence="kiosk")
+    fg.backup(tmp_path / "backup")
+    fg.withdraw_consent(KEPT, "access-control")
+    fg.withdraw_consent(GONE, "access-control")
+    fg.grant_consent(GONE, "access-control", name=GONE, method="click", evidence="again")
+    fg.backup(tmp_path / "later")
+    data_dir = fg.store.data_dir
+    fg.close()
+
+    result = Faceguard.restore(data_dir, tmp_path / "backup", keys=False)
+    # GONE's newer consent is not in the old records: only KEPT's is ended again; GONE's
+    # old one (granted before the withdrawal) is ended too
+    assert result.recovery.withdrawals_reapplied == 2
+    with Faceguard.open(data_dir, engine=engine) as again:
+        assert again.store.recovered.withdrawals_reapplied == 0  # once, not at every open
+        with pytest.raises(ConsentError):
+            again.verify(KEPT, photo(lfw, KEPT, 3), "access-control")
+        assert again.identify(photo(lfw, KEPT, 3), "access-control").decision == "unknown"
+        assert again.verify(KEPT, photo(lfw, KEPT, 3), "attendance").decision == "match"
+        assert again.stats()["templates"] == {"attendance": 2}
+        events = again.store.audit.events(operation="consent.withdrawal_reapplied")
+        assert sorted((e.purpose, e.detail["templates_deleted"]) for e in events) == [
+            ("access-control", 0), ("access-control", 1)]
+        assert subject in {e.subject for e in events}
+        [restored] = again.store.audit.events(operation="store.restored")
+        assert restored.detail["withdrawals_reapplied"] == 2
+        report = again.verify_audit()
+        assert report.ok, report.problem
+    # a copy made after GONE consented again: that consent is newer than the withdrawal
+    later = Faceguard.restore(data_dir, tmp_path / "later", keys=False)
+    assert later.recovery.withdrawals_reapplied == 0
+    with Faceguard.open(data_dir, engine=engine) as again:
+        # enrollment needs a valid consent for the purpose (R3): the newer one stands
+        enrolled = again.enroll(GONE, [photo(lfw, GONE, 1)], "access-control")
+        assert enrolled.purpose == "access-control"
+
+
 def test_an_erasure_only_the_backup_ledger_knows_is_applied(
     fg: Faceguard, lfw: Path, engine: DlibEngine, tmp_path: Path
 ) -> None:

@@ -138,6 +138,7 @@ def restore(data_dir: Path, src: Path, master_key: bytes, *, parts: tuple[str, .
                             "parts": list(parts), "ledger_entries_merged": merged,
                             "erasures_reapplied": recovery.reapplied,
                             "erasures_completed": recovery.completed,
+                            "withdrawals_reapplied": recovery.withdrawals_reapplied,
                             "unreadable_people": unreadable, "orphan_keys": orphans},
                 )
         finally:

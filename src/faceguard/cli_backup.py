@@ -50,7 +50,8 @@ def restore(ctx: Context, src: Path, records_only: bool, keys_only: bool,
         out.fail(exc)
     text = (f"restored {' and '.join(result.parts)} from backup {result.backup_id} "
             f"({result.backup_created_at}); erasures re-applied: {result.recovery.reapplied}, "
-            f"interrupted erasures completed: {result.recovery.completed}")
+            f"interrupted erasures completed: {result.recovery.completed}, "
+            f"withdrawals re-applied: {result.recovery.withdrawals_reapplied}")
     if result.unreadable:
         text += (f"\nwarning: {result.unreadable} people have no data key in the restored "
                  "key store; their data cannot be read")

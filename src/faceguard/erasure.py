@@ -186,7 +186,11 @@ def withdraw(store: Store, subject_id: str, purpose: str, *, actor: str) -> With
             )
             remaining = consent.active_purposes(conn, subject_id)
             intention = None
-            if not remaining:
+            if remaining:
+                # kept apart from the records before this commits: a restored older
+                # record store cannot bring this consent back (recovery re-applies it)
+                store.ledger.withdrawn(subject_id, purpose, actor=actor, when=now)
+            else:
                 # Promised before the withdrawal commits (no other consent can be granted
                 # in between: this transaction holds the write lock): a crash from here on
                 # leaves an erasure to complete, never a person without consent or key.

@@ -5,6 +5,8 @@
     {"kind": "intention", "subject_id": "s_...", "certificate_id": "c_...", "reason": "...",
      "scope": "all", "actor": "...", "time": "...", "templates": ["t_...", ...]}
     {"kind": "completion", "subject_id": "s_...", "certificate_id": "c_...", "time": "..."}
+    {"kind": "withdrawal", "subject_id": "s_...", "purpose": "...", "actor": "...",
+     "time": "..."}
 
 An *intention* is written before anything of the subject is destroyed (its data key first of
 all) and names in advance the certificate that will prove the erasure; ``templates`` lists the
@@ -13,6 +15,11 @@ transaction has committed. Each line goes to disk in one ``write`` followed by `
 before the caller goes on, under an exclusive ``flock`` (several processes may share a data
 directory). An intention is never taken back: once written, the erasure happens, at once or
 when an interrupted one is completed (``faceguard.recovery``).
+
+A *withdrawal* records the end of one purpose's consent for a person who keeps another
+purpose (the last purpose's withdrawal is an erasure, above); it is written in the transaction
+that ends the consent, before it commits, so that a restored older record store cannot bring
+the consent back either.
 
 The ledger lives apart from the record store (``faceguard.db``) so that restoring an older
 record store or key store cannot take an erasure back: start-up, ``sweep`` and ``restore``
@@ -39,6 +46,7 @@ from .vault import new_id
 LEDGER_FILE = "erasures.jsonl"
 _INTENTION_FIELDS = ("subject_id", "certificate_id", "reason", "scope", "actor", "time")
 _COMPLETION_FIELDS = ("subject_id", "certificate_id", "time")
+_WITHDRAWAL_FIELDS = ("subject_id", "purpose", "actor", "time")
 
 
 @dataclass(frozen=True)
@@ -55,12 +63,24 @@ class Intention:
 
 
 @dataclass(frozen=True)
+class Withdrawal:
+    """One purpose's consent ended at ``time`` (the person keeps another purpose)."""
+
+    subject_id: str
+    purpose: str
+    actor: str
+    time: str
+
+
+@dataclass(frozen=True)
 class LedgerState:
     """The ledger read back: each subject's first intention and its completion, if any."""
 
     intentions: dict[str, Intention] = field(default_factory=dict)
     #: subject ID -> the certificate ID its completion names
     completed: dict[str, str] = field(default_factory=dict)
+    #: every purpose withdrawal, in the order written
+    withdrawals: list[Withdrawal] = field(default_factory=list)
 
     def pending(self) -> list[Intention]:
         """Intentions without a completion, oldest first."""
@@ -70,7 +90,8 @@ class LedgerState:
 def _valid(entry: Any) -> bool:
     if not isinstance(entry, dict):
         return False
-    names = {"intention": _INTENTION_FIELDS, "completion": _COMPLETION_FIELDS}.get(
+    names = {"intention": _INTENTION_FIELDS, "completion": _COMPLETION_FIELDS,
+             "withdrawal": _WITHDRAWAL_FIELDS}.get(
         entry.get("kind"))  # type: ignore[arg-type]
     if names is None or not all(isinstance(entry.get(n), str) and entry[n] for n in names):
         return False
@@ -95,7 +116,10 @@ def state_of(entries: Iterable[dict[str, Any]]) -> LedgerState:
     state = LedgerState()
     for entry in entries:
         subject = entry["subject_id"]
-        if entry["kind"] == "intention":
+        if entry["kind"] == "withdrawal":
+            state.withdrawals.append(Withdrawal(subject, entry["purpose"], entry["actor"],
+                                                entry["time"]))
+        elif entry["kind"] == "intention":
             state.intentions.setdefault(subject, Intention(
                 subject, entry["certificate_id"], entry["reason"], entry["scope"],
                 entry["actor"], entry["time"], tuple(entry.get("templates", ()))))
@@ -121,6 +145,11 @@ class ErasureLedger:
                  "actor": actor, "time": intention.time, "templates": list(intention.templates)}
         self._append([entry])
         return intention
+
+    def withdrawn(self, subject_id: str, purpose: str, *, actor: str, when: str) -> None:
+        """Record (durably) that ``subject_id``'s consent for ``purpose`` ended at ``when``."""
+        self._append([{"kind": "withdrawal", "subject_id": subject_id, "purpose": purpose,
+                       "actor": actor, "time": when}])
 
     def complete(self, subject_id: str, certificate_id: str) -> None:
         """Record (durably) that the erasure of ``subject_id`` is done."""
@@ -184,6 +213,8 @@ class ErasureLedger:
 
 
 def _identity(entry: dict[str, Any]) -> tuple[str, str, str]:
+    if entry["kind"] == "withdrawal":
+        return entry["kind"], entry["subject_id"], f"{entry['purpose']}\0{entry['time']}"
     return entry["kind"], entry["subject_id"], entry["certificate_id"]
 
 

@@ -8,7 +8,10 @@ stores and finishes the ones they do not show as done:
 - a completed erasure whose subject is active again, holds templates or live consents, lacks
   its certificate, or whose data key is back, was undone by a restored copy: it is done
   again (``subject.erasure_reapplied``), with the original certificate ID where the
-  records lack it (a certificate the records still hold is kept, not doubled).
+  records lack it (a certificate the records still hold is kept, not doubled);
+- a purpose withdrawal whose consent is active again (granted no later than the withdrawal,
+  so not a new consent given since) was undone by a restored copy: the consent ends again and
+  the purpose's templates go (``consent.withdrawal_reapplied``).
 
 It runs whenever a store opens, in every ``sweep`` and after a ``restore``. It costs one read
 of the ledger and a few indexed look-ups per thousand erased people.
@@ -20,11 +23,12 @@ from collections.abc import Iterator
 
 import sqlalchemy as sa
 
-from . import db
+from . import consent, db
 from .erasure import finish_erasure
-from .ledger import Intention
+from .ledger import Intention, Withdrawal
 from .results import ErasureRecovery
 from .store import Store
+from .timeutil import iso, utc_now
 
 _CHUNK = 500
 
@@ -32,7 +36,7 @@ _CHUNK = 500
 def reconcile(store: Store, *, actor: str) -> ErasureRecovery:
     """Complete or re-apply every erasure of the ledger the stores do not show as done."""
     state = store.ledger.read()
-    if not state.intentions:
+    if not state.intentions and not state.withdrawals:
         return ErasureRecovery()
     wanted = {
         subject: _named(intention, state.completed.get(subject))
@@ -53,7 +57,41 @@ def reconcile(store: Store, *, actor: str) -> ErasureRecovery:
                 completed += 1
             cert = finish_erasure(store, intention, actor=actor, operation=operation)
             certs.append(cert.certificate_id)
-    return ErasureRecovery(completed, reapplied, tuple(certs))
+        withdrawals = _reapply_withdrawals(store, state.withdrawals, actor=actor)
+    return ErasureRecovery(completed, reapplied, tuple(certs), withdrawals)
+
+
+def _reapply_withdrawals(store: Store, withdrawals: list[Withdrawal], *, actor: str) -> int:
+    """End again every active consent that a withdrawal in the ledger ended (a consent
+    granted after the withdrawal is a new one and stays); returns how many."""
+    latest: dict[tuple[str, str], str] = {}
+    for item in withdrawals:
+        key = (item.subject_id, item.purpose)
+        latest[key] = max(latest.get(key, ""), item.time)
+    revived = []
+    with store.records.connect() as conn:
+        for chunk in _chunks(sorted({subject for subject, _ in latest})):
+            for row in conn.execute(
+                sa.select(db.consents.c.id, db.consents.c.subject_id, db.consents.c.purpose,
+                          db.consents.c.granted_at)
+                .where(db.consents.c.subject_id.in_(chunk), db.consents.c.status == "active")
+            ):
+                when = latest.get((row.subject_id, row.purpose))
+                if when is not None and row.granted_at <= when:
+                    revived.append((row.id, row.subject_id, row.purpose, when))
+    for consent_id, subject, purpose, when in revived:
+        store.index.remove_subject(subject, purpose)
+        with store.records.begin() as conn:
+            consent.end_consent(conn, consent_id, status="withdrawn", reason="withdrawn",
+                                when=iso(utc_now()))
+            deleted = store.vault.delete_templates(conn, subject, purpose)
+            store.audit.append(conn, actor=actor, operation="consent.withdrawal_reapplied",
+                               outcome="ok", purpose=purpose, subject=subject,
+                               rules=["R3", "R18"],
+                               detail={"templates_deleted": len(deleted), "withdrawn_at": when})
+    if revived:
+        store.settle()
+    return len(revived)
 
 
 def _named(intention: Intention, completed_with: str | None) -> Intention:

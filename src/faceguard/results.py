@@ -135,11 +135,14 @@ class DecommissionResult:
 class ErasureRecovery:
     """What the erasure ledger made good (R18): ``completed`` erasures had been interrupted
     (finished now); ``reapplied`` ones were done before and undone by a restored copy (done
-    again). ``certificates`` names each one's certificate."""
+    again). ``certificates`` names each one's certificate; ``withdrawals_reapplied`` counts
+    one-purpose withdrawals a restored copy had undone."""
 
     completed: int = 0
     reapplied: int = 0
     certificates: tuple[str, ...] = ()
+    #: purpose withdrawals undone by a restored copy and made again
+    withdrawals_reapplied: int = 0
 
 
 @dataclass(frozen=True)
