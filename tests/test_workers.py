@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import ctypes
 import io
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -86,3 +89,51 @@ def test_a_worker_killed_by_an_image_costs_one_request_not_the_service(
         assert fg.verify(folder.name, files[1], "access-control").decision == "match"
         last = fg.store.audit.events(operation="face.verified", newest_first=True, limit=2)
         assert [e.outcome for e in last] == ["match", "rejected"]
+
+
+_PARENT = """
+import sys, time
+from faceguard.engine.dlib_engine import DlibEngine
+from faceguard.engine.workers import ExtractionPool
+pool = ExtractionPool(DlibEngine(), 2)
+pool.engine_id()  # the workers are up
+print("ready", flush=True)
+time.sleep(120)
+"""
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        found.update(int(t) for t in text)
+    return found
+
+
+def test_workers_leave_when_their_parent_is_killed(faces: Path) -> None:
+    """``kill -9`` of the service must not leave its face workers running forever."""
+    parent = subprocess.Popen([sys.executable, "-c", _PARENT], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert parent.stdout is not None and parent.stdout.readline().strip() == "ready"
+        workers = {p for p in _children(parent.pid)
+                   if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text()}
+        assert workers  # started on demand: one at least
+    finally:
+        parent.kill()
+        parent.wait()
+        if parent.stdout is not None:
+            parent.stdout.close()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(_running(p) for p in workers):
+        time.sleep(0.2)
+    assert [p for p in workers if _running(p)] == []
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie waiting for its new parent to reap it."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"

@@ -15,7 +15,9 @@ itself never goes down with it.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -27,10 +29,23 @@ from .quality import QualityGate
 from .types import FaceEngine
 
 _WORKER: dict[str, Any] = {}
+#: How often a worker looks whether the process that started it is still there.
+PARENT_CHECK_SECONDS = 1.0
 
 
 def _start_worker(engine: FaceEngine) -> None:
     _WORKER["engine"] = engine
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True,
+                     name="faceguard-parent-watch").start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A worker outlives a parent killed with SIGKILL (it holds both ends of its own task
+    pipe, so it never reads an end of file): it leaves once it has been handed to another
+    parent."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(0)
 
 
 def _run(image: bytes, single_face: bool, gate: QualityGate | None,
