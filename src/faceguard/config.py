@@ -151,6 +151,8 @@ def parse_deployment(text: str, *, source: str = "faceguard.toml") -> Deployment
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source} is not valid TOML: {exc}") from exc
+    except RecursionError as exc:  # tomllib recurses once per level of nested arrays/tables
+        raise ConfigError(f"{source} is not valid TOML: values nested too deep") from exc
     try:
         return Deployment.model_validate(data)
     except ValidationError as exc:

@@ -7,6 +7,7 @@ NumPy array; nothing touches the file system.
 from __future__ import annotations
 
 import io
+import struct
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,8 @@ from ..errors import ImageDecodeError, ImageTooLarge
 #: pictures (previews, depth maps) as phone cameras write it; its first picture is used.
 ACCEPTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP"})
 
+#: The Pillow parsers allowed to read untrusted bytes (JPEG's opener also reads MPO).
+_PARSERS = ("JPEG", "PNG", "WEBP")
 
 #: Bytes a decoded pixel takes in Pillow's memory, by mode (multi-band images are stored
 #: four bytes a pixel whatever their bands).
@@ -65,8 +68,12 @@ def decode_image(data: bytes, limits: ImageLimits | None = None) -> np.ndarray:
         raise ImageTooLarge(f"the image is {size} bytes; the limit is {limits.max_bytes}")
     try:
         with warnings.catch_warnings():
+            # Pillow warns of malformed metadata it skips (EXIF tags, an MPO index) in
+            # pictures that still decode: untrusted bytes neither reach the log nor fail there
+            warnings.simplefilter("ignore")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img: Image.Image = Image.open(io.BytesIO(data))
+            # only the accepted formats' parsers ever read the bytes (not Pillow's forty)
+            img: Image.Image = Image.open(io.BytesIO(data), formats=_PARSERS)
             fmt = img.format or "unknown"
             if fmt not in ACCEPTED_FORMATS:
                 raise ImageDecodeError(
@@ -75,23 +82,46 @@ def decode_image(data: bytes, limits: ImageLimits | None = None) -> np.ndarray:
             _check_dimensions(*img.size, limits)
             if fmt in ("JPEG", "MPO") and max(img.size) > JPEG_DRAFT_SIDE:
                 longest = max(img.size)
-                img.draft("RGB", (img.size[0] * JPEG_DRAFT_SIDE // longest,
-                                  img.size[1] * JPEG_DRAFT_SIDE // longest))
+                # at least 1 px a side: Pillow divides by the requested size
+                img.draft("RGB", (max(1, img.size[0] * JPEG_DRAFT_SIDE // longest),
+                                  max(1, img.size[1] * JPEG_DRAFT_SIDE // longest)))
             _check_decoded_bytes(img, limits)
             img.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageTooLarge(f"the image declares too many pixels: {exc}") from exc
     except UnidentifiedImageError as exc:
+        other = _other_format(bytes(data[:16]))
+        if other is not None:
+            raise ImageDecodeError(
+                f"unsupported image format {other}; accepted: JPEG, PNG, WEBP"
+            ) from exc
         raise ImageDecodeError(
             "the data is not a recognised image (accepted: JPEG, PNG, WEBP)"
         ) from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageDecodeError(f"the image is corrupt or truncated: {exc}") from exc
     try:
-        img = ImageOps.exif_transpose(img) or img
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # as above: EXIF tags Pillow skips
+            img = ImageOps.exif_transpose(img) or img
     except Exception as exc:  # noqa: BLE001 - malformed EXIF from untrusted input
         raise ImageDecodeError(f"the image's EXIF data is malformed: {exc}") from exc
     return _to_rgb_array(img)
+
+
+def _other_format(prefix: bytes) -> str | None:
+    """The refused format whose signature ``prefix`` has (GIF, TIFF, BMP...), judged by
+    Pillow's signature checks alone: no parser of a refused format runs."""
+    Image.init()
+    for fmt, (_factory, accept) in Image.OPEN.items():
+        if fmt in ACCEPTED_FORMATS or accept is None:
+            continue
+        try:  # what Image.open catches from these checks (short prefixes)
+            if accept(prefix):
+                return fmt
+        except (SyntaxError, IndexError, TypeError, struct.error):
+            continue
+    return None
 
 
 def _check_dimensions(width: int, height: int, limits: ImageLimits) -> None:

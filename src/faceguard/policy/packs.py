@@ -193,6 +193,8 @@ def load_pack(path: Path | Traversable) -> Pack:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"law pack {path} is not valid TOML: {exc}") from exc
+    except RecursionError as exc:  # tomllib recurses once per level of nested arrays/tables
+        raise ConfigError(f"law pack {path} is not valid TOML: values nested too deep") from exc
     try:
         pack = Pack.model_validate(data, context={"checks": _check_names()})
     except ValidationError as exc:
