@@ -63,6 +63,7 @@ from sqlalchemy import event
 from .audit import _CHECKPOINT_LABEL, _HEAD_LABEL, _RECEIPT_DUE, HEAD_KEY, _signed_message
 from .db import audit_checkpoints, audit_events, settings
 from .errors import AuditError, ConfigError
+from .files import fsync_path
 from .timeutil import iso, utc_now
 
 RECEIPTS_FILE = "audit-receipts.jsonl"
@@ -263,11 +264,7 @@ def _locked(path: Path) -> Iterator[int]:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         if created:  # make the new name durable too
-            folder = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(folder)
-            finally:
-                os.close(folder)
+            fsync_path(path.parent)
         yield fd
     finally:
         os.close(fd)  # releases the lock

@@ -31,7 +31,6 @@ which re-applies every erasure of the ledger (``faceguard.recovery``), and recor
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import sqlite3
@@ -46,6 +45,7 @@ from . import db
 from .audit import GENESIS, AuditLog
 from .audit_receipts import record_restore
 from .errors import ConfigError, VaultError
+from .files import fsync_path, sha256_file
 from .keys import Keyring
 from .ledger import LEDGER_FILE, ErasureLedger, parse
 from .results import BackupResult, RestoreResult
@@ -79,10 +79,10 @@ def backup(store: Store, dest: Path, *, actor: str) -> BackupResult:
     for part in PARTS:
         _write_manifest(folders[part], {
             "format": FORMAT, "backup_id": backup_id, "created_at": created, "part": part,
-            "file": _FILES[part], "sha256": _sha256(folders[part] / _FILES[part]),
+            "file": _FILES[part], "sha256": sha256_file(folders[part] / _FILES[part]),
             "audit_seq": audit_seq, "erasures": erasures,
         })
-        _fsync(folders[part])
+        fsync_path(folders[part])
     with store.write_lock, store.records.begin() as conn:
         seq = store.audit.append(
             conn, actor=actor, operation="store.backed_up", outcome="ok", rules=["R25"],
@@ -162,7 +162,7 @@ def _copy_database(source: Path, dest: Path) -> None:
         src.backup(out)
         out.execute("PRAGMA journal_mode=DELETE")
     dest.chmod(0o600)
-    _fsync(dest)
+    fsync_path(dest)
 
 
 def _put_in_place(staged: Path, target: Path, *, wal: bool) -> None:
@@ -174,7 +174,7 @@ def _put_in_place(staged: Path, target: Path, *, wal: bool) -> None:
     for suffix in ("-wal", "-shm", "-journal"):
         Path(f"{target}{suffix}").unlink(missing_ok=True)
     os.replace(staged, target)
-    _fsync(target.parent)
+    fsync_path(target.parent)
 
 
 @contextmanager
@@ -214,7 +214,7 @@ def _manifest(src: Path, part: str) -> _Manifest:
     if data.get("format") != FORMAT or data.get("file") != _FILES[part]:
         raise ConfigError(f"{path} is not a {FORMAT} manifest of the {part} copy")
     database = folder / _FILES[part]
-    if not database.is_file() or _sha256(database) != data.get("sha256"):
+    if not database.is_file() or sha256_file(database) != data.get("sha256"):
         raise ConfigError(f"{database} is missing or does not match its manifest (damaged)")
     return _Manifest(str(data.get("backup_id")), str(data.get("created_at")), database)
 
@@ -287,20 +287,6 @@ def _mismatched(store: Store) -> tuple[int, int]:
 def _write_manifest(folder: Path, data: dict[str, object]) -> None:
     path = folder / MANIFEST
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    _fsync(path)
+    fsync_path(path)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

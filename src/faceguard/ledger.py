@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .files import fsync_path
 from .timeutil import iso, utc_now
 from .vault import new_id
 
@@ -199,7 +200,7 @@ class ErasureLedger:
             _write_all(fd, text.encode("utf-8"))
             os.fsync(fd)
         if created:
-            _fsync_dir(self.path.parent)
+            fsync_path(self.path.parent)
 
     @contextmanager
     def _locked(self, mode: int) -> Iterator[int]:
@@ -239,10 +240,3 @@ def _write_all(fd: int, data: bytes) -> None:
     while view:
         view = view[os.write(fd, view):]
 
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

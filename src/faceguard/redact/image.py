@@ -8,12 +8,13 @@ from pathlib import Path
 
 from ..engine.imaging import decode_image
 from ..errors import FaceguardError, ImageTooLarge
+from ..files import sha256_file
 from .container import MediaType
 from .cover import cover, expand, new_rng
 from .detect import FaceFinder, finder_for
 from .metadata import METADATA_NOTE, image_format_for, verify_clean, write_image
 from .options import RedactOptions
-from .output import atomic_output, check_destination, sha256_file
+from .output import atomic_output, check_destination
 from .report import CoveredRegion, FileReport, FrameCover
 
 

@@ -3,7 +3,6 @@ over it only when complete, removed on any failure. No partial output is ever le
 
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
 from collections.abc import Iterator
@@ -58,10 +57,3 @@ def write_text_atomic(dst: Path, text: str) -> None:
     with atomic_output(dst, overwrite=True) as temporary:
         temporary.write_text(text, encoding="utf-8")
 
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -24,6 +24,7 @@ from pathlib import Path
 import cv2
 
 from ..errors import ImageTooLarge
+from ..files import sha256_file
 from .container import MediaType
 from .cover import cover, expand, new_rng
 from .detect import finder_for
@@ -31,7 +32,7 @@ from .errors import OutputError, UnsupportedMedia, VideoDecodeError
 from .image import small_face_warning
 from .metadata import METADATA_NOTE, verify_clean
 from .options import RedactOptions
-from .output import atomic_output, check_destination, sha256_file
+from .output import atomic_output, check_destination
 from .report import CoveredRegion, FileReport, FrameCover
 from .track import Planner, Region
 
