@@ -41,7 +41,7 @@ class ImageLimits:
     by the header, checked before decoding (a 100000x100000 PNG is refused unread).
     ``max_decoded_bytes``: the memory the decoded picture would take (width x height x the
     bytes of a pixel in its mode), also checked before decoding. Decoding one image then
-    peaks at about 8 bytes a pixel (the decoded picture and its RGB array, measured by
+    peaks at 7.5 to 9 bytes a pixel (the decoded picture and its RGB array, measured by
     ``bench/bench_decode.py``); nothing makes a wider copy (no float64).
     """
 
