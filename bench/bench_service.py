@@ -53,6 +53,7 @@ from service_harness import (  # noqa: E402
     prepare,
     serve,
     tiny_images,
+    tree_peak_rss_bytes,
 )
 
 PURPOSE = PURPOSES[0]
@@ -246,7 +247,8 @@ def run(args: argparse.Namespace, faces: Path, folder: Path) -> dict[str, Any]:
     secrets = prepare(folder / "data")
     report: dict[str, Any] = {"clients": args.clients}
     env = {"FACEGUARD_SERVICE_PAGE_SIZE": "500"}
-    with serve(folder / "data", env=env) as server:
+    options = () if args.face_workers is None else ("--face-workers", str(args.face_workers))
+    with serve(folder / "data", env=env, options=options) as server:
         seeded, seeding = seed_people(server.base, secrets, people, args.seed_people)
         work = Workload(server.base, secrets, seeded,
                         [p[0] for p in people[args.seed_people:]],
@@ -255,6 +257,7 @@ def run(args: argparse.Namespace, faces: Path, folder: Path) -> dict[str, Any]:
         many = run_phase(work, args.clients, args.seconds, seed=2)
         acknowledged = {**seeding.acknowledged, **one.acknowledged, **many.acknowledged}
         peak = peak_rss_bytes(server.pid)
+        tree = tree_peak_rss_bytes(server.pid)
         died = server.process.poll()
         if died is None:
             missing = missing_enrollments(server.base, secrets, acknowledged)
@@ -268,6 +271,8 @@ def run(args: argparse.Namespace, faces: Path, folder: Path) -> dict[str, Any]:
             "server_errors": seeding.server_errors + one.server_errors + many.server_errors,
             "dropped": seeding.dropped + one.dropped + many.dropped,
             "peak_rss_mb": round(peak / 2**20, 1) if peak else None,
+            "tree_peak_rss_mb": round(tree[0] / 2**20, 1) if tree else None,
+            "processes": tree[1] if tree else None,
         })
         if one.elapsed and many.elapsed and one.latencies and many.latencies:
             o, m = report["one_client"], report["many_clients"]
@@ -293,7 +298,9 @@ def show(report: dict[str, Any]) -> None:
         print(f"ratios {report['clients']} clients / 1 client: throughput "
               f"{r['throughput_many_over_one']}x, p50 {r['p50_many_over_one']}x, "
               f"p99 {r['p99_many_over_one']}x")
-    print(f"server peak RSS: {report['peak_rss_mb']} MB")
+    print(f"server peak RSS: {report['peak_rss_mb']} MB; with its face workers: "
+          f"{report['tree_peak_rss_mb']} MB over {report['processes']} processes (sum of "
+          "each one's peak)")
     print(f"5xx: {len(report['server_errors'])}, dropped connections: "
           f"{len(report['dropped'])}, acknowledged enrollments: "
           f"{report['acknowledged_enrollments']}, missing afterwards: "
@@ -311,6 +318,8 @@ def main() -> int:
                         help="length of the one-client phase")
     parser.add_argument("--seed-people", type=int, default=20)
     parser.add_argument("--no-huge", action="store_true", help="leave out the huge images")
+    parser.add_argument("--face-workers", type=int, default=None,
+                        help="passed to faceguard serve (default: its own, one per core)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args()
     faces = faces_dir()

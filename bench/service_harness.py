@@ -11,6 +11,7 @@ so the benchmark and its short test version run the very same set-up:
   the loopback address, waited for until ``/-/health`` answers, stopped with SIGTERM; an
   optional ``prelude`` (Python run before the CLI, e.g. an audit hook) instruments it;
 - ``peak_rss_bytes(pid)``: the process's peak resident set (``VmHWM``) from ``/proc``;
+  ``tree_peak_rss_bytes(pid)`` adds those of the processes below it (the face workers);
 - hostile images: tiny, huge, truncated, random, and a real face padded large.
 """
 
@@ -128,13 +129,15 @@ def server_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 @contextmanager
 def serve(folder: Path, *, prelude: str = "", env: dict[str, str] | None = None,
-          log: Path | None = None, start_timeout: float = 120.0) -> Iterator[Server]:
-    """``faceguard --data FOLDER serve`` on a free loopback port until the block ends."""
+          log: Path | None = None, start_timeout: float = 120.0,
+          options: tuple[str, ...] = ()) -> Iterator[Server]:
+    """``faceguard --data FOLDER serve [OPTIONS]`` on a free loopback port until the block
+    ends."""
     port = free_port()
     log = log or folder.parent / f"serve-{port}.log"
     runner = "import runpy; runpy.run_module('faceguard', run_name='__main__')"
     command = [sys.executable, "-c", f"{prelude}\n{runner}", "--data", str(folder), "serve",
-               "--host", "127.0.0.1", "--port", str(port)]
+               "--host", "127.0.0.1", "--port", str(port), *options]
     with log.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, env=server_env(env))
@@ -175,6 +178,25 @@ def peak_rss_bytes(pid: int) -> int | None:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) * 1024
     return None
+
+
+def tree_peak_rss_bytes(pid: int) -> tuple[int, int] | None:
+    """The sum of the peak resident sets of ``pid`` and every process below it (the face
+    workers): an upper bound of the service's peak, since each peaked on its own; and how
+    many processes that sums. ``None`` off Linux."""
+    total, count, todo = 0, 0, [pid]
+    while todo:
+        current = todo.pop()
+        peak = peak_rss_bytes(current)
+        if peak is None:
+            continue
+        total, count = total + peak, count + 1
+        try:
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return (total, count) if count else None
 
 
 # ---- images -----------------------------------------------------------------------------
