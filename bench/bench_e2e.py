@@ -47,9 +47,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from faceguard import Faceguard  # noqa: E402
-from faceguard.assess import save_assessment  # noqa: E402
-from faceguard.errors import FaceError, FaceguardError  # noqa: E402
+from faceguard import Faceguard
+from faceguard.assess import save_assessment
+from faceguard.errors import FaceError, FaceguardError
 
 PURPOSE = "access-control"
 DEPLOYMENT = """\

@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from faceguard.index import Partition  # noqa: E402
+from faceguard.index.partition import Partition
 
 #: The access-control operating point's distance threshold (identify searches within it).
 THRESHOLD = 0.552

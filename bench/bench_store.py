@@ -31,17 +31,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from faceguard import db  # noqa: E402
-from faceguard.consent import publish_notice  # noqa: E402
-from faceguard.index import Partition  # noqa: E402
-from faceguard.keys import (  # noqa: E402
-    new_master_key,  # noqa: E402
-    record_aad,
-    seal,
-)
-from faceguard.store import Store  # noqa: E402
-from faceguard.timeutil import iso, utc_now  # noqa: E402
-from faceguard.vault import new_id  # noqa: E402
+from faceguard import db
+from faceguard.consent.records import publish_notice
+from faceguard.index.partition import Partition
+from faceguard.store.core import Store
+from faceguard.timeutil import iso, utc_now
+from faceguard.vault.keys import new_master_key, record_aad, seal
+from faceguard.vault.templates import new_id
 
 
 def _event(store: Store, conn: sa.Connection) -> int:

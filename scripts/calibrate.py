@@ -19,7 +19,7 @@ from datetime import date
 
 import numpy as np
 
-from faceguard.calibration import OPERATING_POINT_NAMES
+from faceguard.engine.calibration import OPERATING_POINT_NAMES
 from faceguard.engine.dlib_engine import DlibEngine
 
 

@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from faceguard import Faceguard
-from faceguard.audit_receipts import (
+from faceguard.audit.receipts import (
     RECEIPTS_FILE,
     AuditReceipt,
     parse_receipts,
@@ -27,7 +27,7 @@ from faceguard.audit_receipts import (
     receipt_from_json,
     record_restore,
 )
-from faceguard.cli import main
+from faceguard.cli.main import main
 from faceguard.engine.dlib_engine import DlibEngine
 from faceguard.errors import AuditError, ConfigError
 

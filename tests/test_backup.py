@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from faceguard import ConfigError, ConsentError, Faceguard
-from faceguard.cli import main
+from faceguard.cli.main import main
 from faceguard.engine.dlib_engine import DlibEngine
 from test_erasure_ledger import assert_erased
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from faceguard import Faceguard
-from faceguard.batch import COLUMNS
-from faceguard.cli import main
+from faceguard.api.batch import COLUMNS
+from faceguard.cli.main import main
 
 PEOPLE = ["Colin_Powell", "Tony_Blair", "Gerhard_Schroeder", "Hugo_Chavez"]
 

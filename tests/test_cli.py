@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import TEST_DEPLOYMENT, go_live
-from faceguard.cli import main
+from faceguard.cli.main import main
 
 
 def run(data: Path, *args: str) -> tuple[int, str]:
@@ -34,7 +34,7 @@ def cli_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_init_writes_a_valid_starter_deployment_and_a_private_key(tmp_path: Path) -> None:
-    from faceguard.config import load_deployment
+    from faceguard.policy.deployment import load_deployment
 
     data = tmp_path / "fresh"
     code, _ = run(data, "init")

@@ -16,7 +16,7 @@ import pytest
 
 from conftest import TEST_DEPLOYMENT
 from faceguard import AuditEvent, Faceguard, Guardian
-from faceguard.certificates import is_authentic
+from faceguard.audit.certificates import is_authentic
 from faceguard.engine.dlib_engine import DlibEngine
 from faceguard.errors import ConsentError, NotFound, NoticeError
 from faceguard.timeutil import iso, utc_now

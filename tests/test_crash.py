@@ -32,7 +32,7 @@ import pytest
 
 from crash_child import PURPOSES, plan
 from faceguard import Faceguard
-from faceguard.certificates import verify_with_public_key
+from faceguard.audit.certificates import verify_with_public_key
 from faceguard.engine.dlib_engine import DlibEngine
 
 STEPS, PEOPLE, SEED, MIN_KILLS = 500, 24, 20261124, 20

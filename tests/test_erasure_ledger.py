@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from faceguard import Faceguard
-from faceguard.certificates import verify_with_public_key
+from faceguard.audit.certificates import verify_with_public_key
 from faceguard.engine.dlib_engine import DlibEngine
-from faceguard.ledger import LEDGER_FILE, parse
 from faceguard.results import ErasureRecovery
+from faceguard.store.ledger import LEDGER_FILE, parse
 
 PERSON = "Colin_Powell"
 
@@ -126,7 +126,7 @@ def test_a_torn_last_line_is_ignored_and_closed(fg: Faceguard, lfw: Path) -> Non
 
 def test_erasing_an_unknown_subject_promises_nothing(fg: Faceguard) -> None:
     from faceguard import NotFound
-    from faceguard.erasure import erase_subject
+    from faceguard.rights.erasure import erase_subject
 
     with pytest.raises(NotFound):
         erase_subject(fg.store, "s_nobody", reason="request", actor="test")

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from faceguard.cli import main
-from faceguard.evaluation import _best_threshold, read_pairs
+from faceguard.cli.main import main
+from faceguard.engine.evaluation import _best_threshold, read_pairs
 
 
 def _slice(faces: Path, out: Path) -> None:

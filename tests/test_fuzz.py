@@ -44,10 +44,10 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from conftest import TEST_DEPLOYMENT
-from faceguard.config import STARTER_TOML, Deployment, parse_deployment
 from faceguard.engine.imaging import ImageLimits, decode_image
 from faceguard.errors import ConfigError, ImageDecodeError, ImageError
 from faceguard.policy.check import CheckResult, DeploymentFacts, check_deployment
+from faceguard.policy.deployment import STARTER_TOML, Deployment, parse_deployment
 from faceguard.policy.packs import Pack, load_pack
 
 # ---- settings ----------------------------------------------------------------------------

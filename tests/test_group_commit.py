@@ -12,8 +12,8 @@ import sqlalchemy as sa
 
 from faceguard import db
 from faceguard.errors import AuditError
-from faceguard.keys import new_master_key
-from faceguard.store import Store
+from faceguard.store.core import Store
+from faceguard.vault.keys import new_master_key
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from faceguard.index import Partition
+from faceguard.index.partition import Partition
 
 
 def gallery(n: int, seed: int = 0) -> tuple[Partition, np.ndarray]:

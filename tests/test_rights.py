@@ -14,8 +14,8 @@ from click.testing import CliRunner
 
 from conftest import TEST_DEPLOYMENT, go_live
 from faceguard import ConfigError, ConsentError, Faceguard, NotFound
-from faceguard.certificates import from_json, verify_with_public_key
-from faceguard.cli import main
+from faceguard.audit.certificates import from_json, verify_with_public_key
+from faceguard.cli.main import main
 from faceguard.engine.dlib_engine import DlibEngine
 from faceguard.timeutil import iso, utc_now
 

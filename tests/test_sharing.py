@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from conftest import TEST_DEPLOYMENT, go_live
 from faceguard import Faceguard, PolicyError
+from faceguard.consent.sharing import open_package
 from faceguard.engine.dlib_engine import DlibEngine
-from faceguard.sharing import open_package
 
 PERSON = "Colin_Powell"
 

@@ -25,16 +25,10 @@ from conftest import TEST_DEPLOYMENT
 from faceguard import Faceguard, db
 from faceguard.engine.dlib_engine import DlibEngine
 from faceguard.engine.types import Face, Template
-from faceguard.errors import (
-    ConfigError,
-    EngineMismatch,
-    MasterKeyMissing,
-    NotFound,
-    VaultError,
-)
-from faceguard.keys import Keyring, load_master_key, new_master_key, record_aad
-from faceguard.store import master_key_path
-from faceguard.vault import Vault
+from faceguard.errors import ConfigError, EngineMismatch, MasterKeyMissing, NotFound, VaultError
+from faceguard.store.core import master_key_path
+from faceguard.vault.keys import Keyring, load_master_key, new_master_key, record_aad
+from faceguard.vault.templates import Vault
 
 PURPOSE = "access-control"
 ALICE = ("Peter_Struck", "emp-2001", "Peter Struck")

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from pypdf import PdfReader
 
-from faceguard.cli import main
+from faceguard.cli.main import main
 
 
 def run(data: Path, *args: str) -> tuple[int, str]:

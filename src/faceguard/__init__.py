@@ -4,14 +4,13 @@ The public API is ``Faceguard`` (one object per data directory) and the plain ty
 returns; see README.md. Nothing is loaded at import time.
 """
 
-from .api import Faceguard
-from .audit import AuditEvent, AuditReport
-from .audit_integrity import IntegrityFinding, IntegrityReport
-from .audit_receipts import AuditReceipt
-from .calibration import OPERATING_POINT_NAMES, OperatingPoint
-from .certificates import DeletionCertificate
-from .consent import Guardian, Notice
-from .errors import (
+from faceguard.api.faceguard import Faceguard
+from faceguard.audit.integrity import IntegrityFinding, IntegrityReport
+from faceguard.audit.log import AuditEvent, AuditReport
+from faceguard.audit.receipts import AuditReceipt
+from faceguard.consent.records import Guardian, Notice
+from faceguard.engine.calibration import OPERATING_POINT_NAMES, OperatingPoint
+from faceguard.errors import (
     AuditError,
     ConfigError,
     ConsentError,
@@ -33,8 +32,9 @@ from .errors import (
     TooManyFaces,
     VaultError,
 )
-from .results import (
+from faceguard.results import (
     ConsentReceipt,
+    DeletionCertificate,
     EnrollResult,
     IdentifyResult,
     SubjectExport,

@@ -1,5 +1,5 @@
 """``python -m faceguard`` runs the command line."""
 
-from .cli import main
+from faceguard.cli.main import main
 
 main()

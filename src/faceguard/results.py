@@ -2,10 +2,37 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from .certificates import DeletionCertificate
+#: Signed into every deletion certificate before its fields (see ``audit.certificates``).
+_CERTIFICATE_DOMAIN = b"faceguard-deletion-certificate\0"
+
+
+@dataclass(frozen=True)
+class DeletionCertificate:
+    """What was erased, why and when; ``signature`` is Ed25519 over the other fields."""
+
+    certificate_id: str
+    subject_id: str
+    reason: str
+    scope: str
+    templates_deleted: tuple[str, ...]
+    data_key_destroyed: bool
+    issued_at: str
+    audit_seq: int
+    signature: str = ""
+
+    def body(self) -> bytes:
+        fields = asdict(self)
+        fields.pop("signature")
+        fields["templates_deleted"] = list(self.templates_deleted)
+        text = json.dumps(fields, sort_keys=True, separators=(",", ":"))
+        return _CERTIFICATE_DOMAIN + text.encode()
+
+
+
 
 
 @dataclass(frozen=True)

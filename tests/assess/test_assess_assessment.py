@@ -27,8 +27,8 @@ from faceguard.assess import (
     save_assessment,
     save_draft,
 )
-from faceguard.config import Deployment, parse_deployment
 from faceguard.errors import ConfigError
+from faceguard.policy.deployment import Deployment, parse_deployment
 
 EXPECTED_KEYS = (
     "scope", "lawfulness", "least_impact", "alternatives", "minimisation_retention",

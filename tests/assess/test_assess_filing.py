@@ -16,8 +16,8 @@ from faceguard.assess import (
     filing_packet,
     filing_status,
 )
-from faceguard.config import parse_deployment
 from faceguard.errors import ConfigError
+from faceguard.policy.deployment import parse_deployment
 
 TODAY = date(2025, 9, 22)
 

@@ -23,8 +23,8 @@ from faceguard.assess import (
     render_pdf,
 )
 from faceguard.assess.render import FILING_HEADINGS, FONT_CANDIDATES
-from faceguard.config import parse_deployment
 from faceguard.errors import ConfigError
+from faceguard.policy.deployment import parse_deployment
 
 TODAY = date(2025, 9, 22)
 

@@ -143,7 +143,7 @@ def test_with_a_detector_the_cn_pack_no_longer_fails_r26(tmp_path: Path,
     Faceguard.init(folder)
     deployment = CN_TEST_DEPLOYMENT.replace('liveness = "off"', 'liveness = "required"')
     go_live(folder, deployment, engine)
-    from faceguard.governance_ops import GovernanceOps
+    from faceguard.api.governance_ops import GovernanceOps
 
     assert GovernanceOps.pad_available is False  # without the liveness operations: R26
     with LiveGuard.open(folder, engine=engine) as guard:

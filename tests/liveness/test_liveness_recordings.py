@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from faceguard.cli_liveness import eval_pad
+from faceguard.cli.liveness import eval_pad
 from faceguard.engine.dlib_engine import DlibEngine
 from faceguard.errors import ConfigError
 from faceguard.liveness import PresentationAttackDetector

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from faceguard.config import Deployment, load_deployment, parse_deployment
 from faceguard.errors import ConfigError, PolicyError
 from faceguard.policy import (
     CHECKS,
@@ -23,6 +22,7 @@ from faceguard.policy import (
 )
 from faceguard.policy import check as check_module
 from faceguard.policy.check import LAW_ENFORCEMENT_AUTHORISATION, evaluate
+from faceguard.policy.deployment import Deployment, load_deployment, parse_deployment
 from faceguard.policy.packs import combine_numbers, known_pack_ids, load_pack, merge_rules
 from faceguard.policy.places import private_places
 

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 
 from conftest import TEST_DEPLOYMENT
-from faceguard.config import STARTER_TOML, load_deployment, parse_deployment
-from faceguard.consent import CONSENT_METHODS
+from faceguard.consent.records import CONSENT_METHODS
 from faceguard.errors import ConfigError
 from faceguard.policy import PLACES, PlaceCategory
+from faceguard.policy.deployment import STARTER_TOML, load_deployment, parse_deployment
 from faceguard.policy.places import place_type, private_places, public_places
-from faceguard.purposes import FORBIDDEN_PURPOSES
+from faceguard.policy.purposes import FORBIDDEN_PURPOSES
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BASE = (FIXTURES / "passing_cn_residential.toml").read_text(encoding="utf-8")

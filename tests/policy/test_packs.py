@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from faceguard.config import Deployment, parse_deployment
 from faceguard.errors import ConfigError
 from faceguard.policy import CHECKS, get_pack, known_pack_ids, load_pack, pack_numbers, rules_for
+from faceguard.policy.deployment import Deployment, parse_deployment
 from faceguard.policy.packs import PRODUCT_RULES, Pack, combine_numbers, merge_rules
 
 PACKS = resources.files("faceguard.policy").joinpath("packs")

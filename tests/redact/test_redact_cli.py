@@ -8,8 +8,8 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 
 from faceguard import Faceguard
-from faceguard.cli import Context
-from faceguard.cli_redact import redact
+from faceguard.cli.main import Context
+from faceguard.cli.redact import redact
 
 
 def _run(data_dir: Path, *args: str) -> Result:

@@ -15,10 +15,10 @@ from PIL import Image, PngImagePlugin
 
 from conftest import covered_fraction
 from faceguard import Faceguard
+from faceguard.api.redact_ops import RedactOps
 from faceguard.engine.imaging import decode_image
 from faceguard.redact import RedactOptions, redact_media
 from faceguard.redact.cover import FILL_GREY
-from faceguard.redact_ops import RedactOps
 
 Box = tuple[int, int, int, int]
 

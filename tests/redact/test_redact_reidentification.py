@@ -10,11 +10,11 @@ import pytest
 
 from conftest import images_of, people_with
 from faceguard import FaceError, Faceguard, NoFaceFound
+from faceguard.api.redact_ops import RedactOps
 from faceguard.engine.dlib_engine import DlibEngine
 from faceguard.engine.imaging import decode_image
 from faceguard.engine.types import Face
 from faceguard.redact.cover import cover
-from faceguard.redact_ops import RedactOps
 
 
 def _central(faces: list[Face], rgb: np.ndarray) -> Face:
@@ -94,7 +94,7 @@ def test_enrolled_people_are_not_identified_in_redacted_photos(
 
 def test_keep_is_refused_and_recorded(fg: Faceguard, lfw: Path, tmp_path: Path) -> None:
     from faceguard import PolicyError
-    from faceguard.redact_ops import redact
+    from faceguard.api.redact_ops import redact
 
     photo = images_of(people_with(lfw, minimum=4, count=1)[0])[0]
     with pytest.raises(PolicyError) as caught:

@@ -15,7 +15,7 @@ from PIL import Image
 
 from conftest import CN_TEST_DEPLOYMENT, go_live
 from faceguard import Faceguard
-from faceguard.certificates import from_json, verify_with_public_key
+from faceguard.audit.certificates import from_json, verify_with_public_key
 from faceguard.engine.dlib_engine import DlibEngine
 from faceguard.service import ServiceSettings
 from test_service_support import Service, good_faces, make_service

@@ -11,8 +11,8 @@ import uvicorn
 from click.testing import CliRunner
 
 from conftest import TEST_DEPLOYMENT
-from faceguard.cli import main
-from faceguard.cli_serve import keys, serve
+from faceguard.cli.main import main
+from faceguard.cli.serve import keys, serve
 
 
 @pytest.fixture(autouse=True)

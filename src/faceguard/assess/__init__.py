@@ -11,7 +11,7 @@ measured facts and the pack's numbers, and records the audit events. Modules:
 - ``render`` (+ ``pdf``): HTML (Jinja2 templates) and PDF (fpdf2).
 """
 
-from .assessment import (
+from faceguard.assess.assessment import (
     PLACEHOLDER,
     SECTION_KEYS,
     Approval,
@@ -31,16 +31,21 @@ from .assessment import (
     save_assessment,
     save_draft,
 )
-from .filing import FilingPacket, FilingStatus, filing_packet, filing_status
-from .protection import (
+from faceguard.assess.filing import FilingPacket, FilingStatus, filing_packet, filing_status
+from faceguard.assess.protection import (
     Control,
     LevelWarning,
     ProtectionReport,
     controls_in_force,
     protection_report,
 )
-from .render import render_html, render_pdf
-from .workdays import add_working_days, covered_years, is_working_day, working_days_between
+from faceguard.assess.render import render_html, render_pdf
+from faceguard.assess.workdays import (
+    add_working_days,
+    covered_years,
+    is_working_day,
+    working_days_between,
+)
 
 __all__ = [
     "PLACEHOLDER",

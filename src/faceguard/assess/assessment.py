@@ -25,16 +25,15 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from faceguard.config import Deployment
+from faceguard.assess import sections as drafting
+from faceguard.assess.sections import PLACEHOLDER, SECTION_KEYS, todo
+from faceguard.assess.storage import dump_toml, parse_assessment_toml
 from faceguard.errors import ConfigError
+from faceguard.policy.deployment import Deployment
 from faceguard.timeutil import iso, utc_now
 
-from . import sections as drafting
-from .sections import PLACEHOLDER, SECTION_KEYS, todo
-from .storage import dump_toml, parse_assessment_toml
-
 if TYPE_CHECKING:
-    from .filing import FilingStatus
+    from faceguard.assess.filing import FilingStatus
 
 __all__ = [
     "PLACEHOLDER", "SECTION_KEYS", "Approval", "Assessment", "AssessmentFacts",

@@ -19,12 +19,16 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from typing import Any
 
-from faceguard.config import Deployment
+from faceguard.assess.assessment import (
+    Assessment,
+    AssessmentFacts,
+    _jsonable,
+    deployment_fingerprint,
+)
+from faceguard.assess.workdays import FILING_WORKING_DAYS, add_working_days, working_days_between
 from faceguard.errors import ConfigError, FaceguardError
-from faceguard.purposes import PURPOSES
-
-from .assessment import Assessment, AssessmentFacts, _jsonable, deployment_fingerprint
-from .workdays import FILING_WORKING_DAYS, add_working_days, working_days_between
+from faceguard.policy.deployment import Deployment
+from faceguard.policy.purposes import PURPOSES
 
 #: Share of the threshold from which the count is "approaching" it (warn: R15).
 APPROACHING_SHARE = 0.8

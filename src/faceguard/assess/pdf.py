@@ -17,7 +17,7 @@ from fpdf.enums import XPos, YPos
 from faceguard.errors import ConfigError
 
 if TYPE_CHECKING:
-    from .render import Block, Document
+    from faceguard.assess.render import Block, Document
 
 _INK = {"": (0, 0, 0), "todo": (176, 84, 0), "warn": (176, 0, 0), "ok": (0, 110, 40),
         "note": (90, 90, 90)}

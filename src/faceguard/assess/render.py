@@ -24,11 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from faceguard.assess.assessment import Assessment, content_hash
+from faceguard.assess.filing import FilingPacket
+from faceguard.assess.protection import ProtectionReport
 from faceguard.errors import ConfigError
-
-from .assessment import Assessment, content_hash
-from .filing import FilingPacket
-from .protection import ProtectionReport
 
 Kind = Literal["assessment", "filing", "protection"]
 KINDS: dict[str, type] = {
@@ -204,7 +203,7 @@ def render_html(kind: str, obj: Any) -> str:
 def render_pdf(kind: str, obj: Any, *, font: Path | None = None,
                system_fonts: bool = True) -> bytes:
     """A PDF of the same document (see the module docstring for the font choice)."""
-    from .pdf import write_pdf
+    from faceguard.assess.pdf import write_pdf
 
     regular, bold = _pick_font(font, system_fonts)
     return write_pdf(document(kind, obj), regular, bold)

@@ -12,13 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from faceguard.config import Deployment
-from faceguard.purposes import PURPOSES
-
-from .protection import protection_report
+from faceguard.assess.protection import protection_report
+from faceguard.policy.deployment import Deployment
+from faceguard.policy.purposes import PURPOSES
 
 if TYPE_CHECKING:
-    from .assessment import AssessmentFacts as Facts
+    from faceguard.assess.assessment import AssessmentFacts as Facts
 
 #: Marks text the DPO must write; ``approve`` refuses while it remains anywhere.
 PLACEHOLDER = "TO BE COMPLETED BY THE DPO"

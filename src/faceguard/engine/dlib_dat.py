@@ -37,8 +37,8 @@ from typing import Literal
 
 import numpy as np
 
-from ..errors import ConfigError
-from .dlib_engine import _MODEL_FILES, models_dir
+from faceguard.engine.dlib_engine import _MODEL_FILES, models_dir
+from faceguard.errors import ConfigError
 
 #: ``input_rgb_image_sized`` maps a pixel value ``v`` to ``(v - mean) / 256``.
 INPUT_SCALE = 1.0 / 256.0

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError
-from .pool import ModelPool
-from .types import Face
+from faceguard.engine.pool import ModelPool
+from faceguard.engine.types import Face
+from faceguard.errors import ConfigError
 
 #: The ResNet input: 150x150 chips, 25% padding, as ``dlib.get_face_chip`` makes them.
 CHIP_SIZE = 150

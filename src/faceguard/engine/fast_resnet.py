@@ -21,8 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError, FaceguardError, ImageError
-from .dlib_dat import (
+from faceguard.engine.dlib_dat import (
     INPUT_SCALE,
     AddPrev,
     Affine,
@@ -35,7 +34,8 @@ from .dlib_dat import (
     Tag,
     read_dat,
 )
-from .dlib_engine import CHIP_SIZE, DlibEngine
+from faceguard.engine.dlib_engine import CHIP_SIZE, DlibEngine
+from faceguard.errors import ConfigError, FaceguardError, ImageError
 
 #: The agreement with dlib required before the fast path is used (cosine of the vectors).
 MIN_COSINE = 0.9999

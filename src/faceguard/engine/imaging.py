@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..errors import ImageDecodeError, ImageTooLarge
+from faceguard.errors import ImageDecodeError, ImageTooLarge
 
 #: Formats accepted, by content (the file name does not matter). MPO is a JPEG with extra
 #: pictures (previews, depth maps) as phone cameras write it; its first picture is used.

@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError
-from .types import Face
+from faceguard.engine.types import Face
+from faceguard.errors import ConfigError
 
 #: Reference landmark positions for 112x112 chips (as widely used for ArcFace-type models).
 REFERENCE_112 = np.array(

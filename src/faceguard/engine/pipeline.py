@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ImageTooSmall, NoFaceFound, TooManyFaces
-from .imaging import ImageLimits, decode_image
-from .pool import default_pool_size
-from .quality import QualityGate, QualityReport, measure_quality
-from .types import Face, FaceEngine, Template
+from faceguard.engine.imaging import ImageLimits, decode_image
+from faceguard.engine.pool import default_pool_size
+from faceguard.engine.quality import QualityGate, QualityReport, measure_quality
+from faceguard.engine.types import Face, FaceEngine, Template
+from faceguard.errors import ImageTooSmall, NoFaceFound, TooManyFaces
 
 #: Below this many pixels on a side an image cannot hold a usable face (the quality gates
 #: want faces of 40 px and more): refused before any detector runs.

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import QualityError
-from .types import Face
+from faceguard.engine.types import Face
+from faceguard.errors import QualityError
 
 
 @dataclass(frozen=True)

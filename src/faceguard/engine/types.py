@@ -7,7 +7,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ..errors import EngineMismatch
+from faceguard.errors import EngineMismatch
 
 
 @dataclass(frozen=True)

@@ -22,11 +22,11 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from ..errors import ImageError
-from .imaging import ImageLimits
-from .pipeline import Extraction, extract
-from .quality import QualityGate
-from .types import FaceEngine
+from faceguard.engine.imaging import ImageLimits
+from faceguard.engine.pipeline import Extraction, extract
+from faceguard.engine.quality import QualityGate
+from faceguard.engine.types import FaceEngine
+from faceguard.errors import ImageError
 
 _WORKER: dict[str, Any] = {}
 #: How often a worker looks whether the process that started it is still there.

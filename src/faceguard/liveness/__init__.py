@@ -10,14 +10,27 @@ a head does not) and protocol; :class:`OnnxPadScorer` takes a user-supplied mode
 Nothing heavy is imported here: OpenCV and ONNX Runtime load on first use.
 """
 
-from .challenge import MOVEMENTS, Challenge, ChallengePolicy, ChallengeStore, SeenFrames
-from .consistency import ConsistencyPolicy
-from .detector import FRAME_LIMITS, PadConfig, PresentationAttackDetector
-from .lockout import Lock, Lockout, LockoutPolicy
-from .motion import MotionPolicy, PoseSample
-from .parallax import ParallaxConfig, SegmentStats, analyse_segment
-from .passive import HalftoneScorer, MoireScorer, OnnxPadScorer, PassiveScorer
-from .types import RULE, CheckResult, Frame, LivenessAnswer, PadDecision, PadReason
+from faceguard.liveness.challenge import (
+    MOVEMENTS,
+    Challenge,
+    ChallengePolicy,
+    ChallengeStore,
+    SeenFrames,
+)
+from faceguard.liveness.consistency import ConsistencyPolicy
+from faceguard.liveness.detector import FRAME_LIMITS, PadConfig, PresentationAttackDetector
+from faceguard.liveness.lockout import Lock, Lockout, LockoutPolicy
+from faceguard.liveness.motion import MotionPolicy, PoseSample
+from faceguard.liveness.parallax import ParallaxConfig, SegmentStats, analyse_segment
+from faceguard.liveness.passive import HalftoneScorer, MoireScorer, OnnxPadScorer, PassiveScorer
+from faceguard.liveness.types import (
+    RULE,
+    CheckResult,
+    Frame,
+    LivenessAnswer,
+    PadDecision,
+    PadReason,
+)
 
 __all__ = [
     "FRAME_LIMITS",

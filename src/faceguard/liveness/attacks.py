@@ -25,8 +25,8 @@ from typing import Literal
 
 import numpy as np
 
-from ..errors import ImageError
-from .types import Frame
+from faceguard.errors import ImageError
+from faceguard.liveness.types import Frame
 
 Medium = Literal["print", "screen"]
 Motion = Literal["turn", "tilt", "shift", "closer", "mixed"]

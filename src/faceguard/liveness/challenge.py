@@ -24,9 +24,9 @@ from datetime import datetime, timedelta
 from random import Random
 from typing import Any
 
-from ..errors import ConfigError
-from ..timeutil import iso, utc_now
-from .types import RULE, CheckResult
+from faceguard.errors import ConfigError
+from faceguard.liveness.types import RULE, CheckResult
+from faceguard.timeutil import iso, utc_now
 
 #: The head movements a challenge can ask for.
 MOVEMENTS: tuple[str, ...] = ("turn-left", "turn-right", "look-up", "look-down")

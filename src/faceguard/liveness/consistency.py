@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .types import CheckResult
+from faceguard.liveness.types import CheckResult
 
 #: ``access-control`` threshold of the dlib ResNet engine (calibration_dlib-resnet-v1.json).
 DLIB_ACCESS_CONTROL = 0.552026

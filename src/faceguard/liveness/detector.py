@@ -25,13 +25,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..engine.imaging import ImageLimits, decode_image
-from ..engine.quality import measure_quality
-from ..engine.types import Face, FaceEngine
-from ..errors import FaceguardError
-from .challenge import Challenge, ChallengeStore, SeenFrames
-from .consistency import ConsistencyPolicy, check_identity
-from .motion import (
+from faceguard.engine.imaging import ImageLimits, decode_image
+from faceguard.engine.quality import measure_quality
+from faceguard.engine.types import Face, FaceEngine
+from faceguard.errors import FaceguardError
+from faceguard.liveness.challenge import Challenge, ChallengeStore, SeenFrames
+from faceguard.liveness.consistency import ConsistencyPolicy, check_identity
+from faceguard.liveness.motion import (
     MotionPolicy,
     ObservedMotion,
     PoseSample,
@@ -40,9 +40,9 @@ from .motion import (
     frame_digest,
     observe,
 )
-from .parallax import ParallaxConfig, SegmentStats, analyse_segment, judge
-from .passive import PassiveScorer, default_scorers
-from .types import CheckResult, Frame, PadDecision, PadReason, combine
+from faceguard.liveness.parallax import ParallaxConfig, SegmentStats, analyse_segment, judge
+from faceguard.liveness.passive import PassiveScorer, default_scorers
+from faceguard.liveness.types import CheckResult, Frame, PadDecision, PadReason, combine
 
 Box = tuple[int, int, int, int]
 

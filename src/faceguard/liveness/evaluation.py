@@ -26,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..engine.imaging import decode_image
-from ..errors import ConfigError
-from .detector import PresentationAttackDetector
-from .types import PadDecision
+from faceguard.engine.imaging import decode_image
+from faceguard.errors import ConfigError
+from faceguard.liveness.detector import PresentationAttackDetector
+from faceguard.liveness.types import PadDecision
 
 LIVE_LABELS = frozenset({"live", "bona_fide", "bonafide", "bona-fide", "real", "genuine"})
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp"})

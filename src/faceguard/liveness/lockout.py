@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ..timeutil import utc_now
+from faceguard.timeutil import utc_now
 
 
 @dataclass(frozen=True)

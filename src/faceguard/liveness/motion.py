@@ -22,7 +22,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .types import CheckResult, Frame
+from faceguard.liveness.types import CheckResult, Frame
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ from typing import Literal
 
 import numpy as np
 
-from .types import CheckResult
+from faceguard.liveness.types import CheckResult
 
 Box = tuple[int, int, int, int]
 Verdict = Literal["3d", "planar", "insufficient", "lost"]

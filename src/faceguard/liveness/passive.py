@@ -28,7 +28,7 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from ..errors import ConfigError
+from faceguard.errors import ConfigError
 
 Box = tuple[int, int, int, int]
 

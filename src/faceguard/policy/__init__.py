@@ -8,7 +8,7 @@
 Nothing is read at import time; packs load on first use.
 """
 
-from .check import (
+from faceguard.policy.check import (
     CHECKS,
     LAW_ENFORCEMENT_AUTHORISATION,
     AssessmentState,
@@ -18,7 +18,7 @@ from .check import (
     Finding,
     check_deployment,
 )
-from .packs import (
+from faceguard.policy.packs import (
     Pack,
     PackNumbers,
     Rule,
@@ -28,7 +28,7 @@ from .packs import (
     pack_numbers,
     rules_for,
 )
-from .places import PLACES, PlaceCategory, PlaceType
+from faceguard.policy.places import PLACES, PlaceCategory, PlaceType
 
 __all__ = [
     "CHECKS",

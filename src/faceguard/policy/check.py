@@ -26,11 +26,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from ..config import MAX_RETENTION_DAYS, Deployment
-from ..errors import PolicyError
-from ..purposes import FORBIDDEN_PURPOSES, PURPOSES
-from .packs import Kind, PackNumbers, Rule, pack_numbers, rules_for
-from .places import PLACES
+from faceguard.errors import PolicyError
+from faceguard.policy.deployment import MAX_RETENTION_DAYS, Deployment
+from faceguard.policy.packs import Kind, PackNumbers, Rule, pack_numbers, rules_for
+from faceguard.policy.places import PLACES
+from faceguard.policy.purposes import FORBIDDEN_PURPOSES, PURPOSES
 
 #: The authorisation record that allows real-time identification in public (P8).
 LAW_ENFORCEMENT_AUTHORISATION = "law-enforcement-rti"

@@ -52,8 +52,8 @@ from pydantic import (
     model_validator,
 )
 
-from ..config import Deployment, describe_validation_error
-from ..errors import ConfigError
+from faceguard.errors import ConfigError
+from faceguard.policy.deployment import Deployment, describe_validation_error
 
 #: BLOCK refuses, WARN proceeds with an alert, REPORT produces evidence (REQUIREMENTS.md).
 Kind = Literal["BLOCK", "WARN", "REPORT"]
@@ -176,7 +176,7 @@ def known_pack_ids() -> tuple[str, ...]:
 
 
 def _check_names() -> frozenset[str]:
-    from .check import CHECKS  # check.py imports this module
+    from faceguard.policy.check import CHECKS  # check.py imports this module
 
     return frozenset(CHECKS)
 

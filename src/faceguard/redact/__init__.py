@@ -10,13 +10,19 @@ covered where. Usable without a data directory::
 ``Faceguard.redact`` does the same and records each file in the processing record.
 """
 
-from .batch import redact_media, work_units
-from .cover import STYLES, Style
-from .detect import FAST, THOROUGH, FinderSettings
-from .errors import OutputError, UnsupportedMedia, VideoDecodeError
-from .options import RedactOptions
-from .report import CoveredRegion, FileFailure, FileReport, FrameCover, RedactionReport
-from .track import TrackSettings
+from faceguard.redact.batch import redact_media, work_units
+from faceguard.redact.cover import STYLES, Style
+from faceguard.redact.detect import FAST, THOROUGH, FinderSettings
+from faceguard.redact.errors import OutputError, UnsupportedMedia, VideoDecodeError
+from faceguard.redact.options import RedactOptions
+from faceguard.redact.report import (
+    CoveredRegion,
+    FileFailure,
+    FileReport,
+    FrameCover,
+    RedactionReport,
+)
+from faceguard.redact.track import TrackSettings
 
 __all__ = [
     "FAST",

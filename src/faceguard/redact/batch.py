@@ -18,13 +18,21 @@ from typing import Any
 
 import cv2
 
-from ..errors import FaceguardError, ImageDecodeError, ImageTooLarge, NotFound
-from .container import IMAGE_SUFFIXES, VIDEO_SUFFIXES, MediaType, sniff
-from .errors import OutputError, UnsupportedMedia, VideoDecodeError
-from .image import redact_image
-from .options import RedactOptions
-from .report import FileFailure, FileReport, RedactionReport
-from .video import WRITERS, Analyser, Analysis, VideoInfo, analyse, redact_video, unite
+from faceguard.errors import FaceguardError, ImageDecodeError, ImageTooLarge, NotFound
+from faceguard.redact.container import IMAGE_SUFFIXES, VIDEO_SUFFIXES, MediaType, sniff
+from faceguard.redact.errors import OutputError, UnsupportedMedia, VideoDecodeError
+from faceguard.redact.image import redact_image
+from faceguard.redact.options import RedactOptions
+from faceguard.redact.report import FileFailure, FileReport, RedactionReport
+from faceguard.redact.video import (
+    WRITERS,
+    Analyser,
+    Analysis,
+    VideoInfo,
+    analyse,
+    redact_video,
+    unite,
+)
 
 Progress = Callable[[int], None]
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-from ..errors import ImageDecodeError
-from .errors import UnsupportedMedia, VideoDecodeError
+from faceguard.errors import ImageDecodeError
+from faceguard.redact.errors import UnsupportedMedia, VideoDecodeError
 
 #: Suffixes of bare MJPEG streams (concatenated JPEG frames).
 MJPEG_SUFFIXES = frozenset({".mjpeg", ".mjpg"})

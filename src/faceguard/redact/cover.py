@@ -23,7 +23,7 @@ from typing import Literal
 
 import numpy as np
 
-from .detect import Box
+from faceguard.redact.detect import Box
 
 Style = Literal["fill", "pixelate"]
 STYLES: tuple[Style, ...] = ("fill", "pixelate")

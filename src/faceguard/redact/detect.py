@@ -20,8 +20,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..engine.dlib_engine import models_dir
-from ..engine.pool import ModelPool
+from faceguard.engine.dlib_engine import models_dir
+from faceguard.engine.pool import ModelPool
 
 Box = tuple[int, int, int, int]
 

@@ -18,7 +18,7 @@ R9 (see :func:`faceguard.redact_ops.RedactOps.redact`).
 
 from __future__ import annotations
 
-from ..errors import FaceguardError, ImageDecodeError
+from faceguard.errors import FaceguardError, ImageDecodeError
 
 
 class UnsupportedMedia(ImageDecodeError):

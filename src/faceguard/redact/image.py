@@ -6,16 +6,16 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from ..engine.imaging import decode_image
-from ..errors import FaceguardError, ImageTooLarge
-from ..files import sha256_file
-from .container import MediaType
-from .cover import cover, expand, new_rng
-from .detect import FaceFinder, finder_for
-from .metadata import METADATA_NOTE, image_format_for, verify_clean, write_image
-from .options import RedactOptions
-from .output import atomic_output, check_destination
-from .report import CoveredRegion, FileReport, FrameCover
+from faceguard.engine.imaging import decode_image
+from faceguard.errors import FaceguardError, ImageTooLarge
+from faceguard.files import sha256_file
+from faceguard.redact.container import MediaType
+from faceguard.redact.cover import cover, expand, new_rng
+from faceguard.redact.detect import FaceFinder, finder_for
+from faceguard.redact.metadata import METADATA_NOTE, image_format_for, verify_clean, write_image
+from faceguard.redact.options import RedactOptions
+from faceguard.redact.output import atomic_output, check_destination
+from faceguard.redact.report import CoveredRegion, FileReport, FrameCover
 
 
 def small_face_warning(finder: FaceFinder, height: int, width: int) -> tuple[str, ...]:

@@ -14,8 +14,8 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image
 
-from .container import boxes
-from .errors import OutputError
+from faceguard.redact.container import boxes
+from faceguard.redact.errors import OutputError
 
 #: Output suffix -> Pillow format.
 IMAGE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..engine.imaging import ImageLimits
-from .cover import STYLES, Style
-from .detect import FAST, THOROUGH, FinderSettings
-from .track import TrackSettings
+from faceguard.engine.imaging import ImageLimits
+from faceguard.redact.cover import STYLES, Style
+from faceguard.redact.detect import FAST, THOROUGH, FinderSettings
+from faceguard.redact.track import TrackSettings
 
 #: Measured on the annotated group photos: face boxes grown by 0.15 on each side already
 #: cover every annotated face entirely; below that, chins, hairlines and ears show.

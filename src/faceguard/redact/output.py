@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import OutputError
+from faceguard.redact.errors import OutputError
 
 
 def check_destination(dst: Path, *, overwrite: bool) -> None:

@@ -12,8 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .detect import Box
-from .track import Source
+from faceguard.redact.detect import Box
+from faceguard.redact.track import Source
 
 REPORT_VERSION = 1
 

@@ -25,7 +25,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from .detect import Box, iou, same_face
+from faceguard.redact.detect import Box, iou, same_face
 
 Source = Literal["detected", "tracked", "backfilled"]
 FloatBox = tuple[float, float, float, float]

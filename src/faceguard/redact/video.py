@@ -23,18 +23,18 @@ from pathlib import Path
 
 import cv2
 
-from ..errors import ImageTooLarge
-from ..files import sha256_file
-from .container import MediaType
-from .cover import cover, expand, new_rng
-from .detect import finder_for
-from .errors import OutputError, UnsupportedMedia, VideoDecodeError
-from .image import small_face_warning
-from .metadata import METADATA_NOTE, verify_clean
-from .options import RedactOptions
-from .output import atomic_output, check_destination
-from .report import CoveredRegion, FileReport, FrameCover
-from .track import Planner, Region
+from faceguard.errors import ImageTooLarge
+from faceguard.files import sha256_file
+from faceguard.redact.container import MediaType
+from faceguard.redact.cover import cover, expand, new_rng
+from faceguard.redact.detect import finder_for
+from faceguard.redact.errors import OutputError, UnsupportedMedia, VideoDecodeError
+from faceguard.redact.image import small_face_warning
+from faceguard.redact.metadata import METADATA_NOTE, verify_clean
+from faceguard.redact.options import RedactOptions
+from faceguard.redact.output import atomic_output, check_destination
+from faceguard.redact.report import CoveredRegion, FileReport, FrameCover
+from faceguard.redact.track import Planner, Region
 
 #: Output suffix -> (FourCC, description).
 WRITERS = {

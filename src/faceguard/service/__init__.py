@@ -17,7 +17,7 @@ A thin shell over one ``Faceguard``: ``create_app(fg, settings)`` builds the app
 - ``metrics``: the Prometheus text format.
 """
 
-from .app import create_app
-from .settings import ServiceSettings
+from faceguard.service.app import create_app
+from faceguard.service.settings import ServiceSettings
 
 __all__ = ["ServiceSettings", "create_app"]

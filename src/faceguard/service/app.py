@@ -22,8 +22,8 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
-from ..api import Faceguard
-from . import (
+from faceguard.api.faceguard import Faceguard
+from faceguard.service import (
     body_limit,
     kiosk_live,
     pages,
@@ -39,12 +39,12 @@ from . import (
     routes_redact,
     routes_rights,
 )
-from .auth import roles_of
-from .deps import ServiceState
-from .keys_store import KeyStore
-from .routes_internal import _version
-from .sessions import Sessions, Throttle
-from .settings import ServiceSettings
+from faceguard.service.auth import roles_of
+from faceguard.service.deps import ServiceState
+from faceguard.service.keys_store import KeyStore
+from faceguard.service.routes_internal import _version
+from faceguard.service.sessions import Sessions, Throttle
+from faceguard.service.settings import ServiceSettings
 
 DESCRIPTION = """Face recognition with the law enforced by construction.
 

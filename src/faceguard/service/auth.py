@@ -52,10 +52,10 @@ from fastapi import Depends, Path, Request
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from ..errors import NotFound
-from .deps import ServiceState, State
-from .keys_store import ApiKey, Role
-from .problems import ProblemError
+from faceguard.errors import NotFound
+from faceguard.service.deps import ServiceState, State
+from faceguard.service.keys_store import ApiKey, Role
+from faceguard.service.problems import ProblemError
 
 COOKIE = "fg_session"
 TOTP_HEADER = "X-TOTP"

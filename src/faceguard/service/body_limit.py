@@ -14,7 +14,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .problems import ProblemError, problem, respond
+from faceguard.service.problems import ProblemError, problem, respond
 
 
 class BodyLimit:

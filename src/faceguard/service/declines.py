@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from .. import db
-from ..api import Faceguard
-from ..timeutil import iso, utc_now
+from faceguard import db
+from faceguard.api.faceguard import Faceguard
+from faceguard.timeutil import iso, utc_now
 
 
 def declined(fg: Faceguard, external_id: str) -> dict[str, str]:

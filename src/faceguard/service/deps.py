@@ -12,11 +12,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from ..api import Faceguard
-from .keys_store import KeyStore
-from .metrics import Metrics
-from .sessions import Sessions, Throttle
-from .settings import ServiceSettings
+from faceguard.api.faceguard import Faceguard
+from faceguard.service.keys_store import KeyStore
+from faceguard.service.metrics import Metrics
+from faceguard.service.sessions import Sessions, Throttle
+from faceguard.service.settings import ServiceSettings
 
 
 @dataclass

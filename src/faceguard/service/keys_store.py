@@ -26,13 +26,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from .. import db
-from ..api import Faceguard
-from ..errors import ConfigError, NotFound
-from ..keys import load_master_key, open_sealed, record_aad, seal
-from ..store import master_key_path
-from ..timeutil import iso, parse_iso, utc_now
-from . import totp
+from faceguard import db
+from faceguard.api.faceguard import Faceguard
+from faceguard.errors import ConfigError, NotFound
+from faceguard.service import totp
+from faceguard.store.core import master_key_path
+from faceguard.timeutil import iso, parse_iso, utc_now
+from faceguard.vault.keys import load_master_key, open_sealed, record_aad, seal
 
 Role = Literal["admin", "operator", "terminal", "auditor"]
 ROLES: tuple[Role, ...] = get_args(Role)

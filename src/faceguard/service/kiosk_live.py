@@ -23,14 +23,21 @@ from typing import Any
 from fastapi import APIRouter, Request, status
 from starlette.concurrency import run_in_threadpool
 
-from ..errors import FaceguardError
-from ..results import EnrollResult
-from .auth import OperatorKey
-from .deps import State
-from .liveness_wire import json_schema, read_json, to_answer
-from .pages_kiosk import plain_words
-from .problems import AUTH_ERRORS, ProblemError, errors_of, kind_of, responses, status_of
-from .schemas import (
+from faceguard.errors import FaceguardError
+from faceguard.results import EnrollResult
+from faceguard.service.auth import OperatorKey
+from faceguard.service.deps import State
+from faceguard.service.liveness_wire import json_schema, read_json, to_answer
+from faceguard.service.pages_kiosk import plain_words
+from faceguard.service.problems import (
+    AUTH_ERRORS,
+    ProblemError,
+    errors_of,
+    kind_of,
+    responses,
+    status_of,
+)
+from faceguard.service.schemas import (
     ChallengePublic,
     KioskChallengeCreate,
     KioskEnrollCreate,

@@ -28,10 +28,10 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
-from ..liveness import FRAME_LIMITS, Frame, LivenessAnswer
-from .problems import ProblemError
-from .schemas import LivenessAnswerIn
-from .uploads import read_body, sniff
+from faceguard.liveness import FRAME_LIMITS, Frame, LivenessAnswer
+from faceguard.service.problems import ProblemError
+from faceguard.service.schemas import LivenessAnswerIn
+from faceguard.service.uploads import read_body, sniff
 
 M = TypeVar("M", bound=BaseModel)
 JSON_TYPE = "application/json"

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from .. import db
+from faceguard import db
 
 if TYPE_CHECKING:
-    from ..api import Faceguard
+    from faceguard.api.faceguard import Faceguard
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

@@ -15,14 +15,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from ..api import Faceguard
-from ..errors import FaceguardError
-from . import queries
-from .auth import AdminKey, AdminOrOperatorKey, Principal, ReaderKey, StaffKey
-from .deps import FG, State
-from .problems import AUTH_ERRORS, responses
-from .routes_rights import reviewer
-from .templating import render
+from faceguard.api.faceguard import Faceguard
+from faceguard.errors import FaceguardError
+from faceguard.service import queries
+from faceguard.service.auth import AdminKey, AdminOrOperatorKey, Principal, ReaderKey, StaffKey
+from faceguard.service.deps import FG, State
+from faceguard.service.problems import AUTH_ERRORS, responses
+from faceguard.service.routes_rights import reviewer
+from faceguard.service.templating import render
 
 router = APIRouter(tags=["pages"])
 #: OpenAPI responses of pages, their JSON twins and their forms.

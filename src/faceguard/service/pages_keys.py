@@ -8,14 +8,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
-from .auth import AdminKey
-from .deps import State
-from .keys_store import ROLES, CreatedKey
-from .pages import FORM_ERRORS, HTML_ERRORS, JSON_ERRORS, see_other
-from .problems import ProblemError
-from .routes_keys import key_public
-from .routes_keys import revoke_key as revoke_api
-from .templating import render
+from faceguard.service.auth import AdminKey
+from faceguard.service.deps import State
+from faceguard.service.keys_store import ROLES, CreatedKey
+from faceguard.service.pages import FORM_ERRORS, HTML_ERRORS, JSON_ERRORS, see_other
+from faceguard.service.problems import ProblemError
+from faceguard.service.routes_keys import key_public
+from faceguard.service.routes_keys import revoke_key as revoke_api
+from faceguard.service.templating import render
 
 router = APIRouter(tags=["pages"])
 

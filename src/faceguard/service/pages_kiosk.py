@@ -25,9 +25,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from ..api import Faceguard
-from ..consent import Guardian
-from ..errors import (
+from faceguard.api.faceguard import Faceguard
+from faceguard.consent.records import Guardian
+from faceguard.errors import (
     FaceError,
     FaceguardError,
     ImageError,
@@ -37,15 +37,15 @@ from ..errors import (
     QualityError,
     TooManyFaces,
 )
-from ..results import EnrollResult
-from ..timeutil import iso, utc_now
-from . import queries
-from .auth import OperatorKey, Principal
-from .declines import declined, record_decline
-from .deps import State
-from .problems import AUTH_ERRORS, ProblemError, responses, status_of
-from .templating import render
-from .uploads import openapi_body, read_images
+from faceguard.results import EnrollResult
+from faceguard.service import queries
+from faceguard.service.auth import OperatorKey, Principal
+from faceguard.service.declines import declined, record_decline
+from faceguard.service.deps import State
+from faceguard.service.problems import AUTH_ERRORS, ProblemError, responses, status_of
+from faceguard.service.templating import render
+from faceguard.service.uploads import openapi_body, read_images
+from faceguard.timeutil import iso, utc_now
 
 router = APIRouter(prefix="/kiosk", tags=["kiosk"])
 PAGE_ERRORS: dict[int | str, dict[str, Any]] = {

@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import (
+from faceguard.errors import (
     AuditError,
     EngineMismatch,
     FaceError,
@@ -199,7 +199,7 @@ def _wants_html(request: Request) -> bool:
 def respond(request: Request, body: Problem, headers: dict[str, str] | None = None) -> Response:
     """The problem as JSON, or as an HTML page for a browser."""
     if _wants_html(request):
-        from .templating import render_error
+        from faceguard.service.templating import render_error
 
         return render_error(request, body, headers)
     return JSONResponse(body.model_dump(exclude_none=True), status_code=body.status,
@@ -215,7 +215,7 @@ def install(app: FastAPI) -> None:
                        errors=exc.errors)
         if exc.kind in ("unauthenticated", "second-factor") and _wants_html(request) and (
                 request.method == "GET"):
-            from .templating import login_redirect
+            from faceguard.service.templating import login_redirect
 
             return login_redirect(request)
         return respond(request, body, exc.headers)

@@ -15,11 +15,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .. import consent as consents
-from .. import db
-from ..api import Faceguard
-from ..errors import NotFound, NoticeError, VaultError
-from ..timeutil import iso, utc_now
+from faceguard import db
+from faceguard.api.faceguard import Faceguard
+from faceguard.consent import records as consents
+from faceguard.errors import NotFound, NoticeError, VaultError
+from faceguard.timeutil import iso, utc_now
 
 
 def current_notice(fg: Faceguard, purpose: str) -> consents.Notice | None:

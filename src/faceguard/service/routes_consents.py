@@ -6,13 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, status
 
-from ..consent import Guardian
-from ..errors import NotFound
-from .auth import AdminKey, AdminOrOperatorKey, AnyKey, OperatorKey
-from .deps import FG
-from .problems import AUTH_ERRORS, ProblemError, responses
-from .queries import current_notice
-from .schemas import (
+from faceguard.consent.records import Guardian
+from faceguard.errors import NotFound
+from faceguard.service.auth import AdminKey, AdminOrOperatorKey, AnyKey, OperatorKey
+from faceguard.service.deps import FG
+from faceguard.service.problems import AUTH_ERRORS, ProblemError, responses
+from faceguard.service.queries import current_notice
+from faceguard.service.schemas import (
     ConsentCreate,
     ConsentReceiptPublic,
     NoticeCreate,

@@ -16,12 +16,12 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Request, status
 from starlette.concurrency import run_in_threadpool
 
-from ..liveness import LivenessAnswer
-from .auth import OperatorKey, Principal, TerminalKey, TerminalPurpose
-from .deps import ServiceState, State
-from .liveness_wire import is_json, json_schema, read_json, to_answer
-from .problems import AUTH_ERRORS, ProblemError, responses
-from .schemas import (
+from faceguard.liveness import LivenessAnswer
+from faceguard.service.auth import OperatorKey, Principal, TerminalKey, TerminalPurpose
+from faceguard.service.deps import ServiceState, State
+from faceguard.service.liveness_wire import is_json, json_schema, read_json, to_answer
+from faceguard.service.problems import AUTH_ERRORS, ProblemError, responses
+from faceguard.service.schemas import (
     EnrollmentPublic,
     IdentificationPublic,
     LiveFaceCreate,
@@ -29,7 +29,7 @@ from .schemas import (
     VerificationPublic,
     public,
 )
-from .uploads import openapi_body, read_images
+from faceguard.service.uploads import openapi_body, read_images
 
 router = APIRouter(prefix="/api/v1/purposes/{purpose}", tags=["faces"])
 IMAGE_ERRORS = responses(*AUTH_ERRORS, 400, 404, 409, 413, 415)

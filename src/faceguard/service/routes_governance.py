@@ -7,14 +7,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from ..api import Faceguard
-from ..assess import render_html, render_pdf
-from ..errors import ConfigError, NotFound
-from .auth import ReaderKey, StaffKey
-from .deps import FG
-from .problems import AUTH_ERRORS, ProblemError, responses
-from .queries import events
-from .schemas import AuditEventPublic, AuditReportPublic, CheckPublic, public
+from faceguard.api.faceguard import Faceguard
+from faceguard.assess import render_html, render_pdf
+from faceguard.errors import ConfigError, NotFound
+from faceguard.service.auth import ReaderKey, StaffKey
+from faceguard.service.deps import FG
+from faceguard.service.problems import AUTH_ERRORS, ProblemError, responses
+from faceguard.service.queries import events
+from faceguard.service.schemas import AuditEventPublic, AuditReportPublic, CheckPublic, public
 
 router = APIRouter(prefix="/api/v1", tags=["governance"])
 ReportKind = Literal["assessment", "filing", "protection"]

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
-from .auth import (
+from faceguard.service.auth import (
     COOKIE,
     ReaderKey,
     check_second_factor,
@@ -24,12 +24,12 @@ from .auth import (
     refuse_if_holder_locked,
     roles_of,
 )
-from .deps import FG, State
-from .metrics import CONTENT_TYPE
-from .problems import AUTH_ERRORS, TYPES, responses
-from .schemas import HealthPublic, PublicKeyPublic
-from .settings import SETTINGS_DOC
-from .templating import render, safe_next
+from faceguard.service.deps import FG, State
+from faceguard.service.metrics import CONTENT_TYPE
+from faceguard.service.problems import AUTH_ERRORS, TYPES, responses
+from faceguard.service.schemas import HealthPublic, PublicKeyPublic
+from faceguard.service.settings import SETTINGS_DOC
+from faceguard.service.templating import render, safe_next
 
 router = APIRouter(prefix="/-", tags=["internal"])
 
@@ -61,7 +61,7 @@ def public_key(fg: FG) -> PublicKeyPublic:
 
 
 def route_table() -> list[dict[str, Any]]:
-    from .app import api_routes
+    from faceguard.service.app import api_routes
 
     rows = []
     for route in api_routes():

@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, status
 
-from .auth import AdminKey, AnyKey
-from .deps import State
-from .keys_store import ApiKey
-from .problems import AUTH_ERRORS, ProblemError, responses
-from .schemas import KeyCreate, KeyCreatedPublic, KeyPublic, MePublic
+from faceguard.service.auth import AdminKey, AnyKey
+from faceguard.service.deps import State
+from faceguard.service.keys_store import ApiKey
+from faceguard.service.problems import AUTH_ERRORS, ProblemError, responses
+from faceguard.service.schemas import KeyCreate, KeyCreatedPublic, KeyPublic, MePublic
 
 router = APIRouter(prefix="/api/v1", tags=["keys"])
 KeyId = Annotated[str, Path(min_length=1, max_length=16, pattern=r"^k_[0-9a-f]+$")]

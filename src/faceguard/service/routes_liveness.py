@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from .auth import CameraKey
-from .deps import State
-from .problems import AUTH_ERRORS, responses
-from .schemas import ChallengeCreate, ChallengePublic
+from faceguard.service.auth import CameraKey
+from faceguard.service.deps import State
+from faceguard.service.problems import AUTH_ERRORS, responses
+from faceguard.service.schemas import ChallengeCreate, ChallengePublic
 
 router = APIRouter(prefix="/api/v1/liveness", tags=["liveness"])
 

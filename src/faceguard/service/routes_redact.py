@@ -15,10 +15,10 @@ from pathlib import Path
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from .auth import AdminOrOperatorKey
-from .deps import State
-from .problems import AUTH_ERRORS, ProblemError, responses
-from .uploads import openapi_body, read_images, sniff
+from faceguard.service.auth import AdminOrOperatorKey
+from faceguard.service.deps import State
+from faceguard.service.problems import AUTH_ERRORS, ProblemError, responses
+from faceguard.service.uploads import openapi_body, read_images, sniff
 
 router = APIRouter(prefix="/api/v1", tags=["anonymisation"])
 _OUTPUT = {"image/png": {"schema": {"type": "string", "format": "binary"}},

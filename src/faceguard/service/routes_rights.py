@@ -6,10 +6,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, status
 
-from .auth import AdminKey, AdminOrOperatorKey, Principal, ReaderKey, StaffKey
-from .deps import FG
-from .problems import AUTH_ERRORS, responses
-from .schemas import (
+from faceguard.service.auth import AdminKey, AdminOrOperatorKey, Principal, ReaderKey, StaffKey
+from faceguard.service.deps import FG
+from faceguard.service.problems import AUTH_ERRORS, responses
+from faceguard.service.schemas import (
     CertificatePublic,
     ErasureCreate,
     ExplanationPublic,

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from ..errors import ConfigError
+from faceguard.errors import ConfigError
 
 ENV_PREFIX = "FACEGUARD_SERVICE_"
 

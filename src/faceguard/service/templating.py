@@ -17,8 +17,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 if TYPE_CHECKING:
-    from .auth import Principal
-    from .problems import Problem
+    from faceguard.service.auth import Principal
+    from faceguard.service.problems import Problem
 
 #: What each page's navigation offers, by role.
 NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (

@@ -29,7 +29,7 @@ from fastapi import Request
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from .problems import ProblemError
+from faceguard.service.problems import ProblemError
 
 RAW_TYPES = ("image/jpeg", "image/png", "image/webp", "application/octet-stream")
 MAX_FIELD_BYTES = 64 * 1024

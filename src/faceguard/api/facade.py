@@ -1,0 +1,157 @@
+"""The shared state and policy helpers behind the ``Faceguard`` facade (see api.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from faceguard import db
+from faceguard.engine.calibration import Calibration, OperatingPoint
+from faceguard.engine.imaging import ImageLimits
+from faceguard.engine.quality import ENROLL_GATE, PROBE_GATE, QualityGate
+from faceguard.engine.types import FaceEngine
+from faceguard.engine.workers import ExtractionPool
+from faceguard.errors import (
+    FaceError,
+    FaceguardError,
+    ImageError,
+    NotFound,
+    PolicyError,
+    PurposeError,
+)
+from faceguard.policy.deployment import Deployment, PurposeSection
+from faceguard.policy.purposes import check_purpose_name
+from faceguard.store.core import Store
+from faceguard.timeutil import iso, utc_now
+
+# Built once: every matching verification runs it.
+_TOUCH = db.Prepared(db.subjects.update().where(db.subjects.c.id == sa.bindparam("subject"))
+                     .values(last_seen_at=sa.bindparam("when")))
+
+
+class FacadeBase:
+    """State shared by the operation groups of ``Faceguard``."""
+
+    def __init__(
+        self,
+        store: Store,
+        deployment: Deployment,
+        engine: FaceEngine,
+        calibration: Calibration,
+        *,
+        image_limits: ImageLimits | None = None,
+        enroll_gate: QualityGate = ENROLL_GATE,
+        probe_gate: QualityGate = PROBE_GATE,
+        config_dir: Path | None = None,
+    ) -> None:
+        self.store = store
+        #: Folder of faceguard.toml: relative paths in it (the assessment) start here.
+        self.config_dir = config_dir or store.data_dir
+        self.deployment = deployment
+        self.engine = engine
+        self.calibration = calibration
+        self.image_limits = image_limits or ImageLimits()
+        self.enroll_gate = enroll_gate
+        self.probe_gate = probe_gate
+        #: Worker processes extracting faces from image bytes (``use_worker_processes``).
+        self.extractor: ExtractionPool | None = None
+
+
+    def stats(self) -> dict[str, Any]:
+        """Counts for reports: active subjects, templates per purpose."""
+        with self.store.records.connect() as conn:
+            people = conn.execute(
+                sa.select(sa.func.count()).select_from(db.subjects).where(
+                    db.subjects.c.status == "active"
+                )
+            ).scalar_one()
+            per_purpose = {
+                r.purpose: r.n
+                for r in conn.execute(
+                    sa.select(db.templates.c.purpose, sa.func.count().label("n")).group_by(
+                        db.templates.c.purpose
+                    )
+                )
+            }
+        return {"people": int(people), "templates": per_purpose}
+
+    # ---- policy helpers -----------------------------------------------------------------
+
+    def purpose(self, purpose: str) -> PurposeSection:
+        """The declared purpose; ``PurposeError`` (R1/R27) if unknown or undeclared."""
+        check_purpose_name(purpose)
+        section = self.deployment.purposes.get(purpose)
+        if section is None:
+            raise PurposeError(
+                f"purpose {purpose!r} is not declared by deployment "
+                f"{self.deployment.deployment.name!r} (declared: "
+                f"{', '.join(sorted(self.deployment.purposes))})"
+            )
+        return section
+
+    def operating_point(self, purpose: str) -> OperatingPoint:
+        return self.calibration.point(self.purpose(purpose).operating_point)
+
+    @contextmanager
+    def _recorded(
+        self, operation: str, actor: str, purpose: str | None, subject: str | None = None
+    ) -> Iterator[None]:
+        """Record a refusal or rejection of ``operation`` in the processing record."""
+        try:
+            yield
+        except FaceguardError as exc:
+            if isinstance(exc, PolicyError):
+                outcome = "refused"
+            elif isinstance(exc, (FaceError, ImageError)):
+                outcome = "rejected"
+            else:
+                raise
+            rules = [exc.rule] if exc.rule else []
+            detail = {"error": type(exc).__name__, "message": exc.message[:500]}
+            reason = getattr(exc, "reason", None)  # the precise cause, kept only here
+            if reason:
+                detail["reason"] = str(reason)[:200]
+            self.store.commit(lambda conn: self.store.audit.append(
+                conn, actor=actor, operation=operation, outcome=outcome, purpose=purpose,
+                subject=subject, rules=rules, detail=detail,
+            ))
+            raise
+
+    @contextmanager
+    def _discard_key_on_failure(self, created: Callable[[], str | None]) -> Iterator[None]:
+        """If a new subject's transaction fails, destroy the data key made for it."""
+        try:
+            yield
+        except BaseException:
+            subject = created()
+            if subject is not None:
+                self.store.vault.shred(subject)
+            raise
+
+    def _subject_id(self, conn: sa.Connection, external_id: str) -> str | None:
+        return self.store.vault.find_subject(conn, external_id)
+
+
+    #: The cached go-live verdict (``GovernanceOps._require_live``): key, expiry, result.
+    _gate_cache: tuple[tuple[object, ...], float, Any] | None = None
+
+    def _gate_changed(self) -> None:
+        """Enrollment or erasure changed the people count: re-check before the next use."""
+        self._gate_cache = None
+
+    @staticmethod
+    def _touch(conn: sa.Connection, subject_id: str) -> None:
+        """Record the last interaction with a subject (BIPA: P3 counts 3 years from it)."""
+        _TOUCH.run(conn, {"subject": subject_id, "when": iso(utc_now())})
+
+    def _require_subject(self, external_id: str) -> str:
+        """The active subject of ``external_id``; ``NotFound`` otherwise."""
+        with self.store.records.connect() as conn:
+            subject = self._subject_id(conn, external_id)
+        if subject is None:
+            raise NotFound("no enrolled person with that external ID")
+        return subject

@@ -1,0 +1,410 @@
+"""The one library object: ``Faceguard``. The CLI and the service are thin shells over it.
+
+Every operation runs the policy gate first (purpose declared: R1; consent valid: R3, R5;
+notice complete: R2), touches pixels only in memory (R9), and appends to the processing
+record (R11) in the same transaction as the change it records. Refusals are recorded too.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import sqlalchemy as sa
+
+from faceguard import db
+from faceguard.api.consent_ops import ConsentOps
+from faceguard.api.governance_ops import GovernanceOps
+from faceguard.api.liveness_ops import LivenessOps
+from faceguard.api.redact_ops import RedactOps
+from faceguard.api.rights_ops import RightsOps
+from faceguard.consent import records as consents
+from faceguard.engine.calibration import load_calibration, load_calibration_file
+from faceguard.engine.fast_resnet import FastDlibEngine
+from faceguard.engine.pipeline import Extraction, extract
+from faceguard.engine.types import FaceEngine, require_same_engine
+from faceguard.errors import ConfigError, FaceguardError
+from faceguard.index import feed as index_feed
+from faceguard.index.partition import Candidate, Partition
+from faceguard.liveness import LivenessAnswer
+from faceguard.policy.deployment import STARTER_TOML, load_deployment
+from faceguard.results import EnrollResult, IdentifyResult, VerifyResult
+from faceguard.store.core import CONFIG_FILE, Store, master_key_path
+from faceguard.timeutil import iso, utc_now
+from faceguard.vault.keys import load_master_key, new_master_key, write_key_file
+
+
+class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps):
+    """Consent-gated enrollment, verification and identification on one data directory."""
+
+    # ---- construction -------------------------------------------------------------------
+
+    @staticmethod
+    def init(data_dir: Path) -> Path:
+        """Create a data directory: master key (0600), both stores, a starter faceguard.toml.
+
+        Returns the path of the deployment file. Refuses to overwrite an existing key.
+        """
+        data_dir.mkdir(parents=True, exist_ok=True)
+        key_path = master_key_path(data_dir)
+        if not os.environ.get("FACEGUARD_MASTER_KEY"):
+            write_key_file(key_path, new_master_key())
+        config = data_dir / CONFIG_FILE
+        if not config.exists():
+            config.write_text(STARTER_TOML, encoding="utf-8")
+        Store.open(data_dir, load_master_key(key_path)).close()
+        return config
+
+    @classmethod
+    def open(
+        cls,
+        data_dir: Path,
+        *,
+        config: Path | None = None,
+        dev: bool = False,
+        engine: FaceEngine | None = None,
+        calibration: Path | None = None,
+    ) -> Faceguard:
+        """Open a data directory. Without a master key, ``dev=True`` creates a local one;
+        otherwise ``MasterKeyMissing`` (R14) says how to make one."""
+        key_path = master_key_path(data_dir)
+        if dev and not os.environ.get("FACEGUARD_MASTER_KEY") and not key_path.exists():
+            write_key_file(key_path, new_master_key())
+        master = load_master_key(key_path)
+        config = config or data_dir / CONFIG_FILE
+        deployment = load_deployment(config)
+        engine = engine or FastDlibEngine()
+        points = (
+            load_calibration_file(calibration, engine.engine_id) if calibration is not None
+            else load_calibration(engine.engine_id.split(":")[0], engine.engine_id)
+        )
+        return cls(Store.open(data_dir, master), deployment, engine, points,
+                   config_dir=config.resolve().parent)
+
+    def use_worker_processes(self, workers: int) -> None:
+        """Extract faces from image bytes in ``workers`` processes (``engine.workers``): the
+        service's face work then uses every core, and an image that crashes native code
+        takes down a worker, not the service. ``ConfigError`` if the workers' engine is not
+        this one."""
+        from faceguard.engine.workers import ExtractionPool
+
+        if self.extractor is not None:
+            self.extractor.close()
+            self.extractor = None
+        pool = ExtractionPool(self.engine, workers)
+        found = pool.engine_id()
+        if found != self.engine.engine_id:
+            pool.close()
+            raise ConfigError(f"the worker processes run engine {found}, not "
+                              f"{self.engine.engine_id}")
+        self.extractor = pool
+
+    def close(self) -> None:
+        if self.extractor is not None:
+            self.extractor.close()
+            self.extractor = None
+        self.store.close()
+
+    def __enter__(self) -> Faceguard:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+    # ---- enrollment ---------------------------------------------------------------------
+
+    def _extract(self, image: bytes | np.ndarray, *, enroll: bool) -> Extraction:
+        if self.extractor is not None and not isinstance(image, np.ndarray):
+            return self.extractor.extract(
+                image, single_face=enroll, gate=self.enroll_gate if enroll else self.probe_gate,
+                limits=self.image_limits)
+        return extract(
+            self.engine,
+            image,
+            single_face=enroll,
+            gate=self.enroll_gate if enroll else self.probe_gate,
+            limits=self.image_limits,
+        )
+
+    def enroll(
+        self,
+        external_id: str,
+        images: Sequence[bytes | np.ndarray | Extraction],
+        purpose: str,
+        *,
+        actor: str = "library",
+        progress: Callable[[int], None] | None = None,
+        replace: bool = False,
+        liveness: LivenessAnswer | None = None,
+    ) -> EnrollResult:
+        """Enroll one or more images of a consenting person for ``purpose``.
+
+        All images are processed before anything is stored: if one fails, none is kept.
+        ``progress`` is called with 1 after each image. ``replace=True`` is correction
+        (R16): the new templates replace the person's old ones for this purpose, atomically.
+        An item may also be an ``Extraction`` made by this engine with the enrollment gate
+        (batch enrollment prepares them in worker processes). Where liveness is required
+        (R26), ``liveness`` must answer a challenge; its most frontal frame is enrolled (the
+        same answer may enroll the person in each of their purposes, once each, for a minute).
+        """
+        operation = "template.corrected" if replace else "template.enrolled"
+        with self._recorded(operation, actor, purpose):
+            section = self.purpose(purpose)
+            self._require_live()
+            live = self.liveness_probe(liveness, subject=external_id, actor=actor,
+                                       enrolling=purpose)
+            if live is not None:
+                images = [live]
+            if not images:
+                raise ConfigError("enrollment needs at least one image")
+            with self.store.records.connect() as conn:
+                subject = self._subject_id(conn, external_id)
+                if subject is None:
+                    raise consents.no_consent(purpose, "no such person")
+                consents.require_consent(conn, subject, purpose)
+            extractions = []
+            for number, image in enumerate(images, start=1):
+                try:
+                    if isinstance(image, Extraction):
+                        require_same_engine(image.template.engine, self.engine.engine_id)
+                        self.enroll_gate.judge(image.quality)
+                        extractions.append(image)
+                    else:
+                        extractions.append(self._extract(image, enroll=True))
+                    if progress is not None:
+                        progress(1)
+                except FaceguardError as exc:
+                    if len(images) > 1:
+                        exc.add_context(f"image {number} of {len(images)}")
+                    raise
+            expires = iso(utc_now() + timedelta(days=section.retention_days))
+            with self.store.write_lock, self.store.records.begin() as conn:
+                consents.require_consent(conn, subject, purpose)
+                replaced = (
+                    self.store.vault.delete_templates(conn, subject, purpose) if replace else []
+                )
+                ids = [
+                    self.store.vault.add_template(conn, subject, purpose, ex.template, expires)
+                    for ex in extractions
+                ]
+                self._touch(conn, subject)
+                seq = self.store.audit.append(
+                    conn,
+                    actor=actor,
+                    operation=operation,
+                    outcome="ok",
+                    purpose=purpose,
+                    subject=subject,
+                    rules=["R3", "R8", "R9", "R16"] if replace else ["R3", "R8", "R9"],
+                    detail={"templates": len(ids), "replaced": len(replaced),
+                            "engine": self.engine.engine_id},
+                )
+            partition = self.store.index.get(purpose)
+            if partition is not None:
+                partition.remove_templates(set(replaced))
+                partition.add_missing([subject] * len(ids), list(ids),
+                                      np.stack([ex.template.vector for ex in extractions]))
+            if replaced:
+                self.store.settle()
+            self._gate_changed()  # the people count may have crossed a threshold
+        return EnrollResult(subject, purpose, tuple(ids), expires, seq)
+
+    def correct(
+        self, external_id: str, images: Sequence[bytes | np.ndarray], purpose: str, *,
+        actor: str = "library",
+    ) -> EnrollResult:
+        """Correction (R16): re-enroll a person, replacing their templates for ``purpose``."""
+        return self.enroll(external_id, images, purpose, actor=actor, replace=True)
+
+    # ---- verification and identification ------------------------------------------------
+
+    def verify(
+        self,
+        external_id: str,
+        image: bytes | np.ndarray,
+        purpose: str,
+        *,
+        actor: str = "library",
+        reveal_score: bool = False,
+        liveness: LivenessAnswer | None = None,
+    ) -> VerifyResult:
+        """1:1: is the person in ``image`` the consenting person ``external_id``?
+
+        Only templates stored for ``purpose`` under a valid consent are compared. The
+        score is returned only when ``reveal_score`` (admin and evaluation use, R17).
+        """
+        with self._recorded("face.verified", actor, purpose):
+            point = self.operating_point(purpose)
+            self._require_live()
+            live = self.liveness_probe(liveness, subject=external_id, actor=actor)
+            if live is not None:
+                image = live
+            # The person, their consent and their live templates in one query; nothing is
+            # decrypted, and no face processed, without a consent for this purpose.
+            with self.store.records.connect() as conn:
+                side = self.store.vault.consented_templates(conn, external_id, purpose,
+                                                            iso(utc_now()))
+            if side is None:
+                raise consents.no_consent(purpose, "no such person")
+            subject, consented, stored = side
+            if not consented:
+                raise consents.no_consent(purpose)
+            probe = self._extract(image, enroll=False).template
+            distances = []
+            for item in stored:
+                require_same_engine(item.template.engine, probe.engine)
+                distances.append(item.template.distance(probe))
+            best = min(distances) if distances else float("inf")
+            decision = "match" if point.is_match(best) else "no-match"
+            def record(conn: sa.Connection) -> int:
+                # Consent again, in the transaction that records the answer: it may have
+                # been withdrawn while the face was extracted (refused and rolled back then).
+                consents.require_consent(conn, subject, purpose)
+                if decision == "match":
+                    self._touch(conn, subject)
+                return self.store.audit.append(
+                    conn,
+                    actor=actor,
+                    operation="face.verified",
+                    outcome=decision,
+                    purpose=purpose,
+                    subject=subject,
+                    rules=["R1", "R3"],
+                    detail={"operating_point": point.name, "score_revealed": reveal_score,
+                            "templates_compared": len(distances)},
+                )
+
+            seq = self.store.commit(record)  # durable before the answer (group commit)
+        return VerifyResult(
+            decision,  # type: ignore[arg-type]
+            purpose,
+            point.name,
+            seq,
+            score=(best if distances else None) if reveal_score else None,
+        )
+
+    def _partition(self, purpose: str) -> Partition:
+        """The purpose's index partition, loaded on first use and brought up to date with
+        the changes other processes made since (``index_feed``)."""
+        existing = self.store.index.get(purpose)
+        if existing is not None:
+            index_feed.catch_up(self.store, existing, purpose, iso(utc_now()))
+            return existing
+        partition = Partition(self.engine.dimension, self.engine.engine_id)
+        with self.store.records.connect() as conn:
+            partition.feed_seq = index_feed.head(conn)
+            subjects, ids, engines, matrix = self.store.vault.load_partition(
+                conn, purpose, iso(utc_now()), self.engine.dimension
+            )
+        for engine in engines:
+            require_same_engine(engine, self.engine.engine_id)
+        partition.add_many(subjects, ids, matrix)
+        return self.store.index.install(purpose, partition)
+
+    def _still_valid(self, subject: str, template_id: str, purpose: str) -> bool:
+        """The store's answer, not the index's: consent active and template alive."""
+        with self.store.records.connect() as conn:
+            if consents.active_consent_id(conn, subject, purpose) is None:
+                return False
+            row = conn.execute(
+                sa.select(db.templates.c.expires_at).where(
+                    db.templates.c.id == template_id, db.templates.c.subject_id == subject
+                )
+            ).first()
+        return row is not None and row.expires_at > iso(utc_now())
+
+    def identify(
+        self,
+        image: bytes | np.ndarray,
+        purpose: str,
+        *,
+        actor: str = "library",
+        reveal_score: bool = False,
+        liveness: LivenessAnswer | None = None,
+    ) -> IdentifyResult:
+        """1:N: who, among the people consenting to ``purpose``, is in ``image``?
+
+        Answers a subject or ``unknown``. A proposed match is confirmed against the store
+        (consent still valid, template not erased or expired) before it is returned. When
+        the gallery is so large that a false match is likely (templates x FMR above the
+        purpose's ``max_false_identification_rate``, R17), it answers ``needs-review`` with
+        the candidates for a person to decide, and says why.
+        """
+        with self._recorded("face.identified", actor, purpose):
+            point = self.operating_point(purpose)
+            self._require_live()
+            live = self.liveness_probe(liveness, subject=None, actor=actor)
+            if live is not None:
+                image = live
+            probe = self._extract(image, enroll=False).template
+            partition = self._partition(purpose)
+            require_same_engine(partition.engine, probe.engine)
+            confirmed = []
+            search = (partition.search_binary if self.purpose(purpose).search == "binary"
+                      else partition.search)
+            for candidate in search(probe.vector, k=5, max_distance=point.threshold):
+                if not point.is_match(candidate.distance):
+                    break
+                if self._still_valid(candidate.subject_id, candidate.template_id, purpose):
+                    confirmed.append(candidate)
+                else:
+                    partition.remove_subject(candidate.subject_id)
+            expected = len(partition) * point.fmr_target
+            bound = self.purpose(purpose).max_false_identification_rate
+            review = bool(confirmed) and expected > bound
+            reason = (
+                f"{len(partition)} templates x FMR {point.fmr_target:g} = {expected:.3g} "
+                f"expected false identifications per search, above the bound {bound:g} (R17)"
+                if review else None
+            )
+            with self.store.records.connect() as conn:
+                externals = [self.store.vault.identity(conn, c.subject_id).external_id
+                             for c in confirmed[:3]]
+            proposed = "needs-review" if review else ("match" if confirmed else "unknown")
+            proposed_match = confirmed[0] if confirmed and not review else None
+            def record(conn: sa.Connection) -> tuple[int, str, Candidate | None]:
+                # Consent again, in the transaction that records the answer: it may have
+                # been withdrawn since the store confirmed the candidate; the answer is then
+                # "unknown", and the record says why.
+                decision, matched, detail = proposed, proposed_match, {}
+                if matched is not None and consents.active_consent_id(
+                        conn, matched.subject_id, purpose) is None:
+                    decision, matched = "unknown", None
+                    detail = {"withdrawn_before_answer": True}
+                if matched is not None:
+                    self._touch(conn, matched.subject_id)
+                seq = self.store.audit.append(
+                    conn,
+                    actor=actor,
+                    operation="face.identified",
+                    outcome=decision,
+                    purpose=purpose,
+                    subject=matched.subject_id if matched else None,
+                    rules=["R1", "R3", "R17"] if review else ["R1", "R3"],
+                    detail={"operating_point": point.name, "score_revealed": reveal_score,
+                            "gallery": len(partition), "candidates": len(externals),
+                            **detail},
+                )
+                return seq, decision, matched
+
+            # durable before the answer (group commit)
+            seq, decision, matched = self.store.commit(record)
+        if review:
+            return IdentifyResult("needs-review", purpose, point.name, seq,
+                                  candidates=tuple(externals), reason=reason)
+        if matched is None or decision != "match":
+            return IdentifyResult("unknown", purpose, point.name, seq)
+        return IdentifyResult(
+            "match",
+            purpose,
+            point.name,
+            seq,
+            subject_id=matched.subject_id,
+            external_id=externals[0],
+            score=matched.distance if reveal_score else None,
+        )
+

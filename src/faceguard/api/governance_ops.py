@@ -1,0 +1,211 @@
+"""Go-live and reporting: the deployment check, impact assessment, filing, protection level.
+
+These are the ``Faceguard`` operations of R10, R15, R24 and the packs. The deployment file
+is judged together with facts only the running system knows (people enrolled, the state
+of the assessment file, whether a presentation-attack detector is configured); enroll,
+verify and identify refuse, citing the first violated rule, while the check fails.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from faceguard import db
+from faceguard.api.facade import FacadeBase
+from faceguard.assess import (
+    Assessment,
+    AssessmentFacts,
+    FilingPacket,
+    FilingStatus,
+    ProtectionReport,
+    approve,
+    assessment_path,
+    assessment_state,
+    controls_in_force,
+    draft_assessment,
+    filing_packet,
+    filing_status,
+    load_assessment,
+    protection_report,
+    save_draft,
+)
+from faceguard.errors import ConfigError
+from faceguard.policy import CheckResult, DeploymentFacts, check_deployment, pack_numbers, rules_for
+from faceguard.timeutil import iso, utc_now
+
+_CROSSED_KEY = "filing.crossed_on"
+
+#: How long the go-live verdict is reused before the people count is read again.
+GATE_RECHECK_SECONDS = 2.0
+
+
+class GovernanceOps(FacadeBase):
+    """The check, the assessment, the filing packet and the protection-level report."""
+
+    #: Set by the liveness component (a later issue); until then packs that require
+    #: liveness (R26) fail the check and no face is processed under them.
+    pad_available: bool = False
+
+    def people_enrolled(self) -> int:
+        """Distinct people with at least one stored template, across all purposes (R15)."""
+        with self.store.records.connect() as conn:
+            count = conn.execute(
+                sa.select(sa.func.count(sa.distinct(db.templates.c.subject_id)))
+            ).scalar_one()
+        return int(count)
+
+    def facts(self) -> DeploymentFacts:
+        """What the running system knows that the deployment file cannot say."""
+        return DeploymentFacts(
+            people_enrolled=self.people_enrolled(),
+            assessment=assessment_state(self.deployment, self.config_dir),
+            pad_available=self.pad_available,
+        )
+
+    def check(self) -> CheckResult:
+        """Evaluate the deployment and its packs now (``faceguard check``)."""
+        return check_deployment(self.deployment, self.facts())
+
+    def _require_live(self) -> None:
+        """Refuse processing while the deployment fails its check (rule of the first
+        violation, e.g. R10 without an approved assessment, R13 in a hotel room).
+
+        Every enroll, verify and identify passes here, so the verdict is cached: it is
+        recomputed at once when the assessment file changes on disk (size, time or inode)
+        or this process enrolls or erases someone, and at least every
+        ``GATE_RECHECK_SECONDS`` for what other processes change (the people count).
+        """
+        path = assessment_path(self.deployment, self.config_dir)
+        try:
+            info = path.stat() if path is not None else None
+            key: tuple[object, ...] = (
+                (info.st_mtime_ns, info.st_size, info.st_ino) if info else None,
+                self.pad_available, id(self.deployment),
+            )
+        except OSError:
+            key = ("missing", self.pad_available, id(self.deployment))
+        cached = self._gate_cache
+        now = time.monotonic()
+        if cached is not None and cached[0] == key and now < cached[1]:
+            result = cached[2]
+        else:
+            result = self.check()
+            self._gate_cache = (key, now + GATE_RECHECK_SECONDS, result)
+        result.raise_if_failed()
+
+    # ---- impact assessment (R10, P2) ----------------------------------------------------
+
+    def _assessment_file(self) -> Path:
+        path = assessment_path(self.deployment, self.config_dir)
+        if path is None:
+            raise ConfigError("deployment.assessment names no file", rule="R10")
+        return path
+
+    def _assessment_facts(self) -> AssessmentFacts:
+        stats = self.stats()
+        stats["people"] = self.people_enrolled()
+        level = self.deployment.deployment.protection_level
+        return AssessmentFacts.from_stats(
+            self.deployment, stats, controls=controls_in_force(level, service=False),
+            as_of=date.today(), filing=self.filing_status(),
+        )
+
+    def draft_assessment(self, *, actor: str = "library") -> tuple[Path, Assessment]:
+        """Write a draft assessment prefilled from the deployment and the records
+        (``faceguard assess --init``); an earlier approved one is archived, not lost."""
+        path = self._assessment_file()
+        previous = load_assessment(path) if path.exists() else None
+        draft = draft_assessment(self.deployment, self._assessment_facts(), previous=previous)
+        archived = save_draft(path, draft)
+        with self.store.write_lock, self.store.records.begin() as conn:
+            self.store.audit.append(
+                conn, actor=actor, operation="assessment.drafted", outcome="ok", rules=["R10"],
+                detail={"file": path.name, "pending": len(draft.pending),
+                        "archived": archived.name if archived else None},
+            )
+        return path, draft
+
+    def approve_assessment(self, by: str, *, actor: str = "library") -> Assessment:
+        """Record the approval (``faceguard assess --approve --by NAME``)."""
+        path = self._assessment_file()
+        approved = approve(path, self.deployment, by,
+                           keep_years=pack_numbers(self.deployment).assessment_retention_years)
+        approval = approved.approval
+        assert approval is not None
+        with self.store.write_lock, self.store.records.begin() as conn:
+            self.store.audit.append(
+                conn, actor=actor, operation="assessment.approved", outcome="ok",
+                rules=["R10"],
+                detail={"by": approval.by, "content_sha256": approval.content_sha256,
+                        "deployment_sha256": approval.deployment_sha256,
+                        "keep_until": approval.keep_until.isoformat()},
+            )
+        return approved
+
+    def assessment(self) -> Assessment:
+        return load_assessment(self._assessment_file())
+
+    # ---- filing (R15) and protection level (R24, R25) -----------------------------------
+
+    def filing_status(self, today: date | None = None) -> FilingStatus | None:
+        """Where the count stands against the packs' filing threshold; records the day it
+        is first crossed (with an R15 event). ``None`` when no pack sets a threshold."""
+        numbers = pack_numbers(self.deployment)
+        if numbers.filing_threshold_people is None:
+            return None
+        today = today or date.today()
+        with self.store.records.connect() as conn:
+            stored = conn.execute(
+                sa.select(db.settings.c.value).where(db.settings.c.key == _CROSSED_KEY)
+            ).scalar()
+        status = filing_status(
+            self.people_enrolled(), numbers.filing_threshold_people,
+            inclusive=numbers.filing_threshold_comparison == ">=",
+            public_place_triggers=numbers.filing_on_public_place,
+            public_place=self.deployment.deployment.public_place,
+            crossed_on=date.fromisoformat(stored) if stored else None, today=today,
+            working_days=numbers.filing_deadline_working_days or 30,
+        )
+        if status.newly_crossed and status.crossed_on is not None:
+            with self.store.write_lock, self.store.records.begin() as conn:
+                conn.execute(db.settings.insert().values(
+                    key=_CROSSED_KEY, value=status.crossed_on.isoformat()))
+                self.store.audit.append(
+                    conn, actor="system", operation="filing.threshold_crossed",
+                    outcome="ok", rules=["R15"],
+                    detail={"people": status.people, "threshold": status.threshold,
+                            "deadline": status.deadline.isoformat() if status.deadline
+                            else None},
+                )
+        return status
+
+    def filing(self, *, actor: str = "library") -> FilingPacket:
+        """The filing packet for the cyberspace authority (``faceguard filing``)."""
+        status = self.filing_status()
+        if status is None:
+            raise ConfigError("none of the deployment's packs requires filing", rule="R15")
+        path = self._assessment_file()
+        packet = filing_packet(
+            self.deployment, replace(self._assessment_facts(), filing=status),
+            load_assessment(path) if path.exists() else None, status,
+            rules=[{"id": r.id, "kind": r.kind, "source": r.source, "title": r.title}
+                   for r in rules_for(self.deployment).values()],
+            authority=pack_numbers(self.deployment).filing_authority,
+        )
+        with self.store.write_lock, self.store.records.begin() as conn:
+            self.store.audit.append(
+                conn, actor=actor, operation="filing.packet_made", outcome="ok",
+                rules=["R15"], detail={"people": status.people, "at": iso(utc_now())},
+            )
+        return packet
+
+    def protection(self) -> ProtectionReport:
+        """Controls provided at the declared level and what the operator must add."""
+        dep = self.deployment.deployment
+        return protection_report(dep.protection_level, dep.place, dep.public_place,
+                                 self.people_enrolled(), sorted(self.deployment.purposes))

@@ -1,0 +1,247 @@
+"""Liveness operations of the ``Faceguard`` facade (R26): challenges, checks, lockout, alarms.
+
+``issue_challenge`` hands a terminal a challenge; ``check_liveness`` judges the frames sent
+back. Every decision lands in the processing record: ``liveness.passed``, ``liveness.failed``
+(a retry), ``liveness.attack`` (the alarm), ``liveness.lockout`` when repeated failures lock a
+person or a terminal, and ``liveness.refused`` for an attempt while locked. The record holds
+the decision, reason codes and measured scores, never frames or templates.
+
+A challenge is answered once. One exception: a person consenting to several purposes is
+enrolled in each from the same live answer (``liveness_probe(..., enrolling=purpose)``): the
+passed answer is remembered for a minute, and the identical answer (same challenge, frames,
+person and terminal) enrolls each purpose at most once. Verification and identification never
+reuse an answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from faceguard.api.facade import FacadeBase
+from faceguard.errors import ConfigError, FaceguardError, LivenessError
+from faceguard.liveness.challenge import Challenge
+from faceguard.liveness.consistency import ConsistencyPolicy
+from faceguard.liveness.detector import PadConfig, PresentationAttackDetector
+from faceguard.liveness.lockout import Lock, Lockout
+from faceguard.liveness.types import RULE, Frame, LivenessAnswer, PadDecision
+from faceguard.policy import pack_numbers
+from faceguard.timeutil import iso, utc_now
+
+_STATE_LOCK = threading.Lock()
+
+#: How long a passed answer may still enroll the person's other purposes.
+REUSE_WINDOW = timedelta(minutes=1)
+
+
+@dataclass
+class _Passed:
+    """A passed answer: what identifies it, the frame it gave, the purposes it enrolled."""
+
+    fingerprint: str
+    frame: bytes
+    until: datetime
+    purposes: set[str]
+
+
+@dataclass
+class LivenessState:
+    """The detector (with its challenge store) and the lockout of one facade."""
+
+    detector: PresentationAttackDetector
+    lockout: Lockout
+    passed: dict[str, _Passed] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class LivenessOps(FacadeBase):
+    """Challenge-response liveness with lockout and audit events."""
+
+    #: A presentation-attack detector is available (the R26 deployment check reads this).
+    pad_available: bool = True
+
+    _liveness_state: LivenessState | None = None
+
+    def configure_liveness(
+        self, *, detector: PresentationAttackDetector | None = None,
+        lockout: Lockout | None = None,
+    ) -> LivenessState:
+        """Replace the detector (e.g. with an ``OnnxPadScorer``, other policies or a test
+        clock) and/or the lockout. Without arguments, build the defaults now."""
+        with _STATE_LOCK:
+            current = self._liveness_state
+            state = LivenessState(
+                detector or (current.detector if current else self._default_detector()),
+                lockout or (current.lockout if current else Lockout()),
+            )
+            self._liveness_state = state
+        return state
+
+    def _liveness(self) -> LivenessState:
+        state = self._liveness_state
+        return state if state is not None else self.configure_liveness()
+
+    def _default_detector(self) -> PresentationAttackDetector:
+        try:
+            threshold = self.calibration.point("access-control").threshold
+        except ConfigError:
+            threshold = ConsistencyPolicy().max_distance
+        config = PadConfig(consistency=ConsistencyPolicy(max_distance=threshold))
+        return PresentationAttackDetector(self.engine, config=config)
+
+    # ---- operations ---------------------------------------------------------------------
+
+    def issue_challenge(self, terminal: str, *, subject: str | None = None,
+                        actor: str = "library") -> Challenge:
+        """A new challenge for ``terminal`` (``Challenge.to_wire()`` is what it receives).
+
+        ``subject`` (an external ID) binds the challenge to one person. Refused with
+        ``PolicyError`` (R26) while the terminal or the person is locked out.
+        """
+        state = self._liveness()
+        lock = state.lockout.active(subject=subject, terminal=terminal)
+        if lock is not None:
+            self._refuse_locked(lock, actor, subject, terminal, None)
+        return state.detector.issue_challenge(terminal, subject=subject)
+
+    def check_liveness(
+        self,
+        challenge_id: str,
+        frames: Sequence[Frame],
+        *,
+        subject: str | None,
+        terminal: str,
+        actor: str = "library",
+    ) -> PadDecision:
+        """Judge the frames answering ``challenge_id``; record the decision.
+
+        ``subject`` is the external ID the frames are claimed to show (``None`` for 1:N).
+        A failed attempt (attack, retry, or frames that cannot be decoded) counts toward the
+        lockout of the subject and the terminal; raises ``PolicyError`` (R26) while locked.
+        """
+        state = self._liveness()
+        lock = state.lockout.active(subject=subject, terminal=terminal)
+        if lock is not None:
+            self._refuse_locked(lock, actor, subject, terminal, challenge_id)
+        try:
+            decision = state.detector.check(challenge_id, frames, subject, terminal=terminal)
+        except FaceguardError as exc:
+            self._record_liveness(actor, subject, "liveness.failed", "rejected",
+                         {"terminal": terminal, "challenge_id": challenge_id,
+                          "error": type(exc).__name__, "message": exc.message[:300]})
+            self._count_failure(state, actor, subject, terminal)
+            raise
+        detail = {"terminal": terminal, "challenge_id": challenge_id, **decision.summary(),
+                  "seconds": round(decision.seconds, 3)}
+        if decision.live:
+            state.lockout.record_success(subject=subject)
+            self._record_liveness(actor, subject, "liveness.passed", "live", detail)
+            return decision
+        operation = "liveness.attack" if decision.decision == "attack" else "liveness.failed"
+        self._record_liveness(actor, subject, operation, decision.decision, detail)
+        self._count_failure(state, actor, subject, terminal)
+        return decision
+
+    def liveness_required(self) -> bool:
+        """Whether the deployment or one of its packs requires liveness (R26)."""
+        return (self.deployment.deployment.liveness == "required"
+                or pack_numbers(self.deployment).liveness_required)
+
+    def liveness_probe(
+        self, answer: LivenessAnswer | None, *, subject: str | None, actor: str = "library",
+        enrolling: str | None = None,
+    ) -> bytes | None:
+        """The picture to recognise, taken from a live answer to a challenge.
+
+        For enroll, verify and identify: checks ``answer`` (recording the decision) and
+        returns the bytes of its most frontal frame, so the face recognised is the face shown
+        live. ``None`` when no answer is given and liveness is not required. Raises
+        ``LivenessError`` (R26) when liveness is required and no answer is given, when the
+        answer is not judged live (the reason codes are in the message and in ``reasons``),
+        or while locked out. ``enrolling`` (a purpose) lets a passed answer enroll the same
+        person in each of their purposes, once each, within ``REUSE_WINDOW``.
+        """
+        if answer is None:
+            if self.liveness_required():
+                raise LivenessError("liveness is required: issue a challenge and send the "
+                                    "frames that answer it", decision="required",
+                                    reasons=(("liveness.required", "no answer to a "
+                                              "challenge was sent"),))
+            return None
+        state = self._liveness()
+        fingerprint = _fingerprint(answer, subject)
+        if enrolling is not None:
+            reused = self._reuse(state, answer.challenge_id, fingerprint, enrolling)
+            if reused is not None:
+                return reused
+        decision = self.check_liveness(answer.challenge_id, answer.frames, subject=subject,
+                                       terminal=answer.terminal, actor=actor)
+        if not decision.live or decision.best_frame is None:
+            raise LivenessError(f"the liveness check did not pass ({decision.decision}: "
+                                f"{', '.join(decision.codes)})", decision=decision.decision,
+                                reasons=tuple((r.code, r.message) for r in decision.reasons))
+        frame = answer.frames[decision.best_frame].data
+        if enrolling is not None:
+            with state.lock:
+                state.passed[answer.challenge_id] = _Passed(
+                    fingerprint, frame, utc_now() + REUSE_WINDOW, {enrolling})
+        return frame
+
+    # ---- helpers ------------------------------------------------------------------------
+
+    @staticmethod
+    def _reuse(state: LivenessState, challenge_id: str, fingerprint: str,
+               purpose: str) -> bytes | None:
+        """The frame of a passed answer identical to this one, for a purpose it has not
+        enrolled yet; ``None`` otherwise (the answer is then checked, and a replay fails)."""
+        now = utc_now()
+        with state.lock:
+            for key in [k for k, v in state.passed.items() if v.until <= now]:
+                del state.passed[key]
+            passed = state.passed.get(challenge_id)
+            if (passed is None or passed.fingerprint != fingerprint
+                    or purpose in passed.purposes):
+                return None
+            passed.purposes.add(purpose)
+            return passed.frame
+
+    def _count_failure(self, state: LivenessState, actor: str, subject: str | None,
+                       terminal: str) -> None:
+        for lock in state.lockout.record_failure(subject=subject, terminal=terminal):
+            self._record_liveness(actor, subject, "liveness.lockout", "locked", {
+                "locked": lock.kind, "terminal": terminal, "until": iso(lock.until),
+                "failures": lock.failures,
+            })
+
+    def _refuse_locked(self, lock: Lock, actor: str, subject: str | None, terminal: str,
+                       challenge_id: str | None) -> None:
+        self._record_liveness(actor, subject, "liveness.refused", "locked", {
+            "locked": lock.kind, "terminal": terminal, "until": iso(lock.until),
+            "challenge_id": challenge_id,
+        })
+        message = (f"liveness locked for this {lock.kind} after {lock.failures} failed "
+                   f"attempts, until {iso(lock.until)}")
+        raise LivenessError(message, decision="locked",
+                            reasons=((f"liveness.locked_{lock.kind}", message),))
+
+    def _record_liveness(self, actor: str, subject: str | None, operation: str, outcome: str,
+                detail: dict[str, Any]) -> None:
+        with self.store.write_lock, self.store.records.begin() as conn:
+            subject_id = self._subject_id(conn, subject) if subject is not None else None
+            self.store.audit.append(conn, actor=actor, operation=operation, outcome=outcome,
+                                    subject=subject_id, rules=[RULE], detail=detail)
+
+
+def _fingerprint(answer: LivenessAnswer, subject: str | None) -> str:
+    """SHA-256 over everything an answer consists of, and who it is claimed to show."""
+    digest = hashlib.sha256()
+    for part in (answer.challenge_id, answer.terminal, subject or ""):
+        digest.update(part.encode() + b"\0")
+    for frame in answer.frames:
+        digest.update(hashlib.sha256(frame.data).digest())
+        digest.update(str(int(frame.captured_at_ms)).encode() + b"\0")
+    return digest.hexdigest()

@@ -1,0 +1,289 @@
+"""Notices and consents (R2, R3, R5): one consent per subject and purpose, never implied.
+
+A notice is versioned per purpose and must hold every field R2 lists; its SHA-256 (over a
+canonical JSON encoding) is stored with each consent given under it. Consents are rows
+``(subject, purpose)`` with their method, evidence and time; under-14s need a guardian.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from faceguard import db
+from faceguard.errors import ConsentError, NotFound, NoticeError
+from faceguard.timeutil import iso, utc_now
+from faceguard.vault.keys import record_aad
+from faceguard.vault.templates import Vault
+
+#: What R2 requires a notice to say (FRM 5; PIPL 17, 30).
+NOTICE_FIELDS: dict[str, str] = {
+    "controller": "name of the processor (controller)",
+    "contact": "how to contact the processor",
+    "purpose": "the purpose of processing",
+    "method": "how faces are processed",
+    "retention": "how long the face information is kept",
+    "necessity": "why face recognition is necessary here",
+    "impact": "the impact on the person's rights and interests",
+    "rights": "how to exercise the rights to access, copy, correct, delete and withdraw",
+}
+
+CONSENT_METHODS = ("click", "signature", "written")
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A published notice version."""
+
+    id: int
+    purpose: str
+    version: int
+    fields: dict[str, str]
+    sha256: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Guardian:
+    """A guardian's consent for a subject under 14 (R5)."""
+
+    name: str
+    relationship: str
+    evidence: str
+
+
+@dataclass(frozen=True)
+class ConsentRecord:
+    """One consent row as plain data (guardian details only when decrypted for export)."""
+
+    id: int
+    subject_id: str
+    purpose: str
+    notice_version: int
+    notice_sha256: str
+    method: str
+    evidence_ref: str
+    minor: bool
+    status: str
+    granted_at: str
+    ended_at: str | None
+    end_reason: str | None
+
+
+def notice_hash(fields: dict[str, str]) -> str:
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def validate_notice_fields(fields: dict[str, str]) -> None:
+    """``NoticeError`` (R2) naming every missing, empty or unknown field."""
+    missing = [k for k in NOTICE_FIELDS if not str(fields.get(k, "")).strip()]
+    unknown = sorted(set(fields) - set(NOTICE_FIELDS))
+    problems = []
+    if missing:
+        problems.append("missing or empty: " + ", ".join(missing))
+    if unknown:
+        problems.append("unknown fields: " + ", ".join(unknown))
+    if problems:
+        raise NoticeError("the notice is incomplete (" + "; ".join(problems) + ")")
+
+
+def publish_notice(conn: Connection, purpose: str, fields: dict[str, str]) -> Notice:
+    """Store the next version of ``purpose``'s notice after validating its fields."""
+    validate_notice_fields(fields)
+    if fields["purpose"] != purpose and purpose not in fields["purpose"]:
+        raise NoticeError(f"the notice's purpose field does not mention {purpose!r}")
+    current = conn.execute(
+        sa.select(sa.func.max(db.notices.c.version)).where(db.notices.c.purpose == purpose)
+    ).scalar()
+    version = int(current or 0) + 1
+    digest = notice_hash(fields)
+    created = iso(utc_now())
+    result = conn.execute(
+        db.notices.insert().values(
+            purpose=purpose,
+            version=version,
+            content=json.dumps(fields, sort_keys=True, ensure_ascii=False),
+            sha256=digest,
+            created_at=created,
+        )
+    )
+    notice_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+    return Notice(notice_id, purpose, version, dict(fields), digest, created)
+
+
+def current_notice(conn: Connection, purpose: str) -> Notice:
+    """The newest notice of ``purpose``; ``NoticeError`` (R2) if none was published."""
+    row = conn.execute(
+        sa.select(db.notices)
+        .where(db.notices.c.purpose == purpose)
+        .order_by(db.notices.c.version.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        raise NoticeError(
+            f"no notice has been published for purpose {purpose!r}; "
+            "run `faceguard notice --purpose ...` first"
+        )
+    fields = json.loads(row.content)
+    if notice_hash(fields) != row.sha256:
+        raise NoticeError(f"notice {purpose} v{row.version} does not match its stored hash")
+    return Notice(row.id, row.purpose, row.version, fields, row.sha256, row.created_at)
+
+
+def validate_grant(method: str, evidence_ref: str, minor: bool, guardian: Guardian | None) -> None:
+    """Check a consent's method and evidence (R3) and a minor's guardian (R5)."""
+    if method not in CONSENT_METHODS:
+        raise ConsentError(
+            f"consent method {method!r} is not accepted; use one of {', '.join(CONSENT_METHODS)}"
+        )
+    if not evidence_ref.strip():
+        raise ConsentError("a consent needs an evidence reference (what records the consent)")
+    if minor and (guardian is None or not all(v.strip() for v in asdict(guardian).values())):
+        raise ConsentError(
+            "the subject is under 14: a guardian consent with the guardian's name, "
+            "relationship and evidence is required",
+            rule="R5",
+        )
+
+
+def grant(
+    conn: Connection,
+    vault: Vault,
+    *,
+    subject_id: str,
+    purpose: str,
+    notice: Notice,
+    method: str,
+    evidence_ref: str,
+    minor: bool,
+    guardian: Guardian | None,
+) -> tuple[int, int | None]:
+    """Record a consent; returns ``(new consent id, id of the consent it superseded)``.
+
+    Raises ``ConsentError`` for a bad method or missing evidence (R3) and for a minor
+    without a complete guardian consent (R5).
+    """
+    validate_grant(method, evidence_ref, minor, guardian)
+    guardian_ct: bytes | None = None
+    if minor and guardian is not None:
+        guardian_ct = vault.seal(
+            subject_id,
+            json.dumps(asdict(guardian)).encode("utf-8"),
+            record_aad(b"guardian", subject_id, purpose),
+        )
+    now = iso(utc_now())
+    previous = active_consent_id(conn, subject_id, purpose)
+    if previous is not None:
+        end_consent(conn, previous, status="superseded", reason="new consent", when=now)
+    result = conn.execute(
+        db.consents.insert().values(
+            subject_id=subject_id,
+            purpose=purpose,
+            notice_id=notice.id,
+            notice_sha256=notice.sha256,
+            method=method,
+            evidence_ref=evidence_ref,
+            minor=minor,
+            guardian_ct=guardian_ct,
+            status="active",
+            granted_at=now,
+        )
+    )
+    return int(result.inserted_primary_key[0]), previous  # type: ignore[index]
+
+
+# Built once: every verification runs it twice (SQLAlchemy reuses its compiled form).
+_ACTIVE_CONSENT = db.Prepared(sa.select(db.consents.c.id).where(
+    db.consents.c.subject_id == sa.bindparam("subject_id"),
+    db.consents.c.purpose == sa.bindparam("purpose"),
+    db.consents.c.status == "active",
+))
+
+
+def active_consent_id(conn: Connection, subject_id: str, purpose: str) -> int | None:
+    """The active consent of ``subject_id`` for ``purpose``, or ``None``."""
+    row = _ACTIVE_CONSENT.first(conn, {"subject_id": subject_id, "purpose": purpose})
+    return None if row is None else int(row[0])
+
+
+def no_consent(purpose: str, reason: str = "no valid consent for this purpose") -> ConsentError:
+    """The refusal for a subject without a valid consent for ``purpose`` (R3).
+
+    Its message is the same whether the person is unknown, has no consent for this purpose
+    or a withdrawn one, so that a terminal cannot learn who exists; ``reason`` (kept in the
+    processing record, never shown) says which."""
+    error = ConsentError(f"no valid consent of this person for purpose {purpose!r}")
+    error.reason = reason
+    return error
+
+
+def require_consent(conn: Connection, subject_id: str, purpose: str) -> int:
+    """The active consent's id, or ``ConsentError`` (R3)."""
+    consent_id = active_consent_id(conn, subject_id, purpose)
+    if consent_id is None:
+        raise no_consent(purpose)
+    return consent_id
+
+
+def active_purposes(conn: Connection, subject_id: str) -> list[str]:
+    rows = conn.execute(
+        sa.select(db.consents.c.purpose).where(
+            db.consents.c.subject_id == subject_id, db.consents.c.status == "active"
+        )
+    )
+    return sorted(r.purpose for r in rows)
+
+
+def end_consent(conn: Connection, consent_id: int, *, status: str, reason: str, when: str) -> None:
+    conn.execute(
+        db.consents.update()
+        .where(db.consents.c.id == consent_id)
+        .values(status=status, ended_at=when, end_reason=reason)
+    )
+
+
+def end_all(conn: Connection, subject_id: str, *, status: str, reason: str, when: str) -> None:
+    conn.execute(
+        db.consents.update()
+        .where(db.consents.c.subject_id == subject_id, db.consents.c.status == "active")
+        .values(status=status, ended_at=when, end_reason=reason)
+    )
+
+
+def consents_of(conn: Connection, subject_id: str) -> list[ConsentRecord]:
+    rows = conn.execute(
+        sa.select(db.consents, db.notices.c.version)
+        .join(db.notices, db.notices.c.id == db.consents.c.notice_id)
+        .where(db.consents.c.subject_id == subject_id)
+        .order_by(db.consents.c.id)
+    )
+    return [
+        ConsentRecord(
+            r.id, r.subject_id, r.purpose, r.version, r.notice_sha256, r.method, r.evidence_ref,
+            bool(r.minor), r.status, r.granted_at, r.ended_at, r.end_reason,
+        )
+        for r in rows
+    ]
+
+
+def guardian_of(conn: Connection, vault: Vault, consent: ConsentRecord) -> dict[str, Any] | None:
+    """Decrypted guardian details of a minor's consent."""
+    row = conn.execute(
+        sa.select(db.consents.c.guardian_ct).where(db.consents.c.id == consent.id)
+    ).first()
+    if row is None:
+        raise NotFound(f"no consent {consent.id}")
+    if row.guardian_ct is None:
+        return None
+    raw = vault.open(
+        consent.subject_id, row.guardian_ct, record_aad(b"guardian", consent.subject_id,
+                                                        consent.purpose)
+    )
+    data: dict[str, Any] = json.loads(raw)
+    return data

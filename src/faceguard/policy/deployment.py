@@ -1,0 +1,195 @@
+"""The deployment file ``faceguard.toml`` (keys as in DESIGN.md), validated with pydantic.
+
+Unknown keys, missing keys and wrong types are errors naming the key, and so are an unknown
+pack, an unknown place type and an unknown purpose. The legal judgement of a deployment (a
+private place, a forbidden purpose, a missing assessment...) belongs to ``faceguard check``
+(``faceguard.policy.check``); this module only reads the file and checks its shape, so that a
+forbidden purpose or a private place is refused there with its rule ID (R27, R13).
+
+``faceguard.policy`` imports this module; the two validators that need the policy lists import
+them when they run.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from faceguard.engine.calibration import OPERATING_POINT_NAMES
+from faceguard.errors import ConfigError
+from faceguard.policy.purposes import FORBIDDEN_PURPOSES, PURPOSES
+
+#: Longest retention accepted for any purpose (R8: no unlimited terms).
+MAX_RETENTION_DAYS = 3650
+
+#: How a consent may be given; the same names as ``consent.CONSENT_METHODS``.
+ConsentMethod = Literal["click", "signature", "written"]
+
+
+def _every_consent_method() -> list[ConsentMethod]:
+    return ["click", "signature", "written"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class DeploymentSection(_Strict):
+    name: str = Field(min_length=1)
+    controller: str = Field(min_length=1)
+    contact: str = Field(min_length=1)
+    packs: list[str] = Field(min_length=1)
+    place: str = Field(min_length=1)
+    public_place: bool
+    collection_area: str = ""
+    signage: str = ""
+    protection_level: int = Field(ge=1, le=5)
+    alternatives: list[str]
+    transmission: Literal["local", "network"]
+    assessment: str = ""
+    minors_rules: str = ""
+    liveness: Literal["required", "off"]
+    #: Public URL of the retention schedule (required by the ``bipa`` pack: P3).
+    retention_policy_url: str = ""
+    #: Consent methods this deployment accepts (the ``bipa`` pack excludes "click": P4).
+    consent_methods: list[ConsentMethod] = Field(
+        default_factory=_every_consent_method, min_length=1
+    )
+
+    @field_validator("packs")
+    @classmethod
+    def _known_packs(cls, value: list[str]) -> list[str]:
+        from faceguard.policy.packs import known_pack_ids
+
+        known = known_pack_ids()
+        for pack in value:
+            if pack not in known:
+                raise ValueError(f"unknown pack {pack!r}; known packs: {', '.join(known)}")
+        if len(set(value)) != len(value):
+            raise ValueError("each pack may be named once")
+        return value
+
+    @field_validator("place")
+    @classmethod
+    def _known_place(cls, value: str) -> str:
+        from faceguard.policy.places import PLACES
+
+        if value not in PLACES:
+            raise ValueError(
+                f"unknown place type {value!r}; known place types: {', '.join(sorted(PLACES))}"
+            )
+        return value
+
+    @field_validator("consent_methods")
+    @classmethod
+    def _no_repeats(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("a consent method is named twice")
+        return value
+
+
+class PurposeSection(_Strict):
+    necessity: str = Field(min_length=1)
+    retention_days: int = Field(ge=1, le=MAX_RETENTION_DAYS)
+    operating_point: str = "access-control"
+    #: R17 gallery-size guard: when gallery size x FMR exceeds this, identification answers
+    #: "needs-review" with candidates instead of an automatic match.
+    max_false_identification_rate: float = Field(default=0.1, gt=0, le=1)
+    #: 1:N search: "exact" float32 scan, or "binary" (128-bit first stage + exact re-rank).
+    search: Literal["exact", "binary"] = "exact"
+
+    @field_validator("operating_point")
+    @classmethod
+    def _known_point(cls, value: str) -> str:
+        if value not in OPERATING_POINT_NAMES:
+            raise ValueError(f"must be one of {', '.join(OPERATING_POINT_NAMES)}")
+        return value
+
+
+class Deployment(_Strict):
+    """One deployment: who, where, which packs, and the declared purposes."""
+
+    deployment: DeploymentSection
+    purposes: dict[str, PurposeSection] = Field(min_length=1)
+
+    @field_validator("purposes")
+    @classmethod
+    def _closed_list(cls, value: dict[str, PurposeSection]) -> dict[str, PurposeSection]:
+        # Forbidden purposes pass here so that ``faceguard check`` refuses them with their
+        # rule (R27, P7); every operation refuses them too (``purposes.check_purpose_name``).
+        for name in value:
+            if name not in PURPOSES and name not in FORBIDDEN_PURPOSES:
+                raise ValueError(
+                    f"unknown purpose {name!r}; allowed purposes: {', '.join(sorted(PURPOSES))}"
+                )
+        return value
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """Each problem of ``exc`` in plain words naming its dotted key, joined by "; "."""
+    problems = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"])
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            problems.append(f"unknown key '{key}'")
+        elif kind == "missing":
+            problems.append(f"missing key '{key}'")
+        elif kind == "value_error" and "error" in err.get("ctx", {}):
+            problems.append(f"key '{key}': {err['ctx']['error']}")
+        else:
+            problems.append(f"key '{key}': {err['msg']}")
+    return "; ".join(problems)
+
+
+def parse_deployment(text: str, *, source: str = "faceguard.toml") -> Deployment:
+    """Parse and validate deployment TOML; ``ConfigError`` names the offending key."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source} is not valid TOML: {exc}") from exc
+    except RecursionError as exc:  # tomllib recurses once per level of nested arrays/tables
+        raise ConfigError(f"{source} is not valid TOML: values nested too deep") from exc
+    try:
+        return Deployment.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {describe_validation_error(exc)}") from exc
+
+
+def load_deployment(path: Path) -> Deployment:
+    """Read and validate ``path``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(f"deployment file {path} not found") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"deployment file {path} is not UTF-8 text") from exc
+    return parse_deployment(text, source=str(path))
+
+
+STARTER_TOML = """\
+# faceguard deployment file: every key is documented in README.md ("Deployment file").
+[deployment]
+name = "Sunshine Garden north gate"
+controller = "Sunshine Property Management Co."   # who processes the faces
+contact = "privacy@sunshine.example"
+packs = ["cn"]                    # cn | cn-draft-2023 | gdpr | bipa | eu-ai-act
+place = "residential-entrance"    # closed list of place types (private spaces are refused)
+public_place = false
+collection_area = ""              # required when public_place
+signage = ""                      # evidence of signs, required when public_place
+protection_level = 2              # 1..5 (MLPS)
+alternatives = ["resident-card", "guard-desk"]   # non-face ways in
+transmission = "local"            # local | network (network needs a basis: R7)
+assessment = "assessment.toml"    # the impact assessment; absent -> cannot go live (R10)
+minors_rules = ""                 # published rules for under-14s; needed to enroll minors (R5)
+liveness = "required"             # required | off (a pack may force required)
+
+[purposes.access-control]
+necessity = "Residents open the gate hands-free; cards remain available."
+retention_days = 365
+operating_point = "access-control"   # named operating point (false-match rate), see README
+"""

@@ -1,0 +1,154 @@
+"""The data directory and the stores opened on it.
+
+::
+
+    DATA_DIR/
+    ├── faceguard.toml      the deployment file (starter written by `faceguard init`)
+    ├── faceguard.db        record store: subjects, consents, encrypted templates, audit
+    ├── faceguard.lock      every open store holds a shared flock on it; a restore, an
+    │                       exclusive one (so it never runs under a live service)
+    └── keys/               mode 0700; never back it up together with faceguard.db
+        ├── master.key      mode 0600 (unless FACEGUARD_MASTER_KEY is set)
+        ├── keys.db         wrapped per-subject data keys
+        └── erasures.jsonl  the erasure ledger (faceguard.ledger): never replaced by a restore
+
+Opening a store completes every erasure the ledger holds that the stores do not show as
+done (``faceguard.recovery``): an interrupted one, or one a restored copy brought back.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from faceguard import db
+from faceguard.audit.log import AuditLog
+from faceguard.audit.receipts import RECEIPTS_FILE
+from faceguard.errors import ConfigError
+from faceguard.index.partition import GalleryIndex
+from faceguard.results import ErasureRecovery
+from faceguard.store.group_commit import GroupCommit
+from faceguard.store.ledger import LEDGER_FILE, ErasureLedger
+from faceguard.vault.keys import Keyring
+from faceguard.vault.templates import Vault
+
+RECORDS_FILE = "faceguard.db"
+KEYS_DIR = "keys"
+KEYS_FILE = "keys.db"
+MASTER_KEY_FILE = "master.key"
+CONFIG_FILE = "faceguard.toml"
+LOCK_FILE = "faceguard.lock"
+T = TypeVar("T")
+
+
+def master_key_path(data_dir: Path) -> Path:
+    return data_dir / KEYS_DIR / MASTER_KEY_FILE
+
+
+def lock_data_dir(data_dir: Path, *, exclusive: bool) -> int:
+    """Take the data directory's lock (shared: the store is open; exclusive: a restore);
+    returns the descriptor, whose closing releases it. Never waits: ``ConfigError`` when the
+    lock is held the other way."""
+    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        os.close(fd)
+        if exclusive:
+            raise ConfigError(
+                f"{data_dir} is in use (a running service or command has it open); stop it "
+                "before restoring") from exc
+        raise ConfigError(f"{data_dir} is being restored; open it when the restore is done"
+                          ) from exc
+    return fd
+
+
+@dataclass
+class Store:
+    """Everything persistent, opened once per process and passed down."""
+
+    data_dir: Path
+    records: Engine
+    keys: Engine
+    keyring: Keyring
+    vault: Vault
+    audit: AuditLog
+    index: GalleryIndex = field(default_factory=GalleryIndex)
+    write_lock: threading.RLock = field(default_factory=threading.RLock)
+    #: The data directory's shared lock (``lock_data_dir``), released by ``close``.
+    lock_fd: int | None = field(default=None, repr=False)
+    group: GroupCommit = field(init=False, repr=False)
+    ledger: ErasureLedger = field(init=False, repr=False)
+    #: What opening completed or re-applied from the erasure ledger.
+    recovered: ErasureRecovery = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.group = GroupCommit(self.records, self.audit, self.write_lock)
+        self.ledger = ErasureLedger(self.data_dir / KEYS_DIR / LEDGER_FILE)
+        self.recovered = ErasureRecovery()
+
+    @classmethod
+    def open(cls, data_dir: Path, master_key: bytes, *, actor: str = "start-up") -> Store:
+        """Open (creating or migrating) both stores in ``data_dir``, then complete every
+        erasure of the ledger that is not done (``actor`` records who did)."""
+        (data_dir / KEYS_DIR).mkdir(parents=True, exist_ok=True)
+        (data_dir / KEYS_DIR).chmod(0o700)
+        lock = lock_data_dir(data_dir, exclusive=False)
+        try:
+            records = db.connect(data_dir / RECORDS_FILE, wal=True)
+            keys = db.connect(data_dir / KEYS_DIR / KEYS_FILE)
+            db.upgrade(records, "records")
+            db.upgrade(keys, "keys")
+            keyring = Keyring(master_key)
+        except BaseException:
+            os.close(lock)
+            raise
+        store = cls(
+            data_dir=data_dir,
+            records=records,
+            keys=keys,
+            keyring=keyring,
+            vault=Vault(records, keys, keyring),
+            audit=AuditLog(records, keyring.signing_key),
+            lock_fd=lock,
+        )
+        try:
+            # Imported here: recovery works through erasure, which works on a Store.
+            from faceguard.rights.recovery import reconcile
+
+            store.audit.attach_receipts(store.data_dir / RECEIPTS_FILE)
+            store.recovered = reconcile(store, actor=actor)
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def commit(self, work: Callable[[sa.Connection], T]) -> T:
+        """Run a small write (an operation's audit event and bookkeeping) with group commit:
+        durable when this returns, sharing its transaction with concurrent ones. ``work``
+        may run twice (a group with a failing job is run again), so it must only write
+        through the connection it is given."""
+        return self.group.run(work)
+
+    def settle(self) -> None:
+        """After personal data was deleted: fold the record store's log into its file."""
+        db.checkpoint(self.records)
+
+    def close(self) -> None:
+        try:
+            self.audit.close()
+            self.settle()
+            self.records.dispose()
+            self.keys.dispose()
+        finally:
+            if self.lock_fd is not None:
+                os.close(self.lock_fd)
+                self.lock_fd = None
