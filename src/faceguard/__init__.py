@@ -9,7 +9,7 @@ from faceguard.audit.integrity import IntegrityFinding, IntegrityReport
 from faceguard.audit.log import AuditEvent, AuditReport
 from faceguard.audit.receipts import AuditReceipt
 from faceguard.consent.records import Guardian, Notice
-from faceguard.engine.calibration import OPERATING_POINT_NAMES, OperatingPoint
+from faceguard.engine.calibration import OperatingPoint
 from faceguard.errors import (
     AuditError,
     ConfigError,
@@ -32,6 +32,7 @@ from faceguard.errors import (
     TooManyFaces,
     VaultError,
 )
+from faceguard.operating_points import OPERATING_POINT_NAMES
 from faceguard.results import (
     ConsentReceipt,
     DeletionCertificate,

@@ -32,7 +32,8 @@ from faceguard.index.partition import Candidate, Partition
 from faceguard.liveness import LivenessAnswer
 from faceguard.policy.deployment import STARTER_TOML, load_deployment
 from faceguard.results import EnrollResult, IdentifyResult, VerifyResult
-from faceguard.store.core import CONFIG_FILE, Store, master_key_path
+from faceguard.rights.recovery import open_store
+from faceguard.store.core import CONFIG_FILE, master_key_path
 from faceguard.timeutil import iso, utc_now
 from faceguard.vault.keys import load_master_key, new_master_key, write_key_file
 
@@ -55,7 +56,7 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps):
         config = data_dir / CONFIG_FILE
         if not config.exists():
             config.write_text(STARTER_TOML, encoding="utf-8")
-        Store.open(data_dir, load_master_key(key_path)).close()
+        open_store(data_dir, load_master_key(key_path)).close()
         return config
 
     @classmethod
@@ -81,7 +82,7 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps):
             load_calibration_file(calibration, engine.engine_id) if calibration is not None
             else load_calibration(engine.engine_id.split(":")[0], engine.engine_id)
         )
-        return cls(Store.open(data_dir, master), deployment, engine, points,
+        return cls(open_store(data_dir, master), deployment, engine, points,
                    config_dir=config.resolve().parent)
 
     def use_worker_processes(self, workers: int) -> None:
@@ -292,7 +293,8 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps):
         the changes other processes made since (``index_feed``)."""
         existing = self.store.index.get(purpose)
         if existing is not None:
-            index_feed.catch_up(self.store, existing, purpose, iso(utc_now()))
+            index_feed.catch_up(self.store.records, self.store.vault, existing, purpose,
+                                iso(utc_now()))
             return existing
         partition = Partition(self.engine.dimension, self.engine.engine_id)
         with self.store.records.connect() as conn:

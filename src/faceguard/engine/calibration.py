@@ -14,14 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from faceguard.errors import ConfigError
-
-#: Named operating points by target false-match rate (FMR).
-OPERATING_POINT_NAMES: dict[str, float] = {
-    "convenience": 1e-2,
-    "access-control": 1e-3,
-    "high-security": 1e-4,
-    "payment": 1e-5,
-}
+from faceguard.operating_points import OPERATING_POINT_NAMES
 
 
 @dataclass(frozen=True)

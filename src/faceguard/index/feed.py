@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from faceguard import db
 from faceguard.engine.types import require_same_engine
 from faceguard.index.partition import Partition
-from faceguard.store.core import Store
+from faceguard.vault.templates import Vault
 
 _SINCE = db.Prepared(
     sa.select(db.index_changes.c.seq, db.index_changes.c.kind, db.index_changes.c.subject_id,
@@ -37,16 +37,17 @@ def head(conn: sa.Connection) -> int:
     return int(conn.execute(_HEAD).scalar_one())
 
 
-def catch_up(store: Store, partition: Partition, purpose: str, now: str) -> int:
-    """Apply the feed's rows for ``purpose`` after ``partition.feed_seq``; returns how many
-    rows were applied."""
+def catch_up(records: sa.Engine, vault: Vault, partition: Partition, purpose: str,
+             now: str) -> int:
+    """Apply the feed's rows for ``purpose`` after ``partition.feed_seq`` (read from the
+    record store, templates opened by the vault); returns how many rows were applied."""
     with partition.feed_lock:
-        with store.records.connect() as conn:
+        with records.connect() as conn:
             rows = _SINCE.rows(conn, {"purpose": purpose, "after": partition.feed_seq})
             if not rows:
                 return 0
             added = sorted({row[2] for row in rows if row[1] == "add"})
-            subjects, ids, engines, matrix = store.vault.load_subjects(
+            subjects, ids, engines, matrix = vault.load_subjects(
                 conn, purpose, now, partition.dimension, added)
         for engine in engines:
             require_same_engine(engine, partition.engine)

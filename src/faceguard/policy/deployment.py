@@ -18,8 +18,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from faceguard.engine.calibration import OPERATING_POINT_NAMES
 from faceguard.errors import ConfigError
+from faceguard.operating_points import OPERATING_POINT_NAMES
 from faceguard.policy.purposes import FORBIDDEN_PURPOSES, PURPOSES
 
 #: Longest retention accepted for any purpose (R8: no unlimited terms).

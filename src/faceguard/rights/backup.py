@@ -47,6 +47,7 @@ from faceguard.audit.receipts import record_restore
 from faceguard.errors import ConfigError, VaultError
 from faceguard.files import fsync_path, sha256_file
 from faceguard.results import BackupResult, RestoreResult
+from faceguard.rights.recovery import open_store
 from faceguard.store.core import KEYS_DIR, KEYS_FILE, RECORDS_FILE, Store, lock_data_dir
 from faceguard.store.ledger import LEDGER_FILE, ErasureLedger, parse
 from faceguard.timeutil import iso, utc_now
@@ -124,7 +125,7 @@ def restore(data_dir: Path, src: Path, master_key: bytes, *, parts: tuple[str, .
                                f"backup {manifests['records'].backup_id} of "
                                f"{manifests['records'].created_at}")
         fcntl.flock(lock, fcntl.LOCK_SH)  # the store opens beside this lock
-        store = Store.open(data_dir, master_key, actor=actor)  # re-applies the ledger
+        store = open_store(data_dir, master_key, actor=actor)  # re-applies the ledger
         try:
             recovery = store.recovered
             unreadable, orphans = _mismatched(store)

@@ -13,13 +13,14 @@ stores and finishes the ones they do not show as done:
   so not a new consent given since) was undone by a restored copy: the consent ends again and
   the purpose's templates go (``consent.withdrawal_reapplied``).
 
-It runs whenever a store opens, in every ``sweep`` and after a ``restore``. It costs one read
-of the ledger and a few indexed look-ups per thousand erased people.
+It runs whenever a store opens (``open_store``), in every ``sweep`` and after a ``restore``.
+It costs one read of the ledger and a few indexed look-ups per thousand erased people.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -32,6 +33,18 @@ from faceguard.store.ledger import Intention, Withdrawal
 from faceguard.timeutil import iso, utc_now
 
 _CHUNK = 500
+
+
+def open_store(data_dir: Path, master_key: bytes, *, actor: str = "start-up") -> Store:
+    """Open the stores of ``data_dir`` and keep the ledger's promises before anything else
+    runs on them (``store.recovered`` says what was completed or re-applied)."""
+    store = Store.open(data_dir, master_key)
+    try:
+        store.recovered = reconcile(store, actor=actor)
+    except BaseException:
+        store.close()
+        raise
+    return store
 
 
 def reconcile(store: Store, *, actor: str) -> ErasureRecovery:

@@ -11,8 +11,8 @@ from sqlalchemy.engine import Connection
 
 from faceguard import db
 from faceguard.audit.log import AuditEvent
-from faceguard.engine.calibration import OPERATING_POINT_NAMES
 from faceguard.errors import ConfigError, NotFound
+from faceguard.operating_points import OPERATING_POINT_NAMES
 from faceguard.results import Explanation, ReviewRequest
 
 #: Processing-record operations whose outcome is an automated decision about a person.

@@ -96,9 +96,10 @@ class Store:
         self.recovered = ErasureRecovery()
 
     @classmethod
-    def open(cls, data_dir: Path, master_key: bytes, *, actor: str = "start-up") -> Store:
-        """Open (creating or migrating) both stores in ``data_dir``, then complete every
-        erasure of the ledger that is not done (``actor`` records who did)."""
+    def open(cls, data_dir: Path, master_key: bytes) -> Store:
+        """Open (creating or migrating) both stores in ``data_dir``. Use
+        ``rights.recovery.open_store``, which also completes every erasure of the ledger that
+        is not done: this alone does not (the store knows nothing of erasure)."""
         (data_dir / KEYS_DIR).mkdir(parents=True, exist_ok=True)
         (data_dir / KEYS_DIR).chmod(0o700)
         lock = lock_data_dir(data_dir, exclusive=False)
@@ -121,11 +122,7 @@ class Store:
             lock_fd=lock,
         )
         try:
-            # Imported here: recovery works through erasure, which works on a Store.
-            from faceguard.rights.recovery import reconcile
-
             store.audit.attach_receipts(store.data_dir / RECEIPTS_FILE)
-            store.recovered = reconcile(store, actor=actor)
         except BaseException:
             store.close()
             raise
