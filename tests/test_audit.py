@@ -25,7 +25,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from faceguard.audit.log import AuditEvent, AuditLog, AuditReport
+from faceguard.audit.events import AuditEvent, AuditReport
+from faceguard.audit.log import AuditLog
 from faceguard.db import connect, upgrade
 from faceguard.errors import AuditError
 

@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 
 from faceguard import Faceguard, Guardian, errors
-from faceguard.audit.log import AuditEvent
+from faceguard.audit.events import AuditEvent
 from faceguard.engine.imaging import ImageLimits
 from faceguard.errors import (
     ConsentError,

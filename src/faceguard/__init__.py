@@ -5,8 +5,8 @@ returns; see README.md. Nothing is loaded at import time.
 """
 
 from faceguard.api.faceguard import Faceguard
+from faceguard.audit.events import AuditEvent, AuditReport
 from faceguard.audit.integrity import IntegrityFinding, IntegrityReport
-from faceguard.audit.log import AuditEvent, AuditReport
 from faceguard.audit.receipts import AuditReceipt
 from faceguard.consent.records import Guardian, Notice
 from faceguard.engine.calibration import OperatingPoint

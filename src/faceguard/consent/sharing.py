@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from faceguard.audit.log import AuditEvent
+from faceguard.audit.events import AuditEvent
 from faceguard.errors import ConfigError, PolicyError
 
 BasisKind = Literal["consent", "mechanism"]

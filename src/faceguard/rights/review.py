@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from faceguard import db
-from faceguard.audit.log import AuditEvent
+from faceguard.audit.events import AuditEvent
 from faceguard.errors import ConfigError, NotFound
 from faceguard.operating_points import OPERATING_POINT_NAMES
 from faceguard.results import Explanation, ReviewRequest
