@@ -37,7 +37,6 @@ sys.path.insert(0, str(REPO / "src"))
 
 from faceguard import Faceguard  # noqa: E402
 from faceguard.assess import save_assessment  # noqa: E402
-from faceguard.service.keys_store import KeyStore  # noqa: E402
 
 PURPOSES = ("access-control", "attendance")
 DEPLOYMENT = """\
@@ -88,7 +87,7 @@ def prepare(folder: Path) -> dict[str, str]:
         fg.approve_assessment("Benchmark DPO")
         for purpose in PURPOSES:
             fg.publish_notice(purpose)
-        keys = KeyStore(fg)
+        keys = fg.api_keys
         return {role: keys.create(role, f"{role} holder",
                                   list(PURPOSES) if role == "terminal" else [],
                                   actor="bench").secret

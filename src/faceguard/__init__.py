@@ -4,6 +4,7 @@ The public API is ``Faceguard`` (one object per data directory) and the plain ty
 returns; see README.md. Nothing is loaded at import time.
 """
 
+from faceguard.access.keys import ApiKey, ApiKeys, CreatedKey
 from faceguard.api.faceguard import Faceguard
 from faceguard.audit.events import AuditEvent, AuditReport
 from faceguard.audit.integrity import IntegrityFinding, IntegrityReport
@@ -35,6 +36,7 @@ from faceguard.errors import (
 from faceguard.operating_points import OPERATING_POINT_NAMES
 from faceguard.results import (
     ConsentReceipt,
+    ConsentRow,
     DeletionCertificate,
     EnrollResult,
     IdentifyResult,
@@ -46,6 +48,8 @@ from faceguard.results import (
 
 __all__ = [
     "OPERATING_POINT_NAMES",
+    "ApiKey",
+    "ApiKeys",
     "AuditError",
     "AuditEvent",
     "AuditReceipt",
@@ -53,6 +57,8 @@ __all__ = [
     "ConfigError",
     "ConsentError",
     "ConsentReceipt",
+    "ConsentRow",
+    "CreatedKey",
     "DeletionCertificate",
     "EngineMismatch",
     "EnrollResult",

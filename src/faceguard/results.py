@@ -201,3 +201,48 @@ class RestoreResult:
     unreadable: int
     orphan_keys: int
     audit_event: int
+
+
+@dataclass(frozen=True)
+class ConsentRow:
+    """One consent of a person as the pages list it (``Faceguard.people``)."""
+
+    purpose: str
+    status: str
+    method: str
+    minor: bool
+    granted_at: str
+    ended_at: str | None
+
+
+@dataclass(frozen=True)
+class SubjectRow:
+    """One person held, with their decrypted identity (``Faceguard.people``)."""
+
+    subject_id: str
+    external_id: str
+    name: str
+    created_at: str
+    last_seen_at: str | None
+    templates: int
+    consents: list[ConsentRow]
+
+
+@dataclass(frozen=True)
+class ExpiringRow:
+    """A person's templates of one purpose whose retention ends soon (``Faceguard.expiring``)."""
+
+    subject_id: str
+    purpose: str
+    expires_at: str
+    templates: int
+
+
+@dataclass(frozen=True)
+class RecordCounts:
+    """Sizes read for monitoring (``Faceguard.record_counts``)."""
+
+    #: Events in the processing record (R11).
+    audit_events: int
+    #: Human-review requests still open (R17).
+    reviews_open: int

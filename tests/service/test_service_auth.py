@@ -12,10 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from conftest import TEST_DEPLOYMENT
-from faceguard import ConfigError, Faceguard
+from faceguard import ApiKeys, ConfigError, Faceguard
+from faceguard.access import totp
 from faceguard.engine.dlib_engine import DlibEngine
-from faceguard.service import ServiceSettings, create_app, totp
-from faceguard.service.keys_store import KeyStore
+from faceguard.service import ServiceSettings, create_app
 from faceguard.service.sessions import Sessions, Throttle
 from faceguard.service.settings import SETTINGS_DOC
 from test_service_support import Service, make_service
@@ -104,7 +104,7 @@ def test_a_terminal_key_serves_only_the_purposes_it_names(service: Service) -> N
 
 
 def test_a_revoked_key_stops_working_at_once(service: Service) -> None:
-    store: KeyStore = service.app.state.service.keys
+    store: ApiKeys = service.app.state.service.keys
     created = store.create("auditor", "temp", actor="test")
     headers = {"Authorization": f"Bearer {created.secret}"}
     assert service.client.get("/api/v1/me", headers=headers).status_code == 200
@@ -296,7 +296,7 @@ def test_level3_refuses_to_start_without_separate_keys_and_totp(level3: Faceguar
         create_app(level3)
     assert refused.value.rule == "R25"
     assert "no active admin key" in str(refused.value)
-    store = KeyStore(level3)
+    store = level3.api_keys
     admin = store.create("admin", "DPO Wang", actor="test")
     assert admin.key.has_totp and admin.totp_uri and admin.totp_uri.startswith("otpauth://")
     with pytest.raises(ConfigError, match="already holds the admin role") as twice:
@@ -310,7 +310,7 @@ def test_level3_refuses_to_start_without_separate_keys_and_totp(level3: Faceguar
 
 
 def test_level3_admin_actions_need_a_fresh_totp_code(level3: Faceguard) -> None:
-    store = KeyStore(level3)
+    store = level3.api_keys
     admin = store.create("admin", "DPO Wang", actor="test")
     operator = store.create("operator", "Operator Zhao", actor="test")
     store.create("auditor", "Auditor Li", actor="test")
@@ -334,7 +334,7 @@ def test_level3_admin_actions_need_a_fresh_totp_code(level3: Faceguard) -> None:
 
 
 def test_wrong_totp_codes_lock_out_that_admin_key_only(level3: Faceguard) -> None:
-    store = KeyStore(level3)
+    store = level3.api_keys
     admin = store.create("admin", "DPO Wang", actor="test")
     operator = store.create("operator", "Operator Zhao", actor="test")
     store.create("auditor", "Auditor Li", actor="test")

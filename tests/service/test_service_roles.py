@@ -17,7 +17,6 @@ import pytest
 
 from faceguard import Faceguard
 from faceguard.service.app import api_routes
-from faceguard.service.keys_store import KeyStore
 from liveness.test_liveness_support import require_liveness, umist_answer
 from test_service_support import ROLES, Service, good_faces, make_service, wire_frames
 
@@ -74,7 +73,7 @@ def plain(url: str) -> Builder:
 
 
 def new_key(world: World, role: str | None) -> str:
-    return KeyStore(world.fg).create("auditor", "spare", actor="test").key.id
+    return world.fg.api_keys.create("auditor", "spare", actor="test").key.id
 
 
 def erased_certificate(world: World, role: str | None) -> str:

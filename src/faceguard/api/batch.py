@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from faceguard.consent import records as consents
 from faceguard.engine.pipeline import Extraction
 from faceguard.errors import ConfigError, FaceguardError, PolicyError
 
@@ -160,11 +159,7 @@ def enroll_manifest(
 
 
 def _grant_if_needed(fg: Faceguard, row: ManifestRow, actor: str) -> None:
-    with fg.store.records.connect() as conn:
-        subject = fg.store.vault.find_subject(conn, row.subject)
-        active = subject is not None and consents.active_consent_id(
-            conn, subject, row.purpose) is not None
-    if not active:
+    if row.purpose not in fg.active_purposes(row.subject):
         fg.grant_consent(
             row.subject, row.purpose, name=row.name or row.subject, method=row.consent_method,
             evidence=f"{row.consent_evidence}; provenance: {row.provenance}", actor=actor,

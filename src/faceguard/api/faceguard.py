@@ -21,6 +21,7 @@ from faceguard.api.governance_ops import GovernanceOps
 from faceguard.api.liveness_ops import LivenessOps
 from faceguard.api.redact_ops import RedactOps
 from faceguard.api.rights_ops import RightsOps
+from faceguard.api.service_ops import ServiceOps
 from faceguard.consent import records as consents
 from faceguard.engine.calibration import load_calibration, load_calibration_file
 from faceguard.engine.fast_resnet import FastDlibEngine
@@ -38,7 +39,7 @@ from faceguard.timeutil import iso, utc_now
 from faceguard.vault.keys import load_master_key, new_master_key, write_key_file
 
 
-class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps):
+class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps, ServiceOps):
     """Consent-gated enrollment, verification and identification on one data directory."""
 
     # ---- construction -------------------------------------------------------------------

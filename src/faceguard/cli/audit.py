@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from faceguard.audit.receipts import load_receipts
+from faceguard.api.faceguard import Faceguard
 from faceguard.cli.common import EXIT_NEGATIVE, Context, Output, json_option, pass_ctx
 from faceguard.errors import FaceguardError
 
@@ -38,7 +38,7 @@ def audit_verify(ctx: Context, receipt_files: tuple[Path, ...], as_json: bool) -
     tampered."""
     out = Output(as_json)
     try:
-        kept = [r for path in receipt_files for r in load_receipts(path)]
+        kept = [r for path in receipt_files for r in Faceguard.load_receipts(path)]
     except FaceguardError as exc:
         out.fail(exc)
     with ctx.open(out) as fg:

@@ -115,7 +115,7 @@ def consent_grant(
     as_json: bool,
 ) -> None:
     """Record a separate consent for one purpose."""
-    from faceguard.consent.records import Guardian
+    from faceguard import Guardian
 
     out = Output(as_json)
     guardian = None
@@ -276,19 +276,13 @@ def eval_command(
     pairs: Path, root: Path, subset: str | None, workers: int, as_json: bool
 ) -> None:
     """Accuracy, FMR/FNMR at each operating point, failures to enrol, images per second."""
-    from faceguard.engine.calibration import load_calibration
-    from faceguard.engine.evaluation import evaluate, read_pairs
-    from faceguard.engine.fast_resnet import FastDlibEngine
-
     out = Output(as_json)
     try:
-        engine = FastDlibEngine()
-        calibration = load_calibration(engine.name, engine.engine_id)
-        rows = read_pairs(pairs, subset)
+        rows = Faceguard.read_pairs(pairs, subset)
         images = len({p.file_a for p in rows} | {p.file_b for p in rows})
         with click.progressbar(length=images, label="embedding", file=sys.stderr) as bar:
             update: Callable[[int], None] = bar.update
-            report = evaluate(rows, root, calibration, workers=workers, progress=update)
+            report = Faceguard.evaluate(rows, root, workers=workers, progress=update)
     except FaceguardError as exc:
         out.fail(exc)
     lines = [
@@ -384,12 +378,10 @@ def certificate_show(ctx: Context, certificate_id: str) -> None:
 @json_option
 def certificate_verify(cert_file: Path, public_key: str, as_json: bool) -> None:
     """Check a certificate file's signature; needs only the public key. Exit 0 valid, 1 not."""
-    from faceguard.audit.certificates import from_json, verify_with_public_key
-
     out = Output(as_json)
     try:
         data = json.loads(cert_file.read_text(encoding="utf-8"))
-        valid = verify_with_public_key(from_json(data), public_key)
+        valid = Faceguard.verify_certificate(data, public_key)
     except json.JSONDecodeError:
         out.fail(ConfigError(f"{cert_file} is not JSON"))
     except FaceguardError as exc:
@@ -567,19 +559,17 @@ def enroll_batch(ctx: Context, manifest: Path, root: Path, report: Path | None, 
                  as_json: bool) -> None:
     """Enroll a manifest (subject, name, image, purpose, consent_method, consent_evidence,
     provenance) on both cores; rows already ok in the report are skipped."""
-    from faceguard.api.batch import enroll_manifest, read_manifest
-
     out = Output(as_json)
     report = report or manifest.with_suffix(".report.csv")
     try:
-        rows = len(read_manifest(manifest))
+        rows = len(Faceguard.read_manifest(manifest))
     except FaceguardError as exc:
         out.fail(exc)
     with (
         ctx.open(out) as fg,
         click.progressbar(length=rows, label="enrolling", file=sys.stderr) as bar,
     ):
-        result = enroll_manifest(fg, manifest, root, report, workers=workers, actor="cli",
+        result = fg.enroll_batch(manifest, root, report, workers=workers, actor="cli",
                                  progress=bar.update)
     out.emit(result, f"{result.enrolled} enrolled, {result.failed} failed, "
                      f"{result.skipped} already done; report: {result.report}")

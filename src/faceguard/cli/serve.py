@@ -19,7 +19,6 @@ import click
 
 from faceguard.api.faceguard import Faceguard
 from faceguard.errors import FaceguardError
-from faceguard.store.core import CONFIG_FILE, master_key_path
 
 if TYPE_CHECKING:
     from faceguard.cli.common import Context
@@ -36,7 +35,8 @@ def _fail(exc: FaceguardError | str) -> NoReturn:
 def _dev_warning(data_dir: Path, generated: bool) -> None:
     lines = [LOUD, "WARNING: DEVELOPMENT MODE (--dev). Do not process real people's faces."]
     if generated:
-        lines.append(f"A local master key was just generated in {master_key_path(data_dir)}.")
+        lines.append("A local master key was just generated in "
+                     f"{Faceguard.master_key_file(data_dir)}.")
     lines += ["Keys are local and unprotected; every page shows a development banner.", LOUD]
     click.secho("\n".join(lines), fg="red", bold=True, err=True)
 
@@ -44,8 +44,8 @@ def _dev_warning(data_dir: Path, generated: bool) -> None:
 @contextmanager
 def _opened(obj: Context, dev: bool) -> Iterator[Faceguard]:
     """Open the Faceguard of the global options; in dev mode create what is missing."""
-    generated = dev and not master_key_path(obj.data_dir).exists()
-    if dev and obj.config is None and not (obj.data_dir / CONFIG_FILE).exists():
+    generated = dev and not Faceguard.master_key_file(obj.data_dir).exists()
+    if dev and obj.config is None and not Faceguard.config_file(obj.data_dir).exists():
         try:
             Faceguard.init(obj.data_dir)
         except FaceguardError as exc:
@@ -137,10 +137,8 @@ def keys() -> None:
 def keys_create(obj: Context, role: str, holder: str | None, purposes: tuple[str, ...],
                 totp: bool, as_json: bool) -> None:
     """Make an API key. Its secret is printed once and stored only as a hash."""
-    from faceguard.service.keys_store import KeyStore
-
     with _opened(obj, obj.dev) as fg:
-        store = KeyStore(fg)
+        store = fg.api_keys
         if holder is None and store.level >= 3:
             _fail(f"at protection level {store.level} say who holds the key (--holder): the "
                   "admin, auditor and operator roles must be held by different people")
@@ -167,10 +165,8 @@ def keys_create(obj: Context, role: str, holder: str | None, purposes: tuple[str
 @click.pass_obj
 def keys_list(obj: Context, as_json: bool) -> None:
     """Every key (never the secrets)."""
-    from faceguard.service.keys_store import KeyStore
-
     with _opened(obj, obj.dev) as fg:
-        listed = KeyStore(fg).list_keys()
+        listed = fg.api_keys.list_keys()
     if as_json:
         click.echo(json.dumps([asdict(k) for k in listed], indent=2))
         return
@@ -186,11 +182,9 @@ def keys_list(obj: Context, as_json: bool) -> None:
 @click.pass_obj
 def keys_revoke(obj: Context, key_id: str) -> None:
     """Revoke a key now."""
-    from faceguard.service.keys_store import KeyStore
-
     with _opened(obj, obj.dev) as fg:
         try:
-            revoked = KeyStore(fg).revoke(key_id, actor="cli")
+            revoked = fg.api_keys.revoke(key_id, actor="cli")
         except FaceguardError as exc:
             _fail(exc)
     click.echo(f"revoked {revoked.id} ({revoked.role}, {revoked.holder})")

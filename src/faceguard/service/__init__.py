@@ -6,14 +6,12 @@ A thin shell over one ``Faceguard``: ``create_app(fg, settings)`` builds the app
 - ``app``: the application, middleware (metrics, security headers), OpenAPI with roles;
 - ``settings``: ``ServiceSettings`` (documented in ``SETTINGS_DOC``; env ``FACEGUARD_SERVICE_*``);
 - ``auth``: every permission check (roles, terminal purposes, TOTP at level 3, throttling);
-- ``keys_store``: API keys (hashed) and TOTP secrets (encrypted); ``totp``: RFC 6238;
 - ``sessions``: browser sessions and the failed-authentication throttle;
 - ``problems``: RFC 9457 problem details with the rule ID; the exception-to-status map;
 - ``uploads``: image uploads (multipart or raw), size limits, type sniffing;
 - ``schemas``: request (Create) and response (Public) bodies;
 - ``routes_*``: the REST API by area; ``pages``, ``pages_keys``, ``pages_kiosk``: the web
   pages and their JSON twins; ``templating``: the Jinja2 environment;
-- ``queries``, ``declines``: read-only lists and kiosk declines over the store;
 - ``metrics``: the Prometheus text format.
 """
 

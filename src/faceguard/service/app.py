@@ -41,7 +41,6 @@ from faceguard.service import (
 )
 from faceguard.service.auth import roles_of
 from faceguard.service.deps import ServiceState
-from faceguard.service.keys_store import KeyStore
 from faceguard.service.routes_internal import _version
 from faceguard.service.sessions import Sessions, Throttle
 from faceguard.service.settings import ServiceSettings
@@ -68,7 +67,7 @@ SECURITY_HEADERS = {
 
 
 def build_state(fg: Faceguard, settings: ServiceSettings) -> ServiceState:
-    keys = KeyStore(fg)
+    keys = fg.api_keys
     keys.require_level3()
     return ServiceState(
         fg=fg, settings=settings, keys=keys,

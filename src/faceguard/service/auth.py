@@ -52,9 +52,10 @@ from fastapi import Depends, Path, Request
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from faceguard import ApiKey
+from faceguard.access.keys import Role
 from faceguard.errors import NotFound
 from faceguard.service.deps import ServiceState, State
-from faceguard.service.keys_store import ApiKey, Role
 from faceguard.service.problems import ProblemError
 
 COOKIE = "fg_session"

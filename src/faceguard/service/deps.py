@@ -1,8 +1,8 @@
 """What every route depends on: the service state built once by ``create_app``.
 
-``FG`` is the one ``Faceguard`` object; ``State`` gives the settings, key store, sessions,
-throttle and metrics. Both come from ``app.state`` (never from module globals), so each
-test builds its own app around its own fresh store.
+``FG`` is the one ``Faceguard`` object; ``State`` gives the settings, its API keys
+(``fg.api_keys``), sessions, throttle and metrics. Both come from ``app.state`` (never from
+module globals), so each test builds its own app around its own fresh store.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from faceguard import ApiKeys
 from faceguard.api.faceguard import Faceguard
-from faceguard.service.keys_store import KeyStore
 from faceguard.service.metrics import Metrics
 from faceguard.service.sessions import Sessions, Throttle
 from faceguard.service.settings import ServiceSettings
@@ -25,7 +25,7 @@ class ServiceState:
 
     fg: Faceguard
     settings: ServiceSettings
-    keys: KeyStore
+    keys: ApiKeys
     throttle: Throttle
     sessions: Sessions
     metrics: Metrics = field(default_factory=Metrics)

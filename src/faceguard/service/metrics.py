@@ -13,10 +13,6 @@ import threading
 from collections import Counter
 from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
-
-from faceguard import db
-
 if TYPE_CHECKING:
     from faceguard.api.faceguard import Faceguard
 
@@ -92,13 +88,9 @@ class Metrics:
         stats = fg.stats()
         metric("faceguard_templates", "gauge", "Stored templates per purpose.",
                [({"purpose": p}, n) for p, n in sorted(stats["templates"].items())])
-        with fg.store.records.connect() as conn:
-            events = conn.execute(sa.select(sa.func.count()).select_from(db.audit_events)
-                                  ).scalar_one()
-            reviews = conn.execute(sa.select(sa.func.count()).select_from(db.reviews).where(
-                db.reviews.c.status == "open")).scalar_one()
+        counts = fg.record_counts()
         metric("faceguard_audit_events", "gauge", "Events in the processing record (R11).",
-               [({}, events)])
+               [({}, counts.audit_events)])
         metric("faceguard_reviews_open", "gauge", "Open human-review requests (R17).",
-               [({}, reviews)])
+               [({}, counts.reviews_open)])
         return "\n".join(out) + "\n"

@@ -2,7 +2,7 @@
 
 Dashboard, people and their consents, the processing record with chain verification, the
 assessment and filing packet, rights requests, notices. Every page is a few calls into the
-one ``Faceguard`` object (``queries`` for the read-only lists it does not offer yet);
+one ``Faceguard`` object (the read-only lists included);
 forms post back here and redirect (303) to the page that shows the result.
 """
 
@@ -17,7 +17,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from faceguard.api.faceguard import Faceguard
 from faceguard.errors import FaceguardError
-from faceguard.service import queries
 from faceguard.service.auth import AdminKey, AdminOrOperatorKey, Principal, ReaderKey, StaffKey
 from faceguard.service.deps import FG, State
 from faceguard.service.problems import AUTH_ERRORS, responses
@@ -69,7 +68,7 @@ def home() -> RedirectResponse:
 def dashboard_data(fg: Faceguard, expiring_days: int) -> dict[str, Any]:
     dep = fg.deployment.deployment
     filing = fg.filing_status()
-    notices = queries.notices(fg)
+    notices = fg.notices()
     data: dict[str, Any] = plain({
         "deployment": {"name": dep.name, "controller": dep.controller, "packs": dep.packs,
                        "place": dep.place, "protection_level": dep.protection_level,
@@ -80,12 +79,12 @@ def dashboard_data(fg: Faceguard, expiring_days: int) -> dict[str, Any]:
         "templates": fg.stats()["templates"],
         "filing": filing,
         "expiring_days": expiring_days,
-        "expiring": queries.expiring(fg, within_days=expiring_days),
+        "expiring": fg.expiring(within_days=expiring_days),
         "notices": {p: ({"version": n.version, "created_at": n.created_at} if n else None)
                     for p, n in notices.items()},
         "reviews_open": len(fg.reviews("open")),
-        "alarms": queries.alarms(fg),
-        "recent": queries.events(fg, limit=15),
+        "alarms": fg.alarms(),
+        "recent": fg.events(limit=15),
     })
     return data
 
@@ -114,7 +113,7 @@ def publish_notice(fg: FG, principal: AdminKey,
 def subjects_data(fg: Faceguard, page: int, size: int, principal: Principal
                   ) -> dict[str, Any]:
     """A page of people with their names: recorded as ``identity.displayed`` (R11)."""
-    rows, total = queries.subjects(fg, actor=principal.actor, offset=(page - 1) * size,
+    rows, total = fg.people(actor=principal.actor, offset=(page - 1) * size,
                                    limit=size)
     data: dict[str, Any] = plain({"subjects": rows, "total": total, "page": page,
                                   "pages": max(1, (total + size - 1) // size)})
@@ -137,7 +136,7 @@ def subjects_json(state: State, principal: AdminOrOperatorKey,
 
 def subject_data(fg: Faceguard, subject_id: str, principal: Principal) -> dict[str, Any]:
     """Everything held about one person: an export (R16), so the viewing is recorded."""
-    external = queries.external_id_of(fg, subject_id)
+    external = fg.external_id_of(subject_id)
     data: dict[str, Any] = plain(fg.export(external, actor=principal.actor))
     return data
 
@@ -158,7 +157,7 @@ def subject(request: Request, fg: FG, principal: AdminKey, subject_id: SubjectId
 @router.post("/subjects/{subject_id}/erase", summary="Erase a person (form)", responses=FORM_ERRORS)
 def erase(fg: FG, principal: AdminKey, subject_id: SubjectId,
           reason: Annotated[str, Form(min_length=1, max_length=200)] = "request") -> Response:
-    external = queries.external_id_of(fg, subject_id)
+    external = fg.external_id_of(subject_id)
     cert = fg.erase(external, reason=reason, actor=principal.actor)
     return see_other(f"/record?certificate={cert.certificate_id}")
 
@@ -168,7 +167,7 @@ def erase(fg: FG, principal: AdminKey, subject_id: SubjectId,
 
 def record_data(fg: Faceguard, before: int | None, size: int,
                 certificate: str | None) -> dict[str, Any]:
-    rows = queries.events(fg, before=before, limit=size)
+    rows = fg.events(before=before, limit=size)
     cert = None
     if certificate:
         try:
@@ -234,7 +233,7 @@ def reports_json(fg: FG, principal: ReaderKey) -> dict[str, Any]:
 def reviews_data(fg: Faceguard) -> dict[str, Any]:
     data: dict[str, Any] = plain({
         "reviews": list(reversed(fg.reviews())),
-        "events": queries.events(fg, limit=30, operations=RIGHTS_OPERATIONS)})
+        "events": fg.events(limit=30, operations=RIGHTS_OPERATIONS)})
     return data
 
 

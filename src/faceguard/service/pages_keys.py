@@ -8,9 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
+from faceguard import CreatedKey
+from faceguard.access.keys import ROLES
 from faceguard.service.auth import AdminKey
 from faceguard.service.deps import State
-from faceguard.service.keys_store import ROLES, CreatedKey
 from faceguard.service.pages import FORM_ERRORS, HTML_ERRORS, JSON_ERRORS, see_other
 from faceguard.service.problems import ProblemError
 from faceguard.service.routes_keys import key_public

@@ -25,8 +25,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from faceguard import Guardian
 from faceguard.api.faceguard import Faceguard
-from faceguard.consent.records import Guardian
 from faceguard.errors import (
     FaceError,
     FaceguardError,
@@ -38,9 +38,7 @@ from faceguard.errors import (
     TooManyFaces,
 )
 from faceguard.results import EnrollResult
-from faceguard.service import queries
 from faceguard.service.auth import OperatorKey, Principal
-from faceguard.service.declines import declined, record_decline
 from faceguard.service.deps import State
 from faceguard.service.problems import AUTH_ERRORS, ProblemError, responses, status_of
 from faceguard.service.templating import render
@@ -126,7 +124,7 @@ def kiosk_data(fg: Faceguard) -> dict[str, Any]:
         "minors_rules": dep.minors_rules,
         "liveness_required": fg.liveness_required(),
         "notices": {p: (n.fields | {"version": str(n.version)} if n else None)
-                    for p, n in queries.notices(fg).items()},
+                    for p, n in fg.notices().items()},
     }
 
 
@@ -144,9 +142,9 @@ def start_json(state: State, principal: OperatorKey) -> dict[str, Any]:
 
 def _questions(fg: Faceguard, external_id: str) -> dict[str, list[Any]]:
     """Per purpose: ask (with its notice), already agreed, declined before, no notice."""
-    notices = queries.notices(fg)
-    before = declined(fg, external_id)
-    agreed = set(queries.active_purposes(fg, external_id))
+    notices = fg.notices()
+    before = fg.declined_purposes(external_id)
+    agreed = set(fg.active_purposes(external_id))
     out: dict[str, list[Any]] = {"ask": [], "agreed": [], "declined": [], "unavailable": []}
     for purpose, notice in notices.items():
         if purpose in agreed:
@@ -189,7 +187,7 @@ def consent(request: Request, state: State, principal: OperatorKey,
 
 def _grant(fg: Faceguard, principal: Principal, external_id: str, name: str, purpose: str,
            under_14: bool, guardian: Guardian | None) -> None:
-    notice = queries.current_notice(fg, purpose)
+    notice = fg.current_notice(purpose)
     version = notice.version if notice else 0
     evidence = f"kiosk {principal.key.id}; notice v{version}; {iso(utc_now())}"
     fg.grant_consent(external_id, purpose, name=name, method="click", evidence=evidence,
@@ -234,7 +232,7 @@ async def decide(request: Request, state: State, principal: OperatorKey) -> Resp
     agreed, refused = [], []
     for purpose, decision in decisions.items():
         if decision == "decline":
-            await run_in_threadpool(record_decline, fg, external_id, purpose,
+            await run_in_threadpool(fg.record_decline, external_id, purpose,
                                     channel=f"kiosk {principal.key.id}", actor=principal.actor)
             refused.append(purpose)
             continue

@@ -6,12 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, status
 
-from faceguard.consent.records import Guardian
+from faceguard import Guardian
 from faceguard.errors import NotFound
 from faceguard.service.auth import AdminKey, AdminOrOperatorKey, AnyKey, OperatorKey
 from faceguard.service.deps import FG
 from faceguard.service.problems import AUTH_ERRORS, ProblemError, responses
-from faceguard.service.queries import current_notice
 from faceguard.service.schemas import (
     ConsentCreate,
     ConsentReceiptPublic,
@@ -33,7 +32,7 @@ def _notice(notice: object) -> NoticePublic:
 @router.get("/notices/{purpose}", response_model=NoticePublic,
             responses=responses(*AUTH_ERRORS, 404), summary="The current notice of a purpose")
 def get_notice(fg: FG, principal: AnyKey, purpose: PurposePath) -> NoticePublic:
-    notice = current_notice(fg, purpose)
+    notice = fg.current_notice(purpose)
     if notice is None:
         raise NotFound(f"no notice has been published for {purpose!r}")
     return _notice(notice)

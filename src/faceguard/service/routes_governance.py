@@ -13,7 +13,6 @@ from faceguard.errors import ConfigError, NotFound
 from faceguard.service.auth import ReaderKey, StaffKey
 from faceguard.service.deps import FG
 from faceguard.service.problems import AUTH_ERRORS, ProblemError, responses
-from faceguard.service.queries import events
 from faceguard.service.schemas import AuditEventPublic, AuditReportPublic, CheckPublic, public
 
 router = APIRouter(prefix="/api/v1", tags=["governance"])
@@ -42,7 +41,7 @@ def audit_events(
                                         "smaller sequence number")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[AuditEventPublic]:
-    return [AuditEventPublic.model_validate(e) for e in events(fg, before=before, limit=limit)]
+    return [AuditEventPublic.model_validate(e) for e in fg.events(before=before, limit=limit)]
 
 
 def report(fg: Faceguard, kind: str, actor: str) -> Any:

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, status
 
+from faceguard import ApiKey
 from faceguard.service.auth import AdminKey, AnyKey
 from faceguard.service.deps import State
-from faceguard.service.keys_store import ApiKey
 from faceguard.service.problems import AUTH_ERRORS, ProblemError, responses
 from faceguard.service.schemas import KeyCreate, KeyCreatedPublic, KeyPublic, MePublic
 

@@ -5,7 +5,8 @@
     master key (32 bytes; FACEGUARD_MASTER_KEY or a 0600 key file, never in a database)
     ├── HKDF "kek"      wraps each subject's data key (AES-256-GCM)
     ├── HKDF "lookup"   keyed hash of external IDs (look-up without storing them in clear)
-    └── HKDF "signing"  Ed25519 key signing audit checkpoints and deletion certificates
+    ├── HKDF "signing"  Ed25519 key signing audit checkpoints and deletion certificates
+    └── HKDF "service-totp"  seals the TOTP secrets of the service's admin keys (access)
     subject data key (random 32 bytes, one per subject, wrapped, in the key store)
     └── encrypts the subject's templates, identity and guardian details (AES-256-GCM,
         subject and record IDs bound as associated data)
@@ -119,6 +120,9 @@ class Keyring:
         self.signing_key = Ed25519PrivateKey.from_private_bytes(
             _derive(master_key, b"faceguard/signing/v1")
         )
+        #: Seals the TOTP secrets of admin API keys (``faceguard.access``), so a copy of the
+        #: record store does not yield them.
+        self.totp_key = AESGCM(_derive(master_key, b"faceguard/service-totp/v1"))
 
     def lookup_hash(self, external_id: str) -> str:
         """Keyed hash (HMAC-SHA256) of an external ID, for finding a subject."""

@@ -5,7 +5,8 @@ in lists and recorded as the actor of everything done with it), the rest is 256 
 bits. Only ``sha256(key)`` is stored; a 256-bit random secret needs no slow hash. Each key
 holds exactly one role; a terminal key names the purposes it may verify and identify for.
 An admin key may carry a TOTP secret (always at protection level 3), kept AES-256-GCM under
-a key derived (HKDF) from the master key, so a copy of the record store does not yield it.
+a key the vault derives (HKDF) from the master key, so a copy of the record store does not
+yield it.
 
 Key creation and revocation are recorded in the processing record (``access.key_created``,
 ``access.key_revoked``) like every other administrative action.
@@ -17,29 +18,25 @@ import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal, get_args
 
 import sqlalchemy as sa
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from faceguard import db
-from faceguard.api.faceguard import Faceguard
+from faceguard.access import totp
 from faceguard.errors import ConfigError, NotFound
-from faceguard.service import totp
-from faceguard.store.core import master_key_path
+from faceguard.store.core import Store
 from faceguard.timeutil import iso, parse_iso, utc_now
-from faceguard.vault.keys import load_master_key, open_sealed, record_aad, seal
+from faceguard.vault.keys import open_sealed, record_aad, seal
 
 Role = Literal["admin", "operator", "terminal", "auditor"]
 ROLES: tuple[Role, ...] = get_args(Role)
 #: At level 3 no holder may hold two of these (separate administrator, auditor, operator).
 SEPARATED_ROLES: tuple[Role, ...] = ("admin", "auditor", "operator")
 KEY_PREFIX = "fgk_"
-_TOTP_INFO = b"faceguard/service-totp/v1"
 _TOUCH_EVERY = timedelta(seconds=60)
 
 
@@ -82,24 +79,23 @@ def _to_key(row: Any) -> ApiKey:
                   row.created_by, row.last_used_at, row.revoked_at, row.totp_ct is not None)
 
 
-class KeyStore:
-    """Creates, checks, lists and revokes API keys in the record store of ``fg``."""
+class ApiKeys:
+    """Creates, checks, lists and revokes the service's API keys (``Faceguard.api_keys``).
 
-    def __init__(self, fg: Faceguard) -> None:
-        self._fg = fg
-        self._aead: AESGCM | None = None
+    ``level`` gives the deployment's protection level and ``check_purpose`` refuses a purpose
+    the deployment does not declare (``PurposeError``); both are asked at each use.
+    """
+
+    def __init__(self, store: Store, *, level: Callable[[], int],
+                 check_purpose: Callable[[str], object]) -> None:
+        self._store = store
+        self._level = level
+        self._check_purpose = check_purpose
 
     @property
     def level(self) -> int:
-        return self._fg.deployment.deployment.protection_level
-
-    def _wrap(self) -> AESGCM:
-        if self._aead is None:
-            master = load_master_key(master_key_path(self._fg.store.data_dir))
-            derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                           info=_TOTP_INFO).derive(master)
-            self._aead = AESGCM(derived)
-        return self._aead
+        """The deployment's protection level (1-5): level 3 and above asks more of keys."""
+        return self._level()
 
     # ---- creation, listing, revocation --------------------------------------------------
 
@@ -117,7 +113,7 @@ class KeyStore:
             if not wanted:
                 raise ConfigError("a terminal key must name the purposes it serves")
             for purpose in wanted:
-                self._fg.purpose(purpose)
+                self._check_purpose(purpose)
         elif wanted:
             raise ConfigError("only terminal keys name purposes")
         if self.level >= 3 and role in SEPARATED_ROLES:
@@ -130,16 +126,16 @@ class KeyStore:
         secret_totp = totp.new_secret() if role == "admin" and (
             with_totp or self.level >= 3) else None
         raw_secret = secrets.token_urlsafe(32)
-        with self._fg.store.write_lock, self._fg.store.records.begin() as conn:
+        with self._store.write_lock, self._store.records.begin() as conn:
             key_id = self._new_id(conn)
             raw = f"{KEY_PREFIX}{key_id[2:]}_{raw_secret}"
             now = iso(utc_now())
-            totp_ct = (seal(self._wrap(), secret_totp, record_aad(b"totp", key_id))
+            totp_ct = (seal(self._store.keyring.totp_key, secret_totp, record_aad(b"totp", key_id))
                        if secret_totp is not None else None)
             conn.execute(db.api_keys.insert().values(
                 id=key_id, holder=holder, role=role, purposes=json.dumps(list(wanted)),
                 key_hash=_hash(raw), totp_ct=totp_ct, created_at=now, created_by=actor))
-            self._fg.store.audit.append(
+            self._store.audit.append(
                 conn, actor=actor, operation="access.key_created", outcome="ok",
                 rules=["R14", "R25"],
                 detail={"key": key_id, "role": role, "holder": holder,
@@ -163,11 +159,11 @@ class KeyStore:
         query = sa.select(db.api_keys).order_by(db.api_keys.c.created_at)
         if active_only:
             query = query.where(db.api_keys.c.revoked_at.is_(None))
-        with self._fg.store.records.connect() as conn:
+        with self._store.records.connect() as conn:
             return [_to_key(r) for r in conn.execute(query)]
 
     def get(self, key_id: str) -> ApiKey:
-        with self._fg.store.records.connect() as conn:
+        with self._store.records.connect() as conn:
             row = conn.execute(sa.select(db.api_keys).where(db.api_keys.c.id == key_id)).first()
         if row is None:
             raise NotFound(f"no API key {key_id}")
@@ -175,14 +171,14 @@ class KeyStore:
 
     def revoke(self, key_id: str, *, actor: str) -> ApiKey:
         """Revoke a key now; it authenticates nothing from the next request on."""
-        with self._fg.store.write_lock, self._fg.store.records.begin() as conn:
+        with self._store.write_lock, self._store.records.begin() as conn:
             row = conn.execute(sa.select(db.api_keys).where(db.api_keys.c.id == key_id)).first()
             if row is None:
                 raise NotFound(f"no API key {key_id}")
             if row.revoked_at is None:
                 conn.execute(db.api_keys.update().where(db.api_keys.c.id == key_id)
                              .values(revoked_at=iso(utc_now())))
-                self._fg.store.audit.append(
+                self._store.audit.append(
                     conn, actor=actor, operation="access.key_revoked", outcome="ok",
                     rules=["R14"], detail={"key": key_id, "role": row.role})
         return self.get(key_id)
@@ -194,30 +190,30 @@ class KeyStore:
         if not raw.startswith(KEY_PREFIX) or len(raw) > 100:
             return None
         digest = _hash(raw)
-        with self._fg.store.records.connect() as conn:
+        with self._store.records.connect() as conn:
             row = conn.execute(sa.select(db.api_keys).where(
                 db.api_keys.c.key_hash == digest, db.api_keys.c.revoked_at.is_(None))).first()
         if row is None or not hmac.compare_digest(row.key_hash, digest):
             return None
         now = utc_now()
         if row.last_used_at is None or now - parse_iso(row.last_used_at) > _TOUCH_EVERY:
-            with self._fg.store.write_lock, self._fg.store.records.begin() as conn:
+            with self._store.write_lock, self._store.records.begin() as conn:
                 conn.execute(db.api_keys.update().where(db.api_keys.c.id == row.id)
                              .values(last_used_at=iso(now)))
         return _to_key(row)
 
     def check_totp(self, key: ApiKey, code: str) -> bool:
         """Is ``code`` a fresh TOTP code of ``key``? A code is accepted once (RFC 6238)."""
-        with self._fg.store.records.connect() as conn:
+        with self._store.records.connect() as conn:
             row = conn.execute(sa.select(db.api_keys.c.totp_ct, db.api_keys.c.totp_last_step)
                                .where(db.api_keys.c.id == key.id)).first()
         if row is None or row.totp_ct is None:
             return False
-        secret = open_sealed(self._wrap(), row.totp_ct, record_aad(b"totp", key.id))
+        secret = open_sealed(self._store.keyring.totp_key, row.totp_ct, record_aad(b"totp", key.id))
         step = totp.verify(secret, code, after_step=row.totp_last_step)
         if step is None:
             return False
-        with self._fg.store.write_lock, self._fg.store.records.begin() as conn:
+        with self._store.write_lock, self._store.records.begin() as conn:
             last = db.api_keys.c.totp_last_step
             claimed = conn.execute(db.api_keys.update().where(
                 db.api_keys.c.id == key.id, sa.or_(last.is_(None), last < step))
@@ -259,6 +255,6 @@ class KeyStore:
     def record(self, operation: str, outcome: str, *, actor: str,
                detail: dict[str, Any] | None = None, rules: tuple[str, ...] = ("R25",)) -> None:
         """Append a service event (logins, failures, lockouts) to the processing record."""
-        with self._fg.store.write_lock, self._fg.store.records.begin() as conn:
-            self._fg.store.audit.append(conn, actor=actor[:128], operation=operation,
+        with self._store.write_lock, self._store.records.begin() as conn:
+            self._store.audit.append(conn, actor=actor[:128], operation=operation,
                                         outcome=outcome, rules=list(rules), detail=detail or {})

@@ -1,0 +1,275 @@
+"""What the shells read and keep: the lists the pages show, kiosk declines, API keys, the
+counts monitoring reads, and the file-level helpers the commands need (evaluation, batch
+enrollment, receipts, certificates), so that the CLI and the service call only ``Faceguard``.
+
+Plain data out. Nothing here writes but a decline, the API keys' own events and the event
+recording that identities were decrypted for display (``identity.displayed``, R11).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+import sqlalchemy as sa
+
+from faceguard import db
+from faceguard.access.keys import ApiKeys
+from faceguard.api.batch import BatchReport, ManifestRow
+from faceguard.api.facade import FacadeBase
+from faceguard.audit.receipts import AuditReceipt
+from faceguard.consent import declines
+from faceguard.consent import records as consents
+from faceguard.engine.evaluation import EvalReport, Pair
+from faceguard.errors import NotFound, NoticeError, VaultError
+from faceguard.results import ConsentRow, ExpiringRow, RecordCounts, SubjectRow
+from faceguard.timeutil import iso, utc_now
+
+if TYPE_CHECKING:
+    from faceguard.api.faceguard import Faceguard
+
+#: Events that are alarms whatever their outcome: lockouts and presentation attacks (R25, R26).
+ALARM_OPERATIONS = ("access.locked_out", "liveness.attack", "liveness.lockout",
+                    "liveness.refused")
+
+
+def _event(row: Any) -> dict[str, Any]:
+    try:
+        rules = [str(r) for r in json.loads(row.rules)]
+        detail = json.loads(row.detail)
+        if not isinstance(detail, dict):
+            raise TypeError
+    except (ValueError, TypeError):
+        rules, detail = [], {"unreadable": True}
+    return {"seq": row.seq, "ts": row.ts, "actor": row.actor, "operation": row.operation,
+            "purpose": row.purpose, "subject": row.subject, "outcome": row.outcome,
+            "rules": rules, "detail": detail, "prev_hash": row.prev_hash, "hash": row.hash}
+
+
+class ServiceOps(FacadeBase):
+    """Reads for the pages and monitoring, kiosk declines, API keys, command helpers."""
+
+    _api_keys: ApiKeys | None = None
+
+    # ---- API keys (R14, R25) ------------------------------------------------------------
+
+    @property
+    def api_keys(self) -> ApiKeys:
+        """The service's API keys, kept in this data directory's record store."""
+        if self._api_keys is None:
+            self._api_keys = ApiKeys(
+                self.store, level=lambda: self.deployment.deployment.protection_level,
+                check_purpose=self.purpose)
+        return self._api_keys
+
+    # ---- kiosk declines (R4, R6) --------------------------------------------------------
+
+    def declined_purposes(self, external_id: str) -> dict[str, str]:
+        """Purposes this person declined at a kiosk, with when (not asked again)."""
+        lookup = self.store.keyring.lookup_hash(external_id)
+        with self.store.records.connect() as conn:
+            return declines.declined(conn, lookup)
+
+    def record_decline(self, external_id: str, purpose: str, *, channel: str,
+                       actor: str) -> None:
+        """Record that the person declined ``purpose`` (idempotent). Nothing identifying is
+        kept: only the keyed hash of ``external_id``. ``PurposeError`` if undeclared."""
+        self.purpose(purpose)
+        lookup = self.store.keyring.lookup_hash(external_id)
+        with self.store.write_lock, self.store.records.begin() as conn:
+            declines.record_decline(conn, self.store.audit, lookup, purpose, channel=channel,
+                                    actor=actor,
+                                    alternatives=self.deployment.deployment.alternatives)
+
+    # ---- notices and consents -----------------------------------------------------------
+
+    def current_notice(self, purpose: str) -> consents.Notice | None:
+        """The newest notice of a declared purpose, or ``None`` when none is published."""
+        self.purpose(purpose)
+        try:
+            with self.store.records.connect() as conn:
+                return consents.current_notice(conn, purpose)
+        except NoticeError:
+            return None
+
+    def notices(self) -> dict[str, consents.Notice | None]:
+        """Each declared purpose's current notice (``None``: not published yet)."""
+        return {purpose: self.current_notice(purpose)
+                for purpose in sorted(self.deployment.purposes)}
+
+    def active_purposes(self, external_id: str) -> list[str]:
+        """The purposes a person currently consents to, sorted (none if unknown)."""
+        with self.store.records.connect() as conn:
+            subject = self.store.vault.find_subject(conn, external_id)
+            return consents.active_purposes(conn, subject) if subject else []
+
+    def external_id_of(self, subject_id: str) -> str:
+        """The external ID of an active subject (``NotFound`` if erased or unknown)."""
+        with self.store.records.connect() as conn:
+            return self.store.vault.identity(conn, subject_id).external_id
+
+    # ---- the people held ----------------------------------------------------------------
+
+    def people(self, *, actor: str, offset: int = 0, limit: int = 50
+               ) -> tuple[list[SubjectRow], int]:
+        """A page of the people held (active subjects, newest first) and how many there are.
+
+        Their names and external IDs are decrypted for ``actor`` to see, so the page is an
+        event of the processing record (R11, R14): one ``identity.displayed`` per page, with
+        the subject IDs shown. It is written before the page is returned: when it cannot be
+        written, nobody sees the names."""
+        active = db.subjects.c.status == "active"
+        with self.store.records.connect() as conn:
+            total = conn.execute(sa.select(sa.func.count()).select_from(db.subjects)
+                                 .where(active)).scalar_one()
+            rows = conn.execute(sa.select(db.subjects).where(active)
+                                .order_by(db.subjects.c.created_at.desc(), db.subjects.c.id)
+                                .offset(offset).limit(limit)).fetchall()
+            counts = {r.subject_id: int(r.n) for r in conn.execute(
+                sa.select(db.templates.c.subject_id, sa.func.count().label("n"))
+                .where(db.templates.c.subject_id.in_([r.id for r in rows]))
+                .group_by(db.templates.c.subject_id))}
+            out = []
+            for row in rows:
+                try:
+                    identity = self.store.vault.identity(conn, row.id)
+                    external, name = identity.external_id, identity.name
+                except (NotFound, VaultError):
+                    external, name = "(unreadable)", "(unreadable)"
+                out.append(SubjectRow(
+                    row.id, external, name, row.created_at, row.last_seen_at,
+                    int(counts.get(row.id, 0)),
+                    [ConsentRow(c.purpose, c.status, c.method, c.minor, c.granted_at,
+                                c.ended_at)
+                     for c in consents.consents_of(conn, row.id)]))
+        if out:
+            with self.store.write_lock, self.store.records.begin() as conn:
+                self.store.audit.append(
+                    conn, actor=actor[:128], operation="identity.displayed", outcome="ok",
+                    rules=["R11", "R14"],
+                    detail={"count": len(out), "offset": offset,
+                            "subjects": [r.subject_id for r in out]})
+        return out, int(total)
+
+    def expiring(self, *, within_days: int, limit: int = 50) -> list[ExpiringRow]:
+        """Templates whose retention ends within ``within_days`` (R8), soonest first."""
+        horizon = iso(utc_now() + timedelta(days=within_days))
+        t = db.templates.c
+        with self.store.records.connect() as conn:
+            rows = conn.execute(
+                sa.select(t.subject_id, t.purpose,
+                          sa.func.min(t.expires_at).label("expires_at"),
+                          sa.func.count().label("n"))
+                .where(t.expires_at <= horizon).group_by(t.subject_id, t.purpose)
+                .order_by(sa.func.min(t.expires_at)).limit(limit))
+            return [ExpiringRow(r.subject_id, r.purpose, r.expires_at, int(r.n)) for r in rows]
+
+    # ---- the processing record ----------------------------------------------------------
+
+    def events(self, *, before: int | None = None, limit: int = 50,
+               subject: str | None = None, operations: tuple[str, ...] = ()
+               ) -> list[dict[str, Any]]:
+        """Processing-record events as plain dicts, newest first, with ``seq < before``."""
+        e = db.audit_events.c
+        query = sa.select(db.audit_events).order_by(e.seq.desc()).limit(limit)
+        if before is not None:
+            query = query.where(e.seq < before)
+        if subject is not None:
+            query = query.where(e.subject == subject)
+        if operations:
+            query = query.where(e.operation.in_(operations))
+        with self.store.records.connect() as conn:
+            return [_event(r) for r in conn.execute(query)]
+
+    def alarms(self, *, limit: int = 20) -> list[dict[str, Any]]:
+        """Security events worth an alarm: lockouts, attempts while locked, attacks. A
+        liveness check passed, or a retry, is not one."""
+        e = db.audit_events.c
+        query = (sa.select(db.audit_events)
+                 .where(sa.or_(e.operation.in_(ALARM_OPERATIONS),
+                               e.outcome.in_(("attack", "locked"))))
+                 .order_by(e.seq.desc()).limit(limit))
+        with self.store.records.connect() as conn:
+            return [_event(r) for r in conn.execute(query)]
+
+    def record_counts(self) -> RecordCounts:
+        """The length of the processing record and the open review requests, now."""
+        with self.store.records.connect() as conn:
+            events = conn.execute(sa.select(sa.func.count()).select_from(db.audit_events)
+                                  ).scalar_one()
+            reviews = conn.execute(sa.select(sa.func.count()).select_from(db.reviews).where(
+                db.reviews.c.status == "open")).scalar_one()
+        return RecordCounts(int(events), int(reviews))
+
+    # ---- what the commands need ---------------------------------------------------------
+
+    @staticmethod
+    def master_key_file(data_dir: Path) -> Path:
+        """Where ``init`` (or ``open(dev=True)``) keeps the master key of ``data_dir``."""
+        from faceguard.store.core import master_key_path
+
+        return master_key_path(data_dir)
+
+    @staticmethod
+    def config_file(data_dir: Path) -> Path:
+        """The deployment file ``open`` reads when no other is given."""
+        from faceguard.store.core import CONFIG_FILE
+
+        return data_dir / CONFIG_FILE
+
+    @staticmethod
+    def load_receipts(path: Path) -> list[AuditReceipt]:
+        """Receipts kept by an auditor (``audit_head``) or a receipts file, for
+        ``verify_audit``; ``ConfigError`` if the file cannot be read."""
+        from faceguard.audit.receipts import load_receipts
+
+        return load_receipts(path)
+
+    @staticmethod
+    def verify_certificate(data: dict[str, object], public_key_hex: str) -> bool:
+        """Does the deletion certificate ``data`` (its JSON form, as ``erase`` returns it)
+        carry a valid signature of ``public_key_hex``? Needs no data directory."""
+        from faceguard.audit.certificates import from_json, verify_with_public_key
+
+        return verify_with_public_key(from_json(data), public_key_hex)
+
+    @staticmethod
+    def read_pairs(path: Path, subset: str | None = None) -> list[Pair]:
+        """An evaluation's pairs CSV, optionally only rows whose subset column is ``subset``."""
+        from faceguard.engine.evaluation import read_pairs
+
+        return read_pairs(path, subset)
+
+    @staticmethod
+    def evaluate(pairs: Sequence[Pair], root: Path, *, workers: int = 2,
+                 progress: Callable[[int], None] | None = None) -> EvalReport:
+        """Accuracy and FMR/FNMR at each operating point of the default engine on ``pairs``
+        (image paths under ``root``); needs no data directory."""
+        from faceguard.engine.calibration import load_calibration
+        from faceguard.engine.evaluation import evaluate
+        from faceguard.engine.fast_resnet import FastDlibEngine
+
+        engine = FastDlibEngine()
+        calibration = load_calibration(engine.name, engine.engine_id)
+        return evaluate(list(pairs), root, calibration, workers=workers, progress=progress)
+
+    @staticmethod
+    def read_manifest(path: Path) -> list[ManifestRow]:
+        """The rows of a batch-enrollment manifest (``enroll_batch``); ``ConfigError`` if it
+        cannot be read."""
+        from faceguard.api.batch import read_manifest
+
+        return read_manifest(path)
+
+    def enroll_batch(self, manifest: Path, root: Path, report: Path, *, workers: int = 2,
+                     actor: str = "batch", progress: Callable[[int], None] | None = None
+                     ) -> BatchReport:
+        """Enroll every row of ``manifest`` (images under ``root``) not already ``ok`` in
+        ``report``, granting each row's consent first; see ``faceguard.api.batch``."""
+        from faceguard.api.batch import enroll_manifest
+
+        return enroll_manifest(cast("Faceguard", self), manifest, root, report,
+                               workers=workers, actor=actor, progress=progress)
