@@ -5,12 +5,21 @@ returns; see README.md. Nothing is loaded at import time.
 """
 
 from faceguard.access.keys import ApiKey, ApiKeys, CreatedKey
+from faceguard.api.batch import BatchReport, ManifestRow
 from faceguard.api.faceguard import Faceguard
+from faceguard.api.liveness_ops import LivenessState
+from faceguard.assess.assessment import Assessment
+from faceguard.assess.filing import FilingPacket, FilingStatus
+from faceguard.assess.protection import ProtectionReport
 from faceguard.audit.events import AuditEvent, AuditReport
 from faceguard.audit.integrity import IntegrityFinding, IntegrityReport
 from faceguard.audit.receipts import AuditReceipt
 from faceguard.consent.records import Guardian, Notice
+from faceguard.consent.sharing import SharePackage
 from faceguard.engine.calibration import OperatingPoint
+from faceguard.engine.evaluation import EvalReport, Pair
+from faceguard.engine.pipeline import Extraction
+from faceguard.engine.types import FaceEngine
 from faceguard.errors import (
     AuditError,
     ConfigError,
@@ -33,14 +42,30 @@ from faceguard.errors import (
     TooManyFaces,
     VaultError,
 )
+from faceguard.liveness.challenge import Challenge
+from faceguard.liveness.detector import PresentationAttackDetector
+from faceguard.liveness.lockout import Lockout
+from faceguard.liveness.types import Frame, LivenessAnswer, PadDecision
 from faceguard.operating_points import OPERATING_POINT_NAMES
+from faceguard.policy.check import CheckResult, DeploymentFacts
+from faceguard.policy.deployment import PurposeSection
+from faceguard.redact.options import RedactOptions
+from faceguard.redact.report import RedactionReport
 from faceguard.results import (
+    BackupResult,
     ConsentReceipt,
     ConsentRow,
+    DecommissionResult,
     DeletionCertificate,
     EnrollResult,
+    ExpiringRow,
+    Explanation,
     IdentifyResult,
+    RecordCounts,
+    RestoreResult,
+    ReviewRequest,
     SubjectExport,
+    SubjectRow,
     SweepResult,
     VerifyResult,
     WithdrawResult,
@@ -50,21 +75,36 @@ __all__ = [
     "OPERATING_POINT_NAMES",
     "ApiKey",
     "ApiKeys",
+    "Assessment",
     "AuditError",
     "AuditEvent",
     "AuditReceipt",
     "AuditReport",
+    "BackupResult",
+    "BatchReport",
+    "Challenge",
+    "CheckResult",
     "ConfigError",
     "ConsentError",
     "ConsentReceipt",
     "ConsentRow",
     "CreatedKey",
+    "DecommissionResult",
     "DeletionCertificate",
+    "DeploymentFacts",
     "EngineMismatch",
     "EnrollResult",
+    "EvalReport",
+    "ExpiringRow",
+    "Explanation",
+    "Extraction",
+    "FaceEngine",
     "FaceError",
     "Faceguard",
     "FaceguardError",
+    "FilingPacket",
+    "FilingStatus",
+    "Frame",
     "Guardian",
     "IdentifyResult",
     "ImageDecodeError",
@@ -73,17 +113,33 @@ __all__ = [
     "ImageTooSmall",
     "IntegrityFinding",
     "IntegrityReport",
+    "LivenessAnswer",
     "LivenessError",
+    "LivenessState",
+    "Lockout",
+    "ManifestRow",
     "MasterKeyMissing",
     "NoFaceFound",
     "NotFound",
     "Notice",
     "NoticeError",
     "OperatingPoint",
+    "PadDecision",
+    "Pair",
     "PolicyError",
+    "PresentationAttackDetector",
+    "ProtectionReport",
     "PurposeError",
+    "PurposeSection",
     "QualityError",
+    "RecordCounts",
+    "RedactOptions",
+    "RedactionReport",
+    "RestoreResult",
+    "ReviewRequest",
+    "SharePackage",
     "SubjectExport",
+    "SubjectRow",
     "SweepResult",
     "TooManyFaces",
     "VaultError",
