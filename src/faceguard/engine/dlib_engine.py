@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from faceguard.engine.imaging import resize as _resize
 from faceguard.engine.pool import ModelPool
 from faceguard.engine.types import Face
 from faceguard.errors import ConfigError
@@ -228,12 +229,3 @@ class DlibEngine:
 
 def _rebuild(cls: type[DlibEngine], settings: dict[str, Any]) -> DlibEngine:
     return cls(**settings)
-
-
-def _resize(rgb: np.ndarray, scale: float) -> np.ndarray:
-    from PIL import Image
-
-    height, width = rgb.shape[:2]
-    size = (max(int(round(width * scale)), 1), max(int(round(height * scale)), 1))
-    resample = Image.Resampling.BILINEAR if scale > 1 else Image.Resampling.BOX
-    return np.asarray(Image.fromarray(rgb).resize(size, resample), dtype=np.uint8)

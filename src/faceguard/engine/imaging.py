@@ -171,3 +171,17 @@ def _to_rgb_array(img: Image.Image) -> np.ndarray:
             band = Image.alpha_composite(white, rgba)
         out[top:bottom] = np.asarray(band.convert("RGB"), dtype=np.uint8)
     return out
+
+
+def resize(rgb: np.ndarray, scale: float) -> np.ndarray:
+    """``rgb`` scaled by ``scale`` (each side rounded, at least 1 px), area-averaged when
+    shrinking and bilinear when enlarging; the array itself when the scale is 1. The one
+    resize routine of detection, liveness and redaction."""
+    import cv2
+
+    if abs(scale - 1.0) < 1e-3:
+        return rgb
+    height, width = rgb.shape[:2]
+    size = (max(int(round(width * scale)), 1), max(int(round(height * scale)), 1))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    return np.ascontiguousarray(cv2.resize(rgb, size, interpolation=interpolation))

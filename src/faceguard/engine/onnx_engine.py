@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from faceguard.engine.imaging import resize as _resize
 from faceguard.engine.types import Face
 from faceguard.errors import ConfigError
 
@@ -158,11 +159,3 @@ def _contract(det: Any, emb: Any) -> dict[str, Any]:
     hw = tuple(v if isinstance(v, int) else None for v in det_in.shape[2:])
     return {"det_input": det_in.name, "emb_input": emb_in.name, "det_hw": hw, "chip": chip,
             "dim": out[1]}
-
-
-def _resize(rgb: np.ndarray, scale: float) -> np.ndarray:
-    import cv2
-
-    height, width = rgb.shape[:2]
-    size = (max(int(width * scale), 1), max(int(height * scale), 1))
-    return np.asarray(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), dtype=np.float32)

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from faceguard.engine.imaging import ImageLimits, decode_image
+from faceguard.engine.imaging import resize as _resize
 from faceguard.engine.quality import measure_quality
 from faceguard.engine.types import Face, FaceEngine
 from faceguard.errors import FaceguardError
@@ -80,16 +81,6 @@ class _Seen:
     faces: list[Face | None]
     poses: list[PoseSample]
     chips: dict[int, np.ndarray]
-
-
-def _resize(rgb: np.ndarray, scale: float) -> np.ndarray:
-    import cv2
-
-    if abs(scale - 1.0) < 1e-3:
-        return rgb
-    size = (max(int(round(rgb.shape[1] * scale)), 1), max(int(round(rgb.shape[0] * scale)), 1))
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    return np.asarray(cv2.resize(rgb, size, interpolation=interp))
 
 
 def _without_slow_fallback(engine: FaceEngine) -> FaceEngine:

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from faceguard.engine.dlib_engine import models_dir
+from faceguard.engine.imaging import resize as _resize
 from faceguard.engine.pool import ModelPool
 
 Box = tuple[int, int, int, int]
@@ -155,15 +156,6 @@ class FaceFinder:
 
 
 _CNN_MIN_SIDE = 64
-
-
-def _resize(rgb: np.ndarray, scale: float) -> np.ndarray:
-    if abs(scale - 1.0) < 1e-3:
-        return rgb
-    height, width = rgb.shape[:2]
-    size = (max(int(round(width * scale)), 1), max(int(round(height * scale)), 1))
-    interpolation = cv2.INTER_LINEAR if scale > 1 else cv2.INTER_AREA
-    return np.ascontiguousarray(cv2.resize(rgb, size, interpolation=interpolation))
 
 
 def _warp(rgb: np.ndarray, scale: float, angle: float, border: int
