@@ -138,12 +138,12 @@ def keys_create(obj: Context, role: str, holder: str | None, purposes: tuple[str
                 totp: bool, as_json: bool) -> None:
     """Make an API key. Its secret is printed once and stored only as a hash."""
     with _opened(obj, obj.dev) as fg:
-        store = fg.api_keys
-        if holder is None and store.level >= 3:
-            _fail(f"at protection level {store.level} say who holds the key (--holder): the "
+        api_keys = fg.api_keys
+        if holder is None and api_keys.level >= 3:
+            _fail(f"at protection level {api_keys.level} say who holds the key (--holder): the "
                   "admin, auditor and operator roles must be held by different people")
         try:
-            created = store.create(role, holder or f"unnamed {role} key", list(purposes),
+            created = api_keys.create(role, holder or f"unnamed {role} key", list(purposes),
                                    actor="cli", with_totp=totp)
         except FaceguardError as exc:
             _fail(exc)
