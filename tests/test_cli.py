@@ -126,3 +126,42 @@ def test_no_master_key_refuses_with_instructions(tmp_path: Path) -> None:
         capture_output=True, text=True, env=env, check=False,
     )
     assert proc.returncode == 0 and "WARNING: development mode" in proc.stderr
+
+
+FIXTURES = Path(__file__).parent / "policy" / "fixtures"
+
+
+@pytest.mark.parametrize(
+    ("fixture", "code", "present", "absent"),
+    [
+        ("failing_r2_blank_contact.toml", 1, {"R2"}, set()),
+        ("failing_r8_unlimited_retention.toml", 1, {"R8"}, set()),
+        ("failing_r1_no_lawful_purpose.toml", 1, {"R1", "R27"}, set()),
+        ("failing_r7_network_without_basis.toml", 1, {"R7"}, set()),
+        ("passing_r7_network_with_basis.toml", 1, set(), {"R7"}),  # R10: no assessment file
+        ("failing_p8_authorisation_expired.toml", 1, {"P8"}, set()),
+        ("passing_p8_authorised_public_safety.toml", 1, set(), {"P8"}),
+    ],
+)
+def test_check_cites_the_rule_of_a_lawless_value(
+    tmp_path: Path, fixture: str, code: int, present: set[str], absent: set[str]
+) -> None:
+    """Issue 13: a file that reads fine but fails the law exits 1 citing its rule; the
+    records of R7 and P8 in the file count (judged on the file alone: no data directory)."""
+    exit_code, out = run(tmp_path / "none", "check", "--json", "--config",
+                         str(FIXTURES / fixture))
+    rules = {v["rule"] for v in json.loads(out)["violations"]}
+    assert exit_code == code
+    assert present <= rules and not absent & rules, rules
+
+
+def test_check_exit_2_only_for_an_unreadable_file(cli_data: Path) -> None:
+    code, out = run(cli_data, "check", "--json", "--config",
+                    str(FIXTURES / "failing_unreadable_retention_as_text.toml"))
+    body = json.loads(out)
+    assert code == 2 and body["rule"] is None
+    assert "purposes.access-control.retention_days" in body["message"]
+    config = cli_data / "faceguard.toml"
+    config.write_text(config.read_text().replace('contact = "', 'contact = "" # "'))
+    code, out = run(cli_data, "check", "--json")
+    assert code == 1 and {v["rule"] for v in json.loads(out)["violations"]} == {"R2"}

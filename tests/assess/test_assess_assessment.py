@@ -367,3 +367,52 @@ def test_dpo_edits_the_file_by_hand_then_approves(tmp_path: Path) -> None:
     assert approved.section("conclusion").dpo.endswith("Second paragraph.")
     assert approved.approval is not None and approved.approval.at.tzinfo is not None
     assert assessment_state(dep, tmp_path).ok
+
+
+# ---- the records of R7 and P8, and the packs' sources (issue 13) ---------------------------
+
+BASIS = ('\n[transmission_basis]\nkind = "legal-basis"\nreference = "Order 12/2025"\n'
+         'evidence = "Kept by the legal department, file L-12"\n')
+AUTHORISATION = ('\n[[authorisations]]\nkind = "law-enforcement-realtime-identification"\n'
+                 'authority = "Riverside District Court"\nreference = "RDC 2025/114-AI"\n'
+                 'valid_until = 2026-06-30\n')
+
+
+def test_the_transmission_basis_is_cited() -> None:
+    network = ('transmission = "local"', 'transmission = "network"')
+    without = draft_assessment(deployment(network), facts(deployment(network)))
+    assert "No basis is recorded (key 'transmission_basis')" in without.section(
+        "transmission").prefilled
+    dep = parse_deployment(TEST_DEPLOYMENT.replace(*network) + BASIS)
+    text = draft_assessment(dep, facts(dep)).section("transmission").prefilled
+    assert ("Basis recorded in the deployment file (key 'transmission_basis'): legal-basis; "
+            "reference: Order 12/2025; evidence: Kept by the legal department, file L-12.") in text
+
+
+def test_authorisations_are_cited() -> None:
+    dep = parse_deployment(TEST_DEPLOYMENT + AUTHORISATION)
+    text = draft_assessment(dep, facts(dep)).section("public_place").prefilled
+    assert "Authorisations recorded in the deployment file (key 'authorisations'" in text
+    assert ("- law-enforcement-realtime-identification: granted by Riverside District Court, "
+            "reference RDC 2025/114-AI, valid until 2026-06-30") in text
+    assert "Authorisations" not in draft_assessment(deployment(), facts(deployment())).section(
+        "public_place").prefilled
+
+
+def test_a_changed_record_requires_reassessment() -> None:
+    plain = deployment_fingerprint(deployment())
+    with_basis = deployment_fingerprint(parse_deployment(TEST_DEPLOYMENT + BASIS))
+    other = deployment_fingerprint(parse_deployment(
+        TEST_DEPLOYMENT + BASIS.replace("Order 12/2025", "Order 13/2025")))
+    authorised = deployment_fingerprint(parse_deployment(TEST_DEPLOYMENT + AUTHORISATION))
+    assert len({plain, with_basis, other, authorised}) == 4
+
+
+def test_pack_sources_name_real_sections() -> None:
+    from faceguard.policy import get_pack, known_pack_ids
+
+    for pack_id in known_pack_ids():
+        assert set(get_pack(pack_id).assessment_sources) <= set(SECTION_KEYS), pack_id
+    dep = deployment(('packs = ["cn"]', 'packs = ["cn", "gdpr"]'))
+    sources = draft_assessment(dep, facts(dep)).section("scope").sources
+    assert sources[-1] == "GDPR 35(7)(a)" and sources.count("GDPR 35(7)(a)") == 1

@@ -95,3 +95,11 @@ def test_controls_in_force() -> None:
 def test_level_outside_1_to_5_is_refused() -> None:
     with pytest.raises(ConfigError, match="1..5"):
         protection_report(6, "mall", False, 1, [])
+
+
+def test_security_log_months_come_from_the_packs() -> None:
+    report = protection_report(2, "office-entrance", False, 500, ["attendance"],
+                               security_log_months=12)
+    texts = [c.requirement for c in report.controls] + report.operator_tasks
+    assert sum(">= 12 months" in t for t in texts) == 3
+    assert not any(">= 6 months" in t for t in texts)

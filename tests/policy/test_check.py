@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import date
 from importlib import resources
 from pathlib import Path
 
@@ -22,7 +23,13 @@ from faceguard.policy import (
 )
 from faceguard.policy import check as check_module
 from faceguard.policy.check import LAW_ENFORCEMENT_AUTHORISATION, evaluate
-from faceguard.policy.deployment import Deployment, load_deployment, parse_deployment
+from faceguard.policy.deployment import (
+    Authorisation,
+    Deployment,
+    TransmissionBasis,
+    load_deployment,
+    parse_deployment,
+)
 from faceguard.policy.packs import combine_numbers, known_pack_ids, load_pack, merge_rules
 from faceguard.policy.places import private_places
 
@@ -33,8 +40,15 @@ APPROVED = AssessmentState(
 )
 #: An approved assessment and a presentation-attack detector: what a live deployment has.
 GOOD = DeploymentFacts(people_enrolled=1_200, assessment=APPROVED, pad_available=True)
-WITH_BASIS = replace(GOOD, transmission_basis=True)
-AUTHORISED = replace(GOOD, authorisations=frozenset({LAW_ENFORCEMENT_AUTHORISATION}))
+BASIS = TransmissionBasis(kind="legal-basis", reference="Order 12/2025 of the district",
+                          evidence="Order kept by the legal department, file L-12")
+WITH_BASIS = replace(GOOD, transmission_basis=BASIS)
+AUTHORISATION = Authorisation(kind=LAW_ENFORCEMENT_AUTHORISATION, authority="District court",
+                              reference="RDC 2025/114-AI", valid_until=date(2026, 6, 30))
+AUTHORISED = replace(GOOD, authorisations=(AUTHORISATION,), today=date(2026, 6, 30))
+EXPIRED = replace(AUTHORISED, today=date(2026, 7, 1))
+#: Over the ``cn`` pack's compliance-audit threshold (R22) and its filing threshold (R15).
+HUGE = replace(GOOD, people_enrolled=10_000_001)
 
 Pairs = set[tuple[str, str]]
 
@@ -42,10 +56,14 @@ Pairs = set[tuple[str, str]]
 CASES: dict[str, tuple[DeploymentFacts, Pairs, Pairs]] = {
     "passing_cn_residential.toml": (GOOD, set(), set()),
     "failing_r1_blank_necessity.toml": (GOOD, {("R1", "BLOCK")}, set()),
+    "failing_r1_no_lawful_purpose.toml": (GOOD, {("R1", "BLOCK"), ("R27", "BLOCK")}, set()),
+    "failing_r2_blank_contact.toml": (GOOD, {("R2", "BLOCK")}, set()),
     "failing_r5_no_minors_rules.toml": (GOOD, set(), {("R5", "WARN")}),
     "failing_r6_no_alternative.toml": (GOOD, {("R6", "BLOCK")}, set()),
-    "passing_r7_network_with_basis.toml": (WITH_BASIS, set(), set()),
+    "passing_r7_network_with_basis.toml": (GOOD, set(), set()),
     "failing_r7_network_without_basis.toml": (GOOD, {("R7", "BLOCK")}, set()),
+    "failing_r7_basis_without_evidence.toml": (GOOD, {("R7", "BLOCK")}, set()),
+    "failing_r8_unlimited_retention.toml": (GOOD, {("R8", "BLOCK")}, set()),
     "failing_r10_no_assessment.toml": (GOOD, {("R10", "BLOCK")}, set()),
     "passing_r12_public_square.toml": (GOOD, set(), set()),
     "failing_r12_public_no_signage.toml": (GOOD, {("R12", "BLOCK")}, set()),
@@ -53,6 +71,8 @@ CASES: dict[str, tuple[DeploymentFacts, Pairs, Pairs]] = {
     "failing_r12_undeclared_public_place.toml": (GOOD, {("R12", "BLOCK")}, set()),
     "failing_r13_hotel_room.toml": (GOOD, {("R13", "BLOCK")}, set()),
     "failing_r15_draft_public_place.toml": (GOOD, set(), {("R15", "REPORT")}),
+    "failing_r22_compliance_audit_due.toml": (HUGE, set(), {("R15", "REPORT"),
+                                                           ("R22", "REPORT")}),
     "failing_r24_level1_payment.toml": (GOOD, set(), {("R24", "WARN")}),
     "failing_r24_level4_residential.toml": (GOOD, set(), {("R24", "WARN")}),
     "failing_r26_liveness_off.toml": (GOOD, {("R26", "BLOCK")}, set()),
@@ -66,13 +86,17 @@ CASES: dict[str, tuple[DeploymentFacts, Pairs, Pairs]] = {
     "failing_p5_network.toml": (GOOD, {("P5", "BLOCK")}, set()),
     "passing_eu_ai_act_office.toml": (GOOD, set(), set()),
     "failing_p7_emotion_analysis.toml": (GOOD, {("P7", "BLOCK")}, set()),
-    "passing_p8_authorised_public_safety.toml": (AUTHORISED, set(), set()),
+    "passing_p8_authorised_public_safety.toml": (GOOD, set(), set()),
     "failing_p8_public_identification.toml": (GOOD, {("P8", "BLOCK")}, set()),
+    "failing_p8_authorisation_expired.toml": (GOOD, {("P8", "BLOCK")}, set()),
     "passing_multi_cn_gdpr_eu.toml": (GOOD, set(), set()),
     "failing_multi_emotion_analysis.toml": (GOOD, {("R27", "BLOCK"), ("P7", "BLOCK")}, set()),
 }
-#: Fixtures refused when the file is read, before any check: fixture -> the key named.
-UNREADABLE = {"failing_r8_unlimited_retention.toml": "purposes.access-control.retention_days"}
+#: Files that cannot be read as a deployment (exit 2), refused before any check: fixture ->
+#: the key named. A value that reads fine but fails the law is a violation in ``CASES``.
+UNREADABLE = {
+    "failing_unreadable_retention_as_text.toml": "purposes.access-control.retention_days",
+}
 
 
 def load(name: str) -> Deployment:
@@ -121,14 +145,13 @@ def test_every_checked_rule_has_a_passing_and_a_failing_fixture() -> None:
         if rule.check is not None
     }
     fired = {rule for _, v, w in CASES.values() for rule, _ in v | w}
-    fired |= {"R8"}  # refused when the file is read (UNREADABLE)
     assert checked <= fired
     passing = [n for n in CASES if n.startswith("passing_")]
     covered = {r for n in passing for r, rule in rules_for(load(n)).items() if rule.check}
     assert checked <= covered
     for rule_id in checked:
         prefix = f"failing_{rule_id.lower()}_"
-        assert any(n.startswith(prefix) for n in [*CASES, *UNREADABLE]), rule_id
+        assert any(n.startswith(prefix) for n in CASES), rule_id
 
 
 # ---- the JSON document of DESIGN.md ----------------------------------------------------
@@ -298,19 +321,42 @@ PUBLIC = dep(public_place=True, collection_area="The square", signage="Signs at 
 SAFETY = purposes(public_safety={})
 PUBLIC_SAFETY = SAFETY.model_copy(update={"deployment": PUBLIC.deployment})
 
+NO_PURPOSES = BASE.model_copy(update={"purposes": {}})
+NETWORK = dep(transmission="network")
+
+
+def basis(**changes: str) -> DeploymentFacts:
+    return replace(GOOD, transmission_basis=BASIS.model_copy(update=changes))
+
+
+def authorised(**changes: str) -> DeploymentFacts:
+    return replace(AUTHORISED, authorisations=(AUTHORISATION.model_copy(update=changes),))
+
+
 UNIT_CASES = [
     ("check_purposes_declared", BASE, GOOD, CN, []),
     ("check_purposes_declared", purposes(access_control={"necessity": " "}), GOOD, CN, ["R1"]),
-    ("check_purposes_declared", purposes(made_up={}), GOOD, CN, ["R1"]),
-    ("check_purposes_declared", purposes(emotion_analysis={}), GOOD, CN, []),
+    ("check_purposes_declared", purposes(access_control={"necessity": ""}), GOOD, CN, ["R1"]),
+    ("check_purposes_declared", purposes(made_up={}), GOOD, CN, ["R1", "R1"]),
+    ("check_purposes_declared", purposes(emotion_analysis={}), GOOD, CN, ["R1"]),
+    ("check_purposes_declared", purposes(emotion_analysis={}, access_control={}), GOOD, CN, []),
+    ("check_purposes_declared", NO_PURPOSES, GOOD, CN, ["R1"]),
+    ("check_processor_named", BASE, GOOD, NONE, []),
+    ("check_processor_named", dep(contact=" "), GOOD, NONE, ["R2"]),
+    ("check_processor_named", dep(controller="", contact=""), GOOD, NONE, ["R2", "R2"]),
     ("check_minors_rules", BASE, GOOD, CN, []),
     ("check_minors_rules", dep(minors_rules=" "), GOOD, CN, ["R5"]),
     ("check_alternatives", BASE, GOOD, CN, []),
     ("check_alternatives", dep(alternatives=[" "]), GOOD, CN, ["R6"]),
-    ("check_transmission_basis", dep(transmission="network"), GOOD, CN, ["R7"]),
-    ("check_transmission_basis", dep(transmission="network"), WITH_BASIS, CN, []),
+    ("check_transmission_basis", NETWORK, GOOD, CN, ["R7"]),
+    ("check_transmission_basis", NETWORK, WITH_BASIS, CN, []),
+    ("check_transmission_basis", NETWORK, basis(evidence=" "), CN, ["R7"]),
+    ("check_transmission_basis", NETWORK, basis(reference="", evidence=""), CN, ["R7", "R7"]),
     ("check_transmission_basis", BASE, GOOD, CN, []),
     ("check_finite_retention", purposes(access_control={"retention_days": 0}), GOOD, CN, ["R8"]),
+    ("check_finite_retention", purposes(access_control={"retention_days": -5}), GOOD, NONE,
+     ["R8"]),
+    ("check_finite_retention", BASE, GOOD, PackNumbers(max_retention_days=364), ["R8"]),
     ("check_finite_retention", purposes(attendance={"retention_days": 3651}), GOOD, CN,
      ["R8"]),
     ("check_finite_retention", purposes(attendance={"retention_days": 3650}), GOOD, CN, []),
@@ -326,6 +372,10 @@ UNIT_CASES = [
     ("check_filing_threshold", BASE, replace(GOOD, people_enrolled=10**7), NONE, []),
     ("check_filing_threshold", BASE, replace(GOOD, people_enrolled=80_000), CN, ["R15"]),
     ("check_filing_threshold", PUBLIC, GOOD, CN, []),
+    ("check_compliance_audit", BASE, GOOD, CN, []),
+    ("check_compliance_audit", BASE, replace(GOOD, people_enrolled=10_000_000), CN, []),
+    ("check_compliance_audit", BASE, HUGE, CN, ["R22"]),
+    ("check_compliance_audit", BASE, HUGE, NONE, []),
     ("check_protection_level", BASE, GOOD, CN, []),
     ("check_protection_level", dep(protection_level=1, public_place=True), GOOD, CN, ["R24"]),
     ("check_protection_level", dep(protection_level=5), GOOD, CN, ["R24"]),
@@ -346,11 +396,16 @@ UNIT_CASES = [
     ("check_bipa_retention", purposes(access_control={"retention_days": 1096}), GOOD, BIPA,
      ["P3", "P3"]),
     ("check_written_release", BASE, GOOD, BIPA, ["P4"]),
+    ("check_written_release", BASE, GOOD, CN, []),  # no pack asks for a written release
     ("check_written_release", dep(consent_methods=["signature"]), GOOD, BIPA, []),
     ("check_local_only", BASE, GOOD, BIPA, []),
-    ("check_local_only", dep(transmission="network"), WITH_BASIS, BIPA, ["P5"]),
+    ("check_local_only", NETWORK, WITH_BASIS, BIPA, ["P5"]),
+    ("check_local_only", NETWORK, WITH_BASIS, CN, []),  # no pack forbids sharing
     ("check_public_identification_authorised", PUBLIC_SAFETY, GOOD, NONE, ["P8"]),
     ("check_public_identification_authorised", PUBLIC_SAFETY, AUTHORISED, NONE, []),
+    ("check_public_identification_authorised", PUBLIC_SAFETY, EXPIRED, NONE, ["P8"]),
+    ("check_public_identification_authorised", PUBLIC_SAFETY, authorised(authority=" "), NONE,
+     ["P8"]),
     ("check_public_identification_authorised", SAFETY, GOOD, NONE, []),
     ("check_public_identification_authorised", PUBLIC, GOOD, NONE, []),
 ]

@@ -72,11 +72,28 @@ def test_design_md_keys_stay_in_the_starter_file() -> None:
          r"key 'deployment\.retention_policy_url'"),
         ("[purposes.access-control]", "[purposes.mind-reading]",
          r"key 'purposes': unknown purpose 'mind-reading'"),
-        ("retention_days = 365", "retention_days = 0",
+        ("retention_days = 365", 'retention_days = "365"',
          r"key 'purposes\.access-control\.retention_days'"),
-        ("retention_days = 365", "retention_days = 3651",
-         r"key 'purposes\.access-control\.retention_days'"),
+        ('contact = "privacy@sunshine.example"', "contact = 7", r"key 'deployment\.contact'"),
         ("[deployment]", "[deployment", r" is not valid TOML"),
+        ("[deployment]", '[transmission_basis]\nkind = "hope"\nreference = "r"\nevidence = "e"'
+         "\n[deployment]", r"key 'transmission_basis\.kind'"),
+        ("[deployment]", '[transmission_basis]\nkind = "legal-basis"\nreference = "r"'
+         "\n[deployment]", r"missing key 'transmission_basis\.evidence'"),
+        ("[deployment]", '[transmission_basis]\nkind = "legal-basis"\nreference = "r"'
+         '\nevidence = "e"\nsigned = true\n[deployment]',
+         r"unknown key 'transmission_basis\.signed'"),
+        ("[deployment]", "transmission_basis = true\n[deployment]",
+         r"key 'transmission_basis'"),
+        ("[deployment]", '[[authorisations]]\nkind = "law-enforcement-realtime-identification"'
+         '\nauthority = "a"\nreference = "r"\nvalid_until = "2026-06-30"\n[deployment]',
+         r"key 'authorisations\.0\.valid_until'"),
+        ("[deployment]", '[[authorisations]]\nkind = "search-warrant"\nauthority = "a"'
+         '\nreference = "r"\nvalid_until = 2026-06-30\n[deployment]',
+         r"key 'authorisations\.0\.kind'"),
+        ("[deployment]", '[[authorisations]]\nkind = "law-enforcement-realtime-identification"'
+         '\nreference = "r"\nvalid_until = 2026-06-30\n[deployment]',
+         r"missing key 'authorisations\.0\.authority'"),
     ],
 )
 def test_malformed_key_is_named(old: str, new: str, message: str) -> None:
@@ -88,6 +105,39 @@ def test_forbidden_purposes_parse_so_the_check_can_cite_their_rule() -> None:
     for purpose in FORBIDDEN_PURPOSES:
         text = BASE + f'\n[purposes.{purpose}]\nnecessity = "x"\nretention_days = 1\n'
         assert purpose in parse_deployment(text).purposes
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ('contact = "privacy@sunshine.example"', 'contact = ""'),  # R2
+        ('controller = "Sunshine Property Management Co."', 'controller = " "'),  # R2
+        ('necessity = "Residents open the gate hands-free; cards remain available."',
+         'necessity = ""'),  # R1
+        ("retention_days = 365", "retention_days = 0"),  # R8
+        ("retention_days = 365", "retention_days = 36500"),  # R8
+        ("[purposes.access-control]", "[purposes.emotion-analysis]"),  # R27, R1
+    ],
+)
+def test_lawfulness_is_not_a_shape_error(old: str, new: str) -> None:
+    """A value that reads fine but fails the law parses: ``faceguard check`` cites its rule
+    (exit 1) instead of refusing the file as malformed (exit 2)."""
+    parse_changed(old, new)
+
+
+def test_records_of_r7_and_p8_parse() -> None:
+    text = BASE + (
+        '\n[transmission_basis]\nkind = "legal-basis"\nreference = "Order 12"\nevidence = ""\n'
+        '\n[[authorisations]]\nkind = "law-enforcement-realtime-identification"\n'
+        'authority = "Court"\nreference = "A-1"\nvalid_until = 2026-06-30\n'
+    )
+    deployment = parse_deployment(text)
+    assert deployment.transmission_basis is not None
+    assert deployment.transmission_basis.evidence == ""  # blank: R7, judged by the check
+    [record] = deployment.authorisations
+    assert record.valid_until.isoformat() == "2026-06-30"
+    assert parse_deployment(BASE).transmission_basis is None
+    assert parse_deployment(BASE).authorisations == []
 
 
 def test_optional_keys_default() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import fields
 from importlib import resources
 from pathlib import Path
 
@@ -12,7 +13,14 @@ from conftest import REPO
 from faceguard.errors import ConfigError
 from faceguard.policy import CHECKS, get_pack, known_pack_ids, load_pack, pack_numbers, rules_for
 from faceguard.policy.deployment import Deployment, parse_deployment
-from faceguard.policy.packs import PRODUCT_RULES, Pack, combine_numbers, merge_rules
+from faceguard.policy.packs import (
+    Pack,
+    PackNumbers,
+    PackNumberSpec,
+    combine_numbers,
+    merge_rules,
+    product_rules,
+)
 
 PACKS = resources.files("faceguard.policy").joinpath("packs")
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -127,10 +135,56 @@ def test_rules_for_is_the_union_of_the_packs() -> None:
 
 
 def test_product_rules_apply_whatever_the_packs() -> None:
+    always = product_rules()
+    assert set(always) == {"R1", "R2", "R8", "R13", "R27"}
+    assert always["R13"].source == get_pack("cn").rule("R13").source  # the first pack's
     gdpr = rules_for(deployment('["gdpr"]'))
-    assert set(gdpr) == {"P1", "P2", *PRODUCT_RULES}
+    assert set(gdpr) == {"P1", "P2", *always}
     eu = rules_for(deployment('["eu-ai-act"]'))
-    assert set(eu) == {"P6", "P7", "P8", "R13"}  # P7 stands for R27
+    assert set(eu) == {"P6", "P7", "P8", "R1", "R2", "R8", "R13"}  # P7 stands for R27
+
+
+def test_covered_by_needs_applies_always(tmp_path: Path) -> None:
+    path = write_pack(tmp_path, 'id = "P1"\nkind = "BLOCK"',
+                      'id = "P1"\nkind = "BLOCK"\ncovered_by = ["R3"]')
+    with pytest.raises(ConfigError, match=r"key 'rules\.0': 'covered_by' is only meaningful"):
+        load_pack(path)
+
+
+def test_law_differences_are_pack_data() -> None:
+    bipa = pack_numbers(deployment('["bipa"]'))
+    assert bipa.written_release_required and bipa.sharing_forbidden
+    assert bipa.max_retention_years_after_last_interaction == 3
+    cn = pack_numbers(deployment('["cn"]'))
+    assert not cn.written_release_required and not cn.sharing_forbidden
+    assert (cn.compliance_audit_people, cn.compliance_audit_interval_years) == (10_000_000, 2)
+    assert (cn.security_log_retention_months, cn.max_retention_days) == (6, 3650)
+    both = pack_numbers(deployment('["cn", "gdpr"]'))
+    assert both.sources_for("lawfulness") == ("GDPR 35(7)(b)",)
+    assert cn.sources_for("lawfulness") == ()
+    assert PackNumbers(max_retention_days=30).max_retention_days == 30
+
+
+def test_every_pack_number_is_read_by_the_product() -> None:
+    """A number a pack declares but no code reads is a promise nothing keeps (issue 13)."""
+    src = REPO / "src" / "faceguard"
+    code = "\n".join(p.read_text(encoding="utf-8") for p in src.rglob("*.py")
+                     if p.name != "packs.py")
+    for spec in fields(PackNumbers):
+        if spec.name in ("packs", "assessment_sources"):
+            continue
+        assert f".{spec.name}" in code, spec.name
+    assert set(PackNumberSpec.model_fields) <= {f.name for f in fields(PackNumbers)}
+
+
+def test_no_code_names_a_pack() -> None:
+    """Law as data: the product never branches on which pack is named."""
+    src = REPO / "src" / "faceguard"
+    named = re.compile(r"[\"'](cn|cn-draft-2023|gdpr|bipa|eu-ai-act)[\"']")
+    for path in src.rglob("*.py"):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if named.search(line) and not line.lstrip().startswith(("packs = [", "id = ")):
+                raise AssertionError(f"{path.relative_to(src)}:{number}: {line.strip()}")
 
 
 def test_a_rule_named_by_two_packs_keeps_the_stricter_kind(tmp_path: Path) -> None:

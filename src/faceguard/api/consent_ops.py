@@ -5,6 +5,7 @@ from __future__ import annotations
 from faceguard.api.facade import FacadeBase
 from faceguard.consent import records as consents
 from faceguard.errors import ConfigError, ConsentError
+from faceguard.policy import pack_numbers
 from faceguard.results import ConsentReceipt, WithdrawResult
 from faceguard.rights import erasure
 
@@ -87,12 +88,12 @@ class ConsentOps(FacadeBase):
             consents.validate_grant(method, evidence, minor, guardian)
             allowed = self.deployment.deployment.consent_methods
             if method not in allowed:
-                bipa = "bipa" in self.deployment.deployment.packs
+                release = pack_numbers(self.deployment).written_release_required
                 raise ConsentError(
                     f"consent method {method!r} is not accepted by this deployment "
                     f"(consent_methods: {', '.join(allowed)})"
-                    + ("; BIPA needs a written release" if bipa else ""),
-                    rule="P4" if bipa else "R3",
+                    + ("; the law packs need a written release" if release else ""),
+                    rule="P4" if release else "R3",
                 )
             created: str | None = None
             with (

@@ -65,7 +65,7 @@ class GovernanceOps(FacadeBase):
             people_enrolled=self.people_enrolled(),
             assessment=assessment_state(self.deployment, self.config_dir),
             pad_available=self.pad_available,
-        )
+        ).with_records_of(self.deployment)
 
     def check(self) -> CheckResult:
         """Evaluate the deployment and its packs now (``faceguard check``)."""
@@ -208,4 +208,6 @@ class GovernanceOps(FacadeBase):
         """Controls provided at the declared level and what the operator must add."""
         dep = self.deployment.deployment
         return protection_report(dep.protection_level, dep.place, dep.public_place,
-                                 self.people_enrolled(), sorted(self.deployment.purposes))
+                                 self.people_enrolled(), sorted(self.deployment.purposes),
+                                 security_log_months=pack_numbers(
+                                     self.deployment).security_log_retention_months)

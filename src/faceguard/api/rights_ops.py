@@ -12,6 +12,7 @@ from faceguard.audit.integrity import IntegrityReport, verify_integrity
 from faceguard.audit.receipts import AuditReceipt
 from faceguard.consent import sharing
 from faceguard.errors import AuditError, ConfigError, NotFound
+from faceguard.policy import pack_numbers
 from faceguard.results import (
     BackupResult,
     DecommissionResult,
@@ -57,7 +58,8 @@ class RightsOps(FacadeBase):
             actor=actor,
             now=now or iso(utc_now()),
             declared=set(self.deployment.purposes),
-            bipa="bipa" in self.deployment.deployment.packs,
+            max_years_since_last_interaction=pack_numbers(
+                self.deployment).max_retention_years_after_last_interaction,
         )
         return replace(result, recovered=recovered)
 
@@ -195,8 +197,8 @@ class RightsOps(FacadeBase):
             self.purpose(purpose)
             subject = self._require_subject(external_id)
             recorded = sharing.bases_for(self.store.audit.events(subject=subject), recipient)
-            sharing.require_basis(self.deployment.deployment.packs, recorded, recipient,
-                                  cross_border=cross_border)
+            sharing.require_basis(pack_numbers(self.deployment).sharing_forbidden, recorded,
+                                  recipient, cross_border=cross_border)
             with self.store.records.connect() as conn:
                 stored = self.store.vault.templates(conn, purpose=purpose, subject_id=subject)
             payload: dict[str, object] = {

@@ -30,6 +30,7 @@ from faceguard.assess.sections import PLACEHOLDER, SECTION_KEYS, todo
 from faceguard.assess.storage import dump_toml, parse_assessment_toml
 from faceguard.errors import ConfigError
 from faceguard.policy.deployment import Deployment
+from faceguard.policy.packs import pack_numbers
 from faceguard.timeutil import iso, utc_now
 
 if TYPE_CHECKING:
@@ -171,8 +172,15 @@ def _sha256(material: Any) -> str:
 def deployment_fingerprint(deployment: Deployment) -> str:
     """SHA-256 over what a reassessment depends on: purposes (necessity, retention, operating
     point), place, public_place, collection_area, transmission, packs, liveness and
-    protection level. Name, contact, signage and alternatives are not part of it."""
+    protection level, and the transmission basis (R7) and authorisations (P8) when the file
+    records them. Name, contact, signage and alternatives are not part of it."""
     dep = deployment.deployment
+    records: dict[str, Any] = {}
+    if deployment.transmission_basis is not None:
+        records["transmission_basis"] = deployment.transmission_basis.model_dump(mode="json")
+    if deployment.authorisations:
+        records["authorisations"] = [a.model_dump(mode="json")
+                                     for a in deployment.authorisations]
     return _sha256({
         "v": "faceguard-deployment-fingerprint-1",
         "purposes": {
@@ -187,6 +195,7 @@ def deployment_fingerprint(deployment: Deployment) -> str:
         "packs": sorted(dep.packs),
         "liveness": dep.liveness,
         "protection_level": dep.protection_level,
+        **records,
     })
 
 
@@ -219,12 +228,11 @@ def draft_assessment(deployment: Deployment, facts: AssessmentFacts, *,
     deployment; otherwise wrapped in a review placeholder)."""
     dep = deployment.deployment
     fingerprint = deployment_fingerprint(deployment)
-    gdpr = "gdpr" in dep.packs
+    numbers = pack_numbers(deployment)
     built = []
     for key, (title, sources, drafter) in drafting.SECTIONS.items():
         draft = drafter(deployment, facts)
-        cited = sources + ((drafting.GDPR_SOURCES[key],) if gdpr and key in
-                           drafting.GDPR_SOURCES else ())
+        cited = sources + tuple(s for s in numbers.sources_for(key) if s not in sources)
         dpo = todo(draft.prompt) if draft.prompt is not None else ""
         if previous is not None and draft.prompt is not None:
             old = next((s for s in previous.sections if s.key == key), None)

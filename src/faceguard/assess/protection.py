@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from faceguard.errors import ConfigError
+from faceguard.policy.packs import DEFAULT_SECURITY_LOG_RETENTION_MONTHS
 
 Provider = Literal["library", "service"]
 
@@ -76,7 +77,8 @@ class ProtectionReport:
         return data
 
 
-def _controls(profile: int) -> list[Control]:
+def _controls(profile: int, log_months: int = DEFAULT_SECURITY_LOG_RETENTION_MONTHS
+              ) -> list[Control]:
     l3 = profile >= 3
     return [
         Control(
@@ -103,7 +105,7 @@ def _controls(profile: int) -> list[Control]:
         Control(
             "audit.processing", "Audit of processing",
             "audit every user and important security event; protect the records; keep them "
-            ">= 6 months (CSL 21)",
+            f">= {log_months} months (CSL 21)",
             "library",
             "every enrollment, match, export, share and deletion appended to a hash-chained "
             "record with Ed25519-signed checkpoints; never pruned by the library (kept >= 3 "
@@ -111,7 +113,7 @@ def _controls(profile: int) -> list[Control]:
         ),
         Control(
             "audit.user_actions", "Audit of user actions",
-            "log logins, failures and administrative actions; keep >= 6 months",
+            f"log logins, failures and administrative actions; keep >= {log_months} months",
             "service", "service logins and key management recorded in the processing record",
         ),
         Control(
@@ -156,7 +158,7 @@ def _controls(profile: int) -> list[Control]:
     ]
 
 
-def _operator_tasks(profile: int, public_place: bool) -> list[str]:
+def _operator_tasks(profile: int, public_place: bool, log_months: int) -> list[str]:
     tasks = [
         "Physical security: locked machine room or cabinet, tamper-resistant cameras and "
         "devices, visitor records.",
@@ -168,7 +170,7 @@ def _operator_tasks(profile: int, public_place: bool) -> list[str]:
         "is rotated.",
         "Host hardening, patching and malware protection; time synchronisation for audit "
         "timestamps.",
-        "Security logs of hosts and network devices kept >= 6 months (CSL 21).",
+        f"Security logs of hosts and network devices kept >= {log_months} months (CSL 21).",
         "Staff training and written security management rules, roles and responsibilities.",
         "Vulnerability scanning and penetration testing; an incident response plan (R22).",
         "MLPS filing with the local public security organ for level 2 and above.",
@@ -212,16 +214,20 @@ def _warnings(level: int, public_place: bool, people: int, purposes: list[str]
 
 
 def protection_report(level: int, place: str, public_place: bool, people: int,
-                      purposes: list[str]) -> ProtectionReport:
+                      purposes: list[str], *,
+                      security_log_months: int = DEFAULT_SECURITY_LOG_RETENTION_MONTHS
+                      ) -> ProtectionReport:
     """The controls at ``level`` (profile 2 for levels 1-2, 3 for 3-5), the operator's
-    remaining tasks, and plausibility warnings for the place and scale (R24, R25)."""
+    remaining tasks, and plausibility warnings for the place and scale (R24, R25).
+    ``security_log_months``: how long security logs are kept (the packs'
+    ``security_log_retention_months``, CSL 21)."""
     if not 1 <= level <= 5:
         raise ConfigError(f"protection_level must be 1..5, not {level}", rule="R24")
     profile = 3 if level >= 3 else 2
     return ProtectionReport(
         level=level, profile=profile, place=place, public_place=public_place, people=people,
-        purposes=list(purposes), controls=_controls(profile),
-        operator_tasks=_operator_tasks(profile, public_place),
+        purposes=list(purposes), controls=_controls(profile, security_log_months),
+        operator_tasks=_operator_tasks(profile, public_place, security_log_months),
         warnings=_warnings(level, public_place, people, list(purposes)),
     )
 

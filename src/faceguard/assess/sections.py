@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from faceguard.assess.protection import protection_report
 from faceguard.policy.deployment import Deployment
+from faceguard.policy.packs import pack_numbers
 from faceguard.policy.purposes import PURPOSES
 
 if TYPE_CHECKING:
@@ -117,6 +118,14 @@ def minimisation_retention(d: Deployment, f: Facts) -> Draft:
     )
 
 
+def _basis(d: Deployment) -> str:
+    basis = d.transmission_basis
+    if basis is None:
+        return "No basis is recorded (key 'transmission_basis'): the deployment cannot go live."
+    return (f"Basis recorded in the deployment file (key 'transmission_basis'): {basis.kind}; "
+            f"reference: {basis.reference or '-'}; evidence: {basis.evidence or '-'}.")
+
+
 def transmission(d: Deployment, f: Facts) -> Draft:
     if d.deployment.transmission == "local":
         return Draft(
@@ -127,8 +136,9 @@ def transmission(d: Deployment, f: Facts) -> Draft:
         )
     return Draft(
         "Transmission: network. Face information leaves the recognition device; this needs a "
-        "recorded legal basis or a separate transmission consent (FRM 8; R7). Sharing and "
-        "cross-border export stay refused without per-recipient consent (R20, R21).",
+        "recorded legal basis or a separate transmission consent (FRM 8; R7). "
+        f"{_basis(d)} Sharing and cross-border export stay refused without per-recipient "
+        "consent (R20, R21).",
         "name the legal basis or the separate consent for transmission, the recipients, the "
         "channel protection (e.g. TLS) and why local processing does not suffice.",
     )
@@ -173,6 +183,7 @@ def security_measures(d: Deployment, f: Facts) -> Draft:
     report = protection_report(
         f.protection_level, d.deployment.place, d.deployment.public_place,
         f.people_enrolled, sorted(d.purposes),
+        security_log_months=pack_numbers(d).security_log_retention_months,
     )
     provided = [f"{c.name} ({c.provided_by}): {c.how}" for c in report.controls]
     warnings = [f"[{w.rule}] {w.reason}" for w in report.warnings]
@@ -216,18 +227,28 @@ def minors(d: Deployment, f: Facts) -> Draft:
     )
 
 
+def _authorisations(d: Deployment) -> str:
+    if not d.authorisations:
+        return ""
+    rows = [f"{a.kind}: granted by {a.authority or '-'}, reference {a.reference or '-'}, "
+            f"valid until {a.valid_until.isoformat()}" for a in d.authorisations]
+    return (f"\n\nAuthorisations recorded in the deployment file (key 'authorisations'; "
+            f"AIA 5(1)(h); P8):\n{_lines(rows)}")
+
+
 def public_place(d: Deployment, f: Facts) -> Draft:
     dep = d.deployment
     if not dep.public_place:
         return Draft(
             f"Not a public place (place type {dep.place}). Devices in private spaces (hotel "
             "rooms, public bathrooms, changing rooms, toilets) are refused without override "
-            "(FRM 13; R13)."
+            f"(FRM 13; R13).{_authorisations(d)}"
         )
     return Draft(
         f"Public place (place type {dep.place}). Collection area: {dep.collection_area or '-'}. "
         f"Signage evidence: {dep.signage or '-'}. Public-place data is locked to the "
-        "public-safety purpose; other use needs separate consent (FRM 13; R12).",
+        f"public-safety purpose; other use needs separate consent (FRM 13; R12)."
+        f"{_authorisations(d)}",
         "explain why the installation is necessary for public safety and why the collection "
         "area is reasonable.",
     )
@@ -337,13 +358,6 @@ SECTIONS: dict[str, tuple[str, tuple[str, ...], SectionFn]] = {
     "conclusion": ("Conclusion and decision", ("FRM 9", "PIPL 56"), conclusion),
 }
 
+#: The packs add sources to these sections (``[assessment_sources]`` of a pack, e.g. GDPR
+#: 35(7) in ``gdpr``); ``draft_assessment`` cites them after the section's own.
 SECTION_KEYS: tuple[str, ...] = tuple(SECTIONS)
-
-#: Extra sources cited when the ``gdpr`` pack applies (P2; GDPR 35(7)).
-GDPR_SOURCES: dict[str, str] = {
-    "scope": "GDPR 35(7)(a)",
-    "lawfulness": "GDPR 35(7)(b)",
-    "rights_impact": "GDPR 35(7)(c)",
-    "security_risks": "GDPR 35(7)(c)",
-    "safeguards_adequacy": "GDPR 35(7)(d)",
-}

@@ -2,10 +2,11 @@
 
 A transfer needs, for that subject and that recipient, a recorded separate consent (R20)
 (which also serves as the transmission consent of R7); a transfer outside the jurisdiction
-also needs a recorded legal mechanism (R21, PIPL 38). Under the BIPA pack no disclosure is
-possible at all (P5). Bases are recorded as events of the processing record, so they are
-tamper-evident and kept with it. An allowed transfer is sealed to the recipient's X25519
-public key (ephemeral key agreement, HKDF-SHA256, AES-256-GCM): only the recipient can open it.
+also needs a recorded legal mechanism (R21, PIPL 38). Where a pack forbids sharing
+(``sharing_forbidden``, BIPA 15(c), (d)) no disclosure is possible at all (P5). Bases are
+recorded as events of the processing record, so they are tamper-evident and kept with it.
+An allowed transfer is sealed to the recipient's X25519 public key (ephemeral key
+agreement, HKDF-SHA256, AES-256-GCM): only the recipient can open it.
 """
 
 from __future__ import annotations
@@ -51,12 +52,14 @@ def bases_for(events: Sequence[AuditEvent], recipient: str) -> set[str]:
 
 
 def require_basis(
-    packs: Sequence[str], recorded: set[str], recipient: str, *, cross_border: bool
+    sharing_forbidden: bool, recorded: set[str], recipient: str, *, cross_border: bool
 ) -> None:
-    """Refuse, citing the rule, unless the transfer has every basis it needs."""
-    if "bipa" in packs:
+    """Refuse, citing the rule, unless the transfer has every basis it needs;
+    ``sharing_forbidden`` is the packs' flag (``PackNumbers.sharing_forbidden``)."""
+    if sharing_forbidden:
         raise PolicyError(
-            "BIPA forbids selling, leasing, trading or otherwise disclosing biometric data",
+            "the deployment's law packs forbid selling, leasing, trading or otherwise "
+            "disclosing biometric data",
             rule="P5",
         )
     if "consent" not in recorded:

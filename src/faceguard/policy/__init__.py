@@ -3,6 +3,8 @@
 - ``packs``: load and validate the shipped law packs; ``rules_for`` and ``pack_numbers``
   give the rules and the strictest numbers that apply to a deployment.
 - ``places``: the closed list of place types (private spaces refused: R13).
+- ``facts``: ``DeploymentFacts`` (what the file cannot tell, and its R7/P8 records) and
+  ``CheckResult``.
 - ``check``: ``check_deployment`` -> ``CheckResult`` ("pass"/"fail" + findings with rule IDs).
 
 Nothing is read at import time; packs load on first use.

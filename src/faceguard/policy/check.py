@@ -11,10 +11,17 @@ and kind; ``check_deployment`` re-cites them under the rule of the pack that ask
 function serves R10 and P2, another R27 and P7) and takes the kind from the pack: a finding
 keeps its kind if the pack's rule allows it (``Rule.kinds``), else it gets the rule's kind.
 
-``DeploymentFacts`` carries what the file alone cannot tell (people enrolled, the state of
-the impact assessment, the presentation-attack detector, recorded authorisations and legal
-bases). Its defaults are the safe ones: no assessment, no detector, no basis, so a check
-with default facts fails closed.
+``DeploymentFacts`` (``faceguard.policy.facts``) carries what the file alone cannot tell
+(people enrolled, the state of the impact assessment, the presentation-attack detector, the
+day of the check) and the records of a transmission basis (R7) and of authorisations (P8),
+which the deployment file may hold (``DeploymentFacts.with_records_of``; ``check_deployment``
+adds them). Its defaults are the safe ones: no assessment, no detector, no basis, no
+authorisation, so a check with default facts fails closed.
+
+A value the file can hold but the law does not allow (a blank contact or necessity, a
+retention the packs forbid, no lawful purpose) is a finding of its rule here, never a shape
+error of ``faceguard.policy.deployment``. Every number a check uses comes from the packs
+(``PackNumbers``).
 
 Rules that no deployment file can show (consent, notices, audit, rights...) are enforced
 where the product acts; their ``enforced_at`` in the pack says where.
@@ -23,104 +30,35 @@ where the product acts; their ``enforced_at`` in the pack says where.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
 
-from faceguard.errors import PolicyError
-from faceguard.policy.deployment import MAX_RETENTION_DAYS, Deployment
-from faceguard.policy.packs import Kind, PackNumbers, Rule, pack_numbers, rules_for
+from faceguard.policy.deployment import AuthorisationKind, Deployment
+from faceguard.policy.facts import (
+    AssessmentState,
+    AssessmentView,
+    CheckResult,
+    DeploymentFacts,
+    Finding,
+)
+from faceguard.policy.packs import PackNumbers, Rule, pack_numbers, rules_for
 from faceguard.policy.places import PLACES
 from faceguard.policy.purposes import FORBIDDEN_PURPOSES, PURPOSES
 
+__all__ = [
+    "CHECKS", "LAW_ENFORCEMENT_AUTHORISATION", "AssessmentState", "AssessmentView",
+    "CheckFn", "CheckResult", "DeploymentFacts", "Finding", "check_deployment", "evaluate",
+    "is_public",
+]
+
 #: The authorisation record that allows real-time identification in public (P8).
-LAW_ENFORCEMENT_AUTHORISATION = "law-enforcement-rti"
+LAW_ENFORCEMENT_AUTHORISATION: AuthorisationKind = "law-enforcement-realtime-identification"
+#: Consent methods that are a written release (P4); "click" is not.
+WRITTEN_CONSENT_METHODS = ("signature", "written")
 #: The one purpose a public-place deployment may declare (R12).
 PUBLIC_SAFETY = "public-safety"
 #: R15 warns from this share of the filing threshold (numerator, denominator): 80 %.
 FILING_WARNING_SHARE = (4, 5)
 #: R24: more people than this at level 1 is implausible.
 LEVEL_1_MAX_PEOPLE = 10_000
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One violated rule or warning: rule ID, kind and a plain-words detail naming the key."""
-
-    rule: str
-    kind: Kind
-    detail: str
-
-    def to_json(self) -> dict[str, str]:
-        return {"rule": self.rule, "kind": self.kind, "detail": self.detail}
-
-
-class AssessmentView(Protocol):
-    """What the check reads of an assessment's state; ``AssessmentState`` below and the
-    assessment module's own state object both fit."""
-
-    @property
-    def present(self) -> bool: ...
-    @property
-    def approved(self) -> bool: ...
-    @property
-    def matches_deployment(self) -> bool: ...
-    @property
-    def detail(self) -> str: ...
-
-
-@dataclass(frozen=True)
-class AssessmentState:
-    """The impact assessment as the assessment module found it (R10, P2)."""
-
-    present: bool = False
-    approved: bool = False
-    matches_deployment: bool = False
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class DeploymentFacts:
-    """What the deployment file cannot tell; the defaults fail closed."""
-
-    #: Distinct people enrolled across all galleries (R15, R24).
-    people_enrolled: int = 0
-    #: The impact assessment's state (R10, P2); default: none present.
-    assessment: AssessmentView = field(default_factory=AssessmentState)
-    #: A presentation-attack (liveness) detector is configured (R26).
-    pad_available: bool = False
-    #: Recorded authorisation records, e.g. ``LAW_ENFORCEMENT_AUTHORISATION`` (P8).
-    authorisations: frozenset[str] = frozenset()
-    #: A recorded legal basis or separate consent for network transmission (R7).
-    transmission_basis: bool = False
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """The verdict: "fail" iff there is a BLOCK violation; WARN and REPORT are warnings."""
-
-    status: Literal["pass", "fail"]
-    violations: list[Finding]
-    warnings: list[Finding]
-
-    @property
-    def passed(self) -> bool:
-        return self.status == "pass"
-
-    def to_json(self) -> dict[str, Any]:
-        """The ``faceguard check --json`` document of DESIGN.md (a dict for ``json.dumps``)."""
-        return {
-            "status": self.status,
-            "violations": [f.to_json() for f in self.violations],
-            "warnings": [f.to_json() for f in self.warnings],
-        }
-
-    def raise_if_failed(self) -> None:
-        """Raise ``PolicyError`` citing the first violated rule and listing them all."""
-        if self.violations:
-            listed = "; ".join(f"{v.rule}: {v.detail}" for v in self.violations)
-            raise PolicyError(
-                f"the deployment fails its check ({listed})", rule=self.violations[0].rule
-            )
 
 
 CheckFn = Callable[[Deployment, DeploymentFacts, PackNumbers], list[Finding]]
@@ -135,21 +73,45 @@ def is_public(deployment: Deployment) -> bool:
 # ---- the checks ------------------------------------------------------------------------
 
 
+def _blank(value: str) -> bool:
+    return not value.strip()
+
+
 def check_purposes_declared(
     deployment: Deployment, facts: DeploymentFacts, numbers: PackNumbers
 ) -> list[Finding]:
-    """R1: every purpose is on the closed list and states its necessity."""
+    """R1: at least one lawful purpose; every purpose is on the closed list and states its
+    necessity."""
     found = []
+    if not any(name in PURPOSES for name in deployment.purposes):
+        declared = ", ".join(deployment.purposes) or "none"
+        found.append(Finding("R1", "BLOCK", "key 'purposes' declares no lawful purpose "
+                             f"(declared: {declared}): face recognition needs a specific "
+                             "purpose from the closed list"))
     for name, section in deployment.purposes.items():
         if name in FORBIDDEN_PURPOSES:
             continue  # refused by check_forbidden_purposes (R27, P7)
         if name not in PURPOSES:
             found.append(Finding("R1", "BLOCK", f"purpose {name!r} (key 'purposes.{name}') "
                                  "is not on the closed list of purposes"))
-        if not section.necessity.strip():
+        if _blank(section.necessity):
             found.append(Finding("R1", "BLOCK", f"purpose {name!r} has no necessity statement "
                                  f"(key 'purposes.{name}.necessity' is blank)"))
     return found
+
+
+def check_processor_named(
+    deployment: Deployment, facts: DeploymentFacts, numbers: PackNumbers
+) -> list[Finding]:
+    """R2: the notice names the processor and how to reach it, so neither may be blank."""
+    dep = deployment.deployment
+    return [
+        Finding("R2", "BLOCK", f"key 'deployment.{key}' is blank: every notice must give "
+                f"the {what} before anyone consents")
+        for key, what, value in (("controller", "processor's name", dep.controller),
+                                 ("contact", "processor's contact", dep.contact))
+        if _blank(value)
+    ]
 
 
 def check_minors_rules(
@@ -176,23 +138,35 @@ def check_alternatives(
 def check_transmission_basis(
     deployment: Deployment, facts: DeploymentFacts, numbers: PackNumbers
 ) -> list[Finding]:
-    """R7: network transmission needs a recorded legal basis or separate consent."""
-    if deployment.deployment.transmission != "network" or facts.transmission_basis:
+    """R7: network transmission needs a recorded legal basis or separate consent, with its
+    reference and evidence (``[transmission_basis]``)."""
+    if deployment.deployment.transmission != "network":
         return []
-    return [Finding("R7", "BLOCK", "key 'deployment.transmission' is 'network' but no legal "
-                    "basis or separate transmission consent is recorded; face data stays on "
-                    "the device otherwise")]
+    basis = facts.transmission_basis
+    if basis is None:
+        return [Finding("R7", "BLOCK", "key 'deployment.transmission' is 'network' but no "
+                        "legal basis or separate transmission consent is recorded (key "
+                        "'transmission_basis'); face data stays on the device otherwise")]
+    return [
+        Finding("R7", "BLOCK", f"key 'transmission_basis.{key}' is blank: a {basis.kind} "
+                f"basis for network transmission needs its {what}")
+        for key, what, value in (("reference", "reference", basis.reference),
+                                 ("evidence", "evidence", basis.evidence))
+        if _blank(value)
+    ]
 
 
 def check_finite_retention(
     deployment: Deployment, facts: DeploymentFacts, numbers: PackNumbers
 ) -> list[Finding]:
-    """R8: every purpose keeps data for a finite period (1 to ``MAX_RETENTION_DAYS`` days)."""
+    """R8: every purpose keeps data for a finite period: 1 day to the packs'
+    ``max_retention_days``."""
+    longest = numbers.max_retention_days
     return [
         Finding("R8", "BLOCK", f"key 'purposes.{name}.retention_days' is "
-                f"{section.retention_days}: it must be 1 to {MAX_RETENTION_DAYS} days")
+                f"{section.retention_days}: it must be 1 to {longest} days")
         for name, section in deployment.purposes.items()
-        if not 1 <= section.retention_days <= MAX_RETENTION_DAYS
+        if not 1 <= section.retention_days <= longest
     ]
 
 
@@ -285,6 +259,19 @@ def check_filing_threshold(
     return found
 
 
+def check_compliance_audit(
+    deployment: Deployment, facts: DeploymentFacts, numbers: PackNumbers
+) -> list[Finding]:
+    """R22: above the packs' ``compliance_audit_people``, a compliance audit is due at least
+    every ``compliance_audit_interval_years``."""
+    people, years = numbers.compliance_audit_people, numbers.compliance_audit_interval_years
+    if people is None or years is None or facts.people_enrolled <= people:
+        return []
+    return [Finding("R22", "REPORT", f"{facts.people_enrolled:,} people enrolled, more than "
+                    f"{people:,}: a personal-information compliance audit is due at least "
+                    f"every {years} years (`faceguard audit` exports the evidence)")]
+
+
 def check_protection_level(
     deployment: Deployment, facts: DeploymentFacts, numbers: PackNumbers
 ) -> list[Finding]:
@@ -365,18 +352,21 @@ def check_bipa_retention(
 def check_written_release(
     deployment: Deployment, facts: DeploymentFacts, numbers: PackNumbers
 ) -> list[Finding]:
-    """P4: consent is a written release, never a click."""
-    if "click" not in deployment.deployment.consent_methods:
+    """P4: where the packs require a written release, consent is never a click."""
+    unwritten = [m for m in deployment.deployment.consent_methods
+                 if m not in WRITTEN_CONSENT_METHODS]
+    if not numbers.written_release_required or not unwritten:
         return []
-    return [Finding("P4", "BLOCK", "key 'deployment.consent_methods' allows 'click': a written "
-                    "release is required (use 'signature' or 'written')")]
+    return [Finding("P4", "BLOCK", f"key 'deployment.consent_methods' allows "
+                    f"{', '.join(repr(m) for m in unwritten)}: a written release is required "
+                    f"(use {' or '.join(repr(m) for m in WRITTEN_CONSENT_METHODS)})")]
 
 
 def check_local_only(
     deployment: Deployment, facts: DeploymentFacts, numbers: PackNumbers
 ) -> list[Finding]:
-    """P5: no disclosure or export: face data stays local."""
-    if deployment.deployment.transmission == "local":
+    """P5: where the packs forbid sharing, no disclosure or export: face data stays local."""
+    if not numbers.sharing_forbidden or deployment.deployment.transmission == "local":
         return []
     return [Finding("P5", "BLOCK", "key 'deployment.transmission' is 'network': sharing and "
                     "export must stay off, set it to 'local'")]
@@ -385,14 +375,29 @@ def check_local_only(
 def check_public_identification_authorised(
     deployment: Deployment, facts: DeploymentFacts, numbers: PackNumbers
 ) -> list[Finding]:
-    """P8: real-time identification in public for public safety needs an authorisation."""
+    """P8: real-time identification in public for public safety needs an authorisation of
+    kind ``LAW_ENFORCEMENT_AUTHORISATION`` naming its authority and reference and valid on
+    the day of the check; an expired or incomplete one does not count."""
     if not is_public(deployment) or PUBLIC_SAFETY not in deployment.purposes:
         return []
-    if LAW_ENFORCEMENT_AUTHORISATION in facts.authorisations:
-        return []
+    problems = []
+    for i, record in enumerate(facts.authorisations):
+        if record.kind != LAW_ENFORCEMENT_AUTHORISATION:
+            continue
+        key = f"key 'authorisations.{i}"
+        blank = [k for k in ("authority", "reference") if _blank(getattr(record, k))]
+        if blank:
+            problems.append(f"{key}.{blank[0]}' is blank")
+        elif record.valid_until < facts.day:
+            problems.append(f"{key}.valid_until': the authorisation {record.reference!r} of "
+                            f"{record.authority} expired on {record.valid_until.isoformat()}")
+        else:
+            return []
+    why = f" ({'; '.join(problems)})" if problems else ""
     return [Finding("P8", "BLOCK", f"purpose {PUBLIC_SAFETY!r} in a public place (key "
                     "'deployment.place') is real-time remote identification: it needs a "
-                    f"recorded {LAW_ENFORCEMENT_AUTHORISATION!r} authorisation")]
+                    f"recorded, valid {LAW_ENFORCEMENT_AUTHORISATION!r} authorisation (key "
+                    f"'authorisations'){why}")]
 
 
 #: Every check, by the name a pack gives in ``check``.
@@ -400,6 +405,7 @@ CHECKS: dict[str, CheckFn] = {
     fn.__name__: fn
     for fn in (
         check_purposes_declared,
+        check_processor_named,
         check_minors_rules,
         check_alternatives,
         check_transmission_basis,
@@ -408,6 +414,7 @@ CHECKS: dict[str, CheckFn] = {
         check_public_place,
         check_private_place,
         check_filing_threshold,
+        check_compliance_audit,
         check_protection_level,
         check_liveness,
         check_forbidden_purposes,
@@ -439,5 +446,7 @@ def evaluate(
 
 
 def check_deployment(deployment: Deployment, facts: DeploymentFacts) -> CheckResult:
-    """Evaluate ``deployment`` and ``facts`` against every rule of the packs it names."""
-    return evaluate(deployment, facts, rules_for(deployment), pack_numbers(deployment))
+    """Evaluate ``deployment`` and ``facts`` (plus the records the file holds) against every
+    rule that applies to it."""
+    return evaluate(deployment, facts.with_records_of(deployment), rules_for(deployment),
+                    pack_numbers(deployment))

@@ -1,10 +1,17 @@
 """The deployment file ``faceguard.toml`` (keys as in DESIGN.md), validated with pydantic.
 
 Unknown keys, missing keys and wrong types are errors naming the key, and so are an unknown
-pack, an unknown place type and an unknown purpose. The legal judgement of a deployment (a
-private place, a forbidden purpose, a missing assessment...) belongs to ``faceguard check``
-(``faceguard.policy.check``); this module only reads the file and checks its shape, so that a
-forbidden purpose or a private place is refused there with its rule ID (R27, R13).
+pack, an unknown place type, an unknown purpose and a value outside its closed list. That is
+all this module judges: whether the file can be read as a deployment (``faceguard check``
+exit 2). Whether the deployment is lawful (a private place, a forbidden purpose, a blank
+contact, a retention the law forbids, no lawful purpose left, a missing legal basis...)
+belongs to ``faceguard check`` (``faceguard.policy.check``), which refuses it with its rule
+ID (exit 1). So a value that reads fine but fails the law is never a shape error here.
+
+Two kinds of record may be written in the file and are cited by the check and the impact
+assessment: ``[transmission_basis]``, the legal basis or separate consent for sending face
+data over the network (R7), and ``[[authorisations]]``, e.g. the authorisation of real-time
+remote identification in public for law enforcement (P8).
 
 ``faceguard.policy`` imports this module; the two validators that need the policy lists import
 them when they run.
@@ -13,6 +20,7 @@ them when they run.
 from __future__ import annotations
 
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -21,9 +29,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from faceguard.errors import ConfigError
 from faceguard.operating_points import OPERATING_POINT_NAMES
 from faceguard.policy.purposes import FORBIDDEN_PURPOSES, PURPOSES
-
-#: Longest retention accepted for any purpose (R8: no unlimited terms).
-MAX_RETENTION_DAYS = 3650
 
 #: How a consent may be given; the same names as ``consent.CONSENT_METHODS``.
 ConsentMethod = Literal["click", "signature", "written"]
@@ -39,8 +44,9 @@ class _Strict(BaseModel):
 
 class DeploymentSection(_Strict):
     name: str = Field(min_length=1)
-    controller: str = Field(min_length=1)
-    contact: str = Field(min_length=1)
+    #: Who processes the faces and how to reach them (blank: R2, judged by the check).
+    controller: str
+    contact: str
     packs: list[str] = Field(min_length=1)
     place: str = Field(min_length=1)
     public_place: bool
@@ -92,8 +98,10 @@ class DeploymentSection(_Strict):
 
 
 class PurposeSection(_Strict):
-    necessity: str = Field(min_length=1)
-    retention_days: int = Field(ge=1, le=MAX_RETENTION_DAYS)
+    #: Why face recognition is necessary (blank: R1, judged by the check).
+    necessity: str
+    #: Days templates are kept (outside what the packs allow: R8 / P3, judged by the check).
+    retention_days: int
     operating_point: str = "access-control"
     #: R17 gallery-size guard: when gallery size x FMR exceeds this, identification answers
     #: "needs-review" with candidates instead of an automatic match.
@@ -109,11 +117,49 @@ class PurposeSection(_Strict):
         return value
 
 
+#: What a transmission basis rests on (R7; FRM 8): a separate consent of each person to the
+#: transmission, or a legal basis (a provision of law or an order).
+TransmissionBasisKind = Literal["separate-consent", "legal-basis"]
+
+#: Authorisations a deployment may record. ``law-enforcement-realtime-identification``: the
+#: prior authorisation of real-time remote identification in public spaces for law
+#: enforcement by a judicial or independent administrative authority (AIA 5(1)(h), 5(3): P8).
+AuthorisationKind = Literal["law-enforcement-realtime-identification"]
+
+
+class TransmissionBasis(_Strict):
+    """``[transmission_basis]``: why face data may leave the device (R7). Blank text is
+    judged by the check (R7), not refused here."""
+
+    kind: TransmissionBasisKind
+    #: The provision of law, order or consent form (with its version) relied on.
+    reference: str
+    #: Where the evidence is kept (the signed consents, the order, the contract).
+    evidence: str
+
+
+class Authorisation(_Strict):
+    """One ``[[authorisations]]`` record (P8). An expired or blank one is judged by the
+    check (P8), not refused here."""
+
+    kind: AuthorisationKind
+    #: Who granted it (the judicial or independent administrative authority).
+    authority: str
+    #: Its reference (case or decision number).
+    reference: str
+    #: The last day it is valid (a TOML date, e.g. ``2026-06-30``).
+    valid_until: date
+
+
 class Deployment(_Strict):
-    """One deployment: who, where, which packs, and the declared purposes."""
+    """One deployment: who, where, which packs, the declared purposes, and the records of a
+    transmission basis (R7) and of authorisations (P8)."""
 
     deployment: DeploymentSection
-    purposes: dict[str, PurposeSection] = Field(min_length=1)
+    #: The declared purposes (none, or none lawful: R1, judged by the check).
+    purposes: dict[str, PurposeSection]
+    transmission_basis: TransmissionBasis | None = None
+    authorisations: list[Authorisation] = Field(default_factory=list)
 
     @field_validator("purposes")
     @classmethod
@@ -192,4 +238,10 @@ liveness = "required"             # required | off (a pack may force required)
 necessity = "Residents open the gate hands-free; cards remain available."
 retention_days = 365
 operating_point = "access-control"   # named operating point (false-match rate), see README
+
+# With transmission = "network", record its basis (R7):
+# [transmission_basis]
+# kind = "separate-consent"       # separate-consent | legal-basis
+# reference = "Transmission consent form v2"
+# evidence = "Signed forms kept by the property office, binder T-2025"
 """

@@ -6,9 +6,13 @@ wrong types, duplicate rule IDs and a ``check`` that names no function of
 ``faceguard.policy.check`` raise ``ConfigError`` naming the pack file and the key.
 
 A deployment names one or more packs; all of them apply. ``rules_for`` is the union of their
-rules (a rule two packs share keeps the stricter kind) and ``pack_numbers`` the strictest of
-their numbers (the lowest filing threshold, the highest minors' age, the longest record
-keeping, the shortest BIPA retention).
+rules (a rule two packs share keeps the stricter kind) plus the rules a shipped pack marks
+``applies_always``, and ``pack_numbers`` the strictest of their numbers and flags (the lowest
+filing threshold, the highest minors' age, the longest record keeping, the shortest
+retention, a written release or no sharing if any pack asks for it).
+
+No code asks which pack is named: whatever differs between jurisdictions is a number, a flag
+or a list a pack declares here, read through ``PackNumbers``.
 
 File layout::
 
@@ -21,6 +25,9 @@ File layout::
     [numbers]                      # every key optional; see ``PackNumberSpec``
     filing_threshold_people = 100000
 
+    [assessment_sources]           # optional: more sources cited in assessment sections
+    lawfulness = ["GDPR 35(7)(b)"]
+
     [[rules]]
     id = "R13"                     # a rule ID of REQUIREMENTS.md
     kind = "BLOCK"                 # BLOCK | WARN | REPORT
@@ -29,6 +36,8 @@ File layout::
     title = "No devices in private spaces"
     check = "check_private_place"  # a function of faceguard.policy.check; or
     enforced_at = "..."            # where the product enforces it otherwise
+    applies_always = true          # optional: applies whatever packs a deployment names ...
+    covered_by = ["P7"]            # ... unless a named pack has one of these rules
 """
 
 from __future__ import annotations
@@ -65,6 +74,8 @@ KIND_ORDER: tuple[Kind, ...] = ("BLOCK", "WARN", "REPORT")
 DEFAULT_MINORS_AGE = 14
 DEFAULT_ASSESSMENT_RETENTION_YEARS = 3
 DEFAULT_SECURITY_LOG_RETENTION_MONTHS = 6
+#: Longest retention of any purpose (R8: no unlimited terms); a pack may set a shorter one.
+DEFAULT_MAX_RETENTION_DAYS = 3650
 
 
 class _Strict(BaseModel):
@@ -86,15 +97,22 @@ class PackNumberSpec(_Strict):
     minors_age: int | None = Field(default=None, ge=1, le=21)
     #: Years the impact assessment and processing records are kept (R10, R11).
     assessment_retention_years: int | None = Field(default=None, ge=1)
-    #: Months security logs are kept (CSL 21).
+    #: Months security logs are kept (CSL 21): stated in the protection report (R25).
     security_log_retention_months: int | None = Field(default=None, ge=1)
-    #: People stored above which a compliance audit is due every ``..._interval_years``.
+    #: People stored above which a compliance audit is due every ``..._interval_years`` (R22).
     compliance_audit_people: int | None = Field(default=None, ge=1)
     compliance_audit_interval_years: int | None = Field(default=None, ge=1)
-    #: BIPA 15(a): destroy at the latest this many years after the last interaction (P3).
+    #: Longest retention of any purpose, in days (R8).
+    max_retention_days: int | None = Field(default=None, ge=1)
+    #: Destroy at the latest this many years after the last interaction (BIPA 15(a): P3);
+    #: the retention sweep erases people not seen for that long.
     max_retention_years_after_last_interaction: int | None = Field(default=None, ge=1)
     #: Liveness at enrollment and verification is compulsory (R26).
     liveness_required: bool = False
+    #: Consent must be a written release: a signature or a written form, never a click (P4).
+    written_release_required: bool = False
+    #: No disclosure of face data to anyone, whatever consent is recorded (P5).
+    sharing_forbidden: bool = False
 
 
 class Rule(_Strict):
@@ -107,6 +125,12 @@ class Rule(_Strict):
     title: str = Field(min_length=1)
     check: str | None = None
     enforced_at: str = ""
+    #: The rule applies to every deployment, whatever packs it names (the product refuses
+    #: private spaces and attribute inference, and needs a named processor, declared
+    #: purposes and finite retention for any deployment) ...
+    applies_always: bool = False
+    #: ... unless a named pack has one of these equivalent rules (P7 stands for R27).
+    covered_by: list[str] = Field(default_factory=list)
 
     @field_validator("check")
     @classmethod
@@ -125,6 +149,8 @@ class Rule(_Strict):
             raise ValueError("a rule needs a 'check' or an 'enforced_at' saying where it acts")
         if self.kind in self.also:
             raise ValueError(f"'also' repeats the rule's kind {self.kind!r}")
+        if self.covered_by and not self.applies_always:
+            raise ValueError("'covered_by' is only meaningful with 'applies_always = true'")
         return self
 
     @property
@@ -142,6 +168,8 @@ class Pack(_Strict):
     sources: list[str] = Field(min_length=1)
     note: str = ""
     numbers: PackNumberSpec
+    #: Assessment section key -> sources the section also cites when this pack applies.
+    assessment_sources: dict[str, list[str]] = Field(default_factory=dict)
     rules: list[Rule] = Field(min_length=1)
 
     @field_validator("rules")
@@ -232,20 +260,24 @@ def merge_rules(packs: Iterable[Pack]) -> dict[str, Rule]:
     return rules
 
 
-#: Rules faceguard applies whatever packs a deployment names (DESIGN.md: private spaces are
-#: refused; no attribute inference exists): each is taken from ``PRODUCT_RULES_PACK`` unless a
-#: named pack already has it or one of the equivalent rules listed with it.
-PRODUCT_RULES: dict[str, tuple[str, ...]] = {"R13": ("R13",), "R27": ("R27", "P7")}
-PRODUCT_RULES_PACK = "cn"
+def product_rules() -> dict[str, Rule]:
+    """The rules a shipped pack marks ``applies_always``, by rule ID; the first pack in
+    ``known_pack_ids`` order that has one gives it."""
+    rules: dict[str, Rule] = {}
+    for pack_id in known_pack_ids():
+        for rule in get_pack(pack_id).rules:
+            if rule.applies_always:
+                rules.setdefault(rule.id, rule)
+    return rules
 
 
 def rules_for(deployment: Deployment) -> dict[str, Rule]:
     """Every rule that applies to ``deployment``: the union over the packs it names, plus
-    the ``PRODUCT_RULES`` that no named pack covers."""
+    the ``product_rules`` that no named pack covers (by their ID or ``covered_by``)."""
     rules = merge_rules(get_pack(p) for p in deployment.deployment.packs)
-    for rule_id, covered_by in PRODUCT_RULES.items():
-        if not any(r in rules for r in covered_by):
-            rules[rule_id] = get_pack(PRODUCT_RULES_PACK).rule(rule_id)
+    for rule_id, rule in product_rules().items():
+        if not any(r in rules for r in (rule_id, *rule.covered_by)):
+            rules[rule_id] = rule
     return rules
 
 
@@ -253,7 +285,8 @@ def rules_for(deployment: Deployment) -> dict[str, Rule]:
 class PackNumbers:
     """The strictest numbers across the packs a deployment names: the lowest filing
     threshold and deadline, the highest minors' age, the longest record keeping, the shortest
-    BIPA retention, the most frequent compliance audit; liveness if any pack requires it.
+    retentions, the most frequent compliance audit; liveness, a written release and no
+    sharing if any pack requires it; every pack's extra assessment sources.
 
     ``filing_threshold_people`` is compared with ``filing_threshold_comparison`` (">=" or
     ">"); ``filing_due(people)`` applies it. ``None`` means no named pack sets the number.
@@ -268,10 +301,21 @@ class PackNumbers:
     minors_age: int = DEFAULT_MINORS_AGE
     assessment_retention_years: int = DEFAULT_ASSESSMENT_RETENTION_YEARS
     security_log_retention_months: int = DEFAULT_SECURITY_LOG_RETENTION_MONTHS
+    max_retention_days: int = DEFAULT_MAX_RETENTION_DAYS
     max_retention_years_after_last_interaction: int | None = None
     liveness_required: bool = False
+    written_release_required: bool = False
+    sharing_forbidden: bool = False
     compliance_audit_people: int | None = None
     compliance_audit_interval_years: int | None = None
+    #: (assessment section key, sources), in the packs' order; see ``sources_for``.
+    assessment_sources: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def sources_for(self, section: str) -> tuple[str, ...]:
+        """The sources the packs add to assessment section ``section``, each once."""
+        found = (s for key, sources in self.assessment_sources if key == section
+                 for s in sources)
+        return tuple(dict.fromkeys(found))
 
     @property
     def filing_min_people(self) -> int | None:
@@ -307,7 +351,7 @@ def combine_numbers(packs: Iterable[Pack]) -> PackNumbers:
         return [v for s in specs if isinstance(v := getattr(s, name), int)]
 
     deadlines = values("filing_deadline_working_days")
-    bipa = values("max_retention_years_after_last_interaction")
+    last_interaction = values("max_retention_years_after_last_interaction")
     audit_people = values("compliance_audit_people")
     audit_years = values("compliance_audit_interval_years")
     return PackNumbers(
@@ -325,10 +369,17 @@ def combine_numbers(packs: Iterable[Pack]) -> PackNumbers:
             values("security_log_retention_months"),
             default=DEFAULT_SECURITY_LOG_RETENTION_MONTHS,
         ),
-        max_retention_years_after_last_interaction=min(bipa) if bipa else None,
+        max_retention_days=min(values("max_retention_days"),
+                               default=DEFAULT_MAX_RETENTION_DAYS),
+        max_retention_years_after_last_interaction=min(last_interaction, default=None),
         liveness_required=any(s.liveness_required for s in specs),
+        written_release_required=any(s.written_release_required for s in specs),
+        sharing_forbidden=any(s.sharing_forbidden for s in specs),
         compliance_audit_people=min(audit_people) if audit_people else None,
         compliance_audit_interval_years=min(audit_years) if audit_years else None,
+        assessment_sources=tuple(
+            (key, tuple(sources)) for p in chosen for key, sources in p.assessment_sources.items()
+        ),
     )
 
 

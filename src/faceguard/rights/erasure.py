@@ -213,15 +213,18 @@ def withdraw(store: Store, subject_id: str, purpose: str, *, actor: str) -> With
 
 
 def sweep(
-    store: Store, *, actor: str, now: str, declared: set[str] | None = None, bipa: bool = False
+    store: Store, *, actor: str, now: str, declared: set[str] | None = None,
+    max_years_since_last_interaction: int | None = None,
 ) -> SweepResult:
     """Apply the deletion triggers of PIPL 47 that time or configuration set off (R8, R18):
 
     - templates past ``expires_at`` are deleted; a purpose left without templates ends;
     - a purpose no longer ``declared`` by the deployment ends and its templates go;
-    - under BIPA (P3), people not seen for 3 years are erased;
+    - with ``max_years_since_last_interaction`` (the packs' number, e.g. BIPA 15(a): P3),
+      people not seen for that many years are erased;
     - people left without any purpose are erased, each with a certificate.
     """
+    years = max_years_since_last_interaction
     with store.write_lock:
         deleted: dict[str, list[str]] = {}
         ended = _expire_templates(store, actor, now, deleted)
@@ -237,14 +240,14 @@ def sweep(
                     db.subjects.c.status == "active"))
                 if not consent.active_purposes(conn, r.id)
             ]
-            stale = _bipa_stale(conn, now) if bipa else []
+            stale = _not_seen_for(conn, now, years) if years is not None else []
         certs = [
             erase_subject(store, s, reason=reasons.get(s, "no purpose left"), actor=actor,
                           already_deleted=tuple(deleted.get(s, ())))
             for s in orphaned
         ]
         certs += [
-            erase_subject(store, s, reason="BIPA: 3 years since the last interaction (P3)",
+            erase_subject(store, s, reason=f"{years} years since the last interaction (P3)",
                           actor=actor)
             for s in stale if s not in orphaned
         ]
@@ -310,9 +313,10 @@ def _end_undeclared_purposes(
     return len(rows)
 
 
-def _bipa_stale(conn: sa.Connection, now: str) -> list[str]:
-    """Active subjects whose last interaction is more than 3 years before ``now``."""
-    cutoff = iso(parse_iso(now) - timedelta(days=3 * 365 + 1))
+def _not_seen_for(conn: sa.Connection, now: str, years: int) -> list[str]:
+    """Active subjects whose last interaction is more than ``years`` years before ``now``
+    (365 days a year, and one day more: 3 years are at most 1,096 days)."""
+    cutoff = iso(parse_iso(now) - timedelta(days=years * 365 + 1))
     last = sa.func.coalesce(db.subjects.c.last_seen_at, db.subjects.c.created_at)
     rows = conn.execute(
         sa.select(db.subjects.c.id).where(db.subjects.c.status == "active", last <= cutoff)
