@@ -77,6 +77,12 @@ def _blank(value: str) -> bool:
     return not value.strip()
 
 
+def _blank_keys(rule: str, table: str, values: Mapping[str, str], needs: str) -> list[Finding]:
+    """A BLOCK finding of ``rule`` for each blank value, naming its key ``table.key``."""
+    return [Finding(rule, "BLOCK", f"key '{table}.{key}' is blank: {needs}")
+            for key, value in values.items() if _blank(value)]
+
+
 def check_purposes_declared(
     deployment: Deployment, facts: DeploymentFacts, numbers: PackNumbers
 ) -> list[Finding]:
@@ -105,13 +111,9 @@ def check_processor_named(
 ) -> list[Finding]:
     """R2: the notice names the processor and how to reach it, so neither may be blank."""
     dep = deployment.deployment
-    return [
-        Finding("R2", "BLOCK", f"key 'deployment.{key}' is blank: every notice must give "
-                f"the {what} before anyone consents")
-        for key, what, value in (("controller", "processor's name", dep.controller),
-                                 ("contact", "processor's contact", dep.contact))
-        if _blank(value)
-    ]
+    return _blank_keys("R2", "deployment", {"controller": dep.controller, "contact": dep.contact},
+                       "every notice must name the processor and how to reach it before "
+                       "anyone consents")
 
 
 def check_minors_rules(
@@ -147,13 +149,10 @@ def check_transmission_basis(
         return [Finding("R7", "BLOCK", "key 'deployment.transmission' is 'network' but no "
                         "legal basis or separate transmission consent is recorded (key "
                         "'transmission_basis'); face data stays on the device otherwise")]
-    return [
-        Finding("R7", "BLOCK", f"key 'transmission_basis.{key}' is blank: a {basis.kind} "
-                f"basis for network transmission needs its {what}")
-        for key, what, value in (("reference", "reference", basis.reference),
-                                 ("evidence", "evidence", basis.evidence))
-        if _blank(value)
-    ]
+    return _blank_keys("R7", "transmission_basis",
+                       {"reference": basis.reference, "evidence": basis.evidence},
+                       f"a {basis.kind} basis for network transmission needs its reference "
+                       "and evidence")
 
 
 def check_finite_retention(
