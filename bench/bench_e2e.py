@@ -210,11 +210,11 @@ def compliance_share(folder: Path, items: list[tuple[str, str]]) -> dict[str, An
             with contextlib.suppress(FaceguardError):
                 fg.verify(name, data, PURPOSE)
         fg._require_live = watch.wrap("go-live gate", fg._require_live)  # type: ignore[method-assign]
-        fg.store.vault.consented_templates = watch.wrap(  # type: ignore[method-assign]
-            "subject, consent and template decryption", fg.store.vault.consented_templates)
-        fg.store.commit = watch.wrap(  # type: ignore[method-assign]
-            "consent re-check and durable audit commit", fg.store.commit)
-        dialect = fg.store.records.dialect
+        fg._store.vault.consented_templates = watch.wrap(  # type: ignore[method-assign]
+            "subject, consent and template decryption", fg._store.vault.consented_templates)
+        fg._store.commit = watch.wrap(  # type: ignore[method-assign]
+            "consent re-check and durable audit commit", fg._store.commit)
+        dialect = fg._store.records.dialect
         dialect.do_commit = watch.wrap(  # type: ignore[method-assign]
             "of which the database commit (WAL write and fsync)", dialect.do_commit)
         start = time.perf_counter()

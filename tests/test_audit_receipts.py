@@ -48,9 +48,9 @@ def query(data: Path, statement: str, params: tuple[Any, ...] = ()) -> list[tupl
 
 def fill(fg: Faceguard, upto: int) -> None:
     """Append events (through group commit) until the chain's last seq is ``upto``."""
-    last = query(fg.store.data_dir, "SELECT coalesce(max(seq), 0) FROM audit_events")[0][0]
+    last = query(fg._store.data_dir, "SELECT coalesce(max(seq), 0) FROM audit_events")[0][0]
     for i in range(last + 1, upto + 1):
-        fg.store.commit(lambda conn, i=i: fg.store.audit.append(
+        fg._store.commit(lambda conn, i=i: fg._store.audit.append(
             conn, actor="test", operation="decision.explained", outcome="ok",
             detail={"n": i}))
 
@@ -80,7 +80,7 @@ def history(fg: Faceguard) -> Faceguard:
 
 
 def test_checkpoints_are_receipted_after_commit_and_head_on_demand(history: Faceguard) -> None:
-    data = history.store.data_dir
+    data = history._store.data_dir
     [checkpoint] = [r for r in receipts_in(data) if r.kind == "checkpoint"]
     row = query(data, "SELECT hash, signed_at, signature FROM audit_checkpoints WHERE seq = ?",
                 (EVERY,))[0]
@@ -101,23 +101,23 @@ def test_a_rolled_back_checkpoint_gets_no_receipt(fg: Faceguard) -> None:
     fill(fg, EVERY - 1)
 
     def fails(conn: Any) -> None:
-        fg.store.audit.append(conn, actor="test", operation="decision.explained",
+        fg._store.audit.append(conn, actor="test", operation="decision.explained",
                               outcome="ok")
         raise RuntimeError("the operation fails after its event")
 
     with pytest.raises(RuntimeError):
-        fg.store.commit(fails)
-    assert [r for r in receipts_in(fg.store.data_dir) if r.kind == "checkpoint"] == []
+        fg._store.commit(fails)
+    assert [r for r in receipts_in(fg._store.data_dir) if r.kind == "checkpoint"] == []
     fill(fg, EVERY)
-    [checkpoint] = [r for r in receipts_in(fg.store.data_dir) if r.kind == "checkpoint"]
-    assert checkpoint.hash == query(fg.store.data_dir,
+    [checkpoint] = [r for r in receipts_in(fg._store.data_dir) if r.kind == "checkpoint"]
+    assert checkpoint.hash == query(fg._store.data_dir,
                                     "SELECT hash FROM audit_events WHERE seq = ?", (EVERY,))[0][0]
 
 
 def test_a_receipt_lost_to_a_crash_is_written_when_the_store_opens(fg: Faceguard) -> None:
-    data = fg.store.data_dir
-    assert fg.store.audit.receipts is not None
-    fg.store.audit.receipts.detach()  # as if the process died after each commit
+    data = fg._store.data_dir
+    assert fg._store.audit.receipts is not None
+    fg._store.audit.receipts.detach()  # as if the process died after each commit
     fill(fg, EVERY + 1)
     assert [r for r in receipts_in(data) if r.kind == "checkpoint"] == []
     report = fg.verify_audit()
@@ -128,13 +128,13 @@ def test_a_receipt_lost_to_a_crash_is_written_when_the_store_opens(fg: Faceguard
 
 
 def test_tail_cut_and_an_older_head_written_back_is_caught(history: Faceguard) -> None:
-    data = history.store.data_dir
+    data = history._store.data_dir
     older_head = query(data, "SELECT value FROM settings WHERE key = 'audit.head'")[0][0]
     fill(history, 320)
     kept = history.audit_head()
     sql(data, "DELETE FROM audit_events WHERE seq > 300",
         ("UPDATE settings SET value = ? WHERE key = 'audit.head'", (older_head,)))
-    assert history.store.audit.verify().ok  # the record alone reads intact
+    assert history._store.audit.verify().ok  # the record alone reads intact
     (data / RECEIPTS_FILE).unlink()  # the attacker removes the data directory's receipts too
     report = history.verify_audit([kept])
     assert not report.ok and kinds(report) == ["truncated"]
@@ -142,11 +142,11 @@ def test_tail_cut_and_an_older_head_written_back_is_caught(history: Faceguard) -
 
 
 def test_a_wiped_record_is_caught(history: Faceguard) -> None:
-    data = history.store.data_dir
+    data = history._store.data_dir
     kept = history.audit_head()
     sql(data, "DELETE FROM audit_events", "DELETE FROM audit_checkpoints",
         "DELETE FROM settings WHERE key = 'audit.head'")
-    plain = history.store.audit.verify()
+    plain = history._store.audit.verify()
     assert plain.ok and plain.events == 0
     report = history.verify_audit([kept])
     assert not report.ok and report.first_bad_seq == 1
@@ -154,10 +154,10 @@ def test_a_wiped_record_is_caught(history: Faceguard) -> None:
 
 
 def test_a_deleted_checkpoint_is_caught(history: Faceguard) -> None:
-    data = history.store.data_dir
+    data = history._store.data_dir
     kept = history.audit_head()
     sql(data, f"DELETE FROM audit_checkpoints WHERE seq = {EVERY}")
-    assert history.store.audit.verify().ok
+    assert history._store.audit.verify().ok
     report = history.verify_audit([kept])
     assert not report.ok and kinds(report) == ["checkpoint-deleted"]
     assert report.first_bad_seq == EVERY
@@ -166,20 +166,20 @@ def test_a_deleted_checkpoint_is_caught(history: Faceguard) -> None:
 
 
 def test_a_deleted_deletion_certificate_is_caught(history: Faceguard) -> None:
-    data = history.store.data_dir
+    data = history._store.data_dir
     kept = history.audit_head()
     [(seq, detail)] = query(data, "SELECT seq, detail FROM audit_events "
                                   "WHERE operation = 'subject.erased'")
     sql(data, ("DELETE FROM deletion_certificates WHERE id = ?",
                (json.loads(detail)["certificate"],)))
-    assert history.store.audit.verify().ok
+    assert history._store.audit.verify().ok
     report = history.verify_audit([kept])
     assert not report.ok and kinds(report) == ["certificate-deleted"]
     assert report.first_bad_seq == seq
 
 
 def test_a_forged_or_unrecorded_certificate_is_caught(history: Faceguard) -> None:
-    data = history.store.data_dir
+    data = history._store.data_dir
     [(body,)] = query(data, "SELECT body FROM deletion_certificates")
     forged = {**json.loads(body), "reason": "forged"}
     sql(data, ("UPDATE deletion_certificates SET body = ?", (json.dumps(forged),)))
@@ -190,12 +190,12 @@ def test_a_forged_or_unrecorded_certificate_is_caught(history: Faceguard) -> Non
 
 
 def test_a_revived_consent_is_caught(history: Faceguard) -> None:
-    data = history.store.data_dir
+    data = history._store.data_dir
     kept = history.audit_head()
     [(seq,)] = query(data, "SELECT seq FROM audit_events WHERE operation = 'consent.withdrawn'")
     sql(data, "UPDATE consents SET status = 'active', ended_at = NULL, end_reason = NULL "
               "WHERE purpose = 'attendance'")
-    assert history.store.audit.verify().ok
+    assert history._store.audit.verify().ok
     report = history.verify_audit([kept])
     assert not report.ok and kinds(report) == ["consent-revived"]
     assert report.first_bad_seq == seq and "consent.withdrawn" in str(report.problem)
@@ -210,8 +210,8 @@ def test_a_receipt_that_does_not_verify_is_reported(history: Faceguard) -> None:
 
 def test_a_restore_supersedes_the_data_directory_receipts_but_not_an_auditors(
         history: Faceguard, tmp_path: Path) -> None:
-    data = history.store.data_dir
-    engine, key = history.engine, history.store.keyring.signing_key
+    data = history._store.data_dir
+    engine, key = history.engine, history._store.keyring.signing_key
     copy = tmp_path / "backup.db"
     with closing(sqlite3.connect(data / "faceguard.db")) as src, \
             closing(sqlite3.connect(copy)) as dst:
@@ -234,11 +234,11 @@ def test_a_restore_supersedes_the_data_directory_receipts_but_not_an_auditors(
 
 
 def test_restore_entries_are_checked_arguments_and_signature(history: Faceguard) -> None:
-    data = history.store.data_dir
+    data = history._store.data_dir
     with pytest.raises(ConfigError):
-        record_restore(data, history.store.keyring.signing_key, -1, "0" * 64, "x")
+        record_restore(data, history._store.keyring.signing_key, -1, "0" * 64, "x")
     with pytest.raises(ConfigError):
-        record_restore(data, history.store.keyring.signing_key, 1, "zz", "x")
+        record_restore(data, history._store.keyring.signing_key, 1, "zz", "x")
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     record_restore(data, Ed25519PrivateKey.generate(), 1, "0" * 64, "an attacker's excuse")
@@ -250,14 +250,14 @@ def test_restore_entries_are_checked_arguments_and_signature(history: Faceguard)
 def test_receipt_files_parse_as_one_receipt_or_lines(history: Faceguard) -> None:
     head = history.audit_head()
     assert parse_receipts(json.dumps(head.to_json(), indent=2), name="r") == [head]
-    lines = (history.store.data_dir / RECEIPTS_FILE).read_text()
-    assert parse_receipts(lines, name="r") == receipts_in(history.store.data_dir)
+    lines = (history._store.data_dir / RECEIPTS_FILE).read_text()
+    assert parse_receipts(lines, name="r") == receipts_in(history._store.data_dir)
     with pytest.raises(ConfigError, match="line 2 of r is not a receipt"):
         parse_receipts(head.line() + "\n{\"seq\": 1}\n", name="r")
 
 
 def test_a_torn_last_line_is_ignored_and_closed(history: Faceguard) -> None:
-    path = history.store.data_dir / RECEIPTS_FILE
+    path = history._store.data_dir / RECEIPTS_FILE
     with path.open("a") as handle:
         handle.write('{"kind": "checkpoint", "seq": 5')
     assert read_receipts_file(path).torn
@@ -294,7 +294,7 @@ def cli(fg: Faceguard) -> Cli:
     """A closed data directory of 300 events."""
     grant(fg, "p-1", "access-control")
     fill(fg, 250)
-    data = fg.store.data_dir
+    data = fg._store.data_dir
     older = query(data, "SELECT value FROM settings WHERE key = 'audit.head'")[0][0]
     fill(fg, 300)
     fg.close()

@@ -45,7 +45,7 @@ def test_a_restore_never_brings_an_erased_person_back(
     assert {p.name for p in (tmp_path / "backup").iterdir()} == {"records", "keys"}
     assert not any(p.name == "master.key" for p in (tmp_path / "backup").rglob("*"))
     cert = fg.erase(GONE, reason="request")
-    data_dir = fg.store.data_dir
+    data_dir = fg._store.data_dir
     fg.close()
 
     result = Faceguard.restore(data_dir, tmp_path / "backup", records=records, keys=keys)
@@ -55,7 +55,7 @@ def test_a_restore_never_brings_an_erased_person_back(
     assert (result.unreadable, result.orphan_keys) == (0, 0)
 
     with Faceguard.open(data_dir, engine=engine) as again:
-        assert again.store.recovered.reapplied == 0  # done once, not at every open
+        assert again._store.recovered.reapplied == 0  # done once, not at every open
         assert_erased(again, gone, cert.certificate_id)
         assert key_count(data_dir) == 1
         with pytest.raises(ConsentError):
@@ -63,11 +63,11 @@ def test_a_restore_never_brings_an_erased_person_back(
         assert again.identify(photo(lfw, GONE, 3), "attendance").decision == "unknown"
         assert again.verify(KEPT, photo(lfw, KEPT, 3), "attendance").decision == "match"
         assert again.identify(photo(lfw, KEPT, 3), "attendance").subject_id == kept
-        [reapplied] = again.store.audit.events(operation="subject.erasure_reapplied")
+        [reapplied] = again._store.audit.events(operation="subject.erasure_reapplied")
         assert (reapplied.subject, reapplied.rules) == (gone, ("R18",))
         assert reapplied.detail["certificate"] == cert.certificate_id
         assert reapplied.detail["data_key_destroyed"] is keys
-        [restored] = again.store.audit.events(operation="store.restored")
+        [restored] = again._store.audit.events(operation="store.restored")
         assert restored.seq == result.audit_event > reapplied.seq
         assert restored.detail["backup"] == copy.backup_id
         assert restored.detail["erasures_reapplied"] == 1
@@ -97,7 +97,7 @@ def test_a_restore_never_brings_a_withdrawn_purpose_back(
     fg.withdraw_consent(GONE, "access-control")
     fg.grant_consent(GONE, "access-control", name=GONE, method="click", evidence="again")
     fg.backup(tmp_path / "later")
-    data_dir = fg.store.data_dir
+    data_dir = fg._store.data_dir
     fg.close()
 
     result = Faceguard.restore(data_dir, tmp_path / "backup", keys=False)
@@ -105,17 +105,17 @@ def test_a_restore_never_brings_a_withdrawn_purpose_back(
     # old one (granted before the withdrawal) is ended too
     assert result.recovery.withdrawals_reapplied == 2
     with Faceguard.open(data_dir, engine=engine) as again:
-        assert again.store.recovered.withdrawals_reapplied == 0  # once, not at every open
+        assert again._store.recovered.withdrawals_reapplied == 0  # once, not at every open
         with pytest.raises(ConsentError):
             again.verify(KEPT, photo(lfw, KEPT, 3), "access-control")
         assert again.identify(photo(lfw, KEPT, 3), "access-control").decision == "unknown"
         assert again.verify(KEPT, photo(lfw, KEPT, 3), "attendance").decision == "match"
         assert again.stats()["templates"] == {"attendance": 2}
-        events = again.store.audit.events(operation="consent.withdrawal_reapplied")
+        events = again._store.audit.events(operation="consent.withdrawal_reapplied")
         assert sorted((e.purpose, e.detail["templates_deleted"]) for e in events) == [
             ("access-control", 0), ("access-control", 1)]
         assert subject in {e.subject for e in events}
-        [restored] = again.store.audit.events(operation="store.restored")
+        [restored] = again._store.audit.events(operation="store.restored")
         assert restored.detail["withdrawals_reapplied"] == 2
         report = again.verify_audit()
         assert report.ok, report.problem
@@ -136,7 +136,7 @@ def test_an_erasure_only_the_backup_ledger_knows_is_applied(
     fg.backup(tmp_path / "early")
     cert = fg.erase(GONE)
     fg.backup(tmp_path / "late")
-    data_dir = fg.store.data_dir
+    data_dir = fg._store.data_dir
     fg.close()
     (data_dir / "keys" / "erasures.jsonl").unlink()  # the current ledger is lost
     late = tmp_path / "late" / "keys" / "erasures.jsonl"
@@ -150,7 +150,7 @@ def test_an_erasure_only_the_backup_ledger_knows_is_applied(
 def test_restore_is_refused_while_the_data_is_open(fg: Faceguard, tmp_path: Path) -> None:
     fg.backup(tmp_path / "backup")
     with pytest.raises(ConfigError, match="in use"):
-        Faceguard.restore(fg.store.data_dir, tmp_path / "backup")
+        Faceguard.restore(fg._store.data_dir, tmp_path / "backup")
     assert fg.stats()["people"] == 0  # still open and working
 
 
@@ -158,7 +158,7 @@ def test_a_damaged_or_foreign_copy_is_refused(
     fg: Faceguard, tmp_path: Path, engine: DlibEngine
 ) -> None:
     fg.backup(tmp_path / "backup")
-    data_dir = fg.store.data_dir
+    data_dir = fg._store.data_dir
     fg.close()
     with (pytest.raises(ConfigError, match="not an empty"),
           Faceguard.open(data_dir, engine=engine) as again):
@@ -173,7 +173,7 @@ def test_a_damaged_or_foreign_copy_is_refused(
 
 def test_backup_and_restore_through_the_cli(fg: Faceguard, lfw: Path, tmp_path: Path) -> None:
     gone = enroll(fg, lfw, GONE)
-    data_dir = fg.store.data_dir
+    data_dir = fg._store.data_dir
     fg.close()
     runner = CliRunner()
     done = runner.invoke(main, ["--data", str(data_dir), "backup", str(tmp_path / "b")])

@@ -48,12 +48,12 @@ class Snapshot:
 
 
 def snapshot(fg: Faceguard) -> Snapshot:
-    with closing(sqlite3.connect(fg.store.data_dir / "faceguard.db")) as conn:
+    with closing(sqlite3.connect(fg._store.data_dir / "faceguard.db")) as conn:
         rows = {
             table: int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
             for table in ("templates", "subjects", "consents")
         }
-    events = fg.store.audit.events()
+    events = fg._store.audit.events()
     return Snapshot(rows, sum(e.outcome == "ok" for e in events), len(events))
 
 
@@ -72,7 +72,7 @@ def assert_unchanged_and_recorded(
     assert after.rows == before.rows
     assert after.ok_events == before.ok_events
     assert after.events == before.events + 1
-    event = fg.store.audit.events(newest_first=True, limit=1)[0]
+    event = fg._store.audit.events(newest_first=True, limit=1)[0]
     assert event.operation == operation
     assert event.outcome == outcome
     assert event.purpose == purpose
@@ -152,7 +152,7 @@ def test_bytes_over_the_deployments_limit_are_rejected(
     fg: Faceguard, consenting: str, portrait: bytes
 ) -> None:
     strict = Faceguard(
-        fg.store, fg.deployment, fg.engine, fg.calibration,
+        fg._store, fg.deployment, fg.engine, fg.calibration,
         image_limits=ImageLimits(max_bytes=len(portrait) - 1),
     )
     before = snapshot(fg)

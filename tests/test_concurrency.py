@@ -102,7 +102,7 @@ def test_sixteen_threads_give_the_decisions_of_one(
 
     jobs = work * 2 + [(f"enroll {n}", enroll(n)) for n in waiting]
     random.Random(7).shuffle(jobs)
-    events_before = len(fg.store.audit.events())
+    events_before = len(fg._store.audit.events())
     with ThreadPoolExecutor(THREADS) as pool:
         answers = list(pool.map(lambda job: (job[0], _answer(job[1])), jobs))
     differing = [(name, got, expected[name]) for name, got in answers
@@ -112,7 +112,7 @@ def test_sixteen_threads_give_the_decisions_of_one(
         ["enrolled:"] * len(waiting))
     assert fg.stats()["templates"] == {"access-control": 8, "attendance": len(waiting)}
     # every call left its event, and the chain is intact
-    assert len(fg.store.audit.events()) - events_before == len(jobs)
+    assert len(fg._store.audit.events()) - events_before == len(jobs)
     assert fg.verify_audit().ok
     found = [fg.identify(probe, "attendance").external_id for _, probe in waiting.values()]
     assert sum(a == n for a, n in zip(found, waiting, strict=True)) >= len(waiting) - 1

@@ -36,7 +36,7 @@ def consent(fg: Faceguard, person: tuple[str, str, str], purpose: str) -> None:
 
 
 def rows(fg: Faceguard, sql: str, *params: object) -> list[tuple[object, ...]]:
-    with closing(sqlite3.connect(fg.store.data_dir / "faceguard.db")) as conn:
+    with closing(sqlite3.connect(fg._store.data_dir / "faceguard.db")) as conn:
         return list(conn.execute(sql, params))
 
 
@@ -46,12 +46,12 @@ def counts(fg: Faceguard) -> dict[str, int]:
 
 
 def key_count(fg: Faceguard) -> int:
-    with closing(sqlite3.connect(fg.store.data_dir / "keys" / "keys.db")) as conn:
+    with closing(sqlite3.connect(fg._store.data_dir / "keys" / "keys.db")) as conn:
         return int(conn.execute("SELECT count(*) FROM subject_keys").fetchone()[0])
 
 
 def last_event(fg: Faceguard) -> AuditEvent:
-    return fg.store.audit.events(newest_first=True, limit=1)[0]
+    return fg._store.audit.events(newest_first=True, limit=1)[0]
 
 
 # ---- notices (R2) ---------------------------------------------------------------------
@@ -120,8 +120,8 @@ def test_consent_without_a_published_notice_is_refused(
         assert (event.operation, event.outcome, event.rules) == (
             "consent.granted", "refused", ("R2",)
         )
-        assert [e.outcome for e in fg.store.audit.events()] == ["ok", "ok", "refused"]
-        assert [e.operation for e in fg.store.audit.events()][:2] == [
+        assert [e.outcome for e in fg._store.audit.events()] == ["ok", "ok", "refused"]
+        assert [e.operation for e in fg._store.audit.events()][:2] == [
             "assessment.drafted", "assessment.approved"
         ]
 
@@ -180,7 +180,7 @@ def test_minor_with_guardian_consent_is_recorded_and_exported(fg: Faceguard) -> 
     assert record["guardian"] == {
         "name": "Han Meimei", "relationship": "mother", "evidence": "signed-form-33"
     }
-    raw = b"".join(path.read_bytes() for path in fg.store.data_dir.glob("faceguard.db*"))
+    raw = b"".join(path.read_bytes() for path in fg._store.data_dir.glob("faceguard.db*"))
     assert b"Han Meimei" not in raw  # guardian details are stored encrypted
     assert rows(fg, "SELECT guardian_ct IS NOT NULL FROM consents") == [(1,)]
 
@@ -221,7 +221,7 @@ def test_granting_again_supersedes_the_active_consent(fg: Faceguard) -> None:
     ]
     assert rows(fg, "SELECT count(*) FROM consents WHERE status = 'active'") == [(1,)]
     # The schema itself refuses a second active consent for the same subject and purpose.
-    path = fg.store.data_dir / "faceguard.db"
+    path = fg._store.data_dir / "faceguard.db"
     with closing(sqlite3.connect(path)) as conn, pytest.raises(sqlite3.IntegrityError):
         conn.execute(
             "INSERT INTO consents (subject_id, purpose, notice_id, notice_sha256, method, "
@@ -248,7 +248,7 @@ def test_withdrawing_one_purpose_leaves_the_other_working(
     alice_probe, bob_probe = photo(lfw, ALICE, 2), photo(lfw, BOB, 2)
     if index_loaded:
         assert fg.identify(alice_probe, "attendance").external_id == ALICE[1]
-        assert fg.store.index.get("attendance") is not None
+        assert fg._store.index.get("attendance") is not None
 
     result = fg.withdraw_consent(ALICE[1], "attendance")
 
@@ -283,8 +283,8 @@ def test_withdrawing_the_last_purpose_erases_the_subject(fg: Faceguard, lfw: Pat
     assert cert.data_key_destroyed is True
     assert set(cert.templates_deleted) == set(enrolled.template_ids)
     assert cert.reason == "consent withdrawn"
-    assert is_authentic(cert, fg.store.keyring.signing_key.public_key())
-    assert not fg.store.vault.has_key(enrolled.subject_id)
+    assert is_authentic(cert, fg._store.keyring.signing_key.public_key())
+    assert not fg._store.vault.has_key(enrolled.subject_id)
     with pytest.raises(NotFound):
         fg.export(ALICE[1])
     assert fg.identify(probe, "access-control").decision == "unknown"

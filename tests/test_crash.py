@@ -54,7 +54,7 @@ def read_acks(path: Path) -> tuple[list[dict[str, Any]], int]:
 
 def check_everyone(fg: Faceguard) -> dict[str, str]:
     """No half-enrolled or half-erased person; returns each subject's status."""
-    store = fg.store
+    store = fg._store
     with closing(sqlite3.connect(store.data_dir / "keys" / "keys.db")) as kconn:
         keyed = {r[0] for r in kconn.execute("SELECT subject_id FROM subject_keys")}
     with closing(sqlite3.connect(store.data_dir / "faceguard.db")) as conn:
@@ -86,7 +86,7 @@ def check_everyone(fg: Faceguard) -> dict[str, str]:
 def check_acknowledged(fg: Faceguard, acks: list[dict[str, Any]], begun: int,
                        status: dict[str, str]) -> None:
     ops = plan(SEED, STEPS, PEOPLE)
-    with closing(sqlite3.connect(fg.store.data_dir / "faceguard.db")) as conn:
+    with closing(sqlite3.connect(fg._store.data_dir / "faceguard.db")) as conn:
         templates = {r[0] for r in conn.execute("SELECT id FROM templates")}
     for ack in acks:
         if ack.get("certificate"):
@@ -150,7 +150,7 @@ def test_kill_9_never_leaves_a_half_enrolled_or_half_erased_person(
             assert child.returncode == 0, errors.read_text()
         acks, begun = read_acks(acks_file)
         with Faceguard.open(data_dir, engine=engine) as fg:  # completes interrupted erasures
-            completed += fg.store.recovered.completed
+            completed += fg._store.recovered.completed
             status = check_everyone(fg)
             check_acknowledged(fg, acks, begun, status)
             report = fg.verify_audit()

@@ -25,12 +25,12 @@ def enroll(fg: Faceguard, lfw: Path, name: str = PERSON) -> str:
 
 
 def ledger_path(fg: Faceguard) -> Path:
-    return fg.store.data_dir / "keys" / LEDGER_FILE
+    return fg._store.data_dir / "keys" / LEDGER_FILE
 
 
 def assert_erased(fg: Faceguard, subject: str, certificate_id: str) -> None:
     """Tombstoned, no template, no live consent, no key, an authentic certificate."""
-    data_dir = fg.store.data_dir
+    data_dir = fg._store.data_dir
     with closing(sqlite3.connect(data_dir / "faceguard.db")) as conn:
         assert conn.execute("SELECT status, identity_ct FROM subjects WHERE id = ?",
                             (subject,)).fetchall() == [("erased", None)]
@@ -44,7 +44,7 @@ def assert_erased(fg: Faceguard, subject: str, certificate_id: str) -> None:
     cert = fg.certificate(certificate_id)
     assert cert.subject_id == subject and cert.data_key_destroyed
     assert verify_with_public_key(cert, fg.public_key_hex)
-    assert fg.store.ledger.read().pending() == []
+    assert fg._store.ledger.read().pending() == []
 
 
 def test_erasure_writes_intention_then_completion(fg: Faceguard, lfw: Path) -> None:
@@ -66,27 +66,27 @@ def test_an_interrupted_erasure_is_completed_at_open(
 ) -> None:
     subject = enroll(fg, lfw)
     # The crash window: the intention is written and the key destroyed, nothing else.
-    intention = fg.store.ledger.intend(subject, reason="request", scope="all", actor="dpo")
-    assert fg.store.vault.shred(subject)
-    data_dir = fg.store.data_dir
+    intention = fg._store.ledger.intend(subject, reason="request", scope="all", actor="dpo")
+    assert fg._store.vault.shred(subject)
+    data_dir = fg._store.data_dir
     fg.close()
     with Faceguard.open(data_dir, engine=engine) as again:
-        assert again.store.recovered == ErasureRecovery(1, 0, (intention.certificate_id,))
+        assert again._store.recovered == ErasureRecovery(1, 0, (intention.certificate_id,))
         assert_erased(again, subject, intention.certificate_id)
-        [event] = again.store.audit.events(operation="subject.erased")
+        [event] = again._store.audit.events(operation="subject.erased")
         assert (event.subject, event.actor, event.rules) == (subject, "start-up", ("R18",))
         assert event.detail["requested_by"] == "dpo"
         assert event.detail["certificate"] == intention.certificate_id
         assert again.certificate(intention.certificate_id).audit_seq == event.seq
         assert again.verify_audit().ok
     with Faceguard.open(data_dir, engine=engine) as third:  # nothing left to do
-        assert third.store.recovered == ErasureRecovery()
-        assert len(third.store.audit.events(operation="subject.erased")) == 1
+        assert third._store.recovered == ErasureRecovery()
+        assert len(third._store.audit.events(operation="subject.erased")) == 1
 
 
 def test_an_interrupted_erasure_is_completed_by_the_sweep(fg: Faceguard, lfw: Path) -> None:
     subject = enroll(fg, lfw)
-    intention = fg.store.ledger.intend(subject, reason="request", scope="all", actor="dpo")
+    intention = fg._store.ledger.intend(subject, reason="request", scope="all", actor="dpo")
     result = fg.sweep()  # the key is still there: the sweep does every step
     assert result.recovered == ErasureRecovery(1, 0, (intention.certificate_id,))
     assert_erased(fg, subject, intention.certificate_id)
@@ -102,12 +102,12 @@ def test_a_committed_erasure_without_completion_is_only_marked(
     # A crash after the erase transaction, before the completion reached the ledger.
     path.write_text("".join(line + "\n" for line in path.read_text().splitlines()
                             if '"completion"' not in line))
-    assert [i.subject_id for i in fg.store.ledger.read().pending()] == [subject]
-    data_dir = fg.store.data_dir
+    assert [i.subject_id for i in fg._store.ledger.read().pending()] == [subject]
+    data_dir = fg._store.data_dir
     fg.close()
     with Faceguard.open(data_dir, engine=engine) as again:
-        assert again.store.recovered == ErasureRecovery(1, 0, (cert.certificate_id,))
-        assert len(again.store.audit.events(operation="subject.erased")) == 1  # no second
+        assert again._store.recovered == ErasureRecovery(1, 0, (cert.certificate_id,))
+        assert len(again._store.audit.events(operation="subject.erased")) == 1  # no second
         assert_erased(again, subject, cert.certificate_id)
 
 
@@ -129,5 +129,5 @@ def test_erasing_an_unknown_subject_promises_nothing(fg: Faceguard) -> None:
     from faceguard.rights.erasure import erase_subject
 
     with pytest.raises(NotFound):
-        erase_subject(fg.store, "s_nobody", reason="request", actor="test")
+        erase_subject(fg._store, "s_nobody", reason="request", actor="test")
     assert not ledger_path(fg).exists()

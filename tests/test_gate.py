@@ -34,7 +34,7 @@ def test_a_private_place_is_refused_whatever_else_is_in_order(
     with Faceguard.open(data_dir, engine=engine) as fg:
         assert [f.rule for f in fg.check().violations] == ["R13"]
         assert _attempts(fg, (lfw / PHOTO[0] / PHOTO[1]).read_bytes()) == ["R13"] * 3
-        refused = [e for e in fg.store.audit.events() if e.outcome == "refused"]
+        refused = [e for e in fg._store.audit.events() if e.outcome == "refused"]
         assert [(e.operation, e.rules) for e in refused] == [
             ("template.enrolled", ("R13",)), ("face.verified", ("R13",)),
             ("face.identified", ("R13",)),

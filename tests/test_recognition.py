@@ -167,7 +167,7 @@ def test_withdrawal_while_the_face_is_extracted_refuses_the_verification(
     with pytest.raises(ConsentError) as err:
         fg.verify(a.external_id, a.probe, "access-control")
     assert err.value.rule == "R3"
-    last = fg.store.audit.events(operation="face.verified", newest_first=True, limit=2)
+    last = fg._store.audit.events(operation="face.verified", newest_first=True, limit=2)
     assert [e.outcome for e in last] == ["refused", "match"]
     assert last[0].rules == ("R3",)
 
@@ -227,7 +227,7 @@ def test_large_gallery_needs_review_instead_of_a_match(
         assert result.candidates[0] == people[0].external_id
         assert result.reason is not None and "R17" in result.reason
         assert fg.identify(cast[1][0], "attendance").decision == "unknown"
-        event = fg.store.audit.events(operation="face.identified")[0]
+        event = fg._store.audit.events(operation="face.identified")[0]
         assert (event.outcome, event.rules) == ("needs-review", ("R1", "R3", "R17"))
 
 
@@ -265,7 +265,7 @@ def test_withdrawal_after_the_store_confirmed_the_candidate_answers_unknown(
     monkeypatch.setattr(fg, "_still_valid", confirm_then_withdraw)
     result = fg.identify(a.probe, "access-control")
     assert (result.decision, result.external_id, result.subject_id) == ("unknown", None, None)
-    event = fg.store.audit.events(operation="face.identified", newest_first=True, limit=1)[0]
+    event = fg._store.audit.events(operation="face.identified", newest_first=True, limit=1)[0]
     assert (event.outcome, event.subject) == ("unknown", None)
     assert event.detail["withdrawn_before_answer"] is True
 
@@ -285,7 +285,7 @@ def test_another_process_enrolling_and_withdrawing_reaches_this_index(
     fg.grant_consent(a.external_id, "access-control", name="a", method="click", evidence="e")
     fg.enroll(a.external_id, a.enroll[:1], "access-control")
     assert fg.identify(b.probe, "access-control").decision == "unknown"  # index loaded
-    partition = fg.store.index.get("access-control")
+    partition = fg._store.index.get("access-control")
     assert partition is not None and len(partition) == 1
     picture = tmp_path / "b.jpg"
     picture.write_bytes(b.enroll[0])

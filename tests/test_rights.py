@@ -43,7 +43,7 @@ def test_correction_replaces_the_templates(fg: Faceguard, lfw: Path) -> None:
     assert [t["template_id"] for t in now] == list(result.template_ids)
     assert {t["template_id"] for t in first}.isdisjoint(result.template_ids)
     assert fg.identify(photo(lfw, PERSON, 5), "attendance").external_id == PERSON
-    events = fg.store.audit.events(operation="template.corrected")
+    events = fg._store.audit.events(operation="template.corrected")
     assert [(e.outcome, e.detail["replaced"], e.rules) for e in events] == [
         ("ok", 1, ("R3", "R8", "R9", "R16"))
     ]
@@ -61,10 +61,10 @@ def test_explanation_names_purpose_point_and_rules_but_no_score(fg: Faceguard, l
     assert explanation.rules == ("R1", "R3")
     assert "did not match" in explanation.text and "human review" in explanation.text
     assert "score" not in json.dumps(asdict(explanation)).replace("score_revealed", "")
-    assert fg.store.audit.events(operation="decision.explained")[0].detail == {
+    assert fg._store.audit.events(operation="decision.explained")[0].detail == {
         "decision": decision.audit_seq
     }
-    consent_seq = fg.store.audit.events(operation="consent.granted")[0].seq
+    consent_seq = fg._store.audit.events(operation="consent.granted")[0].seq
     with pytest.raises(NotFound, match="not a decision"):
         fg.explain(consent_seq)
 
@@ -81,7 +81,7 @@ def test_human_review_is_requested_answered_and_recorded(fg: Faceguard, lfw: Pat
     with pytest.raises(ConfigError, match="already answered"):
         fg.answer_review(opened.id, "again", by="dpo")
     assert [r.id for r in fg.reviews("answered")] == [opened.id]
-    ops = [e.operation for e in fg.store.audit.events()][-3:]
+    ops = [e.operation for e in fg._store.audit.events()][-3:]
     assert ops == ["decision.explained", "review.requested", "review.answered"]
 
 

@@ -50,15 +50,15 @@ def test_sharing_needs_a_recorded_consent_and_abroad_a_mechanism(fg: Faceguard, 
     opened = open_package(package, private)
     assert package.templates == 1 and opened["purpose"] == "attendance"
     [template] = opened["templates"]  # type: ignore[misc]
-    with fg.store.records.connect() as conn:
-        stored = fg.store.vault.templates(conn, purpose="attendance")[0]
+    with fg._store.records.connect() as conn:
+        stored = fg._store.vault.templates(conn, purpose="attendance")[0]
     assert np.allclose(template["vector"], stored.template.vector, atol=1e-6)
     with pytest.raises(InvalidTag):  # nobody else can open it
         open_package(package, X25519PrivateKey.generate())
 
     fg.record_sharing_basis(PERSON, "Partner Co.", kind="mechanism", evidence="SCC 2026-4")
     assert fg.share(PERSON, "attendance", "Partner Co.", public, cross_border=True).templates == 1
-    outcomes = [(e.operation, e.outcome, e.rules) for e in fg.store.audit.events()
+    outcomes = [(e.operation, e.outcome, e.rules) for e in fg._store.audit.events()
                 if e.operation == "templates.shared"]
     assert outcomes == [
         ("templates.shared", "refused", ("R20",)),

@@ -48,8 +48,8 @@ def enroll(fg: Faceguard, lfw: Path, person: tuple[str, str, str], *numbers: int
 
 
 def decrypted(fg: Faceguard, subject_id: str) -> list[np.ndarray]:
-    with fg.store.records.connect() as conn:
-        stored = fg.store.vault.templates(conn, purpose=PURPOSE, subject_id=subject_id)
+    with fg._store.records.connect() as conn:
+        stored = fg._store.vault.templates(conn, purpose=PURPOSE, subject_id=subject_id)
     return [s.template.vector for s in stored]
 
 
@@ -61,7 +61,7 @@ def sql(path: Path, statement: str, *params: object) -> list[tuple[object, ...]]
 def template_rows(fg: Faceguard) -> list[tuple[str, str, str, bytes]]:
     """(id, subject_id, engine, ciphertext) of every template, by subject then id."""
     return sql(  # type: ignore[return-value]
-        fg.store.data_dir / "faceguard.db",
+        fg._store.data_dir / "faceguard.db",
         "SELECT id, subject_id, engine, ciphertext FROM templates ORDER BY subject_id, id",
     )
 
@@ -88,7 +88,7 @@ def snapshot(data_dir: Path, copy: Path) -> Path:
 def test_record_store_copy_holds_no_template_bytes_or_identities(
     fg: Faceguard, two_people: tuple[str, str], tmp_path: Path
 ) -> None:
-    snapshot(fg.store.data_dir, tmp_path / "backup-faceguard.db")
+    snapshot(fg._store.data_dir, tmp_path / "backup-faceguard.db")
     raw = b"".join(path.read_bytes() for path in tmp_path.glob("backup-faceguard.db*"))
 
     vectors = [v for subject in two_people for v in decrypted(fg, subject)]
@@ -113,7 +113,7 @@ def test_erased_subject_is_unreadable_in_an_old_copy(
 ) -> None:
     alice, bob = two_people
     bob_vectors = decrypted(fg, bob)
-    data_dir = fg.store.data_dir
+    data_dir = fg._store.data_dir
     copy = snapshot(data_dir, tmp_path / "before-erasure.db")
     with closing(sqlite3.connect(data_dir / "keys" / "keys.db")) as conn:
         [(alice_wrapped,)] = conn.execute(
@@ -217,8 +217,8 @@ def test_master_key_from_the_environment(
     with Faceguard.open(folder, engine=engine) as fg:  # another key opens nothing
         with pytest.raises(NotFound):
             fg.export(ALICE[1])
-        with fg.store.records.connect() as conn, pytest.raises(VaultError):
-            fg.store.vault.identity(conn, subject)
+        with fg._store.records.connect() as conn, pytest.raises(VaultError):
+            fg._store.vault.identity(conn, subject)
 
     monkeypatch.setenv("FACEGUARD_MASTER_KEY", "c2hvcnQ=")  # 5 bytes
     with pytest.raises(ConfigError, match="must be 32 bytes"):
@@ -236,11 +236,11 @@ def test_flipped_byte_in_a_template_is_detected(
     position = {"nonce": 0, "middle": len(ciphertext) // 2, "tag": len(ciphertext) - 1}[where]
     forged = bytearray(ciphertext)
     forged[position] ^= 0x01
-    sql(fg.store.data_dir / "faceguard.db", "UPDATE templates SET ciphertext = ? WHERE id = ?",
+    sql(fg._store.data_dir / "faceguard.db", "UPDATE templates SET ciphertext = ? WHERE id = ?",
         bytes(forged), template_id)
 
-    with fg.store.records.connect() as conn, pytest.raises(VaultError, match="tampered"):
-        fg.store.vault.templates(conn, purpose=PURPOSE)
+    with fg._store.records.connect() as conn, pytest.raises(VaultError, match="tampered"):
+        fg._store.vault.templates(conn, purpose=PURPOSE)
     with pytest.raises(VaultError):
         fg.identify(photo(lfw, BOB, 2), PURPOSE)
 
@@ -252,13 +252,13 @@ def test_swapped_ciphertexts_between_subjects_are_detected(
     rows = template_rows(fg)
     first = next(r for r in rows if r[1] == alice)
     second = next(r for r in rows if r[1] == bob)
-    path = fg.store.data_dir / "faceguard.db"
+    path = fg._store.data_dir / "faceguard.db"
     sql(path, "UPDATE templates SET ciphertext = ? WHERE id = ?", second[3], first[0])
     sql(path, "UPDATE templates SET ciphertext = ? WHERE id = ?", first[3], second[0])
 
     for subject in (alice, bob):
-        with fg.store.records.connect() as conn, pytest.raises(VaultError):
-            fg.store.vault.templates(conn, purpose=PURPOSE, subject_id=subject)
+        with fg._store.records.connect() as conn, pytest.raises(VaultError):
+            fg._store.vault.templates(conn, purpose=PURPOSE, subject_id=subject)
     with pytest.raises(VaultError):
         fg.verify(BOB[1], photo(lfw, BOB, 2), PURPOSE)
 
@@ -269,11 +269,11 @@ def test_swapped_ciphertexts_of_one_subject_are_detected(
     """Same subject, same data key: only the associated data (template ID) can tell."""
     alice, _bob = two_people
     first, second = [r for r in template_rows(fg) if r[1] == alice]
-    path = fg.store.data_dir / "faceguard.db"
+    path = fg._store.data_dir / "faceguard.db"
     sql(path, "UPDATE templates SET ciphertext = ? WHERE id = ?", second[3], first[0])
     sql(path, "UPDATE templates SET ciphertext = ? WHERE id = ?", first[3], second[0])
-    with fg.store.records.connect() as conn, pytest.raises(VaultError):
-        fg.store.vault.templates(conn, purpose=PURPOSE, subject_id=alice)
+    with fg._store.records.connect() as conn, pytest.raises(VaultError):
+        fg._store.vault.templates(conn, purpose=PURPOSE, subject_id=alice)
 
 
 @pytest.mark.parametrize("column", ["engine", "subject_id"])
@@ -283,15 +283,15 @@ def test_relabelled_template_row_is_detected(
     alice, bob = two_people
     template_id = next(r[0] for r in template_rows(fg) if r[1] == alice)
     value = {"engine": "dlib-resnet-v1:000000000000", "subject_id": bob}[column]
-    sql(fg.store.data_dir / "faceguard.db",
+    sql(fg._store.data_dir / "faceguard.db",
         f"UPDATE templates SET {column} = ? WHERE id = ?", value, template_id)
-    with fg.store.records.connect() as conn, pytest.raises(VaultError):
-        fg.store.vault.templates(conn, purpose=PURPOSE)
+    with fg._store.records.connect() as conn, pytest.raises(VaultError):
+        fg._store.vault.templates(conn, purpose=PURPOSE)
 
 
 def test_tampered_identity_is_detected(fg: Faceguard) -> None:
     fg.grant_consent(ALICE[1], PURPOSE, name=ALICE[2], method="click", evidence="k-1")
-    path = fg.store.data_dir / "faceguard.db"
+    path = fg._store.data_dir / "faceguard.db"
     [(subject, identity)] = sql(path, "SELECT id, identity_ct FROM subjects")
     forged = bytearray(identity)  # type: ignore[arg-type]
     forged[20] ^= 0x80
@@ -340,7 +340,7 @@ class RelabelledEngine:
 def test_templates_of_another_engine_are_never_compared(
     fg: Faceguard, two_people: tuple[str, str], lfw: Path
 ) -> None:
-    upgraded = Faceguard(fg.store, fg.deployment, RelabelledEngine(fg.engine), fg.calibration)
+    upgraded = Faceguard(fg._store, fg.deployment, RelabelledEngine(fg.engine), fg.calibration)
     probe = photo(lfw, ALICE, 2)
     with pytest.raises(EngineMismatch):
         upgraded.verify(ALICE[1], probe, PURPOSE)

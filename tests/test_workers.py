@@ -87,7 +87,7 @@ def test_a_worker_killed_by_an_image_costs_one_request_not_the_service(
             fg.verify(folder.name, _jpeg(POISON_WIDTH, 200), "access-control")
         # the pool was rebuilt: the next request is answered as usual
         assert fg.verify(folder.name, files[1], "access-control").decision == "match"
-        last = fg.store.audit.events(operation="face.verified", newest_first=True, limit=2)
+        last = fg._store.audit.events(operation="face.verified", newest_first=True, limit=2)
         assert [e.outcome for e in last] == ["match", "rejected"]
 
 

@@ -43,7 +43,7 @@ def _reordered(count: int = 10) -> list[Frame]:
 
 def _events(guard: LiveGuard, operation: str) -> list[tuple[str, list[str], dict[str, object]]]:
     return [(e.outcome, list(e.rules), e.detail)
-            for e in guard.store.audit.events(operation=operation)]
+            for e in guard._store.audit.events(operation=operation)]
 
 
 def test_an_attack_is_recorded_as_an_alarm(guard: LiveGuard) -> None:
@@ -56,10 +56,10 @@ def test_an_attack_is_recorded_as_an_alarm(guard: LiveGuard) -> None:
     assert (outcome, rules) == ("attack", ["R26"])
     assert detail["reasons"] == ["frames.out_of_order"] and detail["terminal"] == "gate-1"
     assert detail["challenge_id"] == challenge.id
-    event = guard.store.audit.events(operation="liveness.attack")[0]
+    event = guard._store.audit.events(operation="liveness.attack")[0]
     assert event.subject is not None and event.actor == "kiosk"
     assert "emp-1" not in str(event.detail)  # the processing record holds internal IDs only
-    assert guard.store.audit.verify().ok
+    assert guard._store.audit.verify().ok
 
 
 def test_repeated_failures_lock_the_person_and_are_recorded(guard: LiveGuard) -> None:

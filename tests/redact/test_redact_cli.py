@@ -36,7 +36,7 @@ def test_a_folder_with_a_bad_file(data_dir: Path, lfw: Path, tmp_path: Path) -> 
     assert file["covered"][0]["frame"] == 0 and file["covered"][0]["regions"]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["gate.jpg"]
     with Faceguard.open(data_dir) as fg:
-        outcomes = [e.outcome for e in fg.store.audit.events(operation="media.redacted")]
+        outcomes = [e.outcome for e in fg._store.audit.events(operation="media.redacted")]
     assert sorted(outcomes) == ["ok", "rejected"]
 
 

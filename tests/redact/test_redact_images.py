@@ -62,7 +62,7 @@ def test_every_annotated_face_of_the_group_photos_is_covered(
     recall = covered_faces / sum(len(b) for b in truth.values())
     assert recall == 1.0, f"covering recall {recall:.3f} ({covered_faces} faces)"
 
-    events = fg.store.audit.events(operation="media.redacted")
+    events = fg._store.audit.events(operation="media.redacted")
     assert [e.seq for e in events] == list(report.audit_seqs)
     assert {(e.outcome, e.rules, e.actor) for e in events} == {("ok", ("R9", "R20"), "test")}
     digests = {hashlib.sha256(Path(f.output).read_bytes()).hexdigest() for f in report.files}

@@ -87,9 +87,9 @@ def test_enrolled_people_are_not_identified_in_redacted_photos(
         with pytest.raises(NoFaceFound):
             fg.identify(pixelated, "access-control")
 
-    events = fg.store.audit.events(operation="media.redacted")
+    events = fg._store.audit.events(operation="media.redacted")
     assert [(e.outcome, e.detail["faces"] >= 1) for e in events] == [("ok", True)] * 3
-    assert len(fg.store.audit.events(operation="face.identified")) >= 6
+    assert len(fg._store.audit.events(operation="face.identified")) >= 6
 
 
 def test_keep_is_refused_and_recorded(fg: Faceguard, lfw: Path, tmp_path: Path) -> None:
@@ -105,5 +105,5 @@ def test_keep_is_refused_and_recorded(fg: Faceguard, lfw: Path, tmp_path: Path) 
     with pytest.raises(PolicyError):
         redact(photo, tmp_path / "out.jpg", keep="emp-1")
     assert not (tmp_path / "out.jpg").exists()
-    (event,) = fg.store.audit.events(operation="media.redacted")
+    (event,) = fg._store.audit.events(operation="media.redacted")
     assert (event.outcome, event.rules) == ("refused", ("R9",))

@@ -284,7 +284,7 @@ def test_the_verification_names_a_revived_consent(service: Service) -> None:
     fg.withdraw_consent("emp-rev", "attendance")
     reader = service.auth("auditor")
     assert service.client.get("/api/v1/audit/verification", headers=reader).json()["ok"]
-    with fg.store.records.begin() as conn:  # someone revives the ended consent in the file
+    with fg._store.records.begin() as conn:  # someone revives the ended consent in the file
         conn.execute(sa.text("UPDATE consents SET status = 'active', ended_at = NULL "
                              "WHERE purpose = 'attendance'"))
     report = service.client.get("/api/v1/audit/verification", headers=reader).json()
@@ -312,7 +312,7 @@ def test_the_filing_packet_under_the_chinese_measures(cn_fg: Faceguard) -> None:
     assert packet.status_code == 200 and packet.json()["status"]["threshold"] == 100000
     pdf = service.client.get("/api/v1/reports/filing?format=pdf", headers=reader)
     assert pdf.content.startswith(b"%PDF")
-    assert cn_fg.store.audit.events(operation="filing.packet_made")
+    assert cn_fg._store.audit.events(operation="filing.packet_made")
 
 
 def test_openapi_health_metrics_and_headers(service: Service) -> None:

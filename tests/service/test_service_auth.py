@@ -27,7 +27,7 @@ def service(fg: Faceguard) -> Service:
 
 
 def events(fg: Faceguard, operation: str) -> list[dict[str, object]]:
-    return [vars(e) for e in fg.store.audit.events(operation=operation)]
+    return [vars(e) for e in fg._store.audit.events(operation=operation)]
 
 
 # ---- settings ---------------------------------------------------------------------------
@@ -350,7 +350,7 @@ def test_wrong_totp_codes_lock_out_that_admin_key_only(level3: Faceguard) -> Non
     assert locked.status_code == 429 and admin.key.id in locked.json()["detail"]
     assert client.post("/-/login", data={"key": admin.secret, "totp": right}
                        ).status_code == 429
-    lockout, = [vars(e) for e in level3.store.audit.events(operation="access.locked_out")]
+    lockout, = [vars(e) for e in level3._store.audit.events(operation="access.locked_out")]
     assert detail_of(lockout)["scope"] == "second-factor"
     # other keys, from the same address, are not concerned
     assert client.get("/api/v1/me", headers={"X-API-Key": operator.secret}).status_code == 200

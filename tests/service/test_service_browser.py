@@ -188,7 +188,7 @@ def test_a_declined_consent_shows_the_alternatives(browsing: Browsing,
     assert page.locator('input[type="radio"]').count() == 0
     shot(page, "kiosk-declined-not-asked-again")
     context.close()
-    assert len(fg.store.audit.events(operation="consent.declined")) == 2
+    assert len(fg._store.audit.events(operation="consent.declined")) == 2
 
 
 def test_an_admin_erases_a_person_and_the_record_shows_it(browsing: Browsing,
@@ -326,7 +326,7 @@ def test_kiosk_live_check_with_a_real_head_turning(playwright: sync_api.Playwrig
     assert "For access control: kept until" in outcome and "For attendance" in outcome
     browser.close()
     assert fg.stats()["templates"] == {PURPOSE: 1, "attendance": 1}
-    [passed] = fg.store.audit.events(operation="liveness.passed")
+    [passed] = fg._store.audit.events(operation="liveness.passed")
     operator = next(k for k in service.app.state.service.keys.list_keys()
                     if k.role == "operator")
     assert passed.detail["terminal"] == operator.id
@@ -363,7 +363,7 @@ def test_kiosk_live_check_refuses_a_photo_and_offers_a_new_challenge(
     reasons = page.inner_text("#live-reasons")
     assert reasons.startswith(" · reason: ") or reasons.startswith("· reason: "), reasons
     # the refusal is the server's: recorded with its reasons, nothing enrolled
-    decided = [e for e in fg.store.audit.events() if e.operation in ("liveness.attack",
+    decided = [e for e in fg._store.audit.events() if e.operation in ("liveness.attack",
                                                                       "liveness.failed")]
     assert len(decided) == 1 and decided[0].detail["challenge_id"] == first
     codes = reasons.split("reason: ")[1].split(", ")

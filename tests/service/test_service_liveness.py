@@ -107,7 +107,7 @@ def codes(problem: dict[str, Any]) -> list[str]:
 
 
 def events(fg: Faceguard, operation: str) -> list[Any]:
-    return fg.store.audit.events(operation=operation)
+    return fg._store.audit.events(operation=operation)
 
 
 # ---- challenges -------------------------------------------------------------------------
@@ -245,7 +245,7 @@ def test_without_an_answer_where_liveness_is_required_nothing_is_recognised(
             **service.auth("terminal"), "Content-Type": "image/jpeg", **headers})
         assert codes(refused(response)) == ["liveness.required"]
     assert live.people_enrolled() == 0
-    refusals = [e for e in live.store.audit.events() if e.outcome == "refused"]
+    refusals = [e for e in live._store.audit.events() if e.outcome == "refused"]
     assert [(e.operation, list(e.rules)) for e in refusals] == [
         ("template.enrolled", ["R26"]), ("face.verified", ["R26"]),
         ("face.identified", ["R26"])]
@@ -298,7 +298,7 @@ def test_malformed_frames_are_named_and_use_nothing_up(service: Service,
             junk(20))}})
     assert "the limit is 1,000" in refused(oversized, 413, "too-large", None)["detail"]
     # none of this reached the challenge: no liveness event, and it can still be answered
-    assert [e for e in live.store.audit.events() if e.operation.startswith("liveness.")] == []
+    assert [e for e in live._store.audit.events() if e.operation.startswith("liveness.")] == []
     corrupt = send(wire_frames(junk(10, tag=7)))
     problem = refused(corrupt, 422, "invalid-image", None)
     assert problem["detail"].startswith("frame 1 of 10: ")

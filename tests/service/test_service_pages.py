@@ -109,7 +109,7 @@ def test_people_and_their_consents(service: Service, fg: Faceguard) -> None:
     assert f'href="/subjects/{person["subject_id"]}"' not in page  # only admins open a person
     detail = html(service, "admin", f"/subjects/{person['subject_id']}")
     assert "form 7" in detail and "Erase now" in detail
-    assert fg.store.audit.events(operation="subject.exported")  # viewing is recorded (R16)
+    assert fg._store.audit.events(operation="subject.exported")  # viewing is recorded (R16)
 
 
 def test_showing_names_is_recorded_once_per_page(fg: Faceguard) -> None:
@@ -123,7 +123,7 @@ def test_showing_names_is_recorded_once_per_page(fg: Faceguard) -> None:
     assert second.status_code == 200 and "Person 0" in second.text
     actor = next(k.actor for k in service.app.state.service.keys.list_keys()
                  if k.role == "operator")
-    shown = fg.store.audit.events(operation="identity.displayed")
+    shown = fg._store.audit.events(operation="identity.displayed")
     assert [(e.actor, e.outcome, e.detail["count"], e.detail["offset"]) for e in shown] == [
         (actor, "ok", 2, 0), (actor, "ok", 1, 2)]
     assert shown[0].detail["subjects"] == [s["subject_id"] for s in first["subjects"]]
@@ -131,7 +131,7 @@ def test_showing_names_is_recorded_once_per_page(fg: Faceguard) -> None:
     assert set(shown[0].rules) == {"R11", "R14"}
     # nobody shown, nothing decrypted: no event
     service.client.get("/subjects.json?page=9", headers=operator)
-    assert len(fg.store.audit.events(operation="identity.displayed")) == 2
+    assert len(fg._store.audit.events(operation="identity.displayed")) == 2
 
 
 def test_erasing_from_the_page_shows_the_certificate_and_a_verified_chain(
@@ -153,7 +153,7 @@ def test_erasing_from_the_page_shows_the_certificate_and_a_verified_chain(
 
 def test_the_record_page_says_when_the_chain_was_tampered_with(service: Service,
                                                                fg: Faceguard) -> None:
-    with fg.store.records.begin() as conn:
+    with fg._store.records.begin() as conn:
         conn.execute(db.audit_events.update().where(db.audit_events.c.seq == 2)
                      .values(outcome="forged"))
     page = html(service, "auditor", "/record")
@@ -208,11 +208,11 @@ def test_declining_shows_the_alternatives_is_recorded_and_never_asked_again(
         "external_id": "r-2", "name": "Chen", "consent-access-control": "decline",
         "consent-attendance": "decline"})
     assert 'id="declined-message"' in page and "resident card" in page
-    declined = fg.store.audit.events(operation="consent.declined")
+    declined = fg._store.audit.events(operation="consent.declined")
     assert [(e.purpose, e.subject, e.rules) for e in declined] == [
         (PURPOSE, None, ("R4", "R6")), ("attendance", None, ("R4", "R6"))]
     assert fg.stats()["people"] == 0  # a person who says no is not stored
-    with fg.store.records.connect() as conn:
+    with fg._store.records.connect() as conn:
         stored = conn.execute(sa.select(db.consent_declines.c.lookup_hash)).scalars().all()
     assert "r-2" not in stored and len(stored) == 2  # keyed hash only
     again = kiosk_post(service, "/kiosk/consent", {"external_id": "r-2", "name": "Chen"})

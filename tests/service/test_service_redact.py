@@ -27,7 +27,7 @@ def test_redaction_route_covers_faces_and_records_it(
     redacted = np.asarray(Image.open(io.BytesIO(answer.content)).convert("RGB"))
     assert engine.detect(redacted) == []
     assert not Image.open(io.BytesIO(answer.content)).getexif()
-    [event] = fg.store.audit.events(operation="media.redacted")
+    [event] = fg._store.audit.events(operation="media.redacted")
     assert event.outcome == "ok"
     refused = service.client.post("/api/v1/redactions", content=photo,
                                   headers={**service.auth("terminal"),

@@ -46,8 +46,8 @@ class World:
         return external
 
     def subject_of(self, external: str) -> str:
-        with self.fg.store.records.connect() as conn:
-            subject = self.fg.store.vault.find_subject(conn, external)
+        with self.fg._store.records.connect() as conn:
+            subject = self.fg._store.vault.find_subject(conn, external)
         assert subject is not None
         return subject
 

@@ -50,9 +50,9 @@ class ConsentOps(FacadeBase):
             ),
         }
         content.update(fields)
-        with self.store.write_lock, self.store.records.begin() as conn:
+        with self._store.write_lock, self._store.records.begin() as conn:
             notice = consents.publish_notice(conn, purpose, content)
-            self.store.audit.append(
+            self._store.audit.append(
                 conn,
                 actor=actor,
                 operation="notice.published",
@@ -97,19 +97,19 @@ class ConsentOps(FacadeBase):
                 )
             created: str | None = None
             with (
-                self.store.write_lock,
+                self._store.write_lock,
                 self._discard_key_on_failure(lambda: created),
-                self.store.records.begin() as conn,
+                self._store.records.begin() as conn,
             ):
                 notice = consents.current_notice(conn, purpose)
                 subject = self._subject_id(conn, external_id)
                 if subject is None:
-                    subject = created = self.store.vault.create_subject(
+                    subject = created = self._store.vault.create_subject(
                         conn, external_id, name
                     )
                 consent_id, superseded = consents.grant(
                     conn,
-                    self.store.vault,
+                    self._store.vault,
                     subject_id=subject,
                     purpose=purpose,
                     notice=notice,
@@ -118,7 +118,7 @@ class ConsentOps(FacadeBase):
                     minor=minor,
                     guardian=guardian,
                 )
-                seq = self.store.audit.append(
+                seq = self._store.audit.append(
                     conn,
                     actor=actor,
                     operation="consent.granted",
@@ -144,5 +144,5 @@ class ConsentOps(FacadeBase):
             self.purpose(purpose)
             subject = self._require_subject(external_id)
             self._gate_changed()
-            return erasure.withdraw(self.store, subject, purpose, actor=actor)
+            return erasure.withdraw(self._store, subject, purpose, actor=actor)
 

@@ -48,7 +48,7 @@ class FacadeBase:
         probe_gate: QualityGate = PROBE_GATE,
         config_dir: Path | None = None,
     ) -> None:
-        self.store = store
+        self._store = store
         #: Folder of faceguard.toml: relative paths in it (the assessment) start here.
         self.config_dir = config_dir or store.data_dir
         self.deployment = deployment
@@ -63,7 +63,7 @@ class FacadeBase:
 
     def stats(self) -> dict[str, Any]:
         """Counts for reports: active subjects, templates per purpose."""
-        with self.store.records.connect() as conn:
+        with self._store.records.connect() as conn:
             people = conn.execute(
                 sa.select(sa.func.count()).select_from(db.subjects).where(
                     db.subjects.c.status == "active"
@@ -115,7 +115,7 @@ class FacadeBase:
             reason = getattr(exc, "reason", None)  # the precise cause, kept only here
             if reason:
                 detail["reason"] = str(reason)[:200]
-            self.store.commit(lambda conn: self.store.audit.append(
+            self._store.commit(lambda conn: self._store.audit.append(
                 conn, actor=actor, operation=operation, outcome=outcome, purpose=purpose,
                 subject=subject, rules=rules, detail=detail,
             ))
@@ -129,11 +129,11 @@ class FacadeBase:
         except BaseException:
             subject = created()
             if subject is not None:
-                self.store.vault.shred(subject)
+                self._store.vault.shred(subject)
             raise
 
     def _subject_id(self, conn: sa.Connection, external_id: str) -> str | None:
-        return self.store.vault.find_subject(conn, external_id)
+        return self._store.vault.find_subject(conn, external_id)
 
 
     #: The cached go-live verdict (``GovernanceOps._require_live``): key, expiry, result.
@@ -150,7 +150,7 @@ class FacadeBase:
 
     def _require_subject(self, external_id: str) -> str:
         """The active subject of ``external_id``; ``NotFound`` otherwise."""
-        with self.store.records.connect() as conn:
+        with self._store.records.connect() as conn:
             subject = self._subject_id(conn, external_id)
         if subject is None:
             raise NotFound("no enrolled person with that external ID")

@@ -108,7 +108,7 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps, Se
         if self.extractor is not None:
             self.extractor.close()
             self.extractor = None
-        self.store.close()
+        self._store.close()
 
     def __enter__(self) -> Faceguard:
         return self
@@ -163,7 +163,7 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps, Se
                 images = [live]
             if not images:
                 raise ConfigError("enrollment needs at least one image")
-            with self.store.records.connect() as conn:
+            with self._store.records.connect() as conn:
                 subject = self._subject_id(conn, external_id)
                 if subject is None:
                     raise consents.no_consent(purpose, "no such person")
@@ -184,17 +184,17 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps, Se
                         exc.add_context(f"image {number} of {len(images)}")
                     raise
             expires = iso(utc_now() + timedelta(days=section.retention_days))
-            with self.store.write_lock, self.store.records.begin() as conn:
+            with self._store.write_lock, self._store.records.begin() as conn:
                 consents.require_consent(conn, subject, purpose)
                 replaced = (
-                    self.store.vault.delete_templates(conn, subject, purpose) if replace else []
+                    self._store.vault.delete_templates(conn, subject, purpose) if replace else []
                 )
                 ids = [
-                    self.store.vault.add_template(conn, subject, purpose, ex.template, expires)
+                    self._store.vault.add_template(conn, subject, purpose, ex.template, expires)
                     for ex in extractions
                 ]
                 self._touch(conn, subject)
-                seq = self.store.audit.append(
+                seq = self._store.audit.append(
                     conn,
                     actor=actor,
                     operation=operation,
@@ -205,13 +205,13 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps, Se
                     detail={"templates": len(ids), "replaced": len(replaced),
                             "engine": self.engine.engine_id},
                 )
-            partition = self.store.index.get(purpose)
+            partition = self._store.index.get(purpose)
             if partition is not None:
                 partition.remove_templates(set(replaced))
                 partition.add_missing([subject] * len(ids), list(ids),
                                       np.stack([ex.template.vector for ex in extractions]))
             if replaced:
-                self.store.settle()
+                self._store.settle()
             self._gate_changed()  # the people count may have crossed a threshold
         return EnrollResult(subject, purpose, tuple(ids), expires, seq)
 
@@ -247,8 +247,8 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps, Se
                 image = live
             # The person, their consent and their live templates in one query; nothing is
             # decrypted, and no face processed, without a consent for this purpose.
-            with self.store.records.connect() as conn:
-                side = self.store.vault.consented_templates(conn, external_id, purpose,
+            with self._store.records.connect() as conn:
+                side = self._store.vault.consented_templates(conn, external_id, purpose,
                                                             iso(utc_now()))
             if side is None:
                 raise consents.no_consent(purpose, "no such person")
@@ -268,7 +268,7 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps, Se
                 consents.require_consent(conn, subject, purpose)
                 if decision == "match":
                     self._touch(conn, subject)
-                return self.store.audit.append(
+                return self._store.audit.append(
                     conn,
                     actor=actor,
                     operation="face.verified",
@@ -280,7 +280,7 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps, Se
                             "templates_compared": len(distances)},
                 )
 
-            seq = self.store.commit(record)  # durable before the answer (group commit)
+            seq = self._store.commit(record)  # durable before the answer (group commit)
         return VerifyResult(
             decision,  # type: ignore[arg-type]
             purpose,
@@ -292,25 +292,25 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps, Se
     def _partition(self, purpose: str) -> Partition:
         """The purpose's index partition, loaded on first use and brought up to date with
         the changes other processes made since (``index_feed``)."""
-        existing = self.store.index.get(purpose)
+        existing = self._store.index.get(purpose)
         if existing is not None:
-            index_feed.catch_up(self.store.records, self.store.vault, existing, purpose,
+            index_feed.catch_up(self._store.records, self._store.vault, existing, purpose,
                                 iso(utc_now()))
             return existing
         partition = Partition(self.engine.dimension, self.engine.engine_id)
-        with self.store.records.connect() as conn:
+        with self._store.records.connect() as conn:
             partition.feed_seq = index_feed.head(conn)
-            subjects, ids, engines, matrix = self.store.vault.load_partition(
+            subjects, ids, engines, matrix = self._store.vault.load_partition(
                 conn, purpose, iso(utc_now()), self.engine.dimension
             )
         for engine in engines:
             require_same_engine(engine, self.engine.engine_id)
         partition.add_many(subjects, ids, matrix)
-        return self.store.index.install(purpose, partition)
+        return self._store.index.install(purpose, partition)
 
     def _still_valid(self, subject: str, template_id: str, purpose: str) -> bool:
         """The store's answer, not the index's: consent active and template alive."""
-        with self.store.records.connect() as conn:
+        with self._store.records.connect() as conn:
             if consents.active_consent_id(conn, subject, purpose) is None:
                 return False
             row = conn.execute(
@@ -364,8 +364,8 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps, Se
                 f"expected false identifications per search, above the bound {bound:g} (R17)"
                 if review else None
             )
-            with self.store.records.connect() as conn:
-                externals = [self.store.vault.identity(conn, c.subject_id).external_id
+            with self._store.records.connect() as conn:
+                externals = [self._store.vault.identity(conn, c.subject_id).external_id
                              for c in confirmed[:3]]
             proposed = "needs-review" if review else ("match" if confirmed else "unknown")
             proposed_match = confirmed[0] if confirmed and not review else None
@@ -380,7 +380,7 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps, Se
                     detail = {"withdrawn_before_answer": True}
                 if matched is not None:
                     self._touch(conn, matched.subject_id)
-                seq = self.store.audit.append(
+                seq = self._store.audit.append(
                     conn,
                     actor=actor,
                     operation="face.identified",
@@ -395,7 +395,7 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps, Se
                 return seq, decision, matched
 
             # durable before the answer (group commit)
-            seq, decision, matched = self.store.commit(record)
+            seq, decision, matched = self._store.commit(record)
         if review:
             return IdentifyResult("needs-review", purpose, point.name, seq,
                                   candidates=tuple(externals), reason=reason)

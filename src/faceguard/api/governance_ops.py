@@ -53,7 +53,7 @@ class GovernanceOps(FacadeBase):
 
     def people_enrolled(self) -> int:
         """Distinct people with at least one stored template, across all purposes (R15)."""
-        with self.store.records.connect() as conn:
+        with self._store.records.connect() as conn:
             count = conn.execute(
                 sa.select(sa.func.count(sa.distinct(db.templates.c.subject_id)))
             ).scalar_one()
@@ -122,8 +122,8 @@ class GovernanceOps(FacadeBase):
         previous = load_assessment(path) if path.exists() else None
         draft = draft_assessment(self.deployment, self._assessment_facts(), previous=previous)
         archived = save_draft(path, draft)
-        with self.store.write_lock, self.store.records.begin() as conn:
-            self.store.audit.append(
+        with self._store.write_lock, self._store.records.begin() as conn:
+            self._store.audit.append(
                 conn, actor=actor, operation="assessment.drafted", outcome="ok", rules=["R10"],
                 detail={"file": path.name, "pending": len(draft.pending),
                         "archived": archived.name if archived else None},
@@ -137,8 +137,8 @@ class GovernanceOps(FacadeBase):
                            keep_years=pack_numbers(self.deployment).assessment_retention_years)
         approval = approved.approval
         assert approval is not None
-        with self.store.write_lock, self.store.records.begin() as conn:
-            self.store.audit.append(
+        with self._store.write_lock, self._store.records.begin() as conn:
+            self._store.audit.append(
                 conn, actor=actor, operation="assessment.approved", outcome="ok",
                 rules=["R10"],
                 detail={"by": approval.by, "content_sha256": approval.content_sha256,
@@ -159,7 +159,7 @@ class GovernanceOps(FacadeBase):
         if numbers.filing_threshold_people is None:
             return None
         today = today or date.today()
-        with self.store.records.connect() as conn:
+        with self._store.records.connect() as conn:
             stored = conn.execute(
                 sa.select(db.settings.c.value).where(db.settings.c.key == _CROSSED_KEY)
             ).scalar()
@@ -172,10 +172,10 @@ class GovernanceOps(FacadeBase):
             working_days=numbers.filing_deadline_working_days or 30,
         )
         if status.newly_crossed and status.crossed_on is not None:
-            with self.store.write_lock, self.store.records.begin() as conn:
+            with self._store.write_lock, self._store.records.begin() as conn:
                 conn.execute(db.settings.insert().values(
                     key=_CROSSED_KEY, value=status.crossed_on.isoformat()))
-                self.store.audit.append(
+                self._store.audit.append(
                     conn, actor="system", operation="filing.threshold_crossed",
                     outcome="ok", rules=["R15"],
                     detail={"people": status.people, "threshold": status.threshold,
@@ -197,8 +197,8 @@ class GovernanceOps(FacadeBase):
                    for r in rules_for(self.deployment).values()],
             authority=pack_numbers(self.deployment).filing_authority,
         )
-        with self.store.write_lock, self.store.records.begin() as conn:
-            self.store.audit.append(
+        with self._store.write_lock, self._store.records.begin() as conn:
+            self._store.audit.append(
                 conn, actor=actor, operation="filing.packet_made", outcome="ok",
                 rules=["R15"], detail={"people": status.people, "at": iso(utc_now())},
             )

@@ -230,9 +230,9 @@ class LivenessOps(FacadeBase):
 
     def _record_liveness(self, actor: str, subject: str | None, operation: str, outcome: str,
                 detail: dict[str, Any]) -> None:
-        with self.store.write_lock, self.store.records.begin() as conn:
+        with self._store.write_lock, self._store.records.begin() as conn:
             subject_id = self._subject_id(conn, subject) if subject is not None else None
-            self.store.audit.append(conn, actor=actor, operation=operation, outcome=outcome,
+            self._store.audit.append(conn, actor=actor, operation=operation, outcome=outcome,
                                     subject=subject_id, rules=[RULE], detail=detail)
 
 

@@ -72,14 +72,14 @@ class RedactOps(FacadeBase):
             refuse_keep(keep)
             report = redact_media(src, dst, options, workers=workers, progress=progress)
         seqs = []
-        with self.store.write_lock, self.store.records.begin() as conn:
+        with self._store.write_lock, self._store.records.begin() as conn:
             for done in report.files:
-                seqs.append(self.store.audit.append(
+                seqs.append(self._store.audit.append(
                     conn, actor=actor, operation="media.redacted", outcome="ok",
                     rules=list(REDACTION_RULES), detail=_detail(done, report.settings),
                 ))
             for failure in report.failed:
-                seqs.append(self.store.audit.append(
+                seqs.append(self._store.audit.append(
                     conn, actor=actor, operation="media.redacted", outcome="rejected",
                     rules=[failure.rule] if failure.rule else [],
                     detail={"error": failure.error, "message": failure.message[:500]},

@@ -39,22 +39,22 @@ class RightsOps(FacadeBase):
         """Erase a person now (R18): templates deleted, data key destroyed, certificate."""
         subject = self._require_subject(external_id)
         try:
-            return erasure.erase_subject(self.store, subject, reason=reason, actor=actor)
+            return erasure.erase_subject(self._store, subject, reason=reason, actor=actor)
         finally:
             self._gate_changed()
 
     def export(self, external_id: str, *, actor: str = "library") -> SubjectExport:
         """Everything held about a person (R16), template bytes excluded."""
         subject = self._require_subject(external_id)
-        return erasure.export_subject(self.store, subject, actor=actor)
+        return erasure.export_subject(self._store, subject, actor=actor)
 
     def sweep(self, *, actor: str = "sweep", now: str | None = None) -> SweepResult:
         """Erase every template past its retention (R8, R18), after completing every
         erasure of the ledger left undone (``recovered``)."""
         self._gate_changed()
-        recovered = recovery.reconcile(self.store, actor=actor)
+        recovered = recovery.reconcile(self._store, actor=actor)
         result = erasure.sweep(
-            self.store,
+            self._store,
             actor=actor,
             now=now or iso(utc_now()),
             declared=set(self.deployment.purposes),
@@ -69,7 +69,7 @@ class RightsOps(FacadeBase):
         """A consistent copy of both stores in ``dest`` while the service runs: ``records/``
         and ``keys/`` (with the erasure ledger), to be kept apart. The master key is not
         copied (keep it in a third place)."""
-        return backups.backup(self.store, dest, actor=actor)
+        return backups.backup(self._store, dest, actor=actor)
 
     @staticmethod
     def restore(data_dir: Path, src: Path, *, records: bool = True, keys: bool = True,
@@ -86,16 +86,16 @@ class RightsOps(FacadeBase):
         """Check the processing record (R11): its hash chain and signatures, the receipts in
         the data directory's receipts file and ``receipts`` (kept by an auditor), the
         checkpoints, deletion certificates (R18) and consents (R3) against it."""
-        audit = self.store.audit
+        audit = self._store.audit
         own = audit.receipts.path if audit.receipts is not None else None
-        return verify_integrity(audit, self.store.records, receipts_file=own,
+        return verify_integrity(audit, self._store.records, receipts_file=own,
                                 receipts=receipts)
 
     def audit_head(self) -> AuditReceipt:
         """The processing record's current signed head as a receipt for an auditor to keep
         (also appended to the data directory's receipts file). ``AuditError`` if the record
         is empty or its head does not verify."""
-        receipts = self.store.audit.receipts
+        receipts = self._store.audit.receipts
         if receipts is None:
             raise AuditError("this store keeps no receipts")
         head = receipts.write_head()
@@ -106,12 +106,12 @@ class RightsOps(FacadeBase):
 
     def explain(self, decision_seq: int, *, actor: str = "library") -> Explanation:
         """Explain a recorded decision in words: purpose, operating point, rules; no score."""
-        event = self.store.audit.event(decision_seq)
+        event = self._store.audit.event(decision_seq)
         if event is None:
             raise NotFound(f"no recorded decision {decision_seq}")
         explanation = review.explain(event)
-        with self.store.write_lock, self.store.records.begin() as conn:
-            self.store.audit.append(
+        with self._store.write_lock, self._store.records.begin() as conn:
+            self._store.audit.append(
                 conn, actor=actor, operation="decision.explained", outcome="ok",
                 purpose=event.purpose, subject=event.subject, rules=["R16", "R17"],
                 detail={"decision": decision_seq},
@@ -123,11 +123,11 @@ class RightsOps(FacadeBase):
     ) -> ReviewRequest:
         """Ask for a human to review an automated decision (R17)."""
         decision = self.explain(decision_seq, actor=actor)
-        event = self.store.audit.event(decision_seq)
+        event = self._store.audit.event(decision_seq)
         subject = event.subject if event is not None else None
-        with self.store.write_lock, self.store.records.begin() as conn:
+        with self._store.write_lock, self._store.records.begin() as conn:
             review_id = review.open_review(conn, decision_seq, subject, reason, iso(utc_now()))
-            self.store.audit.append(
+            self._store.audit.append(
                 conn, actor=actor, operation="review.requested", outcome="open",
                 purpose=decision.purpose, subject=subject, rules=["R17"],
                 detail={"review": review_id, "decision": decision_seq},
@@ -136,17 +136,17 @@ class RightsOps(FacadeBase):
 
     def answer_review(self, review_id: int, answer: str, *, by: str) -> ReviewRequest:
         """Record a reviewer's answer to a review request (R17)."""
-        with self.store.write_lock, self.store.records.begin() as conn:
+        with self._store.write_lock, self._store.records.begin() as conn:
             review.answer_review(conn, review_id, answer, by, iso(utc_now()))
             answered = review.get_review(conn, review_id)
-            self.store.audit.append(
+            self._store.audit.append(
                 conn, actor=by, operation="review.answered", outcome="answered",
                 rules=["R17"], detail={"review": review_id, "decision": answered.decision_seq},
             )
         return answered
 
     def reviews(self, status: str | None = None) -> list[ReviewRequest]:
-        with self.store.records.connect() as conn:
+        with self._store.records.connect() as conn:
             return review.list_reviews(conn, status)
 
     # ---- certificates and decommissioning -----------------------------------------------
@@ -154,10 +154,10 @@ class RightsOps(FacadeBase):
     @property
     def public_key_hex(self) -> str:
         """The Ed25519 key that signs certificates and audit checkpoints (raw, hex)."""
-        return self.store.audit.public_key_hex
+        return self._store.audit.public_key_hex
 
     def certificate(self, certificate_id: str) -> DeletionCertificate:
-        with self.store.records.connect() as conn:
+        with self._store.records.connect() as conn:
             return certificates.load(conn, certificate_id)
 
     def decommission(self, *, confirm: bool, actor: str = "library") -> DecommissionResult:
@@ -165,7 +165,7 @@ class RightsOps(FacadeBase):
         if not confirm:
             raise ConfigError("decommissioning erases everyone; pass confirm=True")
         self._gate_changed()
-        return erasure.decommission(self.store, actor=actor)
+        return erasure.decommission(self._store, actor=actor)
 
     # ---- giving face data to another processor (R7, R20, R21, P5) -----------------------
 
@@ -180,8 +180,8 @@ class RightsOps(FacadeBase):
         if not recipient.strip() or not evidence.strip():
             raise ConfigError("a sharing basis needs the recipient and its evidence")
         subject = self._require_subject(external_id)
-        with self.store.write_lock, self.store.records.begin() as conn:
-            return self.store.audit.append(
+        with self._store.write_lock, self._store.records.begin() as conn:
+            return self._store.audit.append(
                 conn, actor=actor, operation=sharing.BASIS_OPERATION, outcome="ok",
                 subject=subject, rules=["R20"] if kind == "consent" else ["R21"],
                 detail={"recipient": recipient, "kind": kind, "evidence": evidence[:500]},
@@ -196,11 +196,11 @@ class RightsOps(FacadeBase):
         with self._recorded("templates.shared", actor, purpose):
             self.purpose(purpose)
             subject = self._require_subject(external_id)
-            recorded = sharing.bases_for(self.store.audit.events(subject=subject), recipient)
+            recorded = sharing.bases_for(self._store.audit.events(subject=subject), recipient)
             sharing.require_basis(pack_numbers(self.deployment).sharing_forbidden, recorded,
                                   recipient, cross_border=cross_border)
-            with self.store.records.connect() as conn:
-                stored = self.store.vault.templates(conn, purpose=purpose, subject_id=subject)
+            with self._store.records.connect() as conn:
+                stored = self._store.vault.templates(conn, purpose=purpose, subject_id=subject)
             payload: dict[str, object] = {
                 "purpose": purpose,
                 "templates": [
@@ -210,8 +210,8 @@ class RightsOps(FacadeBase):
                 ],
             }
             ephemeral, sealed = sharing.seal_for(recipient_public_key, payload)
-            with self.store.write_lock, self.store.records.begin() as conn:
-                self.store.audit.append(
+            with self._store.write_lock, self._store.records.begin() as conn:
+                self._store.audit.append(
                     conn, actor=actor, operation="templates.shared", outcome="ok",
                     purpose=purpose, subject=subject,
                     rules=["R7", "R20", "R21"] if cross_border else ["R7", "R20"],

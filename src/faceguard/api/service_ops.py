@@ -61,7 +61,7 @@ class ServiceOps(FacadeBase):
         """The service's API keys, kept in this data directory's record store."""
         if self._api_keys is None:
             self._api_keys = ApiKeys(
-                self.store, level=lambda: self.deployment.deployment.protection_level,
+                self._store, level=lambda: self.deployment.deployment.protection_level,
                 check_purpose=self.purpose)
         return self._api_keys
 
@@ -69,8 +69,8 @@ class ServiceOps(FacadeBase):
 
     def declined_purposes(self, external_id: str) -> dict[str, str]:
         """Purposes this person declined at a kiosk, with when (not asked again)."""
-        lookup = self.store.keyring.lookup_hash(external_id)
-        with self.store.records.connect() as conn:
+        lookup = self._store.keyring.lookup_hash(external_id)
+        with self._store.records.connect() as conn:
             return declines.declined(conn, lookup)
 
     def record_decline(self, external_id: str, purpose: str, *, channel: str,
@@ -78,9 +78,9 @@ class ServiceOps(FacadeBase):
         """Record that the person declined ``purpose`` (idempotent). Nothing identifying is
         kept: only the keyed hash of ``external_id``. ``PurposeError`` if undeclared."""
         self.purpose(purpose)
-        lookup = self.store.keyring.lookup_hash(external_id)
-        with self.store.write_lock, self.store.records.begin() as conn:
-            declines.record_decline(conn, self.store.audit, lookup, purpose, channel=channel,
+        lookup = self._store.keyring.lookup_hash(external_id)
+        with self._store.write_lock, self._store.records.begin() as conn:
+            declines.record_decline(conn, self._store.audit, lookup, purpose, channel=channel,
                                     actor=actor,
                                     alternatives=self.deployment.deployment.alternatives)
 
@@ -90,7 +90,7 @@ class ServiceOps(FacadeBase):
         """The newest notice of a declared purpose, or ``None`` when none is published."""
         self.purpose(purpose)
         try:
-            with self.store.records.connect() as conn:
+            with self._store.records.connect() as conn:
                 return consents.current_notice(conn, purpose)
         except NoticeError:
             return None
@@ -102,14 +102,14 @@ class ServiceOps(FacadeBase):
 
     def active_purposes(self, external_id: str) -> list[str]:
         """The purposes a person currently consents to, sorted (none if unknown)."""
-        with self.store.records.connect() as conn:
-            subject = self.store.vault.find_subject(conn, external_id)
+        with self._store.records.connect() as conn:
+            subject = self._store.vault.find_subject(conn, external_id)
             return consents.active_purposes(conn, subject) if subject else []
 
     def external_id_of(self, subject_id: str) -> str:
         """The external ID of an active subject (``NotFound`` if erased or unknown)."""
-        with self.store.records.connect() as conn:
-            return self.store.vault.identity(conn, subject_id).external_id
+        with self._store.records.connect() as conn:
+            return self._store.vault.identity(conn, subject_id).external_id
 
     # ---- the people held ----------------------------------------------------------------
 
@@ -122,7 +122,7 @@ class ServiceOps(FacadeBase):
         the subject IDs shown. It is written before the page is returned: when it cannot be
         written, nobody sees the names."""
         active = db.subjects.c.status == "active"
-        with self.store.records.connect() as conn:
+        with self._store.records.connect() as conn:
             total = conn.execute(sa.select(sa.func.count()).select_from(db.subjects)
                                  .where(active)).scalar_one()
             rows = conn.execute(sa.select(db.subjects).where(active)
@@ -135,7 +135,7 @@ class ServiceOps(FacadeBase):
             out = []
             for row in rows:
                 try:
-                    identity = self.store.vault.identity(conn, row.id)
+                    identity = self._store.vault.identity(conn, row.id)
                     external, name = identity.external_id, identity.name
                 except (NotFound, VaultError):
                     external, name = "(unreadable)", "(unreadable)"
@@ -146,8 +146,8 @@ class ServiceOps(FacadeBase):
                                 c.ended_at)
                      for c in consents.consents_of(conn, row.id)]))
         if out:
-            with self.store.write_lock, self.store.records.begin() as conn:
-                self.store.audit.append(
+            with self._store.write_lock, self._store.records.begin() as conn:
+                self._store.audit.append(
                     conn, actor=actor[:128], operation="identity.displayed", outcome="ok",
                     rules=["R11", "R14"],
                     detail={"count": len(out), "offset": offset,
@@ -158,7 +158,7 @@ class ServiceOps(FacadeBase):
         """Templates whose retention ends within ``within_days`` (R8), soonest first."""
         horizon = iso(utc_now() + timedelta(days=within_days))
         t = db.templates.c
-        with self.store.records.connect() as conn:
+        with self._store.records.connect() as conn:
             rows = conn.execute(
                 sa.select(t.subject_id, t.purpose,
                           sa.func.min(t.expires_at).label("expires_at"),
@@ -181,7 +181,7 @@ class ServiceOps(FacadeBase):
             query = query.where(e.subject == subject)
         if operations:
             query = query.where(e.operation.in_(operations))
-        with self.store.records.connect() as conn:
+        with self._store.records.connect() as conn:
             return [_event(r) for r in conn.execute(query)]
 
     def alarms(self, *, limit: int = 20) -> list[dict[str, Any]]:
@@ -192,12 +192,12 @@ class ServiceOps(FacadeBase):
                  .where(sa.or_(e.operation.in_(ALARM_OPERATIONS),
                                e.outcome.in_(("attack", "locked"))))
                  .order_by(e.seq.desc()).limit(limit))
-        with self.store.records.connect() as conn:
+        with self._store.records.connect() as conn:
             return [_event(r) for r in conn.execute(query)]
 
     def record_counts(self) -> RecordCounts:
         """The length of the processing record and the open review requests, now."""
-        with self.store.records.connect() as conn:
+        with self._store.records.connect() as conn:
             events = conn.execute(sa.select(sa.func.count()).select_from(db.audit_events)
                                   ).scalar_one()
             reviews = conn.execute(sa.select(sa.func.count()).select_from(db.reviews).where(
