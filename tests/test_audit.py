@@ -202,9 +202,9 @@ def test_append_outside_a_transaction_is_refused(store: Store) -> None:
 
 def test_events_filters_limit_and_order(store: Store) -> None:
     store.fill(6)
-    store.append(actor="admin", operation="template.erased", outcome="ok", subject="s2")
+    store.append(actor="admin", operation="subject.erased", outcome="ok", subject="s2")
     assert [e.seq for e in store.log.events(subject="s2")] == [2, 7]
-    assert [e.seq for e in store.log.events(operation="template.erased")] == [7]
+    assert [e.seq for e in store.log.events(operation="subject.erased")] == [7]
     assert [e.seq for e in store.log.events(limit=3)] == [1, 2, 3]
     assert [e.seq for e in store.log.events(limit=2, newest_first=True)] == [7, 6]
     assert [e.seq for e in store.log.events(subject="s2", operation="template.enrolled")] == [2]
@@ -467,3 +467,21 @@ def test_other_key_fails_verification(store: Store) -> None:
 def test_other_key_fails_verification_without_checkpoints(store: Store) -> None:
     store.fill(3)
     assert failed(AuditLog(store.engine, Ed25519PrivateKey.generate()).verify(), 1)
+
+
+def test_an_operation_outside_the_registry_is_refused(store: Store) -> None:
+    """Every event names a registered operation (one registry, each with its rules)."""
+    with pytest.raises(AuditError, match="not in the registry"):
+        store.append(actor="a", operation="template.erased", outcome="ok")
+    assert store.count("audit_events") == 0
+
+
+def test_every_registered_operation_cites_rules_and_says_what_it_records() -> None:
+    from faceguard.audit.operations import ALARMS, CONSENT_ENDINGS, DECISIONS, Op
+
+    assert len({op.value for op in Op}) == len(Op) >= 35
+    for op in Op:
+        assert op.rules and all(re.fullmatch(r"[RP]\d+", rule) for rule in op.rules), op
+        assert len(op.meaning) > 10, op
+        assert op == op.value and isinstance(op, str)
+    assert set(DECISIONS) | set(ALARMS) | set(CONSENT_ENDINGS) <= set(Op)

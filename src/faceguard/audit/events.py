@@ -13,11 +13,13 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
+from faceguard.audit.operations import Op
 from faceguard.errors import AuditError
 
 MAX_STRING = 1024
 _MAX_DEPTH = 16
 _OPERATION = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
+_REGISTERED = frozenset(Op)
 _LIMITS = {"actor": 128, "operation": 64, "purpose": 64, "subject": 40, "outcome": 32}
 
 
@@ -149,6 +151,9 @@ def _check_fields(fields: Mapping[str, str | None], rules: Sequence[str]) -> Non
     if not _OPERATION.fullmatch(str(fields["operation"])):
         raise AuditError(f"audit operation {fields['operation']!r} is not dot-named "
                          "(e.g. 'consent.withdrawn')", rule="R11")
+    if fields["operation"] not in _REGISTERED:
+        raise AuditError(f"audit operation {fields['operation']!r} is not in the registry "
+                         "(faceguard.audit.operations.Op)", rule="R11")
     if (
         isinstance(rules, str)
         or not isinstance(rules, Sequence)
