@@ -27,6 +27,7 @@ import sqlalchemy as sa
 
 from faceguard import db
 from faceguard.access import totp
+from faceguard.audit.operations import Op
 from faceguard.errors import ConfigError, NotFound
 from faceguard.store.core import Store
 from faceguard.timeutil import iso, parse_iso, utc_now
@@ -136,7 +137,7 @@ class ApiKeys:
                 id=key_id, holder=holder, role=role, purposes=json.dumps(list(wanted)),
                 key_hash=_hash(raw), totp_ct=totp_ct, created_at=now, created_by=actor))
             self._store.audit.append(
-                conn, actor=actor, operation="access.key_created", outcome="ok",
+                conn, actor=actor, operation=Op.ACCESS_KEY_CREATED, outcome="ok",
                 rules=["R14", "R25"],
                 detail={"key": key_id, "role": role, "holder": holder,
                         "purposes": list(wanted), "second_factor": totp_ct is not None})
@@ -179,7 +180,7 @@ class ApiKeys:
                 conn.execute(db.api_keys.update().where(db.api_keys.c.id == key_id)
                              .values(revoked_at=iso(utc_now())))
                 self._store.audit.append(
-                    conn, actor=actor, operation="access.key_revoked", outcome="ok",
+                    conn, actor=actor, operation=Op.ACCESS_KEY_REVOKED, outcome="ok",
                     rules=["R14"], detail={"key": key_id, "role": row.role})
         return self.get(key_id)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from faceguard.api.facade import FacadeBase
+from faceguard.audit.operations import Op
 from faceguard.consent import records as consents
 from faceguard.errors import ConfigError, ConsentError
 from faceguard.policy import pack_numbers
@@ -29,7 +30,7 @@ class ConsentOps(FacadeBase):
     ) -> consents.Notice:
         """Publish the next notice version for ``purpose`` (R2), prefilled from the
         deployment; ``fields`` override or complete the prefilled text."""
-        with self._recorded("notice.published", actor, purpose):
+        with self._recorded(Op.NOTICE_PUBLISHED, actor, purpose):
             return self._publish_notice(purpose, fields or {}, actor)
 
     def _publish_notice(self, purpose: str, fields: dict[str, str], actor: str
@@ -55,7 +56,7 @@ class ConsentOps(FacadeBase):
             self._store.audit.append(
                 conn,
                 actor=actor,
-                operation="notice.published",
+                operation=Op.NOTICE_PUBLISHED,
                 outcome="ok",
                 purpose=purpose,
                 rules=["R2"],
@@ -78,7 +79,7 @@ class ConsentOps(FacadeBase):
         """Record one separate consent of a person for one purpose (R3; R5 under 14)."""
         if not external_id.strip():
             raise ConfigError("an external ID is required to identify the person")
-        with self._recorded("consent.granted", actor, purpose):
+        with self._recorded(Op.CONSENT_GRANTED, actor, purpose):
             self.purpose(purpose)
             if minor and not self.deployment.deployment.minors_rules.strip():
                 raise ConsentError(
@@ -121,7 +122,7 @@ class ConsentOps(FacadeBase):
                 seq = self._store.audit.append(
                     conn,
                     actor=actor,
-                    operation="consent.granted",
+                    operation=Op.CONSENT_GRANTED,
                     outcome="ok",
                     purpose=purpose,
                     subject=subject,
@@ -140,7 +141,7 @@ class ConsentOps(FacadeBase):
         self, external_id: str, purpose: str, *, actor: str = "library"
     ) -> WithdrawResult:
         """Withdraw one purpose's consent now (R3, R18); erase the subject if none is left."""
-        with self._recorded("consent.withdrawn", actor, purpose):
+        with self._recorded(Op.CONSENT_WITHDRAWN, actor, purpose):
             self.purpose(purpose)
             subject = self._require_subject(external_id)
             self._gate_changed()

@@ -36,6 +36,11 @@ _TOUCH = db.Prepared(db.subjects.update().where(db.subjects.c.id == sa.bindparam
 class FacadeBase:
     """State shared by the operation groups of ``Faceguard``."""
 
+    #: A presentation-attack detector is available: challenge-response liveness
+    #: (``api.liveness_ops``) is built in. The R26 deployment check reads this; declared once,
+    #: here, so that no order of the operation groups can change it.
+    pad_available: bool = True
+
     def __init__(
         self,
         store: Store,

@@ -22,6 +22,7 @@ from faceguard.api.liveness_ops import LivenessOps
 from faceguard.api.redact_ops import RedactOps
 from faceguard.api.rights_ops import RightsOps
 from faceguard.api.service_ops import ServiceOps
+from faceguard.audit.operations import Op
 from faceguard.consent import records as consents
 from faceguard.engine.calibration import load_calibration, load_calibration_file
 from faceguard.engine.fast_resnet import FastDlibEngine
@@ -153,7 +154,7 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps, Se
         (R26), ``liveness`` must answer a challenge; its most frontal frame is enrolled (the
         same answer may enroll the person in each of their purposes, once each, for a minute).
         """
-        operation = "template.corrected" if replace else "template.enrolled"
+        operation = Op.TEMPLATE_CORRECTED if replace else Op.TEMPLATE_ENROLLED
         with self._recorded(operation, actor, purpose):
             section = self.purpose(purpose)
             self._require_live()
@@ -239,7 +240,7 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps, Se
         Only templates stored for ``purpose`` under a valid consent are compared. The
         score is returned only when ``reveal_score`` (admin and evaluation use, R17).
         """
-        with self._recorded("face.verified", actor, purpose):
+        with self._recorded(Op.FACE_VERIFIED, actor, purpose):
             point = self.operating_point(purpose)
             self._require_live()
             live = self.liveness_probe(liveness, subject=external_id, actor=actor)
@@ -271,7 +272,7 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps, Se
                 return self._store.audit.append(
                     conn,
                     actor=actor,
-                    operation="face.verified",
+                    operation=Op.FACE_VERIFIED,
                     outcome=decision,
                     purpose=purpose,
                     subject=subject,
@@ -337,7 +338,7 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps, Se
         purpose's ``max_false_identification_rate``, R17), it answers ``needs-review`` with
         the candidates for a person to decide, and says why.
         """
-        with self._recorded("face.identified", actor, purpose):
+        with self._recorded(Op.FACE_IDENTIFIED, actor, purpose):
             point = self.operating_point(purpose)
             self._require_live()
             live = self.liveness_probe(liveness, subject=None, actor=actor)
@@ -383,7 +384,7 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps, Se
                 seq = self._store.audit.append(
                     conn,
                     actor=actor,
-                    operation="face.identified",
+                    operation=Op.FACE_IDENTIFIED,
                     outcome=decision,
                     purpose=purpose,
                     subject=matched.subject_id if matched else None,

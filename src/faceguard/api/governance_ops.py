@@ -34,6 +34,7 @@ from faceguard.assess import (
     protection_report,
     save_draft,
 )
+from faceguard.audit.operations import Op
 from faceguard.errors import ConfigError
 from faceguard.policy import CheckResult, DeploymentFacts, check_deployment, pack_numbers, rules_for
 from faceguard.timeutil import iso, utc_now
@@ -46,10 +47,6 @@ GATE_RECHECK_SECONDS = 2.0
 
 class GovernanceOps(FacadeBase):
     """The check, the assessment, the filing packet and the protection-level report."""
-
-    #: Set by the liveness component (a later issue); until then packs that require
-    #: liveness (R26) fail the check and no face is processed under them.
-    pad_available: bool = False
 
     def people_enrolled(self) -> int:
         """Distinct people with at least one stored template, across all purposes (R15)."""
@@ -124,7 +121,7 @@ class GovernanceOps(FacadeBase):
         archived = save_draft(path, draft)
         with self._store.write_lock, self._store.records.begin() as conn:
             self._store.audit.append(
-                conn, actor=actor, operation="assessment.drafted", outcome="ok", rules=["R10"],
+                conn, actor=actor, operation=Op.ASSESSMENT_DRAFTED, outcome="ok", rules=["R10"],
                 detail={"file": path.name, "pending": len(draft.pending),
                         "archived": archived.name if archived else None},
             )
@@ -139,7 +136,7 @@ class GovernanceOps(FacadeBase):
         assert approval is not None
         with self._store.write_lock, self._store.records.begin() as conn:
             self._store.audit.append(
-                conn, actor=actor, operation="assessment.approved", outcome="ok",
+                conn, actor=actor, operation=Op.ASSESSMENT_APPROVED, outcome="ok",
                 rules=["R10"],
                 detail={"by": approval.by, "content_sha256": approval.content_sha256,
                         "deployment_sha256": approval.deployment_sha256,
@@ -176,7 +173,7 @@ class GovernanceOps(FacadeBase):
                 conn.execute(db.settings.insert().values(
                     key=_CROSSED_KEY, value=status.crossed_on.isoformat()))
                 self._store.audit.append(
-                    conn, actor="system", operation="filing.threshold_crossed",
+                    conn, actor="system", operation=Op.FILING_THRESHOLD_CROSSED,
                     outcome="ok", rules=["R15"],
                     detail={"people": status.people, "threshold": status.threshold,
                             "deadline": status.deadline.isoformat() if status.deadline
@@ -199,7 +196,7 @@ class GovernanceOps(FacadeBase):
         )
         with self._store.write_lock, self._store.records.begin() as conn:
             self._store.audit.append(
-                conn, actor=actor, operation="filing.packet_made", outcome="ok",
+                conn, actor=actor, operation=Op.FILING_PACKET_MADE, outcome="ok",
                 rules=["R15"], detail={"people": status.people, "at": iso(utc_now())},
             )
         return packet

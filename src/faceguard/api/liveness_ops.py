@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from faceguard.api.facade import FacadeBase
+from faceguard.audit.operations import Op
 from faceguard.errors import ConfigError, FaceguardError, LivenessError
 from faceguard.liveness.challenge import Challenge
 from faceguard.liveness.consistency import ConsistencyPolicy
@@ -60,9 +61,6 @@ class LivenessState:
 
 class LivenessOps(FacadeBase):
     """Challenge-response liveness with lockout and audit events."""
-
-    #: A presentation-attack detector is available (the R26 deployment check reads this).
-    pad_available: bool = True
 
     _liveness_state: LivenessState | None = None
 
@@ -130,7 +128,7 @@ class LivenessOps(FacadeBase):
         try:
             decision = state.detector.check(challenge_id, frames, subject, terminal=terminal)
         except FaceguardError as exc:
-            self._record_liveness(actor, subject, "liveness.failed", "rejected",
+            self._record_liveness(actor, subject, Op.LIVENESS_FAILED, "rejected",
                          {"terminal": terminal, "challenge_id": challenge_id,
                           "error": type(exc).__name__, "message": exc.message[:300]})
             self._count_failure(state, actor, subject, terminal)
@@ -139,9 +137,9 @@ class LivenessOps(FacadeBase):
                   "seconds": round(decision.seconds, 3)}
         if decision.live:
             state.lockout.record_success(subject=subject)
-            self._record_liveness(actor, subject, "liveness.passed", "live", detail)
+            self._record_liveness(actor, subject, Op.LIVENESS_PASSED, "live", detail)
             return decision
-        operation = "liveness.attack" if decision.decision == "attack" else "liveness.failed"
+        operation = Op.LIVENESS_ATTACK if decision.decision == "attack" else Op.LIVENESS_FAILED
         self._record_liveness(actor, subject, operation, decision.decision, detail)
         self._count_failure(state, actor, subject, terminal)
         return decision
@@ -212,14 +210,14 @@ class LivenessOps(FacadeBase):
     def _count_failure(self, state: LivenessState, actor: str, subject: str | None,
                        terminal: str) -> None:
         for lock in state.lockout.record_failure(subject=subject, terminal=terminal):
-            self._record_liveness(actor, subject, "liveness.lockout", "locked", {
+            self._record_liveness(actor, subject, Op.LIVENESS_LOCKOUT, "locked", {
                 "locked": lock.kind, "terminal": terminal, "until": iso(lock.until),
                 "failures": lock.failures,
             })
 
     def _refuse_locked(self, lock: Lock, actor: str, subject: str | None, terminal: str,
                        challenge_id: str | None) -> None:
-        self._record_liveness(actor, subject, "liveness.refused", "locked", {
+        self._record_liveness(actor, subject, Op.LIVENESS_REFUSED, "locked", {
             "locked": lock.kind, "terminal": terminal, "until": iso(lock.until),
             "challenge_id": challenge_id,
         })

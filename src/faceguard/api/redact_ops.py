@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from faceguard.api.facade import FacadeBase
+from faceguard.audit.operations import Op
 from faceguard.errors import PolicyError
 from faceguard.redact import RedactionReport, RedactOptions, redact_media
 from faceguard.redact.report import FileReport
@@ -68,19 +69,19 @@ class RedactOps(FacadeBase):
         (``self`` is typed as the base so that ``RedactOps.redact(facade, ...)`` works on
         any facade object, whether or not its class lists ``RedactOps`` among its bases.)
         """
-        with self._recorded("media.redacted", actor, None):
+        with self._recorded(Op.MEDIA_REDACTED, actor, None):
             refuse_keep(keep)
             report = redact_media(src, dst, options, workers=workers, progress=progress)
         seqs = []
         with self._store.write_lock, self._store.records.begin() as conn:
             for done in report.files:
                 seqs.append(self._store.audit.append(
-                    conn, actor=actor, operation="media.redacted", outcome="ok",
+                    conn, actor=actor, operation=Op.MEDIA_REDACTED, outcome="ok",
                     rules=list(REDACTION_RULES), detail=_detail(done, report.settings),
                 ))
             for failure in report.failed:
                 seqs.append(self._store.audit.append(
-                    conn, actor=actor, operation="media.redacted", outcome="rejected",
+                    conn, actor=actor, operation=Op.MEDIA_REDACTED, outcome="rejected",
                     rules=[failure.rule] if failure.rule else [],
                     detail={"error": failure.error, "message": failure.message[:500]},
                 ))

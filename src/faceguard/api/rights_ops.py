@@ -9,6 +9,7 @@ from pathlib import Path
 from faceguard.api.facade import FacadeBase
 from faceguard.audit import certificates
 from faceguard.audit.integrity import IntegrityReport, verify_integrity
+from faceguard.audit.operations import Op
 from faceguard.audit.receipts import AuditReceipt
 from faceguard.consent import sharing
 from faceguard.errors import AuditError, ConfigError, NotFound
@@ -112,7 +113,7 @@ class RightsOps(FacadeBase):
         explanation = review.explain(event)
         with self._store.write_lock, self._store.records.begin() as conn:
             self._store.audit.append(
-                conn, actor=actor, operation="decision.explained", outcome="ok",
+                conn, actor=actor, operation=Op.DECISION_EXPLAINED, outcome="ok",
                 purpose=event.purpose, subject=event.subject, rules=["R16", "R17"],
                 detail={"decision": decision_seq},
             )
@@ -128,7 +129,7 @@ class RightsOps(FacadeBase):
         with self._store.write_lock, self._store.records.begin() as conn:
             review_id = review.open_review(conn, decision_seq, subject, reason, iso(utc_now()))
             self._store.audit.append(
-                conn, actor=actor, operation="review.requested", outcome="open",
+                conn, actor=actor, operation=Op.REVIEW_REQUESTED, outcome="open",
                 purpose=decision.purpose, subject=subject, rules=["R17"],
                 detail={"review": review_id, "decision": decision_seq},
             )
@@ -140,7 +141,7 @@ class RightsOps(FacadeBase):
             review.answer_review(conn, review_id, answer, by, iso(utc_now()))
             answered = review.get_review(conn, review_id)
             self._store.audit.append(
-                conn, actor=by, operation="review.answered", outcome="answered",
+                conn, actor=by, operation=Op.REVIEW_ANSWERED, outcome="answered",
                 rules=["R17"], detail={"review": review_id, "decision": answered.decision_seq},
             )
         return answered
@@ -193,7 +194,7 @@ class RightsOps(FacadeBase):
     ) -> sharing.SharePackage:
         """Give a person's templates for ``purpose`` to ``recipient``, sealed to its X25519
         key; refused (R20, R21, P5) unless the bases the packs need are recorded."""
-        with self._recorded("templates.shared", actor, purpose):
+        with self._recorded(Op.TEMPLATES_SHARED, actor, purpose):
             self.purpose(purpose)
             subject = self._require_subject(external_id)
             recorded = sharing.bases_for(self._store.audit.events(subject=subject), recipient)
@@ -212,7 +213,7 @@ class RightsOps(FacadeBase):
             ephemeral, sealed = sharing.seal_for(recipient_public_key, payload)
             with self._store.write_lock, self._store.records.begin() as conn:
                 self._store.audit.append(
-                    conn, actor=actor, operation="templates.shared", outcome="ok",
+                    conn, actor=actor, operation=Op.TEMPLATES_SHARED, outcome="ok",
                     purpose=purpose, subject=subject,
                     rules=["R7", "R20", "R21"] if cross_border else ["R7", "R20"],
                     detail={"recipient": recipient, "templates": len(stored),

@@ -20,6 +20,7 @@ from faceguard import db
 from faceguard.access.keys import ApiKeys
 from faceguard.api.batch import BatchReport, ManifestRow
 from faceguard.api.facade import FacadeBase
+from faceguard.audit.operations import ALARMS, Op
 from faceguard.audit.receipts import AuditReceipt
 from faceguard.consent import declines
 from faceguard.consent import records as consents
@@ -32,8 +33,7 @@ if TYPE_CHECKING:
     from faceguard.api.faceguard import Faceguard
 
 #: Events that are alarms whatever their outcome: lockouts and presentation attacks (R25, R26).
-ALARM_OPERATIONS = ("access.locked_out", "liveness.attack", "liveness.lockout",
-                    "liveness.refused")
+ALARM_OPERATIONS = ALARMS
 
 
 def _event(row: Any) -> dict[str, Any]:
@@ -148,7 +148,7 @@ class ServiceOps(FacadeBase):
         if out:
             with self._store.write_lock, self._store.records.begin() as conn:
                 self._store.audit.append(
-                    conn, actor=actor[:128], operation="identity.displayed", outcome="ok",
+                    conn, actor=actor[:128], operation=Op.IDENTITY_DISPLAYED, outcome="ok",
                     rules=["R11", "R14"],
                     detail={"count": len(out), "offset": offset,
                             "subjects": [r.subject_id for r in out]})

@@ -40,6 +40,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from faceguard import db
 from faceguard.audit import certificates as certs
 from faceguard.audit.log import AuditLog
+from faceguard.audit.operations import CONSENT_ENDINGS, Op
 from faceguard.audit.receipts import (
     AuditReceipt,
     ReceiptsFile,
@@ -51,9 +52,9 @@ from faceguard.audit.receipts import (
 from faceguard.errors import AuditError
 from faceguard.results import DeletionCertificate
 
-_GRANTED = "consent.granted"
-_ENDS_ONE = ("consent.withdrawn", "purpose.ended")
-_EXPIRED = "template.expired"
+_GRANTED = Op.CONSENT_GRANTED
+_ENDS_ONE = CONSENT_ENDINGS
+_EXPIRED = Op.TEMPLATE_EXPIRED
 _CHUNK = 500
 
 

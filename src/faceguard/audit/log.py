@@ -55,6 +55,7 @@ from faceguard.audit.events import (
     _StoredRow,
     _to_event,
 )
+from faceguard.audit.operations import Op
 from faceguard.db import Prepared, audit_checkpoints, audit_events, driver_cursor, settings
 from faceguard.errors import AuditError
 
@@ -180,7 +181,9 @@ class AuditLog:
         ``detail`` must be plain JSON data (no bytes, arrays or strings over 1024
         characters): no biometric data may enter the record.
         """
-        fields: dict[str, Any] = {"actor": actor, "operation": operation, "outcome": outcome,
+        # an ``Op`` member is stored as its plain text
+        name = operation.value if isinstance(operation, Op) else operation
+        fields: dict[str, Any] = {"actor": actor, "operation": name, "outcome": outcome,
                                   "purpose": purpose, "subject": subject}
         _check_fields(fields, rules)
         fields["rules"] = _canonical(list(rules))

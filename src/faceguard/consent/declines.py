@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from faceguard import db
 from faceguard.audit.log import AuditLog
+from faceguard.audit.operations import Op
 from faceguard.timeutil import iso, utc_now
 
 
@@ -37,6 +38,6 @@ def record_decline(conn: sa.Connection, audit: AuditLog, lookup: str, purpose: s
         lookup_hash=lookup, purpose=purpose, declined_at=iso(utc_now()),
         channel=channel[:64]))
     audit.append(
-        conn, actor=actor, operation="consent.declined", outcome="declined",
+        conn, actor=actor, operation=Op.CONSENT_DECLINED, outcome="declined",
         purpose=purpose, rules=["R4", "R6"],
         detail={"channel": channel[:64], "alternatives": list(alternatives)})

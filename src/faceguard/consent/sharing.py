@@ -24,10 +24,11 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from faceguard.audit.events import AuditEvent
+from faceguard.audit.operations import Op
 from faceguard.errors import ConfigError, PolicyError
 
 BasisKind = Literal["consent", "mechanism"]
-BASIS_OPERATION = "sharing.basis_recorded"
+BASIS_OPERATION = Op.SHARING_BASIS_RECORDED
 _INFO = b"faceguard/share/v1"
 
 

@@ -43,6 +43,7 @@ import sqlalchemy as sa
 
 from faceguard import db
 from faceguard.audit.log import GENESIS, AuditLog
+from faceguard.audit.operations import Op
 from faceguard.audit.receipts import record_restore
 from faceguard.errors import ConfigError, VaultError
 from faceguard.files import fsync_path, sha256_file
@@ -86,7 +87,7 @@ def backup(store: Store, dest: Path, *, actor: str) -> BackupResult:
         fsync_path(folders[part])
     with store.write_lock, store.records.begin() as conn:
         seq = store.audit.append(
-            conn, actor=actor, operation="store.backed_up", outcome="ok", rules=["R25"],
+            conn, actor=actor, operation=Op.STORE_BACKED_UP, outcome="ok", rules=["R25"],
             detail={"backup": backup_id, "audit_seq": audit_seq, "erasures": erasures},
         )
     return BackupResult(backup_id, created, str(folders["records"]), str(folders["keys"]),
@@ -132,7 +133,7 @@ def restore(data_dir: Path, src: Path, master_key: bytes, *, parts: tuple[str, .
             manifest = next(iter(manifests.values()))
             with store.write_lock, store.records.begin() as conn:
                 seq = store.audit.append(
-                    conn, actor=actor, operation="store.restored", outcome="ok",
+                    conn, actor=actor, operation=Op.STORE_RESTORED, outcome="ok",
                     rules=["R18", "R25"],
                     detail={"backup": manifest.backup_id,
                             "backup_created_at": manifest.created_at,

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from faceguard import db
 from faceguard.audit import certificates
+from faceguard.audit.operations import Op
 from faceguard.consent import records as consent
 from faceguard.errors import NotFound
 from faceguard.results import (
@@ -69,7 +70,7 @@ def erase_subject(
 
 
 def finish_erasure(
-    store: Store, intention: Intention, *, actor: str, operation: str = "subject.erased"
+    store: Store, intention: Intention, *, actor: str, operation: str = Op.SUBJECT_ERASED
 ) -> DeletionCertificate:
     """Carry out a recorded intention; idempotent, so that it may run again after a crash
     at any point, or after a restored copy brought the subject back.
@@ -150,7 +151,7 @@ def _erase_records(
         "data_key_destroyed": key_destroyed,
         "certificate": cert_id,
     }
-    if operation != "subject.erased" or actor != intention.actor:
+    if operation != Op.SUBJECT_ERASED or actor != intention.actor:
         detail.update(requested_by=intention.actor, requested_at=intention.time)
     seq = store.audit.append(conn, actor=actor, operation=operation, outcome="ok",
                              subject=subject_id, rules=["R18"], detail=detail)
@@ -184,7 +185,7 @@ def withdraw(store: Store, subject_id: str, purpose: str, *, actor: str) -> With
             seq = store.audit.append(
                 conn,
                 actor=actor,
-                operation="consent.withdrawn",
+                operation=Op.CONSENT_WITHDRAWN,
                 outcome="ok",
                 purpose=purpose,
                 subject=subject_id,
@@ -282,7 +283,7 @@ def _expire_templates(store: Store, actor: str, now: str, deleted: dict[str, lis
                                     when=now)
                 ended += 1
             store.audit.append(
-                conn, actor=actor, operation="template.expired", outcome="ok", purpose=purpose,
+                conn, actor=actor, operation=Op.TEMPLATE_EXPIRED, outcome="ok", purpose=purpose,
                 subject=subject_id, rules=["R8", "R18"],
                 detail={"templates_deleted": len(ids)},
             )
@@ -306,7 +307,7 @@ def _end_undeclared_purposes(
             consent.end_consent(conn, row.id, status="ended", reason="purpose ended", when=now)
             ids = store.vault.delete_templates(conn, row.subject_id, row.purpose)
             store.audit.append(
-                conn, actor=actor, operation="purpose.ended", outcome="ok", purpose=row.purpose,
+                conn, actor=actor, operation=Op.PURPOSE_ENDED, outcome="ok", purpose=row.purpose,
                 subject=row.subject_id, rules=["R18"], detail={"templates_deleted": len(ids)},
             )
         deleted.setdefault(row.subject_id, []).extend(ids)
@@ -337,7 +338,7 @@ def decommission(store: Store, *, actor: str) -> DecommissionResult:
             left = conn.execute(sa.select(sa.func.count()).select_from(db.templates)).scalar_one()
             cert_id = new_id("c")
             seq = store.audit.append(
-                conn, actor=actor, operation="service.decommissioned", outcome="ok",
+                conn, actor=actor, operation=Op.SERVICE_DECOMMISSIONED, outcome="ok",
                 rules=["R18"], detail={"people_erased": len(people), "certificate": cert_id,
                                        "templates_left": int(left)},
             )
@@ -380,7 +381,7 @@ def export_subject(store: Store, subject_id: str, *, actor: str) -> SubjectExpor
         store.audit.append(
             conn,
             actor=actor,
-            operation="subject.exported",
+            operation=Op.SUBJECT_EXPORTED,
             outcome="ok",
             subject=subject_id,
             rules=["R16"],

@@ -25,6 +25,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from faceguard import db
+from faceguard.audit.operations import Op
 from faceguard.consent import records as consent
 from faceguard.results import ErasureRecovery
 from faceguard.rights.erasure import finish_erasure
@@ -64,10 +65,10 @@ def reconcile(store: Store, *, actor: str) -> ErasureRecovery:
             if finished and subject not in undone:
                 continue
             if finished:
-                operation = "subject.erasure_reapplied"
+                operation = Op.SUBJECT_ERASURE_REAPPLIED
                 reapplied += 1
             else:
-                operation = "subject.erased"
+                operation = Op.SUBJECT_ERASED
                 completed += 1
             cert = finish_erasure(store, intention, actor=actor, operation=operation)
             certs.append(cert.certificate_id)
@@ -99,7 +100,7 @@ def _reapply_withdrawals(store: Store, withdrawals: list[Withdrawal], *, actor: 
             consent.end_consent(conn, consent_id, status="withdrawn", reason="withdrawn",
                                 when=iso(utc_now()))
             deleted = store.vault.delete_templates(conn, subject, purpose)
-            store.audit.append(conn, actor=actor, operation="consent.withdrawal_reapplied",
+            store.audit.append(conn, actor=actor, operation=Op.CONSENT_WITHDRAWAL_REAPPLIED,
                                outcome="ok", purpose=purpose, subject=subject,
                                rules=["R3", "R18"],
                                detail={"templates_deleted": len(deleted), "withdrawn_at": when})

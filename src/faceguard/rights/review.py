@@ -11,18 +11,20 @@ from sqlalchemy.engine import Connection
 
 from faceguard import db
 from faceguard.audit.events import AuditEvent
+from faceguard.audit.operations import DECISIONS as OPERATION_DECISIONS
+from faceguard.audit.operations import Op
 from faceguard.errors import ConfigError, NotFound
 from faceguard.operating_points import OPERATING_POINT_NAMES
 from faceguard.results import Explanation, ReviewRequest
 
 #: Processing-record operations whose outcome is an automated decision about a person.
-DECISIONS = ("face.verified", "face.identified", "template.enrolled")
+DECISIONS = OPERATION_DECISIONS
 
-_WORDS = {
-    ("face.verified", "match"): "the face matched the claimed person's enrolled templates",
-    ("face.verified", "no-match"): "the face did not match the claimed person closely enough",
-    ("face.identified", "match"): "the face matched one enrolled person for this purpose",
-    ("face.identified", "unknown"): "the face matched nobody enrolled for this purpose",
+_WORDS: dict[tuple[str, str], str] = {
+    (Op.FACE_VERIFIED, "match"): "the face matched the claimed person's enrolled templates",
+    (Op.FACE_VERIFIED, "no-match"): "the face did not match the claimed person closely enough",
+    (Op.FACE_IDENTIFIED, "match"): "the face matched one enrolled person for this purpose",
+    (Op.FACE_IDENTIFIED, "unknown"): "the face matched nobody enrolled for this purpose",
 }
 
 

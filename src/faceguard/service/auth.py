@@ -54,6 +54,7 @@ from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCreden
 
 from faceguard import ApiKey
 from faceguard.access.keys import Role
+from faceguard.audit.operations import Op
 from faceguard.errors import NotFound
 from faceguard.service.deps import ServiceState, State
 from faceguard.service.problems import ProblemError
@@ -114,10 +115,10 @@ def record_failure(state: ServiceState, request: Request, outcome: str, detail: 
     client = client_of(request)
     locked = [(bucket, scope) for bucket, scope in buckets if state.throttle.fail(bucket)]
     state.metrics.auth_failed(locked_out=bool(locked))
-    state.keys.record("access.denied", outcome, actor=f"client:{client}",
+    state.keys.record(Op.ACCESS_DENIED, outcome, actor=f"client:{client}",
                       detail={**detail, "route": request.url.path[:200]})
     for bucket, scope in locked:
-        state.keys.record("access.locked_out", "locked", actor=f"client:{client}",
+        state.keys.record(Op.ACCESS_LOCKED_OUT, "locked", actor=f"client:{client}",
                           detail={"seconds": state.settings.lockout_seconds, "scope": scope,
                                   "bucket": bucket})
 
@@ -239,7 +240,7 @@ def require(*roles: Role) -> Callable[..., Principal]:
 
     def dependency(request: Request, state: State, principal: CurrentKey) -> Principal:
         if principal.role not in roles:
-            state.keys.record("access.denied", "forbidden", actor=principal.actor,
+            state.keys.record(Op.ACCESS_DENIED, "forbidden", actor=principal.actor,
                               detail={"route": request.url.path[:200], "role": principal.role},
                               rules=("R14",))
             raise ProblemError("forbidden", f"this operation needs the {' or '.join(roles)} "
@@ -281,7 +282,7 @@ def terminal_purpose(
 ) -> str:
     """The path's purpose, if the terminal key names it (403 otherwise)."""
     if purpose not in principal.key.purposes:
-        state.keys.record("access.denied", "forbidden", actor=principal.actor,
+        state.keys.record(Op.ACCESS_DENIED, "forbidden", actor=principal.actor,
                           detail={"route": request.url.path[:200], "purpose": purpose},
                           rules=("R1", "R14"))
         raise ProblemError("forbidden", f"key {principal.key.id} serves "

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from faceguard.api.faceguard import Faceguard
+from faceguard.audit.operations import Op
 from faceguard.errors import FaceguardError
 from faceguard.service.auth import AdminKey, AdminOrOperatorKey, Principal, ReaderKey, StaffKey
 from faceguard.service.deps import FG, State
@@ -35,9 +36,9 @@ FORM_ERRORS: dict[int | str, dict[str, Any]] = {
 SubjectId = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^s_[0-9a-f]+$")]
 Before = Annotated[int | None, Query(ge=1, le=2**62)]
 PageNumber = Annotated[int, Query(ge=1, le=10**6)]
-RIGHTS_OPERATIONS = ("subject.exported", "subject.erased", "consent.withdrawn",
-                     "decision.explained", "review.requested", "review.answered",
-                     "consent.declined")
+RIGHTS_OPERATIONS = (Op.SUBJECT_EXPORTED, Op.SUBJECT_ERASED, Op.CONSENT_WITHDRAWN,
+                     Op.DECISION_EXPLAINED, Op.REVIEW_REQUESTED, Op.REVIEW_ANSWERED,
+                     Op.CONSENT_DECLINED)
 
 
 def plain(value: Any) -> Any:

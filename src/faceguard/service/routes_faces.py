@@ -16,6 +16,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Request, status
 from starlette.concurrency import run_in_threadpool
 
+from faceguard.audit.operations import Op
 from faceguard.liveness import LivenessAnswer
 from faceguard.service.auth import OperatorKey, Principal, TerminalKey, TerminalPurpose
 from faceguard.service.deps import ServiceState, State
@@ -109,7 +110,7 @@ async def verify(
     image = probe.images[0] if probe.images else b""
     result = await run_in_threadpool(state.fg.verify, person, image, purpose,
                                      actor=principal.actor, liveness=probe.liveness)
-    state.metrics.decision("face.verified", result.decision)
+    state.metrics.decision(Op.FACE_VERIFIED, result.decision)
     return VerificationPublic(decision=result.decision, purpose=result.purpose,
                               operating_point=result.operating_point,
                               audit_seq=result.audit_seq)
@@ -126,7 +127,7 @@ async def identify(
     image = probe.images[0] if probe.images else b""
     result = await run_in_threadpool(state.fg.identify, image, purpose,
                                      actor=principal.actor, liveness=probe.liveness)
-    state.metrics.decision("face.identified", result.decision)
+    state.metrics.decision(Op.FACE_IDENTIFIED, result.decision)
     return IdentificationPublic(decision=result.decision, purpose=result.purpose,
                                 operating_point=result.operating_point,
                                 audit_seq=result.audit_seq, external_id=result.external_id,

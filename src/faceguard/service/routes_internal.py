@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
+from faceguard.audit.operations import Op
 from faceguard.service.auth import (
     COOKIE,
     ReaderKey,
@@ -130,7 +131,7 @@ def login(
     target = safe_next(next)
     token = state.sessions.create(found.id, second_factor=second,
                                   kiosk_only=target.startswith("/kiosk"))
-    state.keys.record("access.login", "ok", actor=found.actor,
+    state.keys.record(Op.ACCESS_LOGIN, "ok", actor=found.actor,
                       detail={"second_factor": second}, rules=("R25",))
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(COOKIE, token, max_age=state.settings.session_max_seconds,
