@@ -247,27 +247,30 @@ def test_binary_search_purpose_identifies_like_exact(
         assert fg.identify(cast[1][0], "attendance").decision == "unknown"
 
 
-def test_withdrawal_after_the_store_confirmed_the_candidate_answers_unknown(
+def test_a_match_the_index_proposes_after_a_withdrawal_is_refused_by_the_store(
     fg: Faceguard, cast: tuple[list[Person], list[bytes]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Identification re-checks consent in the transaction that records its answer: a
-    withdrawal landing after the store confirmed the candidate turns the match into
-    "unknown", and the record says why."""
+    """Identification confirms every hit in the transaction that records its answer: a
+    withdrawal landing after the index was searched (the index still holds the person)
+    turns the match into "unknown", the record says the index was stale, and the person
+    leaves the index."""
     (a,) = _small_store(fg, cast, 1)
     assert fg.identify(a.probe, "access-control").external_id == a.external_id
-    still_valid = fg._still_valid
+    partition = fg._store.index.get("access-control")
+    assert partition is not None
+    search = partition.search
 
-    def confirm_then_withdraw(subject: str, template: str, purpose: str) -> bool:
-        answer = still_valid(subject, template, purpose)  # the real check; then withdrawal
+    def search_then_withdraw(*args: object, **kwargs: object) -> object:
+        hits = search(*args, **kwargs)  # the real search; the person withdraws now
         fg.withdraw_consent(a.external_id, "access-control")
-        return answer
+        return hits
 
-    monkeypatch.setattr(fg, "_still_valid", confirm_then_withdraw)
+    monkeypatch.setattr(partition, "search", search_then_withdraw)
     result = fg.identify(a.probe, "access-control")
     assert (result.decision, result.external_id, result.subject_id) == ("unknown", None, None)
     event = fg._store.audit.events(operation="face.identified", newest_first=True, limit=1)[0]
     assert (event.outcome, event.subject) == ("unknown", None)
-    assert event.detail["withdrawn_before_answer"] is True
+    assert event.detail["stale_candidates"] == 1
 
 
 def _cli(data_dir: Path, *args: str) -> None:

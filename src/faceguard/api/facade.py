@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,32 @@ from faceguard.timeutil import iso, utc_now
 # Built once: every matching verification runs it.
 _TOUCH = db.Prepared(db.subjects.update().where(db.subjects.c.id == sa.bindparam("subject"))
                      .values(last_seen_at=sa.bindparam("when")))
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What the gate (``Faceguard.admit``) let through: the purpose's section, its operating
+    point, and the live frame to recognise when a liveness answer gave one."""
+
+    section: PurposeSection
+    point: OperatingPoint
+    live: bytes | None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The store's answer to a face decision, read in the transaction that records it:
+    the outcome, the person it names (``None`` but for verify and a match), what the record
+    adds, the external IDs to return, subjects the index proposed but the store refused, and
+    rules beyond R1 and R3 (R17 for a review)."""
+
+    outcome: str
+    subject: str | None
+    detail: dict[str, Any] = field(default_factory=dict)
+    externals: tuple[str, ...] = ()
+    stale: tuple[str, ...] = ()
+    rules: tuple[str, ...] = ()
+    score: float | None = None
 
 
 class FacadeBase:

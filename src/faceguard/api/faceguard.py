@@ -11,12 +11,14 @@ import os
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
 
 from faceguard import db
 from faceguard.api.consent_ops import ConsentOps
+from faceguard.api.facade import Admission, Answer
 from faceguard.api.governance_ops import GovernanceOps
 from faceguard.api.liveness_ops import LivenessOps
 from faceguard.api.redact_ops import RedactOps
@@ -30,7 +32,7 @@ from faceguard.engine.pipeline import Extraction, extract
 from faceguard.engine.types import FaceEngine, require_same_engine
 from faceguard.errors import ConfigError, FaceguardError
 from faceguard.index import feed as index_feed
-from faceguard.index.partition import Candidate, Partition
+from faceguard.index.partition import Partition
 from faceguard.liveness import LivenessAnswer
 from faceguard.policy.deployment import STARTER_TOML, load_deployment
 from faceguard.results import EnrollResult, IdentifyResult, VerifyResult
@@ -156,12 +158,11 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps, Se
         """
         operation = Op.TEMPLATE_CORRECTED if replace else Op.TEMPLATE_ENROLLED
         with self._recorded(operation, actor, purpose):
-            section = self.purpose(purpose)
-            self._require_live()
-            live = self.liveness_probe(liveness, subject=external_id, actor=actor,
-                                       enrolling=purpose)
-            if live is not None:
-                images = [live]
+            admitted = self.admit(purpose, actor, liveness, subject=external_id,
+                                  enrolling=purpose)
+            section = admitted.section
+            if admitted.live is not None:
+                images = [admitted.live]
             if not images:
                 raise ConfigError("enrollment needs at least one image")
             with self._store.records.connect() as conn:
@@ -241,11 +242,9 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps, Se
         score is returned only when ``reveal_score`` (admin and evaluation use, R17).
         """
         with self._recorded(Op.FACE_VERIFIED, actor, purpose):
-            point = self.operating_point(purpose)
-            self._require_live()
-            live = self.liveness_probe(liveness, subject=external_id, actor=actor)
-            if live is not None:
-                image = live
+            admitted = self.admit(purpose, actor, liveness, subject=external_id)
+            image = admitted.live if admitted.live is not None else image
+            point = admitted.point
             # The person, their consent and their live templates in one query; nothing is
             # decrypted, and no face processed, without a consent for this purpose.
             with self._store.records.connect() as conn:
@@ -263,25 +262,15 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps, Se
                 distances.append(item.template.distance(probe))
             best = min(distances) if distances else float("inf")
             decision = "match" if point.is_match(best) else "no-match"
-            def record(conn: sa.Connection) -> int:
-                # Consent again, in the transaction that records the answer: it may have
-                # been withdrawn while the face was extracted (refused and rolled back then).
-                consents.require_consent(conn, subject, purpose)
-                if decision == "match":
-                    self._touch(conn, subject)
-                return self._store.audit.append(
-                    conn,
-                    actor=actor,
-                    operation=Op.FACE_VERIFIED,
-                    outcome=decision,
-                    purpose=purpose,
-                    subject=subject,
-                    rules=["R1", "R3"],
-                    detail={"operating_point": point.name, "score_revealed": reveal_score,
-                            "templates_compared": len(distances)},
-                )
 
-            seq = self._store.commit(record)  # durable before the answer (group commit)
+            def confirm(conn: sa.Connection) -> Answer:
+                # it may have been withdrawn while the face was extracted: refused then
+                consents.require_consent(conn, subject, purpose)
+                return Answer(decision, subject)
+
+            seq, _ = self._decide(Op.FACE_VERIFIED, purpose, actor, confirm, {
+                "operating_point": point.name, "score_revealed": reveal_score,
+                "templates_compared": len(distances)})
         return VerifyResult(
             decision,  # type: ignore[arg-type]
             purpose,
@@ -309,17 +298,18 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps, Se
         partition.add_many(subjects, ids, matrix)
         return self._store.index.install(purpose, partition)
 
-    def _still_valid(self, subject: str, template_id: str, purpose: str) -> bool:
+    @staticmethod
+    def _still_valid(conn: sa.Connection, subject: str, template_id: str, purpose: str,
+                     now: str) -> bool:
         """The store's answer, not the index's: consent active and template alive."""
-        with self._store.records.connect() as conn:
-            if consents.active_consent_id(conn, subject, purpose) is None:
-                return False
-            row = conn.execute(
-                sa.select(db.templates.c.expires_at).where(
-                    db.templates.c.id == template_id, db.templates.c.subject_id == subject
-                )
-            ).first()
-        return row is not None and row.expires_at > iso(utc_now())
+        if consents.active_consent_id(conn, subject, purpose) is None:
+            return False
+        row = conn.execute(
+            sa.select(db.templates.c.expires_at).where(
+                db.templates.c.id == template_id, db.templates.c.subject_id == subject
+            )
+        ).first()
+        return row is not None and row.expires_at > now
 
     def identify(
         self,
@@ -339,76 +329,91 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps, Se
         the candidates for a person to decide, and says why.
         """
         with self._recorded(Op.FACE_IDENTIFIED, actor, purpose):
-            point = self.operating_point(purpose)
-            self._require_live()
-            live = self.liveness_probe(liveness, subject=None, actor=actor)
-            if live is not None:
-                image = live
+            admitted = self.admit(purpose, actor, liveness)
+            image = admitted.live if admitted.live is not None else image
+            point, section = admitted.point, admitted.section
             probe = self._extract(image, enroll=False).template
             partition = self._partition(purpose)
             require_same_engine(partition.engine, probe.engine)
-            confirmed = []
-            search = (partition.search_binary if self.purpose(purpose).search == "binary"
-                      else partition.search)
-            for candidate in search(probe.vector, k=5, max_distance=point.threshold):
-                if not point.is_match(candidate.distance):
-                    break
-                if self._still_valid(candidate.subject_id, candidate.template_id, purpose):
-                    confirmed.append(candidate)
-                else:
-                    partition.remove_subject(candidate.subject_id)
+            search = partition.search_binary if section.search == "binary" else partition.search
+            hits = [c for c in search(probe.vector, k=5, max_distance=point.threshold)
+                    if point.is_match(c.distance)]
             expected = len(partition) * point.fmr_target
-            bound = self.purpose(purpose).max_false_identification_rate
-            review = bool(confirmed) and expected > bound
-            reason = (
-                f"{len(partition)} templates x FMR {point.fmr_target:g} = {expected:.3g} "
-                f"expected false identifications per search, above the bound {bound:g} (R17)"
-                if review else None
-            )
-            with self._store.records.connect() as conn:
-                externals = [self._store.vault.identity(conn, c.subject_id).external_id
-                             for c in confirmed[:3]]
-            proposed = "needs-review" if review else ("match" if confirmed else "unknown")
-            proposed_match = confirmed[0] if confirmed and not review else None
-            def record(conn: sa.Connection) -> tuple[int, str, Candidate | None]:
-                # Consent again, in the transaction that records the answer: it may have
-                # been withdrawn since the store confirmed the candidate; the answer is then
-                # "unknown", and the record says why.
-                decision, matched, detail = proposed, proposed_match, {}
-                if matched is not None and consents.active_consent_id(
-                        conn, matched.subject_id, purpose) is None:
-                    decision, matched = "unknown", None
-                    detail = {"withdrawn_before_answer": True}
-                if matched is not None:
-                    self._touch(conn, matched.subject_id)
-                seq = self._store.audit.append(
-                    conn,
-                    actor=actor,
-                    operation=Op.FACE_IDENTIFIED,
-                    outcome=decision,
-                    purpose=purpose,
-                    subject=matched.subject_id if matched else None,
-                    rules=["R1", "R3", "R17"] if review else ["R1", "R3"],
-                    detail={"operating_point": point.name, "score_revealed": reveal_score,
-                            "gallery": len(partition), "candidates": len(externals),
-                            **detail},
-                )
-                return seq, decision, matched
+            bound = section.max_false_identification_rate
+            reason = (f"{len(partition)} templates x FMR {point.fmr_target:g} = "
+                      f"{expected:.3g} expected false identifications per search, above the "
+                      f"bound {bound:g} (R17)")
 
-            # durable before the answer (group commit)
-            seq, decision, matched = self._store.commit(record)
-        if review:
+            def confirm(conn: sa.Connection) -> Answer:
+                # Every hit confirmed by the store in the transaction that records the answer
+                # (consent active, template alive): a withdrawal or erasure the index has not
+                # seen yet can never be answered as a match.
+                now = iso(utc_now())
+                confirmed = [c for c in hits
+                             if self._still_valid(conn, c.subject_id, c.template_id, purpose,
+                                                  now)]
+                stale = tuple({c.subject_id for c in hits} - {c.subject_id for c in confirmed})
+                externals = tuple(self._store.vault.identity(conn, c.subject_id).external_id
+                                  for c in confirmed[:3])
+                detail = {"gallery": len(partition), "candidates": len(externals),
+                          **({"stale_candidates": len(stale)} if stale else {})}
+                if confirmed and expected > bound:
+                    return Answer("needs-review", None, detail, externals, stale, ("R17",))
+                if confirmed:
+                    return Answer("match", confirmed[0].subject_id, detail, externals[:1], stale,
+                                  score=confirmed[0].distance)
+                return Answer("unknown", None, detail, (), stale)
+
+            seq, answer = self._decide(Op.FACE_IDENTIFIED, purpose, actor, confirm, {
+                "operating_point": point.name, "score_revealed": reveal_score})
+            for subject in answer.stale:  # the index lagged: it catches up now
+                partition.remove_subject(subject)
+        if answer.outcome == "needs-review":
             return IdentifyResult("needs-review", purpose, point.name, seq,
-                                  candidates=tuple(externals), reason=reason)
-        if matched is None or decision != "match":
+                                  candidates=answer.externals, reason=reason)
+        if answer.outcome != "match":
             return IdentifyResult("unknown", purpose, point.name, seq)
         return IdentifyResult(
             "match",
             purpose,
             point.name,
             seq,
-            subject_id=matched.subject_id,
-            external_id=externals[0],
-            score=matched.distance if reveal_score else None,
+            subject_id=answer.subject,
+            external_id=answer.externals[0],
+            score=answer.score if reveal_score else None,
         )
+
+    # ---- the gate and the decision ------------------------------------------------------
+
+    def admit(self, purpose: str, actor: str, liveness: LivenessAnswer | None, *,
+              subject: str | None = None, enrolling: str | None = None) -> Admission:
+        """The one gate every face operation passes first: the purpose is declared (R1,
+        R27), the deployment may process faces (its check passes: R10 and the rest), and
+        the person is shown live where the packs require it (R26). Raises the refusal,
+        citing its rule; returns the purpose's section, its operating point and the live
+        frame to recognise (``None`` when no liveness answer was given)."""
+        section = self.purpose(purpose)
+        point = self.calibration.point(section.operating_point)
+        self._require_live()
+        live = self.liveness_probe(liveness, subject=subject, actor=actor, enrolling=enrolling)
+        return Admission(section, point, live)
+
+    def _decide(self, operation: Op, purpose: str, actor: str,
+                confirm: Callable[[sa.Connection], Answer], detail: dict[str, Any]
+                ) -> tuple[int, Answer]:
+        """Verify's and identify's last step: ``confirm`` reads the store's answer and the
+        event recording it is appended, in one transaction on one connection (group
+        commit: durable before this returns). A match touches the person's last
+        interaction (P3). ``confirm`` may run twice (a group is retried): it only reads."""
+        def record(conn: sa.Connection) -> tuple[int, Answer]:
+            answer = confirm(conn)
+            if answer.outcome == "match" and answer.subject is not None:
+                self._touch(conn, answer.subject)
+            seq = self._store.audit.append(
+                conn, actor=actor, operation=operation, outcome=answer.outcome,
+                purpose=purpose, subject=answer.subject,
+                rules=["R1", "R3", *answer.rules], detail={**detail, **answer.detail})
+            return seq, answer
+
+        return self._store.commit(record)
 
