@@ -1,6 +1,6 @@
 """The folders are the design: import-linter's contracts in pyproject.toml hold (shells ->
 api -> domain -> db; engine and policy know nothing of each other; the shared kernel imports
-no package), and a wrong import breaks them."""
+no package; the shells never touch storage), and a wrong import breaks them."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def _lint(package_parent: Path | None = None) -> subprocess.CompletedProcess[str
 def test_the_contracts_hold() -> None:
     done = _lint()
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "Contracts: 2 kept, 0 broken." in done.stdout
+    assert "Contracts: 3 kept, 0 broken." in done.stdout
 
 
 def test_a_wrong_import_breaks_them(tmp_path: Path) -> None:
@@ -38,7 +38,10 @@ def test_a_wrong_import_breaks_them(tmp_path: Path) -> None:
                       "    from faceguard.api.faceguard import Faceguard  # noqa: F401\n")
     engine = tmp_path / "faceguard" / "engine" / "imaging.py"
     engine.write_text(engine.read_text() + "\n\nfrom faceguard.policy import packs  # noqa\n")
+    page = tmp_path / "faceguard" / "service" / "pages.py"
+    page.write_text(page.read_text() + "\n\nimport sqlalchemy  # noqa\n")
     done = _lint(tmp_path)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "faceguard.db is not allowed to import faceguard.api" in done.stdout
     assert "faceguard.engine is not allowed to import faceguard.policy" in done.stdout
+    assert "faceguard.service is not allowed to import sqlalchemy" in done.stdout

@@ -1,6 +1,6 @@
-"""The ``faceguard`` command: a thin shell over ``Faceguard``, a module per command group
-(``cli.main`` holds the group and the core commands).
+"""The ``faceguard`` command: a thin shell over ``Faceguard``. ``cli.main`` holds the group
+and ``init``; ``cli.common`` what every group shares; one module per command group.
 
-May import: the api, the public types, and (for now) the modules named in
-``tests/test_layers.py``'s list of known exceptions. Never the service.
+May import: the api and the public types; the service only to run it (``serve``). Never the
+store, the database or SQLAlchemy (an import-linter contract in pyproject.toml).
 """

@@ -104,3 +104,8 @@ json_option: Callable[[_Fn], _Fn] = click.option(
     "--json", "as_json", is_flag=True, help="Print JSON.")
 pass_ctx: Callable[[Callable[..., Any]], Callable[..., Any]] = click.make_pass_decorator(
     Context)
+#: ``--config`` on a command: another deployment file than the global one.
+config_option = click.option(
+    "--config", "command_config", type=click.Path(path_type=Path, dir_okay=False), default=None,
+    help="Deployment file (overrides the global --config).",
+)

@@ -1,0 +1,149 @@
+"""``faceguard`` commands: the deployment's check and its documents (R10, R15, R24)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from faceguard.api.faceguard import Faceguard
+from faceguard.cli.common import (
+    EXIT_NEGATIVE,
+    Context,
+    Output,
+    config_option,
+    json_option,
+    pass_ctx,
+)
+from faceguard.errors import (
+    FaceguardError,
+)
+
+
+def _with_config(ctx: Context, command_config: Path | None) -> Context:
+    return dataclasses.replace(ctx, config=command_config) if command_config else ctx
+
+
+@click.command()
+@config_option
+@json_option
+@pass_ctx
+def check(ctx: Context, command_config: Path | None, as_json: bool) -> None:
+    """Judge the deployment against its packs. Exit 0 pass, 1 fail, 2 malformed file."""
+    from faceguard.assess import assessment_state
+    from faceguard.policy import DeploymentFacts, check_deployment
+    from faceguard.policy.deployment import load_deployment
+
+    ctx = _with_config(ctx, command_config)
+    out = Output(as_json)
+    config = ctx.config or ctx.data_dir / "faceguard.toml"
+    try:
+        deployment = load_deployment(config)
+    except FaceguardError as exc:
+        out.fail(exc)
+    try:
+        with Faceguard.open(ctx.data_dir, config=config, dev=ctx.dev) as fg:
+            result = fg.check()
+    except FaceguardError:
+        # no data directory or key yet: judge the file alone (nobody enrolled)
+        facts = DeploymentFacts(assessment=assessment_state(deployment, config.resolve().parent))
+        result = check_deployment(deployment, facts)
+    lines = [f"{result.status.upper()}: {deployment.deployment.name}"]
+    lines += [f"  {f.kind:6s} {f.rule:4s} {f.detail}" for f in result.violations]
+    lines += [f"  {f.kind:6s} {f.rule:4s} {f.detail}" for f in result.warnings]
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+    else:
+        click.echo("\n".join(lines))
+    sys.exit(0 if result.passed else EXIT_NEGATIVE)
+
+
+def _write_report(kind: str, obj: Any, html: Path | None, pdf: Path | None) -> list[str]:
+    from faceguard.assess import render_html, render_pdf
+
+    written = []
+    if html is not None:
+        html.write_text(render_html(kind, obj), encoding="utf-8")
+        written.append(str(html))
+    if pdf is not None:
+        pdf.write_bytes(render_pdf(kind, obj))
+        written.append(str(pdf))
+    return written
+
+
+@click.command()
+@click.option("--init", "mode", flag_value="init", help="Draft the assessment (prefilled).")
+@click.option("--approve", "mode", flag_value="approve", help="Approve it (needs --by).")
+@click.option("--show", "mode", flag_value="show", default=True, help="Show its state.")
+@click.option("--by", default="", help="Who approves (the DPO).")
+@click.option("--html", type=click.Path(path_type=Path, dir_okay=False), default=None)
+@click.option("--pdf", type=click.Path(path_type=Path, dir_okay=False), default=None)
+@config_option
+@json_option
+@pass_ctx
+def assess(
+    ctx: Context, mode: str, by: str, html: Path | None, pdf: Path | None,
+    command_config: Path | None, as_json: bool,
+) -> None:
+    """The impact assessment (R10): --init drafts it, --approve --by NAME approves it."""
+    ctx = _with_config(ctx, command_config)
+    out = Output(as_json)
+    with ctx.open(out) as fg:
+        if mode == "init":
+            path, assessment = fg.draft_assessment(actor="cli")
+            text = (f"drafted {path}; sections for the DPO to complete: "
+                    f"{', '.join(assessment.pending) or 'none'}")
+        elif mode == "approve":
+            assessment = fg.approve_assessment(by, actor="cli")
+            approval = assessment.approval
+            assert approval is not None
+            text = f"approved by {approval.by}; keep until {approval.keep_until}"
+        else:
+            assessment = fg.assessment()
+            text = fg.facts().assessment.detail
+        written = _write_report("assessment", assessment, html, pdf)
+    out.emit({"assessment": assessment.to_dict(), "written": written},
+             "\n".join([text, *[f"wrote {w}" for w in written]]))
+
+
+@click.command()
+@click.option("--html", type=click.Path(path_type=Path, dir_okay=False), default=None)
+@click.option("--pdf", type=click.Path(path_type=Path, dir_okay=False), default=None)
+@click.option("--json-out", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Write the packet's JSON to this file.")
+@config_option
+@pass_ctx
+def filing(ctx: Context, html: Path | None, pdf: Path | None, json_out: Path | None,
+           command_config: Path | None) -> None:
+    """The filing packet for the cyberspace authority (R15), as JSON, HTML and PDF."""
+    ctx = _with_config(ctx, command_config)
+    out = Output(True)
+    with ctx.open(out) as fg:
+        packet = fg.filing(actor="cli")
+        _write_report("filing", packet, html, pdf)
+    if json_out is not None:
+        json_out.write_text(packet.to_json(), encoding="utf-8")
+    click.echo(packet.to_json())
+
+
+@click.command()
+@click.option("--html", type=click.Path(path_type=Path, dir_okay=False), default=None)
+@click.option("--pdf", type=click.Path(path_type=Path, dir_okay=False), default=None)
+@config_option
+@json_option
+@pass_ctx
+def protection(ctx: Context, html: Path | None, pdf: Path | None,
+               command_config: Path | None, as_json: bool) -> None:
+    """Controls faceguard provides at the declared protection level, and what to add (R24)."""
+    ctx = _with_config(ctx, command_config)
+    out = Output(as_json)
+    with ctx.open(out) as fg:
+        report = fg.protection()
+        _write_report("protection", report, html, pdf)
+    lines = [f"level {report.level}: {len(report.controls)} controls"]
+    lines += [f"  warning: {w}" for w in report.warnings]
+    out.emit(report, "\n".join(lines))
