@@ -6,6 +6,7 @@ returns; see README.md. Nothing is loaded at import time.
 
 from faceguard.access.keys import ApiKey, ApiKeys, CreatedKey
 from faceguard.api.batch import BatchReport, ManifestRow
+from faceguard.api.facade import Admission
 from faceguard.api.faceguard import Faceguard
 from faceguard.api.liveness_ops import LivenessState
 from faceguard.assess.assessment import Assessment
@@ -72,6 +73,7 @@ from faceguard.results import (
 )
 
 __all__ = [
+    "Admission",
     "OPERATING_POINT_NAMES",
     "ApiKey",
     "ApiKeys",

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import json
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 #: Signed into every deletion certificate before its fields (see ``audit.certificates``).
@@ -246,3 +249,20 @@ class RecordCounts:
     audit_events: int
     #: Human-review requests still open (R17).
     reviews_open: int
+
+
+def plain(value: Any) -> Any:
+    """A JSON-ready copy of a result: dataclasses to dicts (keys as text), tuples, lists and
+    sets to lists, dates to ISO text, paths to text. The CLI's ``--json`` and the pages'
+    JSON twins both print results through it."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return plain(dataclasses.asdict(value))
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    return value

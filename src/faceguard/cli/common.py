@@ -10,7 +10,6 @@ key); 3 refused by a rule (the rule ID is printed); 4 bad image or no usable fac
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -29,6 +28,7 @@ from faceguard.errors import (
     PolicyError,
     VaultError,
 )
+from faceguard.results import plain
 
 EXIT_NEGATIVE, EXIT_CONFIG, EXIT_POLICY, EXIT_INPUT, EXIT_NOT_FOUND, EXIT_VAULT = 1, 2, 3, 4, 5, 6
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
@@ -46,18 +46,6 @@ def _exit_code(exc: FaceguardError) -> int:
     return EXIT_CONFIG
 
 
-def _plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _plain(dataclasses.asdict(value))
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (Path, datetime.date, datetime.datetime)):
-        return str(value) if isinstance(value, Path) else value.isoformat()
-    return value
-
-
 class Output:
     """Prints either JSON or short human text."""
 
@@ -66,7 +54,7 @@ class Output:
 
     def emit(self, value: Any, text: str) -> None:
         if self.as_json:
-            text = json.dumps(_plain(value), indent=2, ensure_ascii=False)
+            text = json.dumps(plain(value), indent=2, ensure_ascii=False)
         click.echo(text)
 
     def fail(self, exc: FaceguardError) -> NoReturn:

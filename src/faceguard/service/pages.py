@@ -8,8 +8,6 @@ forms post back here and redirect (303) to the page that shows the result.
 
 from __future__ import annotations
 
-import dataclasses
-from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Query, Request
@@ -18,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from faceguard.api.faceguard import Faceguard
 from faceguard.audit.operations import Op
 from faceguard.errors import FaceguardError
+from faceguard.results import plain
 from faceguard.service.auth import AdminKey, AdminOrOperatorKey, Principal, ReaderKey, StaffKey
 from faceguard.service.deps import FG, State
 from faceguard.service.problems import AUTH_ERRORS, responses
@@ -39,19 +38,6 @@ PageNumber = Annotated[int, Query(ge=1, le=10**6)]
 RIGHTS_OPERATIONS = (Op.SUBJECT_EXPORTED, Op.SUBJECT_ERASED, Op.CONSENT_WITHDRAWN,
                      Op.DECISION_EXPLAINED, Op.REVIEW_REQUESTED, Op.REVIEW_ANSWERED,
                      Op.CONSENT_DECLINED)
-
-
-def plain(value: Any) -> Any:
-    """JSON-ready copy: dataclasses to dicts, dates to ISO text, tuples to lists."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return plain(dataclasses.asdict(value))
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    return value
 
 
 def see_other(url: str) -> RedirectResponse:
