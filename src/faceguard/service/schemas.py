@@ -7,9 +7,24 @@ strings are capped at 1024 characters). Responses carry decisions, never scores 
 from __future__ import annotations
 
 import dataclasses
+import typing
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
+
+from faceguard.audit.events import AuditEvent
+from faceguard.audit.integrity import IntegrityFinding, IntegrityReport
+from faceguard.results import (
+    ConsentReceipt,
+    DeletionCertificate,
+    EnrollResult,
+    Explanation,
+    IdentifyResult,
+    ReviewRequest,
+    SubjectExport,
+    VerifyResult,
+    WithdrawResult,
+)
 
 ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                               max_length=128)]
@@ -19,6 +34,28 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 M = TypeVar("M", bound=BaseModel)
+
+
+def derived(result: type[Any], *, exclude: tuple[str, ...] = (),
+            **overrides: Any) -> type[BaseModel]:
+    """A response model with the fields of the library's result type ``result`` (same names,
+    types and defaults) less ``exclude`` (a score, an internal ID): the wire format follows
+    the library's results instead of a copy kept by hand. ``overrides`` replace a field's type
+    (a nested result by its own response model)."""
+    hints = typing.get_type_hints(result)
+    fields: dict[str, Any] = {}
+    for item in dataclasses.fields(result):
+        if item.name in exclude:
+            continue
+        if item.default is not dataclasses.MISSING:
+            default: Any = item.default
+        elif item.default_factory is not dataclasses.MISSING:
+            default = item.default_factory()
+        else:
+            default = ...
+        fields[item.name] = (overrides.get(item.name, hints[item.name]), default)
+    model: type[BaseModel] = create_model(f"{result.__name__}Fields", **fields)
+    return model
 
 
 def public(model: type[M], obj: Any) -> M:
@@ -161,132 +198,63 @@ class NoticePublic(BaseModel):
     fields: dict[str, str]
 
 
-class ConsentReceiptPublic(BaseModel):
-    subject_id: str
-    purpose: str
-    consent_id: int
-    notice_version: int
-    notice_sha256: str
-    superseded: int | None
-    audit_seq: int
+class ConsentReceiptPublic(derived(ConsentReceipt)):  # type: ignore[misc]
+    """A consent recorded (R3)."""
 
 
-class EnrollmentPublic(BaseModel):
-    subject_id: str
-    purpose: str
-    template_ids: list[str]
-    expires_at: str
-    audit_seq: int
+class EnrollmentPublic(derived(EnrollResult)):  # type: ignore[misc]
+    """Templates stored for a purpose."""
 
 
-class VerificationPublic(BaseModel):
+class VerificationPublic(derived(VerifyResult, exclude=("score",))):  # type: ignore[misc]
     """A 1:1 decision; never the score (R17)."""
 
-    decision: Literal["match", "no-match"]
-    purpose: str
-    operating_point: str
-    audit_seq: int
+
+_IdentifyFields = derived(IdentifyResult, exclude=("score", "subject_id"))
 
 
-class IdentificationPublic(BaseModel):
+class IdentificationPublic(_IdentifyFields):  # type: ignore[misc,valid-type]
     """A 1:N decision: the matched person's external ID, ``unknown``, or ``needs-review``
-    with candidates when the gallery is too large for an automatic match (R17); never the
-    score."""
-
-    decision: Literal["match", "unknown", "needs-review"]
-    purpose: str
-    operating_point: str
-    audit_seq: int
-    external_id: str | None = None
-    candidates: list[str] = Field(default_factory=list, description="with needs-review: "
-                                  "the nearest people, for a human to decide (R17)")
-    reason: str | None = None
+    with candidates (the nearest people, for a human to decide) when the gallery is too large
+    for an automatic match (R17); never the score."""
 
 
-class CertificatePublic(BaseModel):
+class CertificatePublic(derived(DeletionCertificate)):  # type: ignore[misc]
     """A signed deletion certificate (R18); verify it with ``/-/public-key``."""
 
-    certificate_id: str
-    subject_id: str
-    reason: str
-    scope: str
-    templates_deleted: list[str]
-    data_key_destroyed: bool
-    issued_at: str
-    audit_seq: int
-    signature: str
+
+_WithdrawFields = derived(WithdrawResult, certificate=CertificatePublic | None)
 
 
-class WithdrawalPublic(BaseModel):
-    subject_id: str
-    purpose: str
-    templates_deleted: list[str]
-    audit_seq: int
-    certificate: CertificatePublic | None
+class WithdrawalPublic(_WithdrawFields):  # type: ignore[misc,valid-type]
+    """A consent withdrawn (R3, R18), with the certificate when the person was erased."""
 
 
-class ExportPublic(BaseModel):
+class ExportPublic(derived(SubjectExport)):  # type: ignore[misc]
     """Everything held about a person (R16), without template bytes."""
 
-    subject_id: str
-    identity: dict[str, str]
-    consents: list[dict[str, Any]]
-    templates: list[dict[str, str]]
-    events: list[dict[str, Any]]
+
+class ExplanationPublic(derived(Explanation)):  # type: ignore[misc]
+    """A recorded decision explained (R16, R17)."""
 
 
-class ExplanationPublic(BaseModel):
-    decision_seq: int
-    operation: str
-    outcome: str
-    purpose: str | None
-    time: str
-    operating_point: str | None
-    false_match_rate: float | None
-    rules: list[str]
-    text: str
+class ReviewPublic(derived(ReviewRequest)):  # type: ignore[misc]
+    """A human review of an automated decision (R17)."""
 
 
-class ReviewPublic(BaseModel):
-    id: int
-    decision_seq: int
-    reason: str
-    status: str
-    requested_at: str
-    answer: str | None
-    answered_by: str | None
-    answered_at: str | None
+class IntegrityFindingPublic(derived(IntegrityFinding)):  # type: ignore[misc]
+    """One sign of tampering found by the integrity check."""
 
 
-class IntegrityFindingPublic(BaseModel):
-    kind: str
-    seq: int | None
-    problem: str
+_ReportFields = derived(IntegrityReport, findings=list[IntegrityFindingPublic])
 
 
-class AuditReportPublic(BaseModel):
-    ok: bool
-    events: int
-    checkpoints: int
-    first_bad_seq: int | None
-    problem: str | None
-    receipts: int = 0
-    findings: list[IntegrityFindingPublic] = []
-    notes: list[str] = []
+class AuditReportPublic(_ReportFields):  # type: ignore[misc,valid-type]
+    """The processing record verified against its receipts, certificates and consents."""
 
 
-class AuditEventPublic(BaseModel):
-    seq: int
-    ts: str
-    actor: str
-    operation: str
-    purpose: str | None
-    subject: str | None
-    outcome: str
-    rules: list[str]
-    detail: dict[str, Any]
-    prev_hash: str
-    hash: str
+class AuditEventPublic(derived(AuditEvent)):  # type: ignore[misc]
+    """One event of the processing record (R11)."""
 
 
 class FindingPublic(BaseModel):
