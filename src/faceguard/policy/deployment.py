@@ -191,14 +191,20 @@ def describe_validation_error(exc: ValidationError) -> str:
     return "; ".join(problems)
 
 
-def parse_deployment(text: str, *, source: str = "faceguard.toml") -> Deployment:
-    """Parse and validate deployment TOML; ``ConfigError`` names the offending key."""
+def read_toml(text: str, source: str) -> dict[str, object]:
+    """The TOML document ``text``; ``ConfigError`` naming ``source`` (a file, a pack) when it
+    is not valid TOML, or nests values too deep for the parser."""
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source} is not valid TOML: {exc}") from exc
     except RecursionError as exc:  # tomllib recurses once per level of nested arrays/tables
         raise ConfigError(f"{source} is not valid TOML: values nested too deep") from exc
+
+
+def parse_deployment(text: str, *, source: str = "faceguard.toml") -> Deployment:
+    """Parse and validate deployment TOML; ``ConfigError`` names the offending key."""
+    data = read_toml(text, source)
     try:
         return Deployment.model_validate(data)
     except ValidationError as exc:

@@ -43,7 +43,6 @@ File layout::
 from __future__ import annotations
 
 import functools
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
@@ -62,7 +61,7 @@ from pydantic import (
 )
 
 from faceguard.errors import ConfigError
-from faceguard.policy.deployment import Deployment, describe_validation_error
+from faceguard.policy.deployment import Deployment, describe_validation_error, read_toml
 
 #: BLOCK refuses, WARN proceeds with an alert, REPORT produces evidence (REQUIREMENTS.md).
 Kind = Literal["BLOCK", "WARN", "REPORT"]
@@ -217,12 +216,7 @@ def load_pack(path: Path | Traversable) -> Pack:
         raise ConfigError(f"law pack {path} not found") from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(f"law pack {path} is not UTF-8 text") from exc
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"law pack {path} is not valid TOML: {exc}") from exc
-    except RecursionError as exc:  # tomllib recurses once per level of nested arrays/tables
-        raise ConfigError(f"law pack {path} is not valid TOML: values nested too deep") from exc
+    data = read_toml(text, f"law pack {path}")
     try:
         pack = Pack.model_validate(data, context={"checks": _check_names()})
     except ValidationError as exc:
