@@ -8,45 +8,29 @@ recording that identities were decrypted for display (``identity.displayed``, R1
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-import sqlalchemy as sa
-
-from faceguard import db
 from faceguard.access.keys import ApiKeys
 from faceguard.api.batch import BatchReport, ManifestRow
 from faceguard.api.facade import FacadeBase
-from faceguard.audit.operations import ALARMS, Op
+from faceguard.audit import views as audit_views
+from faceguard.audit.operations import Op
 from faceguard.audit.receipts import AuditReceipt
 from faceguard.consent import declines
 from faceguard.consent import records as consents
 from faceguard.engine.evaluation import EvalReport, Pair
-from faceguard.errors import NotFound, NoticeError, VaultError
-from faceguard.results import ConsentRow, ExpiringRow, RecordCounts, SubjectRow
+from faceguard.errors import NoticeError
+from faceguard.results import ExpiringRow, RecordCounts, SubjectRow
+from faceguard.rights import views
 from faceguard.timeutil import iso, utc_now
 
 if TYPE_CHECKING:
     from faceguard.api.faceguard import Faceguard
 
 #: Events that are alarms whatever their outcome: lockouts and presentation attacks (R25, R26).
-ALARM_OPERATIONS = ALARMS
-
-
-def _event(row: Any) -> dict[str, Any]:
-    try:
-        rules = [str(r) for r in json.loads(row.rules)]
-        detail = json.loads(row.detail)
-        if not isinstance(detail, dict):
-            raise TypeError
-    except (ValueError, TypeError):
-        rules, detail = [], {"unreadable": True}
-    return {"seq": row.seq, "ts": row.ts, "actor": row.actor, "operation": row.operation,
-            "purpose": row.purpose, "subject": row.subject, "outcome": row.outcome,
-            "rules": rules, "detail": detail, "prev_hash": row.prev_hash, "hash": row.hash}
 
 
 class ServiceOps(FacadeBase):
@@ -121,30 +105,8 @@ class ServiceOps(FacadeBase):
         event of the processing record (R11, R14): one ``identity.displayed`` per page, with
         the subject IDs shown. It is written before the page is returned: when it cannot be
         written, nobody sees the names."""
-        active = db.subjects.c.status == "active"
         with self._store.records.connect() as conn:
-            total = conn.execute(sa.select(sa.func.count()).select_from(db.subjects)
-                                 .where(active)).scalar_one()
-            rows = conn.execute(sa.select(db.subjects).where(active)
-                                .order_by(db.subjects.c.created_at.desc(), db.subjects.c.id)
-                                .offset(offset).limit(limit)).fetchall()
-            counts = {r.subject_id: int(r.n) for r in conn.execute(
-                sa.select(db.templates.c.subject_id, sa.func.count().label("n"))
-                .where(db.templates.c.subject_id.in_([r.id for r in rows]))
-                .group_by(db.templates.c.subject_id))}
-            out = []
-            for row in rows:
-                try:
-                    identity = self._store.vault.identity(conn, row.id)
-                    external, name = identity.external_id, identity.name
-                except (NotFound, VaultError):
-                    external, name = "(unreadable)", "(unreadable)"
-                out.append(SubjectRow(
-                    row.id, external, name, row.created_at, row.last_seen_at,
-                    int(counts.get(row.id, 0)),
-                    [ConsentRow(c.purpose, c.status, c.method, c.minor, c.granted_at,
-                                c.ended_at)
-                     for c in consents.consents_of(conn, row.id)]))
+            out, total = views.people(conn, self._store.vault, offset=offset, limit=limit)
         if out:
             with self._store.write_lock, self._store.records.begin() as conn:
                 self._store.audit.append(
@@ -152,20 +114,13 @@ class ServiceOps(FacadeBase):
                     rules=["R11", "R14"],
                     detail={"count": len(out), "offset": offset,
                             "subjects": [r.subject_id for r in out]})
-        return out, int(total)
+        return out, total
 
     def expiring(self, *, within_days: int, limit: int = 50) -> list[ExpiringRow]:
         """Templates whose retention ends within ``within_days`` (R8), soonest first."""
         horizon = iso(utc_now() + timedelta(days=within_days))
-        t = db.templates.c
         with self._store.records.connect() as conn:
-            rows = conn.execute(
-                sa.select(t.subject_id, t.purpose,
-                          sa.func.min(t.expires_at).label("expires_at"),
-                          sa.func.count().label("n"))
-                .where(t.expires_at <= horizon).group_by(t.subject_id, t.purpose)
-                .order_by(sa.func.min(t.expires_at)).limit(limit))
-            return [ExpiringRow(r.subject_id, r.purpose, r.expires_at, int(r.n)) for r in rows]
+            return views.expiring(conn, until=horizon, limit=limit)
 
     # ---- the processing record ----------------------------------------------------------
 
@@ -173,36 +128,20 @@ class ServiceOps(FacadeBase):
                subject: str | None = None, operations: tuple[str, ...] = ()
                ) -> list[dict[str, Any]]:
         """Processing-record events as plain dicts, newest first, with ``seq < before``."""
-        e = db.audit_events.c
-        query = sa.select(db.audit_events).order_by(e.seq.desc()).limit(limit)
-        if before is not None:
-            query = query.where(e.seq < before)
-        if subject is not None:
-            query = query.where(e.subject == subject)
-        if operations:
-            query = query.where(e.operation.in_(operations))
         with self._store.records.connect() as conn:
-            return [_event(r) for r in conn.execute(query)]
+            return audit_views.page(conn, before=before, limit=limit, subject=subject,
+                                    operations=operations)
 
     def alarms(self, *, limit: int = 20) -> list[dict[str, Any]]:
         """Security events worth an alarm: lockouts, attempts while locked, attacks. A
         liveness check passed, or a retry, is not one."""
-        e = db.audit_events.c
-        query = (sa.select(db.audit_events)
-                 .where(sa.or_(e.operation.in_(ALARM_OPERATIONS),
-                               e.outcome.in_(("attack", "locked"))))
-                 .order_by(e.seq.desc()).limit(limit))
         with self._store.records.connect() as conn:
-            return [_event(r) for r in conn.execute(query)]
+            return audit_views.alarms(conn, limit=limit)
 
     def record_counts(self) -> RecordCounts:
         """The length of the processing record and the open review requests, now."""
         with self._store.records.connect() as conn:
-            events = conn.execute(sa.select(sa.func.count()).select_from(db.audit_events)
-                                  ).scalar_one()
-            reviews = conn.execute(sa.select(sa.func.count()).select_from(db.reviews).where(
-                db.reviews.c.status == "open")).scalar_one()
-        return RecordCounts(int(events), int(reviews))
+            return RecordCounts(audit_views.count(conn), views.open_reviews(conn))
 
     # ---- what the commands need ---------------------------------------------------------
 
