@@ -45,13 +45,15 @@ from faceguard.errors import (
 )
 from faceguard.liveness.challenge import Challenge
 from faceguard.liveness.detector import PresentationAttackDetector
+from faceguard.liveness.evaluation import PadReport
 from faceguard.liveness.lockout import Lockout
 from faceguard.liveness.types import Frame, LivenessAnswer, PadDecision
 from faceguard.operating_points import OPERATING_POINT_NAMES
 from faceguard.policy.check import CheckResult, DeploymentFacts
-from faceguard.policy.deployment import PurposeSection
+from faceguard.policy.deployment import Deployment, PurposeSection
 from faceguard.redact.options import RedactOptions
 from faceguard.redact.report import RedactionReport
+from faceguard.redact.track import TrackSettings
 from faceguard.results import (
     BackupResult,
     ConsentReceipt,
@@ -93,6 +95,7 @@ __all__ = [
     "CreatedKey",
     "DecommissionResult",
     "DeletionCertificate",
+    "Deployment",
     "DeploymentFacts",
     "EngineMismatch",
     "EnrollResult",
@@ -127,6 +130,7 @@ __all__ = [
     "NoticeError",
     "OperatingPoint",
     "PadDecision",
+    "PadReport",
     "Pair",
     "PolicyError",
     "PresentationAttackDetector",
@@ -137,6 +141,7 @@ __all__ = [
     "RecordCounts",
     "RedactOptions",
     "RedactionReport",
+    "TrackSettings",
     "RestoreResult",
     "ReviewRequest",
     "SharePackage",

@@ -16,13 +16,22 @@ from typing import TYPE_CHECKING, Any, cast
 from faceguard.access.keys import ApiKeys
 from faceguard.api.batch import BatchReport, ManifestRow
 from faceguard.api.facade import FacadeBase
+from faceguard.assess import assessment_state, render_html, render_pdf
 from faceguard.audit import views as audit_views
 from faceguard.audit.operations import Op
 from faceguard.audit.receipts import AuditReceipt
 from faceguard.consent import declines
 from faceguard.consent import records as consents
+from faceguard.engine.dlib_engine import DlibEngine
 from faceguard.engine.evaluation import EvalReport, Pair
 from faceguard.errors import NoticeError
+from faceguard.liveness.detector import PresentationAttackDetector
+from faceguard.liveness.evaluation import PadReport, evaluate_pad, read_samples
+from faceguard.policy import DeploymentFacts, check_deployment
+from faceguard.policy.deployment import Deployment, load_deployment
+from faceguard.policy.facts import CheckResult
+from faceguard.redact import RedactionReport, work_units
+from faceguard.redact.output import write_text_atomic
 from faceguard.results import ExpiringRow, RecordCounts, SubjectRow
 from faceguard.rights import views
 from faceguard.timeutil import iso, utc_now
@@ -212,3 +221,57 @@ class ServiceOps(FacadeBase):
 
         return enroll_manifest(cast("Faceguard", self), manifest, root, report,
                                workers=workers, actor=actor, progress=progress)
+
+    @staticmethod
+    def check_file(config: Path) -> tuple[Deployment, CheckResult]:
+        """The deployment file ``config`` judged alone (no data directory or key yet, so
+        nobody enrolled): what ``faceguard check`` prints before ``init``. ``ConfigError``
+        when the file cannot be read as a deployment."""
+        deployment = load_deployment(config)
+        facts = DeploymentFacts(assessment=assessment_state(deployment, config.resolve().parent))
+        return deployment, check_deployment(deployment, facts)
+
+    @staticmethod
+    def load_deployment_file(config: Path) -> Deployment:
+        """Read and validate a deployment file (``ConfigError`` names the key)."""
+        return load_deployment(config)
+
+    @staticmethod
+    def render_report(kind: str, report: object, *, html: Path | None = None,
+                      pdf: Path | None = None) -> list[str]:
+        """Write ``report`` (an assessment, filing packet or protection report) as HTML
+        and/or PDF; returns the paths written."""
+        written = []
+        if html is not None:
+            html.write_text(render_html(kind, report), encoding="utf-8")
+            written.append(str(html))
+        if pdf is not None:
+            pdf.write_bytes(render_pdf(kind, report))
+            written.append(str(pdf))
+        return written
+
+    @staticmethod
+    def evaluate_pad(source: Path, *, label: str | None = None, stride: int = 1,
+                     max_frames: int = 300, progress: Callable[[int], None] | None = None
+                     ) -> PadReport:
+        """Presentation-attack detection figures (APCER, BPCER, decision time) on labelled
+        media (``faceguard eval-pad``), with the default engine's detector."""
+        samples = read_samples(source, label=label)
+        detector = PresentationAttackDetector(DlibEngine(cnn_fallback=False))
+        return evaluate_pad(samples, detector, stride=stride, max_frames=max_frames,
+                            progress=progress)
+
+    @staticmethod
+    def pad_samples(source: Path, *, label: str | None = None) -> int:
+        """How many labelled samples ``source`` names (for a progress bar)."""
+        return len(read_samples(source, label=label))
+
+    @staticmethod
+    def redaction_units(src: Path) -> int:
+        """How many units of work (images, video frames) redacting ``src`` takes."""
+        return work_units(src)
+
+    @staticmethod
+    def write_redaction_report(path: Path, report: RedactionReport) -> None:
+        """Write a redaction report's JSON to ``path`` atomically."""
+        write_text_atomic(path, report.to_json())

@@ -34,15 +34,11 @@ def _with_config(ctx: Context, command_config: Path | None) -> Context:
 @pass_ctx
 def check(ctx: Context, command_config: Path | None, as_json: bool) -> None:
     """Judge the deployment against its packs. Exit 0 pass, 1 fail, 2 malformed file."""
-    from faceguard.assess import assessment_state
-    from faceguard.policy import DeploymentFacts, check_deployment
-    from faceguard.policy.deployment import load_deployment
-
     ctx = _with_config(ctx, command_config)
     out = Output(as_json)
-    config = ctx.config or ctx.data_dir / "faceguard.toml"
+    config = ctx.config or Faceguard.config_file(ctx.data_dir)
     try:
-        deployment = load_deployment(config)
+        deployment = Faceguard.load_deployment_file(config)
     except FaceguardError as exc:
         out.fail(exc)
     try:
@@ -50,8 +46,10 @@ def check(ctx: Context, command_config: Path | None, as_json: bool) -> None:
             result = fg.check()
     except FaceguardError:
         # no data directory or key yet: judge the file alone (nobody enrolled)
-        facts = DeploymentFacts(assessment=assessment_state(deployment, config.resolve().parent))
-        result = check_deployment(deployment, facts)
+        try:
+            deployment, result = Faceguard.check_file(config)
+        except FaceguardError as exc:
+            out.fail(exc)
     lines = [f"{result.status.upper()}: {deployment.deployment.name}"]
     lines += [f"  {f.kind:6s} {f.rule:4s} {f.detail}" for f in result.violations]
     lines += [f"  {f.kind:6s} {f.rule:4s} {f.detail}" for f in result.warnings]
@@ -63,16 +61,7 @@ def check(ctx: Context, command_config: Path | None, as_json: bool) -> None:
 
 
 def _write_report(kind: str, obj: Any, html: Path | None, pdf: Path | None) -> list[str]:
-    from faceguard.assess import render_html, render_pdf
-
-    written = []
-    if html is not None:
-        html.write_text(render_html(kind, obj), encoding="utf-8")
-        written.append(str(html))
-    if pdf is not None:
-        pdf.write_bytes(render_pdf(kind, obj))
-        written.append(str(pdf))
-    return written
+    return Faceguard.render_report(kind, obj, html=html, pdf=pdf)
 
 
 @click.command()

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import click
 
+from faceguard.api.faceguard import Faceguard
 from faceguard.errors import FaceError, FaceguardError, ImageError
 
 
 def _lines(report: object) -> list[str]:
-    from faceguard.liveness.evaluation import PadReport
+    from faceguard import PadReport
 
     assert isinstance(report, PadReport)
 
@@ -62,17 +63,12 @@ def eval_pad(source: Path, label: str | None, stride: int, max_frames: int,
     (columns file and label or pad_label) or a list of files (one 'path[,label]' per line).
     Images get the passive checks; videos the depth, identity and passive checks.
     """
-    from faceguard.engine.dlib_engine import DlibEngine
-    from faceguard.liveness.detector import PresentationAttackDetector
-    from faceguard.liveness.evaluation import evaluate_pad, read_samples
-
     try:
-        samples = read_samples(source, label=label)
-        detector = PresentationAttackDetector(DlibEngine(cnn_fallback=False))
-        with click.progressbar(length=len(samples), label="judging", file=sys.stderr) as bar:
+        with click.progressbar(length=Faceguard.pad_samples(source, label=label),
+                               label="judging", file=sys.stderr) as bar:
             update: Callable[[int], None] = bar.update
-            report = evaluate_pad(samples, detector, stride=stride, max_frames=max_frames,
-                                  progress=update)
+            report = Faceguard.evaluate_pad(source, label=label, stride=stride,
+                                            max_frames=max_frames, progress=update)
     except FaceguardError as exc:
         code = 4 if isinstance(exc, (ImageError, FaceError)) else 2
         if as_json:

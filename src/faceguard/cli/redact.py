@@ -8,10 +8,10 @@ from pathlib import Path
 
 import click
 
-from faceguard.api.redact_ops import RedactOps
+from faceguard import RedactionReport, RedactOptions
+from faceguard.api.faceguard import Faceguard
 from faceguard.cli.common import EXIT_INPUT, Context, Output, json_option, pass_ctx
-from faceguard.redact import STYLES, RedactionReport, RedactOptions, TrackSettings, work_units
-from faceguard.redact.output import write_text_atomic
+from faceguard.redact import STYLES, TrackSettings
 
 
 @click.command("redact")
@@ -57,13 +57,13 @@ def redact(
     )
     with ctx.open(out) as fg:
         if keep is not None:
-            RedactOps.redact(fg, src, dst, actor="cli", keep=keep)
-        total = work_units(src)
+            fg.redact(src, dst, actor="cli", keep=keep)
+        total = Faceguard.redaction_units(src)
         with click.progressbar(length=total, label="redacting", file=sys.stderr) as bar:
-            report = RedactOps.redact(fg, src, dst, actor="cli", options=options,
-                                      workers=workers, progress=bar.update)
+            report = fg.redact(src, dst, actor="cli", options=options, workers=workers,
+                               progress=bar.update)
         if report_path is not None:
-            write_text_atomic(report_path, report.to_json())
+            Faceguard.write_redaction_report(report_path, report)
     for failure in report.failed:
         click.echo(f"error: {failure.source}: {failure.message}", err=True)
     out.emit(report.to_dict(), _summary(report, report_path))
