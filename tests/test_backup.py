@@ -110,7 +110,7 @@ def test_a_restore_never_brings_a_withdrawn_purpose_back(
             again.verify(KEPT, photo(lfw, KEPT, 3), "access-control")
         assert again.identify(photo(lfw, KEPT, 3), "access-control").decision == "unknown"
         assert again.verify(KEPT, photo(lfw, KEPT, 3), "attendance").decision == "match"
-        assert again.stats()["templates"] == {"attendance": 2}
+        assert again.stats().templates == {"attendance": 2}
         events = again._store.audit.events(operation="consent.withdrawal_reapplied")
         assert sorted((e.purpose, e.detail["templates_deleted"]) for e in events) == [
             ("access-control", 0), ("access-control", 1)]
@@ -151,7 +151,7 @@ def test_restore_is_refused_while_the_data_is_open(fg: Faceguard, tmp_path: Path
     fg.backup(tmp_path / "backup")
     with pytest.raises(ConfigError, match="in use"):
         Faceguard.restore(fg._store.data_dir, tmp_path / "backup")
-    assert fg.stats()["people"] == 0  # still open and working
+    assert fg.stats().people == 0  # still open and working
 
 
 def test_a_damaged_or_foreign_copy_is_refused(

@@ -17,6 +17,7 @@ from faceguard import ConfigError, ConsentError, Faceguard, NotFound
 from faceguard.audit.certificates import from_json, verify_with_public_key
 from faceguard.cli.main import main
 from faceguard.engine.dlib_engine import DlibEngine
+from faceguard.results import Stats
 from faceguard.timeutil import iso, utc_now
 
 PERSON = "Colin_Powell"
@@ -157,7 +158,7 @@ def test_bipa_erases_three_years_after_the_last_interaction(
         assert [c.reason for c in result.certificates] == [
             "3 years since the last interaction (P3)"
         ] * 2
-        assert fg.stats()["people"] == 0
+        assert fg.stats().people == 0
     finally:
         fg.close()
 
@@ -171,5 +172,5 @@ def test_decommission_erases_everyone_and_certifies_it(fg: Faceguard, lfw: Path)
     assert result.people_erased == 2 and len(result.certificates) == 2
     assert result.summary.scope == "decommission" and result.summary.data_key_destroyed
     assert verify_with_public_key(result.summary, fg.public_key_hex)
-    assert fg.stats() == {"people": 0, "templates": {}}
+    assert fg.stats() == Stats(0, {})
     assert fg.verify_audit().ok

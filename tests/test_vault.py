@@ -26,6 +26,7 @@ from faceguard import Faceguard, db
 from faceguard.engine.dlib_engine import DlibEngine
 from faceguard.engine.types import Face, Template
 from faceguard.errors import ConfigError, EngineMismatch, MasterKeyMissing, NotFound, VaultError
+from faceguard.results import Stats
 from faceguard.store.core import master_key_path
 from faceguard.vault.keys import Keyring, load_master_key, new_master_key, record_aad
 from faceguard.vault.templates import Vault
@@ -193,7 +194,7 @@ def test_no_master_key_and_no_dev_mode_is_refused(
     assert sorted(p.name for p in folder.iterdir()) == ["faceguard.toml"]  # nothing created
 
     with Faceguard.open(folder, engine=engine, dev=True) as fg:  # dev makes a local key
-        assert fg.stats() == {"people": 0, "templates": {}}
+        assert fg.stats() == Stats(0, {})
     assert stat.S_IMODE(master_key_path(folder).stat().st_mode) == 0o600
 
 

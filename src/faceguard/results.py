@@ -52,6 +52,14 @@ class ConsentReceipt:
 
 
 @dataclass(frozen=True)
+class Stats:
+    """Counts for reports: active people, and stored templates per purpose."""
+
+    people: int
+    templates: dict[str, int]
+
+
+@dataclass(frozen=True)
 class EnrollResult:
     """Templates stored for one subject and purpose."""
 

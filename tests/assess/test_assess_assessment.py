@@ -29,6 +29,7 @@ from faceguard.assess import (
 )
 from faceguard.errors import ConfigError
 from faceguard.policy.deployment import Deployment, parse_deployment
+from faceguard.results import Stats
 
 EXPECTED_KEYS = (
     "scope", "lawfulness", "least_impact", "alternatives", "minimisation_retention",
@@ -52,7 +53,7 @@ def facts(dep: Deployment, people: int = 1234) -> AssessmentFacts:
                            public_place=dep.deployment.public_place, crossed_on=None,
                            today=date(2025, 9, 20))
     return AssessmentFacts.from_stats(
-        dep, {"people": people, "templates": {"access-control": 1200, "attendance": 40}},
+        dep, Stats(people, {"access-control": 1200, "attendance": 40}),
         controls=["AES-256-GCM templates", "signed audit chain"], as_of=date(2025, 9, 20),
         filing=status)
 

@@ -18,6 +18,7 @@ from faceguard.assess import (
 )
 from faceguard.errors import ConfigError
 from faceguard.policy.deployment import parse_deployment
+from faceguard.results import Stats
 
 TODAY = date(2025, 9, 22)
 
@@ -117,7 +118,7 @@ def test_filing_packet_holds_everything_the_filing_needs() -> None:
     status = filing_status(100_000, 100_000, inclusive=True, public_place_triggers=False,
                            public_place=False, crossed_on=None, today=TODAY)
     facts = AssessmentFacts.from_stats(
-        dep, {"people": 100_000, "templates": {"access-control": 100_500}},
+        dep, Stats(100_000, {"access-control": 100_500}),
         controls=["AES-256-GCM templates"], as_of=TODAY, filing=status)
     assessment = draft_assessment(dep, facts)
     rules = [{"id": "R15", "kind": "WARN", "source": "FRM 15"},

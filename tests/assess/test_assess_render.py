@@ -25,13 +25,14 @@ from faceguard.assess import (
 from faceguard.assess.render import FILING_HEADINGS, FONT_CANDIDATES
 from faceguard.errors import ConfigError
 from faceguard.policy.deployment import parse_deployment
+from faceguard.results import Stats
 
 TODAY = date(2025, 9, 22)
 
 
 def assessment(name: str = "Test gate") -> Assessment:
     dep = parse_deployment(TEST_DEPLOYMENT.replace('name = "Test gate"', f'name = "{name}"'))
-    facts = AssessmentFacts.from_stats(dep, {"people": 120, "templates": {}}, controls=[],
+    facts = AssessmentFacts.from_stats(dep, Stats(120, {}), controls=[],
                                        as_of=TODAY)
     return draft_assessment(dep, facts)
 
@@ -40,7 +41,7 @@ def packet() -> FilingPacket:
     dep = parse_deployment(TEST_DEPLOYMENT)
     status = filing_status(100_000, 100_000, inclusive=True, public_place_triggers=False,
                            public_place=False, crossed_on=None, today=TODAY)
-    facts = AssessmentFacts.from_stats(dep, {"people": 100_000, "templates": {}},
+    facts = AssessmentFacts.from_stats(dep, Stats(100_000, {}),
                                        controls=["signed audit"], as_of=TODAY, filing=status)
     return filing_packet(dep, facts, draft_assessment(dep, facts), status,
                          rules=[{"id": "R15", "kind": "WARN"}])

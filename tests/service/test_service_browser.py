@@ -164,7 +164,7 @@ def test_kiosk_without_javascript_uses_the_file_input(browsing: Browsing,
     page.wait_for_selector("#outcome-ok")
     shot(page, "kiosk-no-javascript-enrolled")
     context.close()
-    assert fg.stats()["templates"] == {PURPOSE: 1, "attendance": 1}
+    assert fg.stats().templates == {PURPOSE: 1, "attendance": 1}
 
 
 def test_a_declined_consent_shows_the_alternatives(browsing: Browsing,
@@ -325,7 +325,7 @@ def test_kiosk_live_check_with_a_real_head_turning(playwright: sync_api.Playwrig
     assert "Done: face recognition is set up for you" in outcome
     assert "For access control: kept until" in outcome and "For attendance" in outcome
     browser.close()
-    assert fg.stats()["templates"] == {PURPOSE: 1, "attendance": 1}
+    assert fg.stats().templates == {PURPOSE: 1, "attendance": 1}
     [passed] = fg._store.audit.events(operation="liveness.passed")
     operator = next(k for k in service.app.state.service.keys.list_keys()
                     if k.role == "operator")

@@ -166,7 +166,7 @@ def test_a_real_head_turning_enrolls_verifies_and_identifies(service: Service,
     # the same live answer enrolls the person's other purpose, once
     other = client.post("/api/v1/purposes/attendance/enrollments", headers=operator, json=body)
     assert other.status_code == 201, other.text
-    assert live.stats()["templates"] == {PURPOSE: 1, "attendance": 1}
+    assert live.stats().templates == {PURPOSE: 1, "attendance": 1}
     assert len(events(live, "liveness.passed")) == 1
     # but not the same purpose twice: that is a replay
     again = client.post(ENROLL, headers=operator, json=body)
@@ -355,7 +355,7 @@ def test_the_kiosk_enrolls_each_agreed_purpose_from_one_live_answer(service: Ser
     assert done.status_code == 201, done.text
     assert [e["purpose"] for e in done.json()["enrollments"]] == [PURPOSE, "attendance"]
     assert done.json()["message"].startswith("Your pictures were not kept.")
-    assert live.stats()["templates"] == {PURPOSE: 1, "attendance": 1}
+    assert live.stats().templates == {PURPOSE: 1, "attendance": 1}
     assert len(events(live, "liveness.passed")) == 1
     # a refusal is in the person's words, with the rule and the reasons
     consent(live, "resident-19")

@@ -211,7 +211,7 @@ def test_declining_shows_the_alternatives_is_recorded_and_never_asked_again(
     declined = fg._store.audit.events(operation="consent.declined")
     assert [(e.purpose, e.subject, e.rules) for e in declined] == [
         (PURPOSE, None, ("R4", "R6")), ("attendance", None, ("R4", "R6"))]
-    assert fg.stats()["people"] == 0  # a person who says no is not stored
+    assert fg.stats().people == 0  # a person who says no is not stored
     with fg._store.records.connect() as conn:
         stored = conn.execute(sa.select(db.consent_declines.c.lookup_hash)).scalars().all()
     assert "r-2" not in stored and len(stored) == 2  # keyed hash only
@@ -247,7 +247,7 @@ def test_agreeing_to_one_purpose_records_a_click_consent_and_enrolls(
     unanswered = service.client.post("/kiosk/decide", headers=service.auth("operator"), data={
         "external_id": "r-5", "name": "New", "consent-access-control": "agree"})
     assert unanswered.status_code == 422 and "Please answer each question" in unanswered.text
-    assert fg.stats()["people"] == 1  # nothing recorded for r-5
+    assert fg.stats().people == 1  # nothing recorded for r-5
     confirmed = kiosk_post(service, "/kiosk/decide", {"external_id": "r-4", "name": "Liu"})
     assert 'id="capture-form"' in confirmed  # nothing left to ask: straight to the photo
 

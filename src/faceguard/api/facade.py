@@ -26,6 +26,8 @@ from faceguard.errors import (
 )
 from faceguard.policy.deployment import Deployment, PurposeSection
 from faceguard.policy.purposes import check_purpose_name
+from faceguard.results import Stats
+from faceguard.rights import views
 from faceguard.store.core import Store
 from faceguard.timeutil import iso, utc_now
 
@@ -93,23 +95,10 @@ class FacadeBase:
         self.extractor: ExtractionPool | None = None
 
 
-    def stats(self) -> dict[str, Any]:
-        """Counts for reports: active subjects, templates per purpose."""
+    def stats(self) -> Stats:
+        """Counts for reports: active people, templates per purpose."""
         with self._store.records.connect() as conn:
-            people = conn.execute(
-                sa.select(sa.func.count()).select_from(db.subjects).where(
-                    db.subjects.c.status == "active"
-                )
-            ).scalar_one()
-            per_purpose = {
-                r.purpose: r.n
-                for r in conn.execute(
-                    sa.select(db.templates.c.purpose, sa.func.count().label("n")).group_by(
-                        db.templates.c.purpose
-                    )
-                )
-            }
-        return {"people": int(people), "templates": per_purpose}
+            return views.stats(conn)
 
     # ---- policy helpers -----------------------------------------------------------------
 

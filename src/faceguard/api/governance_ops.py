@@ -8,6 +8,7 @@ verify and identify refuse, citing the first violated rule, while the check fail
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import replace
 from datetime import date
@@ -104,8 +105,7 @@ class GovernanceOps(FacadeBase):
         return path
 
     def _assessment_facts(self) -> AssessmentFacts:
-        stats = self.stats()
-        stats["people"] = self.people_enrolled()
+        stats = dataclasses.replace(self.stats(), people=self.people_enrolled())
         level = self.deployment.deployment.protection_level
         return AssessmentFacts.from_stats(
             self.deployment, stats, controls=controls_in_force(level, service=False),

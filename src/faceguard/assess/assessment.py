@@ -31,6 +31,7 @@ from faceguard.assess.storage import dump_toml, parse_assessment_toml
 from faceguard.errors import ConfigError
 from faceguard.policy.deployment import Deployment
 from faceguard.policy.packs import pack_numbers
+from faceguard.results import Stats
 from faceguard.timeutil import iso, utc_now
 
 if TYPE_CHECKING:
@@ -62,13 +63,13 @@ class AssessmentFacts:
     minors_enrolled: int | None = None
 
     @classmethod
-    def from_stats(cls, deployment: Deployment, stats: dict[str, Any], *, controls: list[str],
+    def from_stats(cls, deployment: Deployment, stats: Stats, *, controls: list[str],
                    as_of: date, filing: FilingStatus | None = None) -> AssessmentFacts:
-        """Facts from ``Faceguard.stats()`` (``{"people": n, "templates": {purpose: n}}``)."""
+        """Facts from ``Faceguard.stats()`` (people held, templates per purpose)."""
         dep = deployment.deployment
         return cls(
-            people_enrolled=int(stats["people"]),
-            templates={str(k): int(v) for k, v in dict(stats["templates"]).items()},
+            people_enrolled=stats.people,
+            templates=dict(stats.templates),
             protection_level=dep.protection_level,
             controls=list(controls),
             alternatives=list(dep.alternatives),

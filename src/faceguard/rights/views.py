@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from faceguard import db
 from faceguard.consent import records as consents
 from faceguard.errors import NotFound, VaultError
-from faceguard.results import ConsentRow, ExpiringRow, SubjectRow
+from faceguard.results import ConsentRow, ExpiringRow, Stats, SubjectRow
 from faceguard.vault.templates import Vault
 
 
@@ -57,3 +57,13 @@ def open_reviews(conn: sa.Connection) -> int:
     """How many human-review requests wait for an answer (R17)."""
     return int(conn.execute(sa.select(sa.func.count()).select_from(db.reviews).where(
         db.reviews.c.status == "open")).scalar_one())
+
+
+def stats(conn: sa.Connection) -> Stats:
+    """Active people and stored templates per purpose."""
+    people = conn.execute(sa.select(sa.func.count()).select_from(db.subjects)
+                          .where(db.subjects.c.status == "active")).scalar_one()
+    per_purpose = {r.purpose: int(r.n) for r in conn.execute(
+        sa.select(db.templates.c.purpose, sa.func.count().label("n"))
+        .group_by(db.templates.c.purpose))}
+    return Stats(int(people), per_purpose)

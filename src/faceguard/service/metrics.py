@@ -87,7 +87,7 @@ class Metrics:
                "(R15).", [({}, fg.people_enrolled())])
         stats = fg.stats()
         metric("faceguard_templates", "gauge", "Stored templates per purpose.",
-               [({"purpose": p}, n) for p, n in sorted(stats["templates"].items())])
+               [({"purpose": p}, n) for p, n in sorted(stats.templates.items())])
         counts = fg.record_counts()
         metric("faceguard_audit_events", "gauge", "Events in the processing record (R11).",
                [({}, counts.audit_events)])

@@ -63,7 +63,7 @@ def dashboard_data(fg: Faceguard, expiring_days: int) -> dict[str, Any]:
                        "purposes": sorted(fg.deployment.purposes)},
         "check": fg.check().to_json(),
         "people": fg.people_enrolled(),
-        "templates": fg.stats()["templates"],
+        "templates": fg.stats().templates,
         "filing": filing,
         "expiring_days": expiring_days,
         "expiring": fg.expiring(within_days=expiring_days),
