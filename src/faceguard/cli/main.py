@@ -1,10 +1,5 @@
-"""The ``faceguard`` command: a thin shell over ``Faceguard``.
-
-Exit codes: 0 success (verify/identify: a match); 1 a negative decision (no-match, unknown)
-or a failed audit verification; 2 usage or configuration error (including a missing master
-key); 3 refused by a rule (the rule ID is printed); 4 bad image or no usable face;
-5 not found; 6 encrypted data could not be opened.
-"""
+"""The ``faceguard`` command group, its global options and ``init``; the command groups
+are registered from their modules. Exit codes are listed in ``cli.common``."""
 
 from __future__ import annotations
 
