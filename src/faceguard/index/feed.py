@@ -6,7 +6,8 @@ each of them to ``index_changes`` (see ``db.index_changes``) in the transaction 
 before a partition is searched, :func:`catch_up` applies the rows after the last it saw: one
 indexed query, empty when nothing changed. Removals are applied first, then the templates of
 every subject with an addition are read again from the store (only those still alive under an
-active consent), so the order of the rows does not matter and nothing is added twice.
+active consent), so the order of the rows does not matter and nothing is added twice;
+templates the partition already holds (this process's own enrollments) are not read again.
 
 The partition stays a cache: every match it proposes is confirmed against the store before it
 is answered, so a lagging partition fails closed.
@@ -41,21 +42,26 @@ def catch_up(records: sa.Engine, vault: Vault, partition: Partition, purpose: st
              now: str) -> int:
     """Apply the feed's rows for ``purpose`` after ``partition.feed_seq`` (read from the
     record store, templates opened by the vault); returns how many rows were applied."""
-    with partition.feed_lock:
-        with records.connect() as conn:
-            rows = _SINCE.rows(conn, {"purpose": purpose, "after": partition.feed_seq})
-            if not rows:
-                return 0
-            added = sorted({row[2] for row in rows if row[1] == "add"})
-            subjects, ids, engines, matrix = vault.load_subjects(
-                conn, purpose, now, partition.dimension, added)
-        for engine in engines:
-            require_same_engine(engine, partition.engine)
+    with partition.feed_lock, records.connect() as conn:
+        rows = _SINCE.rows(conn, {"purpose": purpose, "after": partition.feed_seq})
+        if not rows:
+            return 0
         gone = {row[3] for row in rows if row[1] == "remove" and row[3] is not None}
         if gone:
             partition.remove_templates(gone)
         for subject in {row[2] for row in rows if row[1] == "remove" and row[3] is None}:
             partition.remove_subject(subject)
-        partition.add_missing(subjects, ids, matrix)
+        # Templates this process added itself (its own enrollments) are held already: only
+        # the others, and subjects whose consent resumed, are read and opened again.
+        added = {row[3]: row[2] for row in rows if row[1] == "add" and row[3] is not None}
+        held = partition.held(set(added)) if added else set()
+        load = {s for t, s in added.items() if t not in held}
+        load |= {row[2] for row in rows if row[1] == "add" and row[3] is None}
+        if load:
+            subjects, ids, engines, matrix = vault.load_subjects(
+                conn, purpose, now, partition.dimension, sorted(load))
+            for engine in engines:
+                require_same_engine(engine, partition.engine)
+            partition.add_missing(subjects, ids, matrix)
         partition.feed_seq = int(rows[-1][0])
         return len(rows)

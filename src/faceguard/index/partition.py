@@ -133,14 +133,26 @@ class Partition:
         if not template_ids:
             return 0
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        wanted = np.array([t.encode() for t in template_ids], dtype=bytes)
         with self._lock:
-            held = self._template_ids[: self._size][self._alive[: self._size]]
-            wanted = np.array([t.encode() for t in template_ids], dtype=bytes)
-            new = np.flatnonzero(~np.isin(wanted, held))
+            new = np.flatnonzero(~np.isin(wanted, self._present(wanted)))
             if len(new):
                 self._append([subject_ids[i] for i in new], [template_ids[i] for i in new],
                               vectors[new])
         return len(new)
+
+    def held(self, template_ids: set[str]) -> set[str]:
+        """Which of ``template_ids`` this partition holds alive."""
+        wanted = np.array([t.encode() for t in template_ids], dtype=bytes)
+        with self._lock:
+            return {t.decode() for t in self._present(wanted)}
+
+    def _present(self, wanted: np.ndarray) -> np.ndarray:
+        """The IDs of ``wanted`` held alive (the caller holds the lock): one pass over the
+        IDs, no copy of them."""
+        size = self._size
+        ids = self._template_ids[:size]
+        return ids[np.isin(ids, wanted) & self._alive[:size]]
 
     def remove_subject(self, subject_id: str) -> int:
         """Mask out every row of ``subject_id`` at once; returns how many were removed."""
