@@ -45,7 +45,7 @@ from faceguard.errors import (
 )
 from faceguard.liveness.challenge import Challenge
 from faceguard.liveness.detector import PresentationAttackDetector
-from faceguard.liveness.evaluation import PadReport
+from faceguard.liveness.evaluation import PadReport, PadSample
 from faceguard.liveness.lockout import Lockout
 from faceguard.liveness.types import Frame, LivenessAnswer, PadDecision
 from faceguard.operating_points import OPERATING_POINT_NAMES
@@ -132,6 +132,7 @@ __all__ = [
     "OperatingPoint",
     "PadDecision",
     "PadReport",
+    "PadSample",
     "Pair",
     "PolicyError",
     "PresentationAttackDetector",

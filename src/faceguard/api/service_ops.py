@@ -26,7 +26,7 @@ from faceguard.engine.dlib_engine import DlibEngine
 from faceguard.engine.evaluation import EvalReport, Pair
 from faceguard.errors import NoticeError
 from faceguard.liveness.detector import PresentationAttackDetector
-from faceguard.liveness.evaluation import PadReport, evaluate_pad, read_samples
+from faceguard.liveness.evaluation import PadReport, PadSample, evaluate_pad, read_samples
 from faceguard.policy import DeploymentFacts, check_deployment
 from faceguard.policy.deployment import Deployment, load_deployment
 from faceguard.policy.facts import CheckResult
@@ -223,13 +223,12 @@ class ServiceOps(FacadeBase):
                                workers=workers, actor=actor, progress=progress)
 
     @staticmethod
-    def check_file(config: Path) -> tuple[Deployment, CheckResult]:
-        """The deployment file ``config`` judged alone (no data directory or key yet, so
-        nobody enrolled): what ``faceguard check`` prints before ``init``. ``ConfigError``
-        when the file cannot be read as a deployment."""
-        deployment = load_deployment(config)
+    def check_file(deployment: Deployment, config: Path) -> CheckResult:
+        """A deployment read from the file ``config`` (``load_deployment_file``) judged alone
+        (no data directory or key yet, so nobody enrolled): what ``faceguard check`` prints
+        before ``init``."""
         facts = DeploymentFacts(assessment=assessment_state(deployment, config.resolve().parent))
-        return deployment, check_deployment(deployment, facts)
+        return check_deployment(deployment, facts)
 
     @staticmethod
     def load_deployment_file(config: Path) -> Deployment:
@@ -251,20 +250,19 @@ class ServiceOps(FacadeBase):
         return written
 
     @staticmethod
-    def evaluate_pad(source: Path, *, label: str | None = None, stride: int = 1,
-                     max_frames: int = 300, progress: Callable[[int], None] | None = None
-                     ) -> PadReport:
+    def evaluate_pad(samples: Sequence[PadSample], *, stride: int = 1, max_frames: int = 300,
+                     progress: Callable[[int], None] | None = None) -> PadReport:
         """Presentation-attack detection figures (APCER, BPCER, decision time) on labelled
-        media (``faceguard eval-pad``), with the default engine's detector."""
-        samples = read_samples(source, label=label)
+        media (``faceguard eval-pad``; ``pad_samples`` reads them), with the default
+        engine's detector."""
         detector = PresentationAttackDetector(DlibEngine(cnn_fallback=False))
         return evaluate_pad(samples, detector, stride=stride, max_frames=max_frames,
                             progress=progress)
 
     @staticmethod
-    def pad_samples(source: Path, *, label: str | None = None) -> int:
-        """How many labelled samples ``source`` names (for a progress bar)."""
-        return len(read_samples(source, label=label))
+    def pad_samples(source: Path, *, label: str | None = None) -> list[PadSample]:
+        """The labelled presentations ``source`` names (a folder, a CSV or a list file)."""
+        return read_samples(source, label=label)
 
     @staticmethod
     def redaction_units(src: Path) -> int:

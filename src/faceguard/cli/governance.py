@@ -46,10 +46,7 @@ def check(ctx: Context, command_config: Path | None, as_json: bool) -> None:
             result = fg.check()
     except FaceguardError:
         # no data directory or key yet: judge the file alone (nobody enrolled)
-        try:
-            deployment, result = Faceguard.check_file(config)
-        except FaceguardError as exc:
-            out.fail(exc)
+        result = Faceguard.check_file(deployment, config)
     lines = [f"{result.status.upper()}: {deployment.deployment.name}"]
     lines += [f"  {f.kind:6s} {f.rule:4s} {f.detail}" for f in result.violations]
     lines += [f"  {f.kind:6s} {f.rule:4s} {f.detail}" for f in result.warnings]
