@@ -30,6 +30,7 @@ from faceguard.engine.calibration import load_calibration, load_calibration_file
 from faceguard.engine.fast_resnet import FastDlibEngine
 from faceguard.engine.pipeline import Extraction, extract
 from faceguard.engine.types import FaceEngine, require_same_engine
+from faceguard.engine.workers import ExtractionPool
 from faceguard.errors import ConfigError, FaceguardError
 from faceguard.index import feed as index_feed
 from faceguard.index.partition import Partition
@@ -94,8 +95,6 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps, Se
         service's face work then uses every core, and an image that crashes native code
         takes down a worker, not the service. ``ConfigError`` if the workers' engine is not
         this one."""
-        from faceguard.engine.workers import ExtractionPool
-
         if self.extractor is not None:
             self.extractor.close()
             self.extractor = None

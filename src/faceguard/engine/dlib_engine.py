@@ -147,7 +147,7 @@ class DlibEngine:
     def _detect(self, models: dict[str, Any], rgb: np.ndarray) -> list[Face]:
         height, width = rgb.shape[:2]
         scale = self._detection_scale(height, width)
-        work = _resize(rgb, scale) if abs(scale - 1.0) > 1e-3 else rgb
+        work = _resize(rgb, scale)  # the array itself at scale 1
         boxes = [(r, 1.0, scale) for r in models["hog"](work, 0)]
         if not boxes and self.cnn_fallback:
             cnn_scale = min(1.0, self.cnn_max_side / max(height, width))

@@ -19,8 +19,8 @@ MIN_IMAGE_SIDE = 32
 
 #: Extractions (decode to embedding) in flight in this process at once; others wait. The
 #: engine computes on one core per call, so more would only hold more decoded pictures in
-#: memory: the decoded-image memory of a process stays under this many times the limits'
-#: ``max_decoded_bytes`` (twice that, counting each picture's RGB array).
+#: memory: decoding holds at most about 2.25 times the limits' ``max_decoded_bytes`` per
+#: extraction in flight (the decoded picture and its RGB array; ``bench/bench_decode.py``).
 EXTRACTIONS_IN_FLIGHT = default_pool_size()
 _slots = threading.BoundedSemaphore(EXTRACTIONS_IN_FLIGHT)
 
