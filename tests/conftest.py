@@ -1,4 +1,12 @@
-"""Shared fixtures: the real faces folder, one dlib engine per session, a fresh store per test."""
+"""Shared fixtures: the real faces folder, one dlib engine per session, a fresh store per test.
+
+Every test that makes a store of its own (it uses ``tmp_path``, ``data_dir`` or ``fg``) runs
+twice: on the embedded SQLite file and on a fresh PostgreSQL database of its own (made from a
+migrated template database, dropped afterwards) named by ``FACEGUARD_DATABASE_URL`` for the
+test and every process it starts. The server is ``$FACEGUARD_TEST_POSTGRES`` (default
+``postgresql://postgres@127.0.0.1:5432``); ``FACEGUARD_TEST_BACKENDS=sqlite`` runs SQLite only.
+Where the server cannot be reached the PostgreSQL runs skip, saying so.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +18,56 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import pgtest
 from faceguard import Faceguard
 from faceguard.assess import save_assessment
 from faceguard.engine.dlib_engine import DlibEngine
 
 REPO = Path(__file__).resolve().parents[1]
+BACKENDS = os.environ.get("FACEGUARD_TEST_BACKENDS", "sqlite,postgresql").split(",")
+#: Fixtures that make a store per test: their tests run on every backend.
+_PER_TEST_STORE = {"tmp_path", "data_dir", "fg"}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if ("backend" in metafunc.fixturenames and _PER_TEST_STORE & set(metafunc.fixturenames)
+            and not metafunc.definition.get_closest_marker("sqlite_only")):
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[pgtest.Server | None]:
+    """A migrated template database on the test server (``None`` if it cannot be reached)."""
+    server = pgtest.Server.reach()
+    if server is None:
+        yield None
+        return
+    server.make_template()
+    try:
+        yield server
+    finally:
+        server.drop_template()
+
+
+@pytest.fixture(autouse=True)
+def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The record store of this test: ``sqlite`` (the data directory's file) or
+    ``postgresql`` (a database of its own, in ``FACEGUARD_DATABASE_URL``)."""
+    name = getattr(request, "param", "sqlite")
+    if name != "postgresql":
+        monkeypatch.delenv("FACEGUARD_DATABASE_URL", raising=False)
+        yield name
+        return
+    server = request.getfixturevalue("postgres_template")
+    if server is None:
+        pytest.skip(f"PostgreSQL not reachable at {pgtest.SERVER}: start it with "
+                    "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`")
+    url = server.fresh_database()
+    monkeypatch.setenv("FACEGUARD_DATABASE_URL", url)
+    try:
+        yield name
+    finally:
+        server.drop(url)
 
 TEST_DEPLOYMENT = """\
 [deployment]

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
-import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,6 +28,7 @@ from faceguard.audit.events import AuditEvent, AuditReport
 from faceguard.audit.log import AuditLog
 from faceguard.db import connect, upgrade
 from faceguard.errors import AuditError
+from pgtest import raw
 
 EVERY = 4  # checkpoints at 4 and 8 for the ten-event chain
 N = 10
@@ -54,7 +54,7 @@ class Store:
                         rules=["R3", "R11"], detail={"template": f"t{i}", "n": i})
 
     def sql(self, *statements: tuple[str, tuple[Any, ...]]) -> None:
-        with closing(sqlite3.connect(self.path)) as db, db:
+        with raw(self.path.parent) as db:
             for statement, params in statements:
                 db.execute(statement, params)
 
@@ -64,12 +64,11 @@ class Store:
                   tuple(row.values())))
 
     def rows(self) -> list[dict[str, Any]]:
-        with closing(sqlite3.connect(self.path)) as db:
-            db.row_factory = sqlite3.Row
+        with raw(self.path.parent, dicts=True) as db:
             return [dict(r) for r in db.execute("SELECT * FROM audit_events ORDER BY seq")]
 
     def count(self, table: str) -> int:
-        with closing(sqlite3.connect(self.path)) as db:
+        with raw(self.path.parent) as db:
             return int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
 
@@ -82,7 +81,7 @@ def _clock() -> Callable[[], datetime]:
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
     path = tmp_path / "faceguard.db"
-    engine = connect(path)
+    engine = connect(os.environ.get("FACEGUARD_DATABASE_URL") or path)
     upgrade(engine, "records")
     key = Ed25519PrivateKey.generate()
     yield Store(path, engine, key, AuditLog(engine, key, checkpoint_every=EVERY, clock=_clock()))
@@ -167,7 +166,7 @@ def test_hash_holds_for_text_that_json_escapes(store: Store) -> None:
 def test_checkpoints_and_head_are_signed_by_public_key(store: Store) -> None:
     store.fill()
     public = Ed25519PublicKey.from_public_bytes(bytes.fromhex(store.log.public_key_hex))
-    with closing(sqlite3.connect(store.path)) as db:
+    with raw(store.path.parent) as db:
         cps = db.execute("SELECT seq, hash, signed_at, signature FROM audit_checkpoints "
                          "ORDER BY seq").fetchall()
         head = json.loads(db.execute("SELECT value FROM settings WHERE key = 'audit.head'")
@@ -410,7 +409,7 @@ def test_rehashed_chain_with_checkpoints_deleted_is_caught_by_head(store: Store)
 
 def test_forged_checkpoint_signature_is_found(store: Store) -> None:
     store.fill()
-    with closing(sqlite3.connect(store.path)) as db:
+    with raw(store.path.parent) as db:
         digest, signed_at = db.execute(
             "SELECT hash, signed_at FROM audit_checkpoints WHERE seq = 8").fetchone()
     forged = Ed25519PrivateKey.generate().sign(

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import io
 import pickle
-import sqlite3
 import struct
 import zlib
 from collections.abc import Callable
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +31,7 @@ from faceguard.errors import (
     QualityError,
     TooManyFaces,
 )
+from pgtest import raw
 
 PURPOSE = "access-control"
 PERSON = "emp-0042"
@@ -48,7 +47,7 @@ class Snapshot:
 
 
 def snapshot(fg: Faceguard) -> Snapshot:
-    with closing(sqlite3.connect(fg._store.data_dir / "faceguard.db")) as conn:
+    with raw(fg._store.data_dir) as conn:
         rows = {
             table: int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
             for table in ("templates", "subjects", "consents")

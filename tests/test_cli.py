@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from conftest import TEST_DEPLOYMENT, go_live
 from faceguard.cli.main import main
+from pgtest import raw
 
 
 def run(data: Path, *args: str) -> tuple[int, str]:
@@ -95,15 +96,13 @@ def test_refusals_print_the_rule_and_exit_3(cli_data: Path, lfw: Path) -> None:
 
 def test_bad_image_exits_4_and_a_tampered_record_exits_1(cli_data: Path, tmp_path: Path
                                                          ) -> None:
-    import sqlite3
-
     fake = tmp_path / "photo.jpg"
     fake.write_text("not an image")
     assert run(cli_data, "notice", "--purpose", "access-control")[0] == 0
     assert run(cli_data, "notice", "--purpose", "attendance")[0] == 0
     code, out = run(cli_data, "identify", "--purpose", "access-control", str(fake))
     assert code == 4 and "not a recognised image" in out
-    with sqlite3.connect(cli_data / "faceguard.db") as conn:
+    with raw(cli_data) as conn:
         conn.execute("UPDATE audit_events SET outcome = 'forged' WHERE seq = 2")
     code, out = run(cli_data, "audit", "verify", "--json")
     assert code == 1 and json.loads(out)["first_bad_seq"] == 2

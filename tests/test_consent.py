@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
-from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from faceguard.audit.certificates import is_authentic
 from faceguard.engine.dlib_engine import DlibEngine
 from faceguard.errors import ConsentError, NotFound, NoticeError
 from faceguard.timeutil import iso, utc_now
+from pgtest import raw, stored_bytes
 
 # Two people whose LFW images pass the enrollment gate; image 1 enrolls, image 2 probes.
 ALICE = ("Peter_Struck", "emp-1001", "Peter Struck")
@@ -36,7 +35,7 @@ def consent(fg: Faceguard, person: tuple[str, str, str], purpose: str) -> None:
 
 
 def rows(fg: Faceguard, sql: str, *params: object) -> list[tuple[object, ...]]:
-    with closing(sqlite3.connect(fg._store.data_dir / "faceguard.db")) as conn:
+    with raw(fg._store.data_dir) as conn:
         return list(conn.execute(sql, params))
 
 
@@ -46,7 +45,7 @@ def counts(fg: Faceguard) -> dict[str, int]:
 
 
 def key_count(fg: Faceguard) -> int:
-    with closing(sqlite3.connect(fg._store.data_dir / "keys" / "keys.db")) as conn:
+    with raw(fg._store.data_dir, "keys") as conn:
         return int(conn.execute("SELECT count(*) FROM subject_keys").fetchone()[0])
 
 
@@ -180,8 +179,8 @@ def test_minor_with_guardian_consent_is_recorded_and_exported(fg: Faceguard) -> 
     assert record["guardian"] == {
         "name": "Han Meimei", "relationship": "mother", "evidence": "signed-form-33"
     }
-    raw = b"".join(path.read_bytes() for path in fg._store.data_dir.glob("faceguard.db*"))
-    assert b"Han Meimei" not in raw  # guardian details are stored encrypted
+    # guardian details are stored encrypted
+    assert b"Han Meimei" not in stored_bytes(fg._store.data_dir)
     assert rows(fg, "SELECT guardian_ct IS NOT NULL FROM consents") == [(1,)]
 
 
@@ -221,8 +220,7 @@ def test_granting_again_supersedes_the_active_consent(fg: Faceguard) -> None:
     ]
     assert rows(fg, "SELECT count(*) FROM consents WHERE status = 'active'") == [(1,)]
     # The schema itself refuses a second active consent for the same subject and purpose.
-    path = fg._store.data_dir / "faceguard.db"
-    with closing(sqlite3.connect(path)) as conn, pytest.raises(sqlite3.IntegrityError):
+    with raw(fg._store.data_dir) as conn, pytest.raises(conn.integrity_error):
         conn.execute(
             "INSERT INTO consents (subject_id, purpose, notice_id, notice_sha256, method, "
             "evidence_ref, minor, status, granted_at) SELECT subject_id, purpose, "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -304,3 +305,28 @@ def test_another_process_enrolling_and_withdrawing_reaches_this_index(
     assert fg.identify(b.probe, "access-control").decision == "unknown"
     assert len(partition) == 1  # removed by the feed, not only refused by the store check
     assert fg.identify(a.probe, "access-control").external_id == a.external_id
+
+
+def test_an_erasure_on_one_worker_reaches_every_other_at_once(
+    fg: Faceguard, data_dir: Path, engine: DlibEngine, cast: tuple[list[Person], list[bytes]]
+) -> None:
+    """Two workers on one store (on PostgreSQL: as on two machines). After worker A erases a
+    person, worker B's very next answer does not name them, and B's follower removes them
+    from B's memory within a second without any request reaching B."""
+    a, b = cast[0][:2]
+    for person in (a, b):
+        fg.grant_consent(person.external_id, "access-control", name="p", method="click",
+                         evidence="e")
+        fg.enroll(person.external_id, person.enroll[:1], "access-control")
+    with Faceguard.open(data_dir, engine=engine) as other:
+        other.follow_changes(interval=0.2)
+        assert other.identify(a.probe, "access-control").external_id == a.external_id
+        partition = other._store.index.get("access-control")
+        assert partition is not None and len(partition) == 2
+        fg.erase(a.external_id)
+        assert other.identify(a.probe, "access-control").decision == "unknown"
+        fg.erase(b.external_id)  # no request reaches the other worker from here on
+        deadline = time.monotonic() + 1.0
+        while len(partition) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(partition) == 0

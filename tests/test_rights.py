@@ -4,7 +4,6 @@ the deletion triggers of PIPL 47 (purpose ended, service ended, BIPA's 3 years).
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
@@ -19,6 +18,7 @@ from faceguard.cli.main import main
 from faceguard.engine.dlib_engine import DlibEngine
 from faceguard.results import Stats
 from faceguard.timeutil import iso, utc_now
+from pgtest import raw
 
 PERSON = "Colin_Powell"
 OTHER = "Tony_Blair"
@@ -151,7 +151,7 @@ def test_bipa_erases_three_years_after_the_last_interaction(
         enrolled(fg, lfw, OTHER, method="written")
         assert fg.verify(OTHER, photo(lfw, OTHER, 2), "attendance").decision == "match"
         two_years_ago = iso(utc_now() - timedelta(days=730))
-        with sqlite3.connect(data_dir / "faceguard.db") as conn:
+        with raw(data_dir) as conn:
             conn.execute("UPDATE subjects SET last_seen_at = ?", (two_years_ago,))
         in_18_months = iso(utc_now() + timedelta(days=550))
         result = fg.sweep(now=in_18_months)

@@ -109,6 +109,7 @@ def test_record_store_copy_holds_no_template_bytes_or_identities(
         assert ciphertext in raw
 
 
+@pytest.mark.sqlite_only("copies and reads the SQLite files themselves (secure_delete)")
 def test_erased_subject_is_unreadable_in_an_old_copy(
     fg: Faceguard, two_people: tuple[str, str], tmp_path: Path
 ) -> None:

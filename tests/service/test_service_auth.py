@@ -14,10 +14,11 @@ from fastapi.testclient import TestClient
 from conftest import TEST_DEPLOYMENT
 from faceguard import ApiKeys, ConfigError, Faceguard
 from faceguard.access import totp
+from faceguard.access.sessions import Sessions, Throttle
 from faceguard.engine.dlib_engine import DlibEngine
 from faceguard.service import ServiceSettings, create_app
-from faceguard.service.sessions import Sessions, Throttle
 from faceguard.service.settings import SETTINGS_DOC
+from pgtest import stored_bytes
 from test_service_support import Service, make_service
 
 
@@ -66,7 +67,7 @@ def test_keys_are_random_shown_once_and_stored_only_as_a_hash(service: Service,
     assert all(set(k) == set(created["key"]) for k in listed)  # never a secret
     assert secret not in service.client.get("/keys", headers=service.auth("admin")).text
     # the record store and its write-ahead log, if it keeps one
-    stored = b"".join(p.read_bytes() for p in sorted(data_dir.glob("faceguard.db*")))
+    stored = stored_bytes(data_dir)
     assert secret.encode() not in stored
     assert hashlib.sha256(secret.encode()).hexdigest().encode() in stored
     me = service.client.get("/api/v1/me", headers={"X-API-Key": secret}).json()
@@ -196,9 +197,9 @@ def test_failed_logins_lock_out_invalid_keys_not_valid_ones(fg: Faceguard) -> No
     assert done.status_code == 303 and done.cookies.get("fg_session")
 
 
-def test_throttle_window_and_lockout_expire() -> None:
+def test_throttle_window_and_lockout_expire(fg: Faceguard) -> None:
     now = [1000.0]
-    throttle = Throttle(3, 60, 300, clock=lambda: now[0])
+    throttle = Throttle(fg._store.records, 3, 60, 300, clock=lambda: now[0])
     assert not throttle.fail("a") and not throttle.fail("a")
     now[0] += 61  # the first two fall out of the window
     assert not throttle.fail("a") and not throttle.fail("a")
@@ -208,9 +209,11 @@ def test_throttle_window_and_lockout_expire() -> None:
     assert throttle.retry_after("a") is None
 
 
-def test_sessions_end_when_idle_after_their_maximum_and_with_their_key() -> None:
+def test_sessions_end_when_idle_after_their_maximum_and_with_their_key(fg: Faceguard
+                                                                      ) -> None:
     now = [0.0]
-    sessions = Sessions(idle_seconds=60, max_seconds=200, clock=lambda: now[0])
+    sessions = Sessions(fg._store.records, idle_seconds=60, max_seconds=200,
+                        clock=lambda: now[0])
     token = sessions.create("k_1", second_factor=False)
     for _ in range(3):
         now[0] += 59
@@ -223,6 +226,26 @@ def test_sessions_end_when_idle_after_their_maximum_and_with_their_key() -> None
     other = sessions.create("k_2", second_factor=False)
     sessions.end_key("k_2")
     assert sessions.get(other) is None
+
+
+def test_sessions_and_lockouts_are_shared_by_every_worker(data_dir: Path,
+                                                          engine: DlibEngine) -> None:
+    """Two processes' worth of Faceguard on one store (as two workers are): a session made
+    on one is valid on the other, ended on either ends it for both, and failures counted on
+    both lock the bucket for both."""
+    with Faceguard.open(data_dir, engine=engine) as one, \
+            Faceguard.open(data_dir, engine=engine) as two:
+        a, b = one.sessions(60, 600), two.sessions(60, 600)
+        token = a.create("k_1", second_factor=True)
+        seen = b.get(token)
+        assert seen is not None and seen.key_id == "k_1" and seen.second_factor
+        b.end(token)
+        assert a.get(token) is None
+        ta, tb = one.throttle(4, 60, 300), two.throttle(4, 60, 300)
+        assert not ta.fail("addr:10.0.0.9") and not tb.fail("addr:10.0.0.9")
+        assert not ta.fail("addr:10.0.0.9") and tb.fail("addr:10.0.0.9")
+        assert ta.retry_after("addr:10.0.0.9") is not None
+        assert ta.locked_clients == tb.locked_clients == 1
 
 
 # ---- browser sessions -------------------------------------------------------------------

@@ -33,18 +33,22 @@ from faceguard.engine.types import FaceEngine, require_same_engine
 from faceguard.engine.workers import ExtractionPool
 from faceguard.errors import ConfigError, FaceguardError
 from faceguard.index import feed as index_feed
+from faceguard.index.follow import Follower
 from faceguard.index.partition import Partition
 from faceguard.liveness import LivenessAnswer
 from faceguard.policy.deployment import STARTER_TOML, load_deployment
 from faceguard.results import EnrollResult, IdentifyResult, VerifyResult
 from faceguard.rights.recovery import open_store
-from faceguard.store.core import CONFIG_FILE, master_key_path
+from faceguard.store.core import CONFIG_FILE, database_url, master_key_path
 from faceguard.timeutil import iso, utc_now
 from faceguard.vault.keys import load_master_key, new_master_key, write_key_file
 
 
 class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps, ServiceOps):
     """Consent-gated enrollment, verification and identification on one data directory."""
+
+    #: The background follower of the change feed (``follow_changes``), if started.
+    _follower: Follower | None = None
 
     # ---- construction -------------------------------------------------------------------
 
@@ -87,7 +91,8 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps, Se
             load_calibration_file(calibration, engine.engine_id) if calibration is not None
             else load_calibration(engine.engine_id.split(":")[0], engine.engine_id)
         )
-        return cls(open_store(data_dir, master), deployment, engine, points,
+        url = database_url(data_dir, deployment.storage.url if deployment.storage else None)
+        return cls(open_store(data_dir, master, url=url), deployment, engine, points,
                    config_dir=config.resolve().parent)
 
     def use_worker_processes(self, workers: int) -> None:
@@ -106,7 +111,23 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps, Se
                               f"{self.engine.engine_id}")
         self.extractor = pool
 
+    def follow_changes(self, interval: float = 0.5) -> None:
+        """Keep the loaded index partitions current from a background thread (``index.
+        follow``): enrollments, withdrawals and erasures made by other workers reach this
+        one within about ``interval`` seconds (on PostgreSQL, at their notification)."""
+        if self._follower is None:
+            self._follower = Follower(self._store.records, self._catch_up_all,
+                                      interval=interval)
+
+    def _catch_up_all(self) -> None:
+        now = iso(utc_now())
+        for purpose, partition in self._store.index.partitions():
+            index_feed.catch_up(self._store.records, self._store.vault, partition, purpose, now)
+
     def close(self) -> None:
+        if self._follower is not None:
+            self._follower.close()
+            self._follower = None
         if self.extractor is not None:
             self.extractor.close()
             self.extractor = None

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from faceguard.access.keys import ApiKeys
+from faceguard.access.sessions import Sessions, Throttle
 from faceguard.api.batch import BatchReport, ManifestRow
 from faceguard.api.facade import FacadeBase
 from faceguard.assess import assessment_state, render_html, render_pdf
@@ -57,6 +58,14 @@ class ServiceOps(FacadeBase):
                 self._store, level=lambda: self.deployment.deployment.protection_level,
                 check_purpose=self.purpose)
         return self._api_keys
+
+    def sessions(self, idle_seconds: int, max_seconds: int) -> Sessions:
+        """Browser sessions, kept in the record store: every worker shares them."""
+        return Sessions(self._store.records, idle_seconds, max_seconds)
+
+    def throttle(self, failures: int, window_seconds: int, lockout_seconds: int) -> Throttle:
+        """The failed-authentication throttle, kept in the record store (every worker)."""
+        return Throttle(self._store.records, failures, window_seconds, lockout_seconds)
 
     # ---- kiosk declines (R4, R6) --------------------------------------------------------
 

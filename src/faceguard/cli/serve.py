@@ -70,9 +70,14 @@ def _opened(obj: Context, dev: bool) -> Iterator[Faceguard]:
 @click.option("--face-workers", type=click.IntRange(0, 64), default=None,
               help="Processes that extract faces from images (default: one per core; 0: "
                    "in the service's own threads).")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Service processes sharing the address (and the database): a request may "
+                   "land on any of them.")
+@click.option("--listen-fd", type=int, default=None, hidden=True,
+              help="(Set by the supervisor of --workers) accept on this inherited socket.")
 @click.pass_obj
-def serve(obj: Context, host: str, port: int, dev_flag: bool, face_workers: int | None
-          ) -> None:
+def serve(obj: Context, host: str, port: int, dev_flag: bool, face_workers: int | None,
+          workers: int, listen_fd: int | None) -> None:
     """Run the API, the operator/DPO pages and the kiosk (FastAPI + Uvicorn).
 
     Without a master key, and without --dev, it refuses to start. At protection level 3 it
@@ -83,21 +88,28 @@ def serve(obj: Context, host: str, port: int, dev_flag: bool, face_workers: int 
     """
     import uvicorn
 
+    from faceguard.cli import supervisor
     from faceguard.engine.pool import default_pool_size
     from faceguard.service import ServiceSettings, create_app
 
     dev = bool(obj.dev or dev_flag)
+    if listen_fd is not None:
+        _worker(obj, dev, listen_fd, face_workers)
+        return
     with _opened(obj, dev) as fg:
         try:
             app = create_app(fg, ServiceSettings.from_env(dev=dev or None))
         except FaceguardError as exc:
             _fail(exc)
-        workers = default_pool_size() if face_workers is None else face_workers
-        if workers:
+        extractors = default_pool_size() if face_workers is None else face_workers
+        if workers > 1:
+            extractors = max(1, extractors // workers) if face_workers is None else extractors
+        elif extractors:
             try:
-                fg.use_worker_processes(workers)
+                fg.use_worker_processes(extractors)
             except FaceguardError as exc:
                 _fail(exc)
+        fg.follow_changes()
         keys = app.state.service.keys
         base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
         if not keys.list_keys(active_only=True):
@@ -117,7 +129,38 @@ def serve(obj: Context, host: str, port: int, dev_flag: bool, face_workers: int 
         if host not in ("127.0.0.1", "localhost", "::1"):
             click.echo("note: listening beyond this machine; put it behind HTTPS and set "
                        "FACEGUARD_SERVICE_COOKIE_SECURE=true", err=True)
-        uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
+        if workers == 1:
+            uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
+            return
+    try:
+        sock = supervisor.bind(host, port)
+    except OSError as exc:
+        _fail(f"cannot listen on {host}:{port}: {exc.strerror}")
+    supervisor.supervise(sock, workers, obj.data_dir, obj.config, dev, extractors)
+
+
+def _worker(obj: Context, dev: bool, fd: int, face_workers: int | None) -> None:
+    """One worker of ``serve --workers``: the service on the supervisor's socket."""
+    import uvicorn
+
+    from faceguard.cli import supervisor
+    from faceguard.service import ServiceSettings, create_app
+
+    supervisor.leave_with_parent()
+    try:
+        fg = Faceguard.open(obj.data_dir, config=obj.config, dev=dev)
+    except FaceguardError as exc:
+        _fail(exc)
+    try:
+        app = create_app(fg, ServiceSettings.from_env(dev=dev or None))
+        if face_workers:
+            fg.use_worker_processes(face_workers)
+        fg.follow_changes()
+        uvicorn.run(app, fd=fd, log_level="warning", server_header=False)
+    except FaceguardError as exc:
+        _fail(exc)
+    finally:
+        fg.close()
 
 
 @click.group("keys")

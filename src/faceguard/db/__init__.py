@@ -199,6 +199,36 @@ index_changes = sa.Table(
     sqlite_autoincrement=True,
 )
 
+#: Browser sessions of the service (``access.sessions``): the token's SHA-256 only.
+service_sessions = sa.Table(
+    "service_sessions",
+    record_metadata,
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("key_id", sa.String(16), nullable=False),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("last_seen", sa.Float, nullable=False),
+    sa.Column("second_factor", sa.Boolean, nullable=False),
+    sa.Column("kiosk_only", sa.Boolean, nullable=False),
+    sa.Index("ix_service_sessions_key", "key_id"),
+)
+
+#: Failed authentications per bucket (an address, a key ID) and the buckets locked for them
+#: (``access.sessions.Throttle``): shared by every worker.
+auth_failures = sa.Table(
+    "auth_failures",
+    record_metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("bucket", sa.String(200), nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Index("ix_auth_failures_bucket", "bucket"),
+)
+auth_locks = sa.Table(
+    "auth_locks",
+    record_metadata,
+    sa.Column("bucket", sa.String(200), primary_key=True),
+    sa.Column("until", sa.Float, nullable=False),
+)
+
 subject_keys = sa.Table(
     "subject_keys",
     key_metadata,
@@ -221,14 +251,42 @@ def _pragmas(journal: str) -> Any:
     return apply
 
 
-def connect(url_or_path: str | Path, *, wal: bool = False) -> Engine:
-    """An engine for a SQLite file path or a database URL, with the safety pragmas set.
+#: The PostgreSQL schema of the key store when it shares the record store's database:
+#: a dump of the record schema alone holds ciphertext only, and the key schema's wrapped
+#: keys are useless without the master key (which never enters the database).
+KEY_SCHEMA = "faceguard_keys"
 
-    ``wal`` selects write-ahead logging (the record store) instead of a rollback journal.
+
+def is_url(value: str | Path) -> bool:
+    return "://" in str(value)
+
+
+def connect(url_or_path: str | Path, *, wal: bool = False, schema: str | None = None) -> Engine:
+    """An engine for a SQLite file path or a database URL, with the safety settings set.
+
+    ``wal`` selects write-ahead logging (a SQLite record store) instead of a rollback
+    journal. On PostgreSQL (``postgresql://``, driven by psycopg 3) ``schema``, if given, is
+    created when missing and put first on the connection's search path, so that a store
+    can live in its own schema of a shared database.
     """
     url = str(url_or_path)
-    if "://" not in url:
+    if not is_url(url):
         url = f"sqlite:///{Path(url).resolve()}"
+    if url.startswith(("postgresql://", "postgres://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    if url.startswith("postgresql"):
+        args: dict[str, Any] = {}
+        if schema is not None:
+            args["options"] = f"-c search_path={schema}"
+        engine = sa.create_engine(url, future=True, connect_args=args, pool_pre_ping=True,
+                                  pool_size=8, max_overflow=16)
+        if schema is not None:
+            try:
+                with engine.begin() as conn:
+                    conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            except sa.exc.IntegrityError:
+                pass  # another process created it at the same moment
+        return engine
     engine = sa.create_engine(url, future=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _pragmas("WAL" if wal else "DELETE"))

@@ -325,6 +325,11 @@ class GalleryIndex:
     def get(self, purpose: str) -> Partition | None:
         return self._partitions.get(purpose)
 
+    def partitions(self) -> list[tuple[str, Partition]]:
+        """The loaded partitions, by purpose."""
+        with self._lock:
+            return list(self._partitions.items())
+
     def install(self, purpose: str, partition: Partition) -> Partition:
         """Install a freshly loaded partition unless another thread already did."""
         with self._lock:

@@ -151,6 +151,23 @@ class Authorisation(_Strict):
     valid_until: date
 
 
+class StorageSection(_Strict):
+    """Where the records live: ``url`` names a PostgreSQL database shared by every worker
+    (``postgresql://user@host/db``); without it, ``faceguard.db`` in the data directory.
+    ``FACEGUARD_DATABASE_URL`` in the environment wins over it."""
+
+    url: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _postgresql(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgresql://", "postgres://",
+                                                       "postgresql+psycopg://")):
+            raise ValueError("storage.url must be a postgresql:// URL (leave it out for the "
+                             "embedded SQLite file)")
+        return value
+
+
 class Deployment(_Strict):
     """One deployment: who, where, which packs, the declared purposes, and the records of a
     transmission basis (R7) and of authorisations (P8)."""
@@ -160,6 +177,7 @@ class Deployment(_Strict):
     purposes: dict[str, PurposeSection]
     transmission_basis: TransmissionBasis | None = None
     authorisations: list[Authorisation] = Field(default_factory=list)
+    storage: StorageSection | None = None
 
     @field_validator("purposes")
     @classmethod

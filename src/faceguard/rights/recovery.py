@@ -36,10 +36,12 @@ from faceguard.timeutil import iso, utc_now
 _CHUNK = 500
 
 
-def open_store(data_dir: Path, master_key: bytes, *, actor: str = "start-up") -> Store:
-    """Open the stores of ``data_dir`` and keep the ledger's promises before anything else
-    runs on them (``store.recovered`` says what was completed or re-applied)."""
-    store = Store.open(data_dir, master_key)
+def open_store(data_dir: Path, master_key: bytes, *, actor: str = "start-up",
+               url: str | None = None) -> Store:
+    """Open the stores of ``data_dir`` (``url``: the record store's database, see
+    ``store.core.database_url``) and keep the ledger's promises before anything else runs on
+    them (``store.recovered`` says what was completed or re-applied)."""
+    store = Store.open(data_dir, master_key, url=url)
     try:
         store.recovered = reconcile(store, actor=actor)
     except BaseException:

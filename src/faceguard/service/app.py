@@ -42,7 +42,6 @@ from faceguard.service import (
 from faceguard.service.auth import roles_of
 from faceguard.service.deps import ServiceState
 from faceguard.service.routes_internal import _version
-from faceguard.service.sessions import Sessions, Throttle
 from faceguard.service.settings import ServiceSettings
 
 DESCRIPTION = """Face recognition with the law enforced by construction.
@@ -71,9 +70,9 @@ def build_state(fg: Faceguard, settings: ServiceSettings) -> ServiceState:
     keys.require_level3()
     return ServiceState(
         fg=fg, settings=settings, keys=keys,
-        throttle=Throttle(settings.auth_failures, settings.auth_window_seconds,
-                          settings.lockout_seconds),
-        sessions=Sessions(settings.session_idle_seconds, settings.session_max_seconds),
+        throttle=fg.throttle(settings.auth_failures, settings.auth_window_seconds,
+                             settings.lockout_seconds),
+        sessions=fg.sessions(settings.session_idle_seconds, settings.session_max_seconds),
     )
 
 

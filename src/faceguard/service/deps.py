@@ -13,9 +13,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from faceguard import ApiKeys
+from faceguard.access.sessions import Sessions, Throttle
 from faceguard.api.faceguard import Faceguard
 from faceguard.service.metrics import Metrics
-from faceguard.service.sessions import Sessions, Throttle
 from faceguard.service.settings import ServiceSettings
 
 

@@ -12,6 +12,12 @@
         ├── keys.db         wrapped per-subject data keys
         └── erasures.jsonl  the erasure ledger (faceguard.ledger): never replaced by a restore
 
+With ``FACEGUARD_DATABASE_URL`` set (or ``[storage] url`` in faceguard.toml; the environment
+wins) the record store is that PostgreSQL database instead of ``faceguard.db``, and the key
+store its schema ``faceguard_keys`` (or ``FACEGUARD_KEYS_DATABASE_URL``, a database of its own
+with its own credentials): every worker on every machine then shares both, while the master
+key, the lock and the receipts stay in each machine's data directory.
+
 Opening a store completes every erasure the ledger holds that the stores do not show as
 done (``faceguard.recovery``): an interrupted one, or one a restored copy brought back.
 """
@@ -21,6 +27,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,11 +53,29 @@ KEYS_FILE = "keys.db"
 MASTER_KEY_FILE = "master.key"
 CONFIG_FILE = "faceguard.toml"
 LOCK_FILE = "faceguard.lock"
+URL_VARIABLE = "FACEGUARD_DATABASE_URL"
+KEYS_URL_VARIABLE = "FACEGUARD_KEYS_DATABASE_URL"
 T = TypeVar("T")
 
 
 def master_key_path(data_dir: Path) -> Path:
     return data_dir / KEYS_DIR / MASTER_KEY_FILE
+
+
+def database_url(data_dir: Path, configured: str | None = None) -> str | None:
+    """The record store's database URL, ``None`` for the embedded SQLite file: the
+    environment's ``FACEGUARD_DATABASE_URL``, else ``configured`` (the deployment's
+    ``[storage] url``), else the ``[storage] url`` of ``data_dir``'s faceguard.toml."""
+    found = os.environ.get(URL_VARIABLE) or configured
+    if not found:
+        try:
+            with open(data_dir / CONFIG_FILE, "rb") as handle:
+                storage = tomllib.load(handle).get("storage", {})
+        except (OSError, tomllib.TOMLDecodeError):
+            storage = {}  # an unreadable file is reported by whoever loads the deployment
+        url = storage.get("url") if isinstance(storage, dict) else None
+        found = url if isinstance(url, str) else None
+    return found or None
 
 
 def lock_data_dir(data_dir: Path, *, exclusive: bool) -> int:
@@ -76,6 +101,8 @@ class Store:
     """Everything persistent, opened once per process and passed down."""
 
     data_dir: Path
+    #: The record store's database URL (``None``: ``faceguard.db`` in the data directory).
+    url: str | None
     records: Engine
     keys: Engine
     keyring: Keyring
@@ -96,16 +123,24 @@ class Store:
         self.recovered = ErasureRecovery()
 
     @classmethod
-    def open(cls, data_dir: Path, master_key: bytes) -> Store:
-        """Open (creating or migrating) both stores in ``data_dir``. Use
+    def open(cls, data_dir: Path, master_key: bytes, *, url: str | None = None) -> Store:
+        """Open (creating or migrating) both stores of ``data_dir`` (``url``: the record
+        store's database, see ``database_url``, which gives the default). Use
         ``rights.recovery.open_store``, which also completes every erasure of the ledger that
         is not done: this alone does not (the store knows nothing of erasure)."""
         (data_dir / KEYS_DIR).mkdir(parents=True, exist_ok=True)
         (data_dir / KEYS_DIR).chmod(0o700)
         lock = lock_data_dir(data_dir, exclusive=False)
         try:
-            records = db.connect(data_dir / RECORDS_FILE, wal=True)
-            keys = db.connect(data_dir / KEYS_DIR / KEYS_FILE)
+            url = url or database_url(data_dir)
+            if url is None:
+                records = db.connect(data_dir / RECORDS_FILE, wal=True)
+                keys = db.connect(data_dir / KEYS_DIR / KEYS_FILE)
+            else:
+                records = db.connect(url)
+                keys_url = os.environ.get(KEYS_URL_VARIABLE)
+                keys = (db.connect(keys_url) if keys_url
+                        else db.connect(url, schema=db.KEY_SCHEMA))
             db.upgrade(records, "records")
             db.upgrade(keys, "keys")
             keyring = Keyring(master_key)
@@ -114,6 +149,7 @@ class Store:
             raise
         store = cls(
             data_dir=data_dir,
+            url=url,
             records=records,
             keys=keys,
             keyring=keyring,
