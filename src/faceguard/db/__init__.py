@@ -18,6 +18,7 @@ destroyed key must not linger in a log.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, cast
 
@@ -238,6 +239,16 @@ subject_keys = sa.Table(
 )
 
 
+#: The erasure ledger when the stores live in PostgreSQL (``store.ledger.TableLedger``): one
+#: JSON entry per row, in the key store, which a restore of the record store never touches.
+erasure_ledger = sa.Table(
+    "erasure_ledger",
+    key_metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("entry", sa.Text, nullable=False),
+)
+
+
 def _pragmas(journal: str) -> Any:
     def apply(dbapi_conn: Any, _record: Any) -> None:
         cur = dbapi_conn.cursor()
@@ -275,7 +286,8 @@ def connect(url_or_path: str | Path, *, wal: bool = False, schema: str | None = 
     if url.startswith(("postgresql://", "postgres://")):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     if url.startswith("postgresql"):
-        args: dict[str, Any] = {}
+        # Named by process, so that a restore can tell its own connections from others'.
+        args: dict[str, Any] = {"application_name": f"faceguard-{os.getpid()}"}
         if schema is not None:
             args["options"] = f"-c search_path={schema}"
         engine = sa.create_engine(url, future=True, connect_args=args, pool_pre_ping=True,

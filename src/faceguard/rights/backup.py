@@ -45,12 +45,20 @@ from faceguard import db
 from faceguard.audit.log import GENESIS, AuditLog
 from faceguard.audit.operations import Op
 from faceguard.audit.receipts import record_restore
+from faceguard.db import copy
 from faceguard.errors import ConfigError, VaultError
 from faceguard.files import fsync_path, sha256_file
 from faceguard.results import BackupResult, RestoreResult
 from faceguard.rights.recovery import open_store
-from faceguard.store.core import KEYS_DIR, KEYS_FILE, RECORDS_FILE, Store, lock_data_dir
-from faceguard.store.ledger import LEDGER_FILE, ErasureLedger, parse
+from faceguard.store.core import (
+    KEYS_DIR,
+    KEYS_FILE,
+    RECORDS_FILE,
+    Store,
+    database_url,
+    lock_data_dir,
+)
+from faceguard.store.ledger import LEDGER_FILE, ErasureLedger, TableLedger, parse
 from faceguard.timeutil import iso, utc_now
 from faceguard.vault.keys import Keyring
 from faceguard.vault.templates import new_id
@@ -60,6 +68,8 @@ FORMAT = "faceguard-backup/1"
 PARTS = ("records", "keys")
 _FILES = {"records": RECORDS_FILE, "keys": KEYS_FILE}
 _STAGED = ".restoring"
+#: What a restore of the key part replaces (never the erasure ledger: it is merged).
+_KEY_TABLES = ("subject_keys",)
 
 
 def backup(store: Store, dest: Path, *, actor: str) -> BackupResult:
@@ -72,8 +82,15 @@ def backup(store: Store, dest: Path, *, actor: str) -> BackupResult:
     folders["keys"].mkdir(mode=0o700, exist_ok=True)
     sources = {"records": store.data_dir / RECORDS_FILE,
                "keys": store.data_dir / KEYS_DIR / KEYS_FILE}
+    engines = {"records": store.records, "keys": store.keys}
     for part in PARTS:  # records first, then keys, then the ledger
-        _copy_database(sources[part], folders[part] / _FILES[part])
+        if store.url is None:
+            _copy_database(sources[part], folders[part] / _FILES[part])
+        else:  # PostgreSQL: a snapshot of each store, written in the same SQLite format
+            copy.to_sqlite(engines[part], folders[part] / _FILES[part], part,
+                           only=_KEY_TABLES if part == "keys" else None)
+            (folders[part] / _FILES[part]).chmod(0o600)
+            fsync_path(folders[part] / _FILES[part])
     erasures = store.ledger.copy_to(folders["keys"] / LEDGER_FILE)
     with closing(sqlite3.connect(folders["records"] / RECORDS_FILE)) as conn:
         audit_seq = int(conn.execute("SELECT coalesce(max(seq), 0) FROM audit_events")
@@ -108,7 +125,12 @@ def restore(data_dir: Path, src: Path, master_key: bytes, *, parts: tuple[str, .
     (data_dir / KEYS_DIR).mkdir(parents=True, exist_ok=True, mode=0o700)
     lock = lock_data_dir(data_dir, exclusive=True)
     targets = {"records": data_dir / RECORDS_FILE, "keys": data_dir / KEYS_DIR / KEYS_FILE}
+    url = database_url(data_dir)
     try:
+        if url is not None:
+            merged = _restore_database(data_dir, src, url, keyring, manifests, parts)
+            fcntl.flock(lock, fcntl.LOCK_SH)
+            return _reopened(data_dir, master_key, manifests, parts, merged, actor, url)
         with _staged(targets, parts) as staged:
             for part in parts:
                 _copy_database(manifests[part].path, staged[part])
@@ -126,29 +148,80 @@ def restore(data_dir: Path, src: Path, master_key: bytes, *, parts: tuple[str, .
                                f"backup {manifests['records'].backup_id} of "
                                f"{manifests['records'].created_at}")
         fcntl.flock(lock, fcntl.LOCK_SH)  # the store opens beside this lock
-        store = open_store(data_dir, master_key, actor=actor)  # re-applies the ledger
-        try:
-            recovery = store.recovered
-            unreadable, orphans = _mismatched(store)
-            manifest = next(iter(manifests.values()))
-            with store.write_lock, store.records.begin() as conn:
-                seq = store.audit.append(
-                    conn, actor=actor, operation=Op.STORE_RESTORED, outcome="ok",
-                    rules=["R18", "R25"],
-                    detail={"backup": manifest.backup_id,
-                            "backup_created_at": manifest.created_at,
-                            "parts": list(parts), "ledger_entries_merged": merged,
-                            "erasures_reapplied": recovery.reapplied,
-                            "erasures_completed": recovery.completed,
-                            "withdrawals_reapplied": recovery.withdrawals_reapplied,
-                            "unreadable_people": unreadable, "orphan_keys": orphans},
-                )
-        finally:
-            store.close()
+        return _reopened(data_dir, master_key, manifests, parts, merged, actor)
     finally:
         os.close(lock)
+
+
+def _reopened(data_dir: Path, master_key: bytes, manifests: dict[str, _Manifest],
+              parts: tuple[str, ...], merged: int, actor: str,
+              url: str | None = None) -> RestoreResult:
+    """Open the restored store (which re-applies every erasure of the ledger) and record
+    the restore."""
+    store = open_store(data_dir, master_key, actor=actor, url=url)
+    try:
+        recovery = store.recovered
+        unreadable, orphans = _mismatched(store)
+        manifest = next(iter(manifests.values()))
+        with store.write_lock, store.records.begin() as conn:
+            seq = store.audit.append(
+                conn, actor=actor, operation=Op.STORE_RESTORED, outcome="ok",
+                rules=["R18", "R25"],
+                detail={"backup": manifest.backup_id,
+                        "backup_created_at": manifest.created_at,
+                        "parts": list(parts), "ledger_entries_merged": merged,
+                        "erasures_reapplied": recovery.reapplied,
+                        "erasures_completed": recovery.completed,
+                        "withdrawals_reapplied": recovery.withdrawals_reapplied,
+                        "unreadable_people": unreadable, "orphan_keys": orphans},
+            )
+    finally:
+        store.close()
     return RestoreResult(manifest.backup_id, manifest.created_at, tuple(parts), merged,
                          recovery, unreadable, orphans, seq)
+
+
+def _restore_database(data_dir: Path, src: Path, url: str, keyring: Keyring,
+                      manifests: dict[str, _Manifest], parts: tuple[str, ...]) -> int:
+    """``restore`` into PostgreSQL: the copies are checked as files, then their rows
+    replace the database's in one transaction per store, while no other worker is
+    connected; the ledger (in the key store) is merged, never replaced. Returns the
+    number of ledger entries merged."""
+    with Store.opened_bare(data_dir, url) as (records, keys):
+        others = _other_sessions(records)
+        if others:
+            raise ConfigError(f"{others} other connections use the database (running "
+                              "workers?); stop every faceguard process before restoring")
+        staged = {part: data_dir / f"{part}.db{_STAGED}" for part in parts}
+        try:
+            for part in parts:
+                _copy_database(manifests[part].path, staged[part])
+            if "records" in parts:
+                _check_records(staged["records"], keyring)
+            if "keys" in parts:
+                _check_keys(staged["keys"], keyring)
+            merged = TableLedger(keys).merge(_ledger_copy(src))
+            head = _last_event(staged["records"]) if "records" in parts else None
+            engines = {"records": records, "keys": keys}
+            for part in parts:
+                copy.replace_from_sqlite(staged[part], engines[part], part,
+                                         only=_KEY_TABLES if part == "keys" else None)
+            if head is not None:
+                record_restore(data_dir, keyring.signing_key, *head,
+                               f"backup {manifests['records'].backup_id} of "
+                               f"{manifests['records'].created_at}")
+        finally:
+            for path in staged.values():
+                path.unlink(missing_ok=True)
+    return merged
+
+
+def _other_sessions(engine: sa.Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(sa.text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND backend_type = 'client backend' AND application_name <> :mine"),
+            {"mine": f"faceguard-{os.getpid()}"}).scalar_one())
 
 
 # ---- copying ------------------------------------------------------------------------------

@@ -28,7 +28,8 @@ import fcntl
 import os
 import threading
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -43,7 +44,7 @@ from faceguard.errors import ConfigError
 from faceguard.index.partition import GalleryIndex
 from faceguard.results import ErasureRecovery
 from faceguard.store.group_commit import GroupCommit
-from faceguard.store.ledger import LEDGER_FILE, ErasureLedger
+from faceguard.store.ledger import LEDGER_FILE, ErasureLedger, TableLedger
 from faceguard.vault.keys import Keyring
 from faceguard.vault.templates import Vault
 
@@ -76,6 +77,14 @@ def database_url(data_dir: Path, configured: str | None = None) -> str | None:
         url = storage.get("url") if isinstance(storage, dict) else None
         found = url if isinstance(url, str) else None
     return found or None
+
+
+def _key_engine(url: str) -> Engine:
+    """The key store beside the PostgreSQL record store ``url``: its own database when
+    ``FACEGUARD_KEYS_DATABASE_URL`` names one (own credentials), else schema
+    ``faceguard_keys`` of the same database."""
+    keys_url = os.environ.get(KEYS_URL_VARIABLE)
+    return db.connect(keys_url) if keys_url else db.connect(url, schema=db.KEY_SCHEMA)
 
 
 def lock_data_dir(data_dir: Path, *, exclusive: bool) -> int:
@@ -119,7 +128,8 @@ class Store:
 
     def __post_init__(self) -> None:
         self.group = GroupCommit(self.records, self.audit, self.write_lock)
-        self.ledger = ErasureLedger(self.data_dir / KEYS_DIR / LEDGER_FILE)
+        self.ledger = (ErasureLedger(self.data_dir / KEYS_DIR / LEDGER_FILE) if self.url is None
+                       else TableLedger(self.keys))
         self.recovered = ErasureRecovery()
 
     @classmethod
@@ -137,10 +147,7 @@ class Store:
                 records = db.connect(data_dir / RECORDS_FILE, wal=True)
                 keys = db.connect(data_dir / KEYS_DIR / KEYS_FILE)
             else:
-                records = db.connect(url)
-                keys_url = os.environ.get(KEYS_URL_VARIABLE)
-                keys = (db.connect(keys_url) if keys_url
-                        else db.connect(url, schema=db.KEY_SCHEMA))
+                records, keys = db.connect(url), _key_engine(url)
             db.upgrade(records, "records")
             db.upgrade(keys, "keys")
             keyring = Keyring(master_key)
@@ -163,6 +170,20 @@ class Store:
             store.close()
             raise
         return store
+
+    @staticmethod
+    @contextmanager
+    def opened_bare(data_dir: Path, url: str) -> Iterator[tuple[Engine, Engine]]:
+        """The record and key databases of a PostgreSQL store, migrated, with nothing else
+        of a store (no lock, ledger, recovery): for a restore, which puts rows in them."""
+        records, keys = db.connect(url), _key_engine(url)
+        try:
+            db.upgrade(records, "records")
+            db.upgrade(keys, "keys")
+            yield records, keys
+        finally:
+            records.dispose()
+            keys.dispose()
 
     def commit(self, work: Callable[[sa.Connection], T]) -> T:
         """Run a small write (an operation's audit event and bookkeeping) with group commit:

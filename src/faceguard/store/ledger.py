@@ -40,6 +40,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
+from faceguard import db
 from faceguard.files import fsync_path
 from faceguard.timeutil import iso, utc_now
 from faceguard.vault.templates import new_id
@@ -211,6 +214,28 @@ class ErasureLedger:
                 yield fd
             finally:
                 os.close(fd)  # releases the flock
+
+
+class TableLedger(ErasureLedger):
+    """The same ledger as rows of the key store's ``erasure_ledger`` table: used when the
+    stores live in PostgreSQL, where every worker on every machine must see every erasure,
+    and a restore of the record database leaves the key store (and so the ledger) alone.
+    Each append commits (durably) before the caller goes on."""
+
+    def __init__(self, keys: sa.Engine) -> None:
+        super().__init__(Path(str(keys.url)))
+        self._keys = keys
+
+    def entries(self) -> list[dict[str, Any]]:
+        with self._keys.connect() as conn:
+            rows = conn.execute(sa.select(db.erasure_ledger.c.entry)
+                                .order_by(db.erasure_ledger.c.seq)).scalars().all()
+        return parse("".join(row + "\n" for row in rows))
+
+    def _append(self, entries: list[dict[str, Any]]) -> None:
+        with self._keys.begin() as conn:
+            conn.execute(db.erasure_ledger.insert(),
+                         [{"entry": _line(e).rstrip("\n")} for e in entries])
 
 
 def _identity(entry: dict[str, Any]) -> tuple[str, str, str]:
