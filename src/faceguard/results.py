@@ -184,6 +184,18 @@ class ErasureRecovery:
 
 
 @dataclass(frozen=True)
+class MasterRotation:
+    """A master-key rotation: the old and new keys' fingerprints, the data keys re-wrapped,
+    the passes it took (writers may add keys meanwhile) and its event in the record."""
+
+    old_fingerprint: str
+    new_fingerprint: str
+    rewrapped: int
+    passes: int
+    audit_event: int
+
+
+@dataclass(frozen=True)
 class BackupResult:
     """A consistent copy of the stores: the record store copy and the key store copy (with
     the erasure ledger) in two folders, to be kept apart. The master key is not copied."""

@@ -33,8 +33,9 @@ from faceguard.policy.deployment import Deployment, load_deployment
 from faceguard.policy.facts import CheckResult
 from faceguard.redact import RedactionReport, work_units
 from faceguard.redact.output import write_text_atomic
-from faceguard.results import ExpiringRow, RecordCounts, SubjectRow
+from faceguard.results import ExpiringRow, MasterRotation, RecordCounts, SubjectRow
 from faceguard.rights import views
+from faceguard.store import rotation
 from faceguard.timeutil import iso, utc_now
 
 if TYPE_CHECKING:
@@ -58,6 +59,11 @@ class ServiceOps(FacadeBase):
                 self._store, level=lambda: self.deployment.deployment.protection_level,
                 check_purpose=self.purpose)
         return self._api_keys
+
+    def rotate_master_key(self, *, actor: str) -> MasterRotation:
+        """Re-wrap every data key under a new master key while serving (``store.rotation``,
+        R14); the old key is retired and its file replaced."""
+        return rotation.rotate_master(self._store, actor=actor)
 
     def sessions(self, idle_seconds: int, max_seconds: int) -> Sessions:
         """Browser sessions, kept in the record store: every worker shares them."""

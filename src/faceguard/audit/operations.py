@@ -73,6 +73,8 @@ class Op(StrEnum):
     SERVICE_DECOMMISSIONED = ("service.decommissioned", ("R18", "R19"),
                               "the service ended: everyone erased, a summary certificate")
     STORE_BACKED_UP = ("store.backed_up", ("R25",), "a backup of the stores made")
+    KEYS_MASTER_ROTATED = ("keys.master_rotated", ("R14",),
+                           "every data key re-wrapped under a new master key; the old retired")
     STORE_RESTORED = ("store.restored", ("R18", "R25"),
                       "a backup put back; the erasure ledger re-applied")
     # ---- governance -------------------------------------------------------------------

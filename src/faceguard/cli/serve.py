@@ -231,3 +231,28 @@ def keys_revoke(obj: Context, key_id: str) -> None:
         except FaceguardError as exc:
             _fail(exc)
     click.echo(f"revoked {revoked.id} ({revoked.role}, {revoked.holder})")
+
+
+@keys.command("rotate-master")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def keys_rotate_master(obj: Context, as_json: bool) -> None:
+    """Re-wrap every data key under a new master key while the service serves (R14).
+
+    The new key is written beside the current key file as master.key.next, every data key is
+    re-wrapped under it, then it replaces the old key file: the old key is retired and gone.
+    Running workers follow without a restart. On several machines, copy master.key.next to
+    each as soon as it appears. Take a new backup afterwards: key-store copies made before
+    the rotation no longer open.
+    """
+    with _opened(obj, obj.dev) as fg:
+        try:
+            done = fg.rotate_master_key(actor="cli")
+        except FaceguardError as exc:
+            _fail(exc)
+    if as_json:
+        click.echo(json.dumps(asdict(done), indent=2))
+        return
+    click.echo(f"master key rotated: {done.old_fingerprint} retired, {done.new_fingerprint} "
+               f"current; {done.rewrapped} data keys re-wrapped in {done.passes} passes "
+               f"(audit event {done.audit_event}). Take a new backup now.")

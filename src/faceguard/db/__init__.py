@@ -239,6 +239,19 @@ subject_keys = sa.Table(
 )
 
 
+#: The master keys a rotation knew (``store.rotation``): each one's fingerprint, the
+#: deployment's root key sealed under it, and its state (current, next while a rotation
+#: runs, retired). Empty until the first rotation. The keys themselves are never stored.
+master_keys = sa.Table(
+    "master_keys",
+    key_metadata,
+    sa.Column("fingerprint", sa.String(16), primary_key=True),
+    sa.Column("sealed_root", sa.LargeBinary, nullable=False),
+    sa.Column("state", sa.String(8), nullable=False),
+    sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Column("retired_at", sa.String(32), nullable=True),
+)
+
 #: The erasure ledger when the stores live in PostgreSQL (``store.ledger.TableLedger``): one
 #: JSON entry per row, in the key store, which a restore of the record store never touches.
 erasure_ledger = sa.Table(

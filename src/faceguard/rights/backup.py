@@ -56,10 +56,12 @@ from faceguard.store.core import (
     RECORDS_FILE,
     Store,
     database_url,
+    key_engine,
     lock_data_dir,
 )
 from faceguard.store.ledger import LEDGER_FILE, ErasureLedger, TableLedger, parse
 from faceguard.timeutil import iso, utc_now
+from faceguard.vault import masters
 from faceguard.vault.keys import Keyring
 from faceguard.vault.templates import new_id
 
@@ -121,8 +123,8 @@ def restore(data_dir: Path, src: Path, master_key: bytes, *, parts: tuple[str, .
     ids = {m.backup_id for m in manifests.values()}
     if len(ids) > 1:
         raise ConfigError(f"the parts in {src} come from different backups ({', '.join(ids)})")
-    keyring = Keyring(master_key)
     (data_dir / KEYS_DIR).mkdir(parents=True, exist_ok=True, mode=0o700)
+    keyring = _keyring(data_dir, master_key)
     lock = lock_data_dir(data_dir, exclusive=True)
     targets = {"records": data_dir / RECORDS_FILE, "keys": data_dir / KEYS_DIR / KEYS_FILE}
     url = database_url(data_dir)
@@ -214,6 +216,21 @@ def _restore_database(data_dir: Path, src: Path, url: str, keyring: Keyring,
             for path in staged.values():
                 path.unlink(missing_ok=True)
     return merged
+
+
+def _keyring(data_dir: Path, master_key: bytes) -> Keyring:
+    """The deployment's keyring (its root survives master-key rotations), read from the
+    current key store; a fresh directory has none yet: the master key alone."""
+    url = database_url(data_dir)
+    path = data_dir / KEYS_DIR / KEYS_FILE
+    if url is None and not path.exists():
+        return Keyring(master_key)
+    keys = key_engine(url) if url else db.connect(path)
+    try:
+        db.upgrade(keys, "keys")
+        return masters.open_keyring(keys, master_key)
+    finally:
+        keys.dispose()
 
 
 def _other_sessions(engine: sa.Engine) -> int:

@@ -45,7 +45,8 @@ from faceguard.index.partition import GalleryIndex
 from faceguard.results import ErasureRecovery
 from faceguard.store.group_commit import GroupCommit
 from faceguard.store.ledger import LEDGER_FILE, ErasureLedger, TableLedger
-from faceguard.vault.keys import Keyring
+from faceguard.vault import masters
+from faceguard.vault.keys import ENV_KEY_FILE, Keyring, read_key_file
 from faceguard.vault.templates import Vault
 
 RECORDS_FILE = "faceguard.db"
@@ -54,6 +55,7 @@ KEYS_FILE = "keys.db"
 MASTER_KEY_FILE = "master.key"
 CONFIG_FILE = "faceguard.toml"
 LOCK_FILE = "faceguard.lock"
+NEXT_SUFFIX = ".next"  #: a rotation's new master key, beside the current key file
 URL_VARIABLE = "FACEGUARD_DATABASE_URL"
 KEYS_URL_VARIABLE = "FACEGUARD_KEYS_DATABASE_URL"
 T = TypeVar("T")
@@ -61,6 +63,24 @@ T = TypeVar("T")
 
 def master_key_path(data_dir: Path) -> Path:
     return data_dir / KEYS_DIR / MASTER_KEY_FILE
+
+
+def key_file(data_dir: Path) -> Path:
+    """The master key file in use (``FACEGUARD_MASTER_KEY_FILE`` or the data directory's)."""
+    return Path(os.environ.get(ENV_KEY_FILE) or master_key_path(data_dir))
+
+
+def key_candidates(data_dir: Path) -> list[bytes]:
+    """Every master key the files hold now (the current file and a rotation's next one):
+    what a process reloads when it meets a data key it cannot open (``store.rotation``)."""
+    path = key_file(data_dir)
+    found = []
+    for candidate in (path, path.with_name(path.name + NEXT_SUFFIX)):
+        try:
+            found.append(read_key_file(candidate))
+        except (ConfigError, OSError):
+            continue
+    return found
 
 
 def database_url(data_dir: Path, configured: str | None = None) -> str | None:
@@ -79,7 +99,7 @@ def database_url(data_dir: Path, configured: str | None = None) -> str | None:
     return found or None
 
 
-def _key_engine(url: str) -> Engine:
+def key_engine(url: str) -> Engine:
     """The key store beside the PostgreSQL record store ``url``: its own database when
     ``FACEGUARD_KEYS_DATABASE_URL`` names one (own credentials), else schema
     ``faceguard_keys`` of the same database."""
@@ -141,17 +161,23 @@ class Store:
         (data_dir / KEYS_DIR).mkdir(parents=True, exist_ok=True)
         (data_dir / KEYS_DIR).chmod(0o700)
         lock = lock_data_dir(data_dir, exclusive=False)
+        opened: list[Engine] = []
         try:
             url = url or database_url(data_dir)
             if url is None:
                 records = db.connect(data_dir / RECORDS_FILE, wal=True)
                 keys = db.connect(data_dir / KEYS_DIR / KEYS_FILE)
+                opened += [records, keys]
             else:
-                records, keys = db.connect(url), _key_engine(url)
+                records, keys = db.connect(url), key_engine(url)
+            opened += [records, keys]
             db.upgrade(records, "records")
             db.upgrade(keys, "keys")
-            keyring = Keyring(master_key)
+            keyring = masters.open_keyring(keys, master_key,
+                                           reload=lambda: key_candidates(data_dir))
         except BaseException:
+            for engine in opened:
+                engine.dispose()
             os.close(lock)
             raise
         store = cls(
@@ -176,7 +202,7 @@ class Store:
     def opened_bare(data_dir: Path, url: str) -> Iterator[tuple[Engine, Engine]]:
         """The record and key databases of a PostgreSQL store, migrated, with nothing else
         of a store (no lock, ledger, recovery): for a restore, which puts rows in them."""
-        records, keys = db.connect(url), _key_engine(url)
+        records, keys = db.connect(url), key_engine(url)
         try:
             db.upgrade(records, "records")
             db.upgrade(keys, "keys")

@@ -21,7 +21,7 @@ import hmac
 import os
 import secrets
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -109,44 +109,113 @@ def load_master_key(default_file: Path) -> bytes:
     return read_key_file(path)
 
 
-class Keyring:
-    """Keys derived from the master key, and the wrapping of subject data keys."""
+def fingerprint(master_key: bytes) -> str:
+    """A master key's public name (16 hex digits of a one-way derivation): recorded with a
+    rotation, and compared by every process before it wraps a new data key."""
+    return _derive(master_key, b"faceguard/fingerprint/v1")[:8].hex()
 
-    def __init__(self, master_key: bytes) -> None:
+
+class Keyring:
+    """Keys derived from the master key, and the wrapping of subject data keys.
+
+    The data keys are wrapped under the *current* master key. The other keys (look-up hash,
+    signing, TOTP sealing) derive from the deployment's *root*: the first master key, which a
+    rotation (``vault.rotation``) keeps sealed under each newer one, so that look-up hashes,
+    signatures and sealed secrets outlive a rotation. While a rotation runs, data keys may be
+    wrapped under either key: ``unwrap`` accepts every master key ``reload`` offers.
+    """
+
+    def __init__(self, master_key: bytes, *, root: bytes | None = None,
+                 reload: Callable[[], list[bytes]] | None = None) -> None:
         if len(master_key) != KEY_BYTES:
             raise ConfigError(f"the master key must be {KEY_BYTES} bytes")
+        root = root or master_key
+        self.fingerprint = fingerprint(master_key)
         self._kek = AESGCM(_derive(master_key, b"faceguard/kek/v1"))
-        self._lookup = _derive(master_key, b"faceguard/lookup/v1")
+        #: Every master key this keyring may unwrap with, by fingerprint.
+        self._keks: dict[str, AESGCM] = {self.fingerprint: self._kek}
+        self._reload = reload
+        self._lookup = _derive(root, b"faceguard/lookup/v1")
         self.signing_key = Ed25519PrivateKey.from_private_bytes(
-            _derive(master_key, b"faceguard/signing/v1")
+            _derive(root, b"faceguard/signing/v1")
         )
         #: Seals the TOTP secrets of admin API keys (``faceguard.access``), so a copy of the
         #: record store does not yield them.
-        self.totp_key = AESGCM(_derive(master_key, b"faceguard/service-totp/v1"))
+        self.totp_key = AESGCM(_derive(root, b"faceguard/service-totp/v1"))
 
     def lookup_hash(self, external_id: str) -> str:
         """Keyed hash (HMAC-SHA256) of an external ID, for finding a subject."""
         return hmac.new(self._lookup, external_id.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def seal_root(self, root: bytes) -> bytes:
+        """``root`` sealed under this keyring's current master key (kept by a rotation)."""
+        return seal(self._kek, root, _aad(b"root", self.fingerprint))
+
+    def open_root(self, sealed: bytes) -> bytes:
+        return open_sealed(self._kek, sealed, _aad(b"root", self.fingerprint))
+
+    def accept(self, master_key: bytes) -> str:
+        """Also unwrap with ``master_key`` (a rotation's other key); returns its
+        fingerprint."""
+        found = fingerprint(master_key)
+        self._keks.setdefault(found, AESGCM(_derive(master_key, b"faceguard/kek/v1")))
+        return found
+
+    def use(self, wanted: str) -> bool:
+        """Wrap new data keys under the master key ``wanted`` (a fingerprint) from now on,
+        reloading the key sources if it is not known yet; ``False`` if it cannot be found."""
+        if wanted not in self._keks:
+            self.refresh()
+        kek = self._keks.get(wanted)
+        if kek is None:
+            return False
+        self._kek, self.fingerprint = kek, wanted
+        return True
+
+    def refresh(self) -> bool:
+        """Accept every master key the key sources hold now; ``True`` if one was new."""
+        if self._reload is None:
+            return False
+        before = len(self._keks)
+        for key in self._reload():
+            self.accept(key)
+        return len(self._keks) > before
 
     def new_data_key(self, subject_id: str) -> tuple[bytes, bytes]:
         """A fresh data key and its wrapped form (bound to ``subject_id``)."""
         key = secrets.token_bytes(KEY_BYTES)
         return key, seal(self._kek, key, _aad(b"data-key", subject_id))
 
-    def unwrap(self, subject_id: str, wrapped: bytes) -> bytes:
-        """The data key of ``subject_id``; ``VaultError`` if the wrapping does not open."""
-        return open_sealed(self._kek, wrapped, _aad(b"data-key", subject_id))
+    def wrap(self, subject_id: str, key: bytes) -> bytes:
+        """``key`` wrapped under the current master key (a rotation re-wraps with it)."""
+        return seal(self._kek, key, _aad(b"data-key", subject_id))
 
+    def unwrap(self, subject_id: str, wrapped: bytes) -> bytes:
+        """The data key of ``subject_id``; ``VaultError`` if the wrapping does not open under
+        any master key this keyring has or can load."""
+        aad = _aad(b"data-key", subject_id)
+        for attempt in range(2):
+            for kek in [self._kek, *(k for k in self._keks.values() if k is not self._kek)]:
+                try:
+                    return kek.decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], aad)
+                except (InvalidTag, ValueError):
+                    continue
+            if attempt or not self.refresh():
+                break
+        raise VaultError("encrypted data could not be opened (wrong key or tampered)")
 
     def unwrap_many(self, wrapped: Iterable[tuple[str, bytes]]) -> dict[str, bytes]:
         """``unwrap`` of many ``(subject_id, wrapped_key)`` pairs, as one tight loop (index
-        start-up unwraps one key per person)."""
+        start-up unwraps one key per person); a key wrapped under another master key (during
+        a rotation) takes the slow path."""
         decrypt, prefix = self._kek.decrypt, _aad(b"data-key")  # ends with the separator
         keys: dict[str, bytes] = {}
-        with opening():
-            for subject_id, blob in wrapped:
+        for subject_id, blob in wrapped:
+            try:
                 keys[subject_id] = decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:],
                                            prefix + subject_id.encode("utf-8"))
+            except (InvalidTag, ValueError):
+                keys[subject_id] = self.unwrap(subject_id, blob)
         return keys
 
 

@@ -26,6 +26,7 @@ from faceguard import db
 from faceguard.engine.types import Template
 from faceguard.errors import NotFound, VaultError
 from faceguard.timeutil import iso, utc_now
+from faceguard.vault import masters
 from faceguard.vault.keys import NONCE_BYTES, Keyring, open_sealed, opening, record_aad, seal
 
 
@@ -73,8 +74,9 @@ class Vault:
         any key left behind by a crash).
         """
         subject_id = new_id("s")
-        key, wrapped = self._keyring.new_data_key(subject_id)
         with self._key_lock, self._keys.begin() as kconn:
+            masters.use_wrapping_key(kconn, self._keyring)  # a rotation may have moved on
+            key, wrapped = self._keyring.new_data_key(subject_id)
             kconn.execute(
                 db.subject_keys.insert().values(
                     subject_id=subject_id, wrapped_key=wrapped, created_at=iso(utc_now())
