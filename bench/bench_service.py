@@ -1,7 +1,7 @@
 """The service under concurrent clients and hostile images: a real ``faceguard serve``.
 
 Usage: python bench/bench_service.py [--clients 50] [--seconds 60] [--baseline-seconds 15]
-[--no-huge] [--json]
+[--no-huge] [--json] [--workers N [--kills K]] [--database postgresql://HOST]
 
 Starts ``faceguard serve`` (a subprocess on the loopback address) on a fresh data directory
 that may go live at once (``service_harness.prepare``), enrolls a few LFW people through the
@@ -20,6 +20,15 @@ a time-out), throughput and the p50/p99 latency of each phase and their ratios, 
 resident memory of the server process, and checks that every acknowledged enrollment (201)
 is there afterwards (the people list through the API, with their template counts).
 Exit status 1 when a 5xx, a dropped connection or a missing enrollment occurred.
+
+``--database postgresql://user@host:port`` runs the service on a fresh PostgreSQL database
+made on that server for the run (and dropped after it) instead of the SQLite file.
+``--workers N`` (N > 1) compares, in the same run, ``serve --workers 1`` and ``serve --workers
+N`` on the same store under ``--clients`` clients for ``--seconds`` each (the one-client phase
+is left out); with ``--kills K`` a random worker of the N is killed with SIGKILL K times
+during the N-worker phase (the supervisor starts it again): requests the killed worker held
+are counted apart (``killed_in_flight``), not as dropped; afterwards every acknowledged
+enrollment must be there and ``faceguard audit verify`` must pass.
 """
 
 from __future__ import annotations
@@ -28,12 +37,16 @@ import argparse
 import json
 import os
 import random
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +65,7 @@ from service_harness import (  # noqa: E402
     peak_rss_bytes,
     prepare,
     serve,
+    server_env,
     tiny_images,
     tree_peak_rss_bytes,
 )
@@ -284,6 +298,128 @@ def run(args: argparse.Namespace, faces: Path, folder: Path) -> dict[str, Any]:
     return report
 
 
+def worker_pids(supervisor: int) -> list[int]:
+    """The service workers a ``serve --workers`` supervisor started (its children)."""
+    try:
+        text = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
+
+
+def killer(supervisor: int, kills: int, seconds: float, log: list[str]) -> threading.Thread:
+    """A thread that SIGKILLs a random worker ``kills`` times, spread over ``seconds``."""
+    rng = random.Random(7)
+
+    def loop() -> None:
+        for number in range(kills):
+            time.sleep(seconds / (kills + 1) * rng.uniform(0.6, 1.4))
+            pids = worker_pids(supervisor)
+            if pids:
+                victim = rng.choice(pids)
+                os.kill(victim, signal.SIGKILL)
+                log.append(f"{time.strftime('%H:%M:%S')} kill {number + 1}: worker {victim}")
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    return thread
+
+
+def run_workers(args: argparse.Namespace, faces: Path, folder: Path) -> dict[str, Any]:
+    """``serve --workers 1`` then ``serve --workers N`` on one store, the same load."""
+    people = lfw_people(faces, args.seed_people + 40)
+    secrets = prepare(folder / "data")
+    env = {"FACEGUARD_SERVICE_PAGE_SIZE": "500"}
+    report: dict[str, Any] = {"clients": args.clients, "workers": args.workers,
+                              "database": "postgresql" if args.database else "sqlite"}
+    acknowledged: dict[str, tuple[str, int]] = {}
+    errors: list[str] = []
+    dropped: list[str] = []
+    seeded: list[Seeded] = []
+    for workers in (1, args.workers):
+        options = ("--workers", str(workers))
+        with serve(folder / "data", env=env, options=options) as server:
+            if not seeded:
+                seeded, seeding = seed_people(server.base, secrets, people, args.seed_people)
+                acknowledged.update(seeding.acknowledged)
+            work = Workload(server.base, secrets, seeded,
+                            [p[0] for p in people[args.seed_people:]],
+                            hostile_images(people, huge=not args.no_huge))
+            kills: list[str] = []
+            if workers > 1 and args.kills:
+                killer(server.pid, args.kills, args.seconds, kills)
+            tally = run_phase(work, args.clients, args.seconds, seed=workers + 1)
+            acknowledged.update(tally.acknowledged)
+            errors += tally.server_errors
+            name = "one_worker" if workers == 1 else "n_workers"
+            report[name] = tally.summary()
+            if kills:
+                report["kills"] = kills
+                report["killed_in_flight"] = len(tally.dropped)  # requests on a killed worker
+            else:
+                dropped += tally.dropped
+            report["missing_enrollments"] = missing_enrollments(server.base, secrets,
+                                                                acknowledged)
+    report.update({"server_errors": errors, "dropped": dropped,
+                   "acknowledged_enrollments": len(acknowledged)})
+    audit = subprocess.run([sys.executable, "-m", "faceguard", "--data", str(folder / "data"),
+                            "audit", "verify", "--json"], capture_output=True, text=True,
+                           env=server_env())
+    report["audit_verify"] = json.loads(audit.stdout) if audit.returncode in (0, 1) else \
+        {"ok": False, "error": audit.stderr[-500:]}
+    one, many = report["one_worker"], report["n_workers"]
+    report["ratios"] = {"throughput_n_over_one": round(
+        many["throughput_per_s"] / max(one["throughput_per_s"], 1e-9), 2)}
+    return report
+
+
+def show_workers(report: dict[str, Any]) -> None:
+    for name, workers in (("one_worker", 1), ("n_workers", report["workers"])):
+        phase = report[name]
+        print(f"{workers} worker(s), {report['clients']} clients, {report['database']}: "
+              f"{phase['requests']} requests in {phase['seconds']} s, "
+              f"{phase['throughput_per_s']}/s, p50 {phase['p50_ms']} ms, "
+              f"p99 {phase['p99_ms']} ms, {phase['enrolled']} enrolled")
+        for status, count in phase["statuses"].items():
+            print(f"      {status:40s} {count}")
+    print(f"throughput {report['workers']} workers / 1: "
+          f"{report['ratios']['throughput_n_over_one']}x")
+    for line in report.get("kills", []):
+        print(f"  {line}")
+    if "kills" in report:
+        print(f"requests in flight on a killed worker: {report['killed_in_flight']}")
+    print(f"5xx: {len(report['server_errors'])}, dropped connections: "
+          f"{len(report['dropped'])}, acknowledged enrollments: "
+          f"{report['acknowledged_enrollments']}, missing afterwards: "
+          f"{len(report['missing_enrollments'])}, audit verify: "
+          f"{'ok' if report['audit_verify'].get('ok') else report['audit_verify']}")
+    for line in (report["server_errors"] + report["dropped"]
+                 + report["missing_enrollments"])[:20]:
+        print(f"  {line}")
+
+
+@contextmanager
+def database(server: str | None) -> Iterator[None]:
+    """A fresh PostgreSQL database on ``server`` for the run, named to the service by
+    ``FACEGUARD_DATABASE_URL`` (and dropped afterwards); nothing without a server."""
+    if not server:
+        yield
+        return
+    import psycopg
+
+    base = "postgresql://" + server.split("://", 1)[1].rstrip("/")
+    name = f"fgbench_{os.getpid()}"
+    with psycopg.connect(base + "/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    os.environ["FACEGUARD_DATABASE_URL"] = f"{base}/{name}"
+    try:
+        yield
+    finally:
+        os.environ.pop("FACEGUARD_DATABASE_URL", None)
+        with psycopg.connect(base + "/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def show(report: dict[str, Any]) -> None:
     for name in ("one_client", "many_clients"):
         phase = report[name]
@@ -321,6 +457,12 @@ def main() -> int:
     parser.add_argument("--face-workers", type=int, default=None,
                         help="passed to faceguard serve (default: its own, one per core)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="compare serve --workers 1 with --workers N (N > 1)")
+    parser.add_argument("--kills", type=int, default=0,
+                        help="SIGKILL a random worker this many times in the N-worker phase")
+    parser.add_argument("--database", default=None,
+                        help="a PostgreSQL server URL: run on a fresh database made there")
     args = parser.parse_args()
     faces = faces_dir()
     if faces is None:
@@ -329,13 +471,15 @@ def main() -> int:
         return 2
     for name in MASTER_KEY_VARIABLES:
         os.environ.pop(name, None)
-    with tempfile.TemporaryDirectory(prefix="bench-service-") as folder:
-        report = run(args, faces, Path(folder))
+    with tempfile.TemporaryDirectory(prefix="bench-service-") as folder, \
+            database(args.database):
+        report = (run_workers if args.workers > 1 else run)(args, faces, Path(folder))
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        show(report)
+        (show_workers if args.workers > 1 else show)(report)
     failed = report["server_errors"] or report["dropped"] or report["missing_enrollments"]
+    failed = failed or not report.get("audit_verify", {"ok": True}).get("ok")
     return 1 if failed else 0
 
 

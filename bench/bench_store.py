@@ -1,8 +1,10 @@
 """Record-store figures: audit appends and chain verification, index start-up, index memory.
 
 Usage: python bench/bench_store.py [--templates 100000] [--events 3000] [--threads 64] [--json]
+[--database postgresql://user@host:port]
 
-Runs in a temporary data directory with a real SQLite file and real encryption. Template
+Runs in a temporary data directory with a real SQLite file and real encryption (or, with
+``--database``, on a fresh PostgreSQL database made on that server and dropped afterwards). Template
 vectors are random (the face engine is beside the point here). Printed, each with a baseline
 measured in the same process:
 - audit events committed one by one per second, against plain inserts of the same rows;
@@ -10,7 +12,8 @@ measured in the same process:
 - audit events per second appended by one writer in one transaction (``AuditLog.batch``);
 - chain verification in events per second;
 - loading N encrypted templates into an index partition, against reading the same rows
-  without decrypting them; index bytes against the raw template bytes.
+  without decrypting them; index bytes against the raw template bytes; the resident memory
+  the loaded index added to the process (what each worker holds).
 """
 
 from __future__ import annotations
@@ -18,11 +21,14 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import sys
 import tempfile
 import threading
 import time
 import types
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -156,6 +162,8 @@ def bench_load(store: Store, templates: int) -> dict[str, float]:
     with store.records.connect() as conn:
         rows = conn.execute(sa.select(db.templates.c.ciphertext)).fetchall()
     t_read = time.perf_counter() - start
+    gc.collect()
+    rss_before = _rss()
     start = time.perf_counter()
     with store.records.connect() as conn:
         subjects, ids, _, matrix = store.vault.load_partition(conn, "attendance", iso(utc_now()),
@@ -166,10 +174,40 @@ def bench_load(store: Store, templates: int) -> dict[str, float]:
     assert matrix.shape == vectors.shape  # every template opened, and opened right:
     assert np.array_equal(np.sort(matrix[:, 0]), np.sort(vectors[:, 0]))
     raw = len(rows) * 128 * 4
-    del rows, matrix
+    del rows, matrix, subjects, ids
+    gc.collect()
+    held = _rss() - rss_before
     return {"templates": templates, "read_rows_s": t_read, "load_s": t_load,
+            "worker_rss_added_mb": held / 2**20,
             "load_vs_read": t_load / t_read, "index_bytes_over_raw": part.nbytes / raw,
             "index_deep_bytes_over_raw": deep_size(part) / raw}
+
+
+def _rss() -> int:
+    """This process's resident memory now, in bytes."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+@contextmanager
+def database(server: str | None) -> Iterator[str | None]:
+    """A fresh PostgreSQL database on ``server`` (its URL), dropped afterwards."""
+    if not server:
+        yield None
+        return
+    import psycopg
+
+    base = "postgresql://" + server.split("://", 1)[1].rstrip("/")
+    name = f"fgbench_store_{os.getpid()}"
+    with psycopg.connect(base + "/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(base + "/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def deep_size(root: object) -> int:
@@ -198,13 +236,16 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=64,
                     help="concurrent operations for the group-commit figure")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--database", default=None,
+                    help="a PostgreSQL server URL: run on a fresh database made there")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        store = Store.open(Path(folder), new_master_key())
+    with tempfile.TemporaryDirectory() as folder, database(args.database) as url:
+        store = Store.open(Path(folder), new_master_key(), url=url)
         audit = bench_audit(store, args.events, args.threads)
         load = bench_load(store, args.templates)
         store.close()
-    result = {"audit": audit, "index_startup": load}
+    result = {"database": "postgresql" if args.database else "sqlite", "audit": audit,
+              "index_startup": load}
     if args.json:
         print(json.dumps(result, indent=2))
         return
@@ -220,7 +261,9 @@ def main() -> None:
     print(f"index start-up: {load['templates']:,} templates in {load['load_s']:.2f} s "
           f"(reading the rows alone {load['read_rows_s']:.2f} s, ratio "
           f"{load['load_vs_read']:.1f}); index arrays {load['index_bytes_over_raw']:.2f}x raw "
-          f"bytes, everything the index holds {load['index_deep_bytes_over_raw']:.2f}x")
+          f"bytes, everything the index holds {load['index_deep_bytes_over_raw']:.2f}x; "
+          f"resident memory it added: {load['worker_rss_added_mb']:.0f} MB "
+          f"({result['database']})")
 
 
 if __name__ == "__main__":

@@ -80,6 +80,9 @@ def replace_from_sqlite(source: Path, dest: Engine, store: str, *,
                                 "SELECT setval(pg_get_serial_sequence(:t, :c), "
                                 f"coalesce((SELECT max({column.name}) FROM {table.name}), 0) + 1,"
                                 " false)"), {"t": table.name, "c": column.name})
-            return copied
+        if dest.dialect.name == "postgresql":  # statistics for the planner, at once
+            with dest.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("ANALYZE " + ", ".join(t.name for t in tables))
+        return copied
     finally:
         src_engine.dispose()

@@ -256,6 +256,10 @@ class Vault:
         decrypted in one batch: ``(subject_ids, template_ids, engines, (n, d) matrix)``."""
         # With many people, a second thread reads and unwraps the whole key store while
         # this one reads the templates (SQLite lets go of the GIL while it reads).
+        if conn.dialect.name == "postgresql":
+            # A whole-purpose read: a nested loop never wins, and without statistics (just
+            # after a bulk load or a restore) the planner picks one that is quadratic.
+            conn.exec_driver_sql("SET LOCAL enable_nestloop = off")
         with ThreadPoolExecutor(1) as pool:
             big = conn.execute(_SUBJECT_COUNT).scalar_one() > 2000
             scan = pool.submit(self._all_data_keys) if big else None
