@@ -82,6 +82,21 @@ _LOCK = Prepared(settings.update().where(settings.c.key == HEAD_KEY)
                  .values(value=settings.c.value))
 
 
+#: The PostgreSQL advisory lock that serialises appends to the chain across processes and
+#: machines (held until the transaction ends). A row lock on the head would not do: before
+#: the first event there is no head row to lock, and two writers would both take seq 1.
+CHAIN_LOCK = 0x66_67_61_75_64_69_74  # "fgaudit"
+
+
+def _lock_chain(conn: sa.Connection) -> None:
+    """Hold the chain's write lock until ``conn``'s transaction ends (SQLite: the
+    database's write lock, taken by a write that changes nothing)."""
+    if conn.dialect.name == "postgresql":
+        driver_cursor(conn).execute("SELECT pg_advisory_xact_lock(%s)", (CHAIN_LOCK,))
+    else:
+        _LOCK.run(conn)
+
+
 @dataclass
 class _Pending:
     """Events appended inside :meth:`AuditLog.batch`, not yet written."""
@@ -202,7 +217,7 @@ class AuditLog:
         """Chain and store ``fields`` (``rules`` and ``detail`` already canonical JSON)."""
         pending: _Pending | None = conn.info.get(_BATCH)
         if pending is None:
-            _LOCK.run(conn)
+            _lock_chain(conn)
             last = _LAST.first(conn)
             seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
         else:
@@ -250,7 +265,7 @@ class AuditLog:
             raise AuditError("an audit batch must run inside the caller's transaction",
                              rule="R11")
         with self._lock:
-            _LOCK.run(conn)
+            _lock_chain(conn)
             last = _LAST.first(conn)
             pending = _Pending(last[0], last[1]) if last else _Pending(0, GENESIS)
             conn.info[_BATCH] = pending
