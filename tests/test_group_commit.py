@@ -15,7 +15,6 @@ from faceguard.errors import AuditError
 from faceguard.store.core import Store
 from faceguard.vault.keys import new_master_key
 
-
 _KEYS: dict[int, bytes] = {}
 
 
