@@ -111,21 +111,21 @@ def prepare(folder: Path, people: list[tuple[str, Path, Path]]
     Faceguard.init(folder)
     (folder / "faceguard.toml").write_text(DEPLOYMENT, encoding="utf-8")
     with Faceguard.open(folder, engine=make_engine("fast")) as fg:
-        path, draft = fg.draft_assessment()
+        path, draft = fg.governance.draft_assessment()
         save_assessment(path, replace(draft, sections=tuple(
             replace(s, dpo=f"Reviewed for the benchmark: {s.title}.")
             if s.key in draft.pending else s for s in draft.sections)))
-        fg.approve_assessment("Benchmark DPO")
-        fg.publish_notice(PURPOSE)
+        fg.governance.approve_assessment("Benchmark DPO")
+        fg.consent.publish_notice(PURPOSE)
         enrolled = []
         for person in people:
             name, enrol, _probe = person
-            fg.grant_consent(name, PURPOSE, name=name.replace("_", " "), method="click",
+            fg.consent.grant(name, PURPOSE, name=name.replace("_", " "), method="click",
                              evidence="bench")
             try:
                 fg.enroll(name, [enrol.read_bytes()], PURPOSE)
             except FaceError:  # e.g. two people in the picture: enrolment refuses it
-                fg.withdraw_consent(name, PURPOSE)
+                fg.consent.withdraw(name, PURPOSE)
                 continue
             enrolled.append(person)
     return enrolled
@@ -209,7 +209,7 @@ def compliance_share(folder: Path, items: list[tuple[str, str]]) -> dict[str, An
         for name, data in datas[:3]:  # warm
             with contextlib.suppress(FaceguardError):
                 fg.verify(name, data, PURPOSE)
-        fg._require_live = watch.wrap("go-live gate", fg._require_live)  # type: ignore[method-assign]
+        fg.governance.require_live = watch.wrap("go-live gate", fg.governance.require_live)  # type: ignore[method-assign]
         fg._store.vault.consented_templates = watch.wrap(  # type: ignore[method-assign]
             "subject, consent and template decryption", fg._store.vault.consented_templates)
         fg._store.commit = watch.wrap(  # type: ignore[method-assign]

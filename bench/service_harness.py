@@ -80,13 +80,13 @@ def prepare(folder: Path) -> dict[str, str]:
     Faceguard.init(folder)
     (folder / "faceguard.toml").write_text(DEPLOYMENT, encoding="utf-8")
     with Faceguard.open(folder) as fg:
-        path, draft = fg.draft_assessment()
+        path, draft = fg.governance.draft_assessment()
         save_assessment(path, replace(draft, sections=tuple(
             replace(s, dpo=f"Reviewed for the benchmark: {s.title}.")
             if s.key in draft.pending else s for s in draft.sections)))
-        fg.approve_assessment("Benchmark DPO")
+        fg.governance.approve_assessment("Benchmark DPO")
         for purpose in PURPOSES:
-            fg.publish_notice(purpose)
+            fg.consent.publish_notice(purpose)
         keys = fg.api_keys
         return {role: keys.create(role, f"{role} holder",
                                   list(PURPOSES) if role == "terminal" else [],

@@ -78,14 +78,14 @@ def engine() -> DlibEngine:
 
 def approve_assessment(fg: Faceguard, by: str = "Test DPO") -> None:
     """Draft the impact assessment, write the DPO's parts, approve it (R10 / P2)."""
-    path, draft = fg.draft_assessment()
+    path, draft = fg.governance.draft_assessment()
     filled = replace(draft, sections=tuple(
         replace(s, dpo=f"Reviewed for the test deployment: {s.title}.")
         if s.key in draft.pending else s
         for s in draft.sections
     ))
     save_assessment(path, filled)
-    fg.approve_assessment(by)
+    fg.governance.approve_assessment(by)
 
 
 def go_live(folder: Path, deployment: str, engine: DlibEngine | None = None) -> None:
@@ -110,8 +110,8 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: DlibEngine
 def fg(data_dir: Path, engine: DlibEngine) -> Iterator[Faceguard]:
     """A fresh Faceguard with notices published for both test purposes."""
     instance = Faceguard.open(data_dir, engine=engine)
-    instance.publish_notice("access-control")
-    instance.publish_notice("attendance")
+    instance.consent.publish_notice("access-control")
+    instance.consent.publish_notice("attendance")
     yield instance
     instance.close()
 

@@ -56,7 +56,7 @@ def fill(fg: Faceguard, upto: int) -> None:
 
 
 def grant(fg: Faceguard, person: str, purpose: str) -> None:
-    fg.grant_consent(person, purpose, name=person, method="click", evidence=f"kiosk/{person}")
+    fg.consent.grant(person, purpose, name=person, method="click", evidence=f"kiosk/{person}")
 
 
 def receipts_in(data: Path) -> list[AuditReceipt]:
@@ -73,8 +73,8 @@ def history(fg: Faceguard) -> Faceguard:
     grant(fg, "p-1", "access-control")
     grant(fg, "p-1", "attendance")
     grant(fg, "p-2", "access-control")
-    fg.withdraw_consent("p-1", "attendance")
-    fg.erase("p-2")
+    fg.consent.withdraw("p-1", "attendance")
+    fg.rights.erase("p-2")
     fill(fg, 300)
     return fg
 
@@ -120,11 +120,11 @@ def test_a_receipt_lost_to_a_crash_is_written_when_the_store_opens(fg: Faceguard
     fg._store.audit.receipts.detach()  # as if the process died after each commit
     fill(fg, EVERY + 1)
     assert [r for r in receipts_in(data) if r.kind == "checkpoint"] == []
-    report = fg.verify_audit()
+    report = fg.audit.verify()
     assert report.ok and any("have no receipt yet" in n for n in report.notes)
     with Faceguard.open(data, engine=fg.engine) as again:
         assert [r.seq for r in receipts_in(data) if r.kind == "checkpoint"] == [EVERY]
-        assert again.verify_audit().notes == ()
+        assert again.audit.verify().notes == ()
 
 
 def test_tail_cut_and_an_older_head_written_back_is_caught(history: Faceguard) -> None:
@@ -225,10 +225,10 @@ def test_a_restore_supersedes_the_data_directory_receipts_but_not_an_auditors(
     shutil.copy(copy, data / "faceguard.db")
     restore = record_restore(data, key, seq, digest, "backup.db of the test")
     with Faceguard.open(data, engine=engine) as restored:
-        report = restored.verify_audit()
+        report = restored.audit.verify()
         assert report.ok, report.findings
         assert any(f"superseded by the restore of {restore.time}" in n for n in report.notes)
-        audited = restored.verify_audit([kept])
+        audited = restored.audit.verify([kept])
         assert not audited.ok and kinds(audited) == ["truncated"]
         assert f"restore of {restore.time} to event {seq}" in str(audited.problem)
 
@@ -271,7 +271,7 @@ def test_a_torn_last_line_is_ignored_and_closed(history: Faceguard) -> None:
 def test_head_of_an_empty_record_is_refused(data_dir: Path, engine: DlibEngine) -> None:
     sql(data_dir, "DELETE FROM audit_events", "DELETE FROM settings WHERE key = 'audit.head'")
     with Faceguard.open(data_dir, engine=engine) as fg, pytest.raises(AuditError, match="empty"):
-        fg.audit_head()
+        fg.audit.head()
 
 
 # ---------------------------------------------------------------- the command line

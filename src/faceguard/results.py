@@ -216,7 +216,7 @@ class RestoreResult:
 
 @dataclass(frozen=True)
 class ConsentRow:
-    """One consent of a person as the pages list it (``Faceguard.people``)."""
+    """One consent of a person as the pages list it (``Faceguard.rights.people``)."""
 
     purpose: str
     status: str
@@ -228,7 +228,7 @@ class ConsentRow:
 
 @dataclass(frozen=True)
 class SubjectRow:
-    """One person held, with their decrypted identity (``Faceguard.people``)."""
+    """One person held, with their decrypted identity (``Faceguard.rights.people``)."""
 
     subject_id: str
     external_id: str
@@ -241,7 +241,8 @@ class SubjectRow:
 
 @dataclass(frozen=True)
 class ExpiringRow:
-    """A person's templates of one purpose whose retention ends soon (``Faceguard.expiring``)."""
+    """A person's templates of one purpose whose retention ends soon
+    (``Faceguard.rights.expiring``)."""
 
     subject_id: str
     purpose: str
@@ -251,7 +252,7 @@ class ExpiringRow:
 
 @dataclass(frozen=True)
 class RecordCounts:
-    """Sizes read for monitoring (``Faceguard.record_counts``)."""
+    """Sizes read for monitoring (``Faceguard.audit.counts``)."""
 
     #: Events in the processing record (R11).
     audit_events: int
