@@ -130,8 +130,7 @@ class Governance(Part):
     def approve_assessment(self, by: str, *, actor: str = "library") -> Assessment:
         """Record the approval (``faceguard assess --approve --by NAME``)."""
         path = self._assessment_file()
-        approved = approve(path, self._core.deployment, by,
-                           keep_years=pack_numbers(self._core.deployment).assessment_retention_years)
+        approved = approve(path, self._core.deployment, by)
         approval = approved.approval
         assert approval is not None
         with self._core.store.write_lock, self._core.store.records.begin() as conn:
@@ -153,7 +152,9 @@ class Governance(Part):
         """Where the count stands against the packs' filing threshold; records the day it
         is first crossed (with an R15 event). ``None`` when no pack sets a threshold."""
         numbers = pack_numbers(self._core.deployment)
-        if numbers.filing_threshold_people is None:
+        threshold = numbers.filing_threshold_people
+        days, percent = numbers.filing_deadline_working_days, numbers.filing_warning_percent
+        if threshold is None or days is None or percent is None:  # the packs set all or none
             return None
         today = today or date.today()
         with self._core.store.records.connect() as conn:
@@ -161,12 +162,12 @@ class Governance(Part):
                 sa.select(db.settings.c.value).where(db.settings.c.key == _CROSSED_KEY)
             ).scalar()
         status = filing_status(
-            self.people_enrolled(), numbers.filing_threshold_people,
+            self.people_enrolled(), threshold,
             inclusive=numbers.filing_threshold_comparison == ">=",
             public_place_triggers=numbers.filing_on_public_place,
             public_place=self._core.deployment.deployment.public_place,
             crossed_on=date.fromisoformat(stored) if stored else None, today=today,
-            working_days=numbers.filing_deadline_working_days or 30,
+            working_days=days, warning_percent=percent,
         )
         if status.newly_crossed and status.crossed_on is not None:
             with self._core.store.write_lock, self._core.store.records.begin() as conn:
@@ -204,7 +205,8 @@ class Governance(Part):
     def protection(self) -> ProtectionReport:
         """Controls provided at the declared level and what the operator must add."""
         dep = self._core.deployment.deployment
+        numbers = pack_numbers(self._core.deployment)
         return protection_report(dep.protection_level, dep.place, dep.public_place,
                                  self.people_enrolled(), sorted(self._core.deployment.purposes),
-                                 security_log_months=pack_numbers(
-                                     self._core.deployment).security_log_retention_months)
+                                 security_log_months=numbers.security_log_retention_months,
+                                 level_1_max_people=numbers.protection_level_1_max_people)
