@@ -2,57 +2,22 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from faceguard import Faceguard
-from faceguard.assess import save_assessment
 from faceguard.engine.dlib_engine import DlibEngine
-
-REPO = Path(__file__).resolve().parents[1]
-
-TEST_DEPLOYMENT = """\
-[deployment]
-name = "Test gate"
-controller = "Test Property Co."
-contact = "privacy@test.example"
-packs = ["gdpr"]
-place = "residential-entrance"
-public_place = false
-protection_level = 2
-alternatives = ["resident-card"]
-transmission = "local"
-assessment = "assessment.toml"
-minors_rules = "https://test.example/minors"
-liveness = "off"
-
-[purposes.access-control]
-necessity = "Residents open the gate hands-free."
-retention_days = 365
-
-[purposes.attendance]
-necessity = "Staff sign in without cards."
-retention_days = 30
-"""
-
-
-#: The same deployment under the final Chinese Measures (fails R26 without liveness).
-CN_TEST_DEPLOYMENT = TEST_DEPLOYMENT.replace('packs = ["gdpr"]', 'packs = ["cn"]')
-
-
-def faces_dir() -> Path | None:
-    """``$FACEGUARD_FACES`` or ``../shared/data/faces`` beside the checkout, if present."""
-    env = os.environ.get("FACEGUARD_FACES")
-    candidates = [Path(env)] if env else [REPO.parent / "shared" / "data" / "faces"]
-    for path in candidates:
-        if (path / "lfw" / "lfw").is_dir():
-            return path
-    return None
+from setup_data import (  # noqa: F401  (re-exported: the tests import them from conftest)
+    CN_TEST_DEPLOYMENT,
+    REPO,
+    TEST_DEPLOYMENT,
+    approve_assessment,
+    faces_dir,
+    go_live,
+)
 
 
 @pytest.fixture(scope="session")
@@ -74,25 +39,6 @@ def lfw(faces: Path) -> Path:
 @pytest.fixture(scope="session")
 def engine() -> DlibEngine:
     return DlibEngine()
-
-
-def approve_assessment(fg: Faceguard, by: str = "Test DPO") -> None:
-    """Draft the impact assessment, write the DPO's parts, approve it (R10 / P2)."""
-    path, draft = fg.governance.draft_assessment()
-    filled = replace(draft, sections=tuple(
-        replace(s, dpo=f"Reviewed for the test deployment: {s.title}.")
-        if s.key in draft.pending else s
-        for s in draft.sections
-    ))
-    save_assessment(path, filled)
-    fg.governance.approve_assessment(by)
-
-
-def go_live(folder: Path, deployment: str, engine: DlibEngine | None = None) -> None:
-    """Write ``deployment`` into ``folder`` and approve its assessment."""
-    (folder / "faceguard.toml").write_text(deployment, encoding="utf-8")
-    with Faceguard.open(folder, engine=engine) as fg:
-        approve_assessment(fg)
 
 
 @pytest.fixture()
