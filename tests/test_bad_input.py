@@ -21,6 +21,7 @@ import pytest
 from PIL import Image
 
 from faceguard import Faceguard, Guardian, errors
+from faceguard.api.core import Core
 from faceguard.audit.events import AuditEvent
 from faceguard.engine.imaging import ImageLimits
 from faceguard.errors import (
@@ -151,10 +152,10 @@ def test_unusable_bytes_are_rejected_at_enrollment(
 def test_bytes_over_the_deployments_limit_are_rejected(
     fg: Faceguard, consenting: str, portrait: bytes
 ) -> None:
-    strict = Faceguard(
+    strict = Faceguard(Core(
         fg._store, fg.deployment, fg.engine, fg.calibration,
         image_limits=ImageLimits(max_bytes=len(portrait) - 1),
-    )
+    ))
     before = snapshot(fg)
     with pytest.raises(ImageTooLarge, match=f"limit is {len(portrait) - 1}"):
         strict.enroll(consenting, [portrait], PURPOSE)

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from conftest import TEST_DEPLOYMENT
 from faceguard import Faceguard, db
+from faceguard.api.core import Core
 from faceguard.engine.dlib_engine import DlibEngine
 from faceguard.engine.types import Face, Template
 from faceguard.errors import ConfigError, EngineMismatch, MasterKeyMissing, NotFound, VaultError
@@ -341,7 +342,8 @@ class RelabelledEngine:
 def test_templates_of_another_engine_are_never_compared(
     fg: Faceguard, two_people: tuple[str, str], lfw: Path
 ) -> None:
-    upgraded = Faceguard(fg._store, fg.deployment, RelabelledEngine(fg.engine), fg.calibration)
+    upgraded = Faceguard(Core(fg._store, fg.deployment, RelabelledEngine(fg.engine),
+                              fg.calibration))
     probe = photo(lfw, ALICE, 2)
     with pytest.raises(EngineMismatch):
         upgraded.verify(ALICE[1], probe, PURPOSE)

@@ -37,9 +37,7 @@ from faceguard.audit.operations import Op
 from faceguard.consent import records as consents
 from faceguard.engine.calibration import Calibration, load_calibration, load_calibration_file
 from faceguard.engine.fast_resnet import FastDlibEngine
-from faceguard.engine.imaging import ImageLimits
 from faceguard.engine.pipeline import Extraction, extract
-from faceguard.engine.quality import ENROLL_GATE, PROBE_GATE, QualityGate
 from faceguard.engine.types import FaceEngine, require_same_engine
 from faceguard.engine.workers import ExtractionPool
 from faceguard.errors import ConfigError, FaceguardError
@@ -72,20 +70,8 @@ class Faceguard:
     #: Helpers of the commands that need no data directory.
     tools: ClassVar[Tools] = Tools()
 
-    def __init__(
-        self,
-        store: Store,
-        deployment: Deployment,
-        engine: FaceEngine,
-        calibration: Calibration,
-        *,
-        image_limits: ImageLimits | None = None,
-        enroll_gate: QualityGate = ENROLL_GATE,
-        probe_gate: QualityGate = PROBE_GATE,
-        config_dir: Path | None = None,
-    ) -> None:
-        core = Core(store, deployment, engine, calibration, image_limits=image_limits,
-                    enroll_gate=enroll_gate, probe_gate=probe_gate, config_dir=config_dir)
+    def __init__(self, core: Core) -> None:
+        """Over an open store and its settings (``Core``); ``open`` is the usual way in."""
         self._core = core
         self.consent = Consents(core)
         self.rights = Rights(core)
@@ -94,7 +80,7 @@ class Faceguard:
         self.governance = Governance(core)
         self.redaction = Redaction(core)
         self.api_keys = ApiKeys(
-            store, level=lambda: core.deployment.deployment.protection_level,
+            core.store, level=lambda: core.deployment.deployment.protection_level,
             check_purpose=core.purpose)
 
     @property
@@ -160,8 +146,8 @@ class Faceguard:
             load_calibration_file(calibration, engine.engine_id) if calibration is not None
             else load_calibration(engine.engine_id.split(":")[0], engine.engine_id)
         )
-        return cls(open_store(data_dir, master), deployment, engine, points,
-                   config_dir=config.resolve().parent)
+        return cls(Core(open_store(data_dir, master), deployment, engine, points,
+                        config_dir=config.resolve().parent))
 
     def use_worker_processes(self, workers: int) -> None:
         """Extract faces from image bytes in ``workers`` processes (``engine.workers``): the
