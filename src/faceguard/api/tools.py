@@ -45,15 +45,15 @@ class Tools:
 
     @staticmethod
     def load_receipts(path: Path) -> list[AuditReceipt]:
-        """Receipts kept by an auditor (``audit_head``) or a receipts file, for
-        ``verify_audit``; ``ConfigError`` if the file cannot be read."""
+        """Receipts kept by an auditor (``fg.audit.head``) or a receipts file, for
+        ``fg.audit.verify``; ``ConfigError`` if the file cannot be read."""
         from faceguard.audit.receipts import load_receipts
 
         return load_receipts(path)
 
     @staticmethod
     def verify_certificate(data: dict[str, object], public_key_hex: str) -> bool:
-        """Does the deletion certificate ``data`` (its JSON form, as ``erase`` returns it)
+        """Does the deletion certificate ``data`` (its JSON form, as ``fg.rights.erase`` returns it)
         carry a valid signature of ``public_key_hex``? Needs no data directory."""
         from faceguard.audit.certificates import from_json, verify_with_public_key
 
