@@ -78,7 +78,7 @@ def test_the_dashboard_shows_people_against_the_filing_threshold(
     crossed = FilingStatus(True, False, date(2026, 3, 2), date(2026, 4, 14), False,
                            "R15: filing required since 2026-03-02", people=10001,
                            threshold=10000, inclusive=False, trigger="count")
-    monkeypatch.setattr(fg, "filing_status", lambda today=None: crossed)
+    monkeypatch.setattr(fg.governance, "filing_status", lambda today=None: crossed)
     page = html(service, "admin", "/dashboard")
     section = page[page.index('id="filing"'):page.index('id="templates"')]
     assert "filing required" in section and "2026-04-14" in section
