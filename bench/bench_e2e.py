@@ -40,37 +40,18 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the test deployment
 
 from faceguard import Faceguard
-from faceguard.assess import save_assessment
 from faceguard.errors import FaceError, FaceguardError
+from setup_data import go_live
 
 PURPOSE = "access-control"
-DEPLOYMENT = """\
-[deployment]
-name = "Benchmark gate"
-controller = "Benchmark Co."
-contact = "privacy@bench.example"
-packs = ["gdpr"]
-place = "residential-entrance"
-public_place = false
-protection_level = 2
-alternatives = ["resident-card"]
-transmission = "local"
-assessment = "assessment.toml"
-liveness = "off"
-
-[purposes.access-control]
-necessity = "Residents open the gate hands-free."
-retention_days = 365
-"""
-
 _WORKER: dict[str, Any] = {}
 
 
@@ -109,23 +90,19 @@ def prepare(folder: Path, people: list[tuple[str, Path, Path]]
     """A live data directory with everyone enrolled (consent, notice, approved assessment);
     returns the people whose enrolment picture was accepted."""
     Faceguard.init(folder)
-    (folder / "faceguard.toml").write_text(DEPLOYMENT, encoding="utf-8")
-    with Faceguard.open(folder, engine=make_engine("fast")) as fg:
-        path, draft = fg.draft_assessment()
-        save_assessment(path, replace(draft, sections=tuple(
-            replace(s, dpo=f"Reviewed for the benchmark: {s.title}.")
-            if s.key in draft.pending else s for s in draft.sections)))
-        fg.approve_assessment("Benchmark DPO")
-        fg.publish_notice(PURPOSE)
+    engine = make_engine("fast")
+    go_live(folder, engine=engine, by="Benchmark DPO")
+    with Faceguard.open(folder, engine=engine) as fg:
+        fg.consent.publish_notice(PURPOSE)
         enrolled = []
         for person in people:
             name, enrol, _probe = person
-            fg.grant_consent(name, PURPOSE, name=name.replace("_", " "), method="click",
+            fg.consent.grant(name, PURPOSE, name=name.replace("_", " "), method="click",
                              evidence="bench")
             try:
                 fg.enroll(name, [enrol.read_bytes()], PURPOSE)
             except FaceError:  # e.g. two people in the picture: enrolment refuses it
-                fg.withdraw_consent(name, PURPOSE)
+                fg.consent.withdraw(name, PURPOSE)
                 continue
             enrolled.append(person)
     return enrolled
@@ -209,7 +186,7 @@ def compliance_share(folder: Path, items: list[tuple[str, str]]) -> dict[str, An
         for name, data in datas[:3]:  # warm
             with contextlib.suppress(FaceguardError):
                 fg.verify(name, data, PURPOSE)
-        fg._require_live = watch.wrap("go-live gate", fg._require_live)  # type: ignore[method-assign]
+        fg.governance.require_live = watch.wrap("go-live gate", fg.governance.require_live)  # type: ignore[method-assign]
         fg._store.vault.consented_templates = watch.wrap(  # type: ignore[method-assign]
             "subject, consent and template decryption", fg._store.vault.consented_templates)
         fg._store.commit = watch.wrap(  # type: ignore[method-assign]

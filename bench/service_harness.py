@@ -26,7 +26,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx2 as httpx
@@ -34,43 +34,13 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO / "tests"))  # the test deployment, one source with the tests
 
 from faceguard import Faceguard  # noqa: E402
-from faceguard.assess import save_assessment  # noqa: E402
+from setup_data import PURPOSES, faces_dir, go_live  # noqa: E402, F401
 
-PURPOSES = ("access-control", "attendance")
-DEPLOYMENT = """\
-[deployment]
-name = "Service benchmark gate"
-controller = "Benchmark Property Co."
-contact = "privacy@bench.example"
-packs = ["gdpr"]
-place = "residential-entrance"
-public_place = false
-protection_level = 2
-alternatives = ["resident-card"]
-transmission = "local"
-assessment = "assessment.toml"
-minors_rules = "https://bench.example/minors"
-liveness = "off"
-
-[purposes.access-control]
-necessity = "Residents open the gate hands-free."
-retention_days = 365
-
-[purposes.attendance]
-necessity = "Staff sign in without cards."
-retention_days = 30
-"""
 #: Variables that would make the server use another master key than the folder's own.
 MASTER_KEY_VARIABLES = ("FACEGUARD_MASTER_KEY", "FACEGUARD_MASTER_KEY_FILE")
-
-
-def faces_dir() -> Path | None:
-    """``$FACEGUARD_FACES`` or ``../shared/data/faces`` beside the checkout, if present."""
-    env = os.environ.get("FACEGUARD_FACES")
-    path = Path(env) if env else REPO.parent / "shared" / "data" / "faces"
-    return path if (path / "lfw" / "lfw").is_dir() else None
 
 
 def prepare(folder: Path) -> dict[str, str]:
@@ -78,15 +48,10 @@ def prepare(folder: Path) -> dict[str, str]:
 
     The caller's environment must not name another master key (``MASTER_KEY_VARIABLES``)."""
     Faceguard.init(folder)
-    (folder / "faceguard.toml").write_text(DEPLOYMENT, encoding="utf-8")
+    go_live(folder, by="Benchmark DPO")
     with Faceguard.open(folder) as fg:
-        path, draft = fg.draft_assessment()
-        save_assessment(path, replace(draft, sections=tuple(
-            replace(s, dpo=f"Reviewed for the benchmark: {s.title}.")
-            if s.key in draft.pending else s for s in draft.sections)))
-        fg.approve_assessment("Benchmark DPO")
         for purpose in PURPOSES:
-            fg.publish_notice(purpose)
+            fg.consent.publish_notice(purpose)
         keys = fg.api_keys
         return {role: keys.create(role, f"{role} holder",
                                   list(PURPOSES) if role == "terminal" else [],

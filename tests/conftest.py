@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +19,16 @@ import pytest
 
 import pgtest
 from faceguard import Faceguard
-from faceguard.assess import save_assessment
 from faceguard.engine.dlib_engine import DlibEngine
+from setup_data import (  # noqa: F401  (re-exported: the tests import them from conftest)
+    CN_TEST_DEPLOYMENT,
+    REPO,
+    TEST_DEPLOYMENT,
+    approve_assessment,
+    faces_dir,
+    go_live,
+)
 
-REPO = Path(__file__).resolve().parents[1]
 BACKENDS = os.environ.get("FACEGUARD_TEST_BACKENDS", "sqlite,postgresql").split(",")
 #: Fixtures that make a store per test: their tests run on every backend.
 _PER_TEST_STORE = {"tmp_path", "data_dir", "fg"}
@@ -69,43 +74,6 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
     finally:
         server.drop(url)
 
-TEST_DEPLOYMENT = """\
-[deployment]
-name = "Test gate"
-controller = "Test Property Co."
-contact = "privacy@test.example"
-packs = ["gdpr"]
-place = "residential-entrance"
-public_place = false
-protection_level = 2
-alternatives = ["resident-card"]
-transmission = "local"
-assessment = "assessment.toml"
-minors_rules = "https://test.example/minors"
-liveness = "off"
-
-[purposes.access-control]
-necessity = "Residents open the gate hands-free."
-retention_days = 365
-
-[purposes.attendance]
-necessity = "Staff sign in without cards."
-retention_days = 30
-"""
-
-
-#: The same deployment under the final Chinese Measures (fails R26 without liveness).
-CN_TEST_DEPLOYMENT = TEST_DEPLOYMENT.replace('packs = ["gdpr"]', 'packs = ["cn"]')
-
-
-def faces_dir() -> Path | None:
-    """``$FACEGUARD_FACES`` or ``../shared/data/faces`` beside the checkout, if present."""
-    env = os.environ.get("FACEGUARD_FACES")
-    candidates = [Path(env)] if env else [REPO.parent / "shared" / "data" / "faces"]
-    for path in candidates:
-        if (path / "lfw" / "lfw").is_dir():
-            return path
-    return None
 
 
 @pytest.fixture(scope="session")
@@ -129,25 +97,6 @@ def engine() -> DlibEngine:
     return DlibEngine()
 
 
-def approve_assessment(fg: Faceguard, by: str = "Test DPO") -> None:
-    """Draft the impact assessment, write the DPO's parts, approve it (R10 / P2)."""
-    path, draft = fg.draft_assessment()
-    filled = replace(draft, sections=tuple(
-        replace(s, dpo=f"Reviewed for the test deployment: {s.title}.")
-        if s.key in draft.pending else s
-        for s in draft.sections
-    ))
-    save_assessment(path, filled)
-    fg.approve_assessment(by)
-
-
-def go_live(folder: Path, deployment: str, engine: DlibEngine | None = None) -> None:
-    """Write ``deployment`` into ``folder`` and approve its assessment."""
-    (folder / "faceguard.toml").write_text(deployment, encoding="utf-8")
-    with Faceguard.open(folder, engine=engine) as fg:
-        approve_assessment(fg)
-
-
 @pytest.fixture()
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: DlibEngine) -> Path:
     """A fresh data directory whose deployment passes its check (approved assessment)."""
@@ -163,8 +112,8 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: DlibEngine
 def fg(data_dir: Path, engine: DlibEngine) -> Iterator[Faceguard]:
     """A fresh Faceguard with notices published for both test purposes."""
     instance = Faceguard.open(data_dir, engine=engine)
-    instance.publish_notice("access-control")
-    instance.publish_notice("attendance")
+    instance.consent.publish_notice("access-control")
+    instance.consent.publish_notice("attendance")
     yield instance
     instance.close()
 

@@ -50,18 +50,18 @@ def main() -> None:
             ack: dict[str, object] = {"k": k, "op": kind, "person": person, "purpose": purpose}
             try:
                 if kind == "enroll":
-                    fg.grant_consent(person, purpose, name=person, method="click",
+                    fg.consent.grant(person, purpose, name=person, method="click",
                                      evidence="kiosk", actor="crash-test")
                     face = extractions[int(person.split("-")[1]) % len(extractions)]
                     done = fg.enroll(person, [face], purpose, actor="crash-test")
                     ack.update(subject=done.subject_id, templates=list(done.template_ids))
                 elif kind == "withdraw":
-                    result = fg.withdraw_consent(person, purpose, actor="crash-test")
+                    result = fg.consent.withdraw(person, purpose, actor="crash-test")
                     cert = result.certificate
                     ack.update(subject=result.subject_id,
                                certificate=None if cert is None else cert.certificate_id)
                 else:
-                    cert = fg.erase(person, actor="crash-test")
+                    cert = fg.rights.erase(person, actor="crash-test")
                     ack.update(subject=cert.subject_id, certificate=cert.certificate_id)
             except (ConsentError, NotFound):
                 ack["op"] = "noop"

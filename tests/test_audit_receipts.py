@@ -56,7 +56,7 @@ def fill(fg: Faceguard, upto: int) -> None:
 
 
 def grant(fg: Faceguard, person: str, purpose: str) -> None:
-    fg.grant_consent(person, purpose, name=person, method="click", evidence=f"kiosk/{person}")
+    fg.consent.grant(person, purpose, name=person, method="click", evidence=f"kiosk/{person}")
 
 
 def receipts_in(data: Path) -> list[AuditReceipt]:
@@ -73,8 +73,8 @@ def history(fg: Faceguard) -> Faceguard:
     grant(fg, "p-1", "access-control")
     grant(fg, "p-1", "attendance")
     grant(fg, "p-2", "access-control")
-    fg.withdraw_consent("p-1", "attendance")
-    fg.erase("p-2")
+    fg.consent.withdraw("p-1", "attendance")
+    fg.rights.erase("p-2")
     fill(fg, 300)
     return fg
 
@@ -86,13 +86,13 @@ def test_checkpoints_are_receipted_after_commit_and_head_on_demand(history: Face
                 (EVERY,))[0]
     assert (checkpoint.seq, checkpoint.hash, checkpoint.time, checkpoint.signature) == (
         EVERY, *row)
-    head = history.audit_head()
+    head = history.audit.head()
     assert (head.kind, head.seq) == ("head", 300)
     assert head.hash == query(data, "SELECT hash FROM audit_events WHERE seq = 300")[0][0]
     assert receipts_in(data)[-1] == head
-    history.audit_head()
+    history.audit.head()
     assert receipts_in(data).count(head) == 1  # the same head is kept once
-    report = history.verify_audit([head])
+    report = history.audit.verify([head])
     assert (report.ok, report.events, report.checkpoints, report.findings) == (True, 300, 1, ())
     assert report.receipts == len(set(receipts_in(data))) and report.notes == ()
 
@@ -120,60 +120,60 @@ def test_a_receipt_lost_to_a_crash_is_written_when_the_store_opens(fg: Faceguard
     fg._store.audit.receipts.detach()  # as if the process died after each commit
     fill(fg, EVERY + 1)
     assert [r for r in receipts_in(data) if r.kind == "checkpoint"] == []
-    report = fg.verify_audit()
+    report = fg.audit.verify()
     assert report.ok and any("have no receipt yet" in n for n in report.notes)
     with Faceguard.open(data, engine=fg.engine) as again:
         assert [r.seq for r in receipts_in(data) if r.kind == "checkpoint"] == [EVERY]
-        assert again.verify_audit().notes == ()
+        assert again.audit.verify().notes == ()
 
 
 def test_tail_cut_and_an_older_head_written_back_is_caught(history: Faceguard) -> None:
     data = history._store.data_dir
     older_head = query(data, "SELECT value FROM settings WHERE key = 'audit.head'")[0][0]
     fill(history, 320)
-    kept = history.audit_head()
+    kept = history.audit.head()
     sql(data, "DELETE FROM audit_events WHERE seq > 300",
         ("UPDATE settings SET value = ? WHERE key = 'audit.head'", (older_head,)))
     assert history._store.audit.verify().ok  # the record alone reads intact
     (data / RECEIPTS_FILE).unlink()  # the attacker removes the data directory's receipts too
-    report = history.verify_audit([kept])
+    report = history.audit.verify([kept])
     assert not report.ok and kinds(report) == ["truncated"]
     assert report.first_bad_seq == 301 and "events 301..320 were deleted" in str(report.problem)
 
 
 def test_a_wiped_record_is_caught(history: Faceguard) -> None:
     data = history._store.data_dir
-    kept = history.audit_head()
+    kept = history.audit.head()
     sql(data, "DELETE FROM audit_events", "DELETE FROM audit_checkpoints",
         "DELETE FROM settings WHERE key = 'audit.head'")
     plain = history._store.audit.verify()
     assert plain.ok and plain.events == 0
-    report = history.verify_audit([kept])
+    report = history.audit.verify([kept])
     assert not report.ok and report.first_bad_seq == 1
     assert "wiped" in kinds(report) and "it was wiped" in str(report.problem)
 
 
 def test_a_deleted_checkpoint_is_caught(history: Faceguard) -> None:
     data = history._store.data_dir
-    kept = history.audit_head()
+    kept = history.audit.head()
     sql(data, f"DELETE FROM audit_checkpoints WHERE seq = {EVERY}")
     assert history._store.audit.verify().ok
-    report = history.verify_audit([kept])
+    report = history.audit.verify([kept])
     assert not report.ok and kinds(report) == ["checkpoint-deleted"]
     assert report.first_bad_seq == EVERY
     (data / RECEIPTS_FILE).unlink()  # without any receipt, the sequence still has a gap
-    assert kinds(history.verify_audit()) == ["checkpoint-deleted"]
+    assert kinds(history.audit.verify()) == ["checkpoint-deleted"]
 
 
 def test_a_deleted_deletion_certificate_is_caught(history: Faceguard) -> None:
     data = history._store.data_dir
-    kept = history.audit_head()
+    kept = history.audit.head()
     [(seq, detail)] = query(data, "SELECT seq, detail FROM audit_events "
                                   "WHERE operation = 'subject.erased'")
     sql(data, ("DELETE FROM deletion_certificates WHERE id = ?",
                (json.loads(detail)["certificate"],)))
     assert history._store.audit.verify().ok
-    report = history.verify_audit([kept])
+    report = history.audit.verify([kept])
     assert not report.ok and kinds(report) == ["certificate-deleted"]
     assert report.first_bad_seq == seq
 
@@ -183,28 +183,28 @@ def test_a_forged_or_unrecorded_certificate_is_caught(history: Faceguard) -> Non
     [(body,)] = query(data, "SELECT body FROM deletion_certificates")
     forged = {**json.loads(body), "reason": "forged"}
     sql(data, ("UPDATE deletion_certificates SET body = ?", (json.dumps(forged),)))
-    assert kinds(history.verify_audit()) == ["certificate-invalid"]
+    assert kinds(history.audit.verify()) == ["certificate-invalid"]
     sql(data, ("UPDATE deletion_certificates SET body = ?, id = 'c_inserted'", (body,)))
-    assert sorted(kinds(history.verify_audit())) == ["certificate-deleted",
+    assert sorted(kinds(history.audit.verify())) == ["certificate-deleted",
                                                      "certificate-unrecorded"]
 
 
 def test_a_revived_consent_is_caught(history: Faceguard) -> None:
     data = history._store.data_dir
-    kept = history.audit_head()
+    kept = history.audit.head()
     [(seq,)] = query(data, "SELECT seq FROM audit_events WHERE operation = 'consent.withdrawn'")
     sql(data, "UPDATE consents SET status = 'active', ended_at = NULL, end_reason = NULL "
               "WHERE purpose = 'attendance'")
     assert history._store.audit.verify().ok
-    report = history.verify_audit([kept])
+    report = history.audit.verify([kept])
     assert not report.ok and kinds(report) == ["consent-revived"]
     assert report.first_bad_seq == seq and "consent.withdrawn" in str(report.problem)
 
 
 def test_a_receipt_that_does_not_verify_is_reported(history: Faceguard) -> None:
-    kept = history.audit_head()
+    kept = history.audit.head()
     forged = receipt_from_json({**kept.to_json(), "seq": kept.seq + 5})
-    report = history.verify_audit([forged])
+    report = history.audit.verify([forged])
     assert kinds(report) == ["receipt-invalid"] and "bad signature" in str(report.problem)
 
 
@@ -218,17 +218,17 @@ def test_a_restore_supersedes_the_data_directory_receipts_but_not_an_auditors(
         src.backup(dst)
     [(seq, digest)] = query(data, "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
     fill(history, 520)
-    kept = history.audit_head()
+    kept = history.audit.head()
     history.close()
     for suffix in ("", "-wal", "-shm"):
         (data / f"faceguard.db{suffix}").unlink(missing_ok=True)
     shutil.copy(copy, data / "faceguard.db")
     restore = record_restore(data, key, seq, digest, "backup.db of the test")
     with Faceguard.open(data, engine=engine) as restored:
-        report = restored.verify_audit()
+        report = restored.audit.verify()
         assert report.ok, report.findings
         assert any(f"superseded by the restore of {restore.time}" in n for n in report.notes)
-        audited = restored.verify_audit([kept])
+        audited = restored.audit.verify([kept])
         assert not audited.ok and kinds(audited) == ["truncated"]
         assert f"restore of {restore.time} to event {seq}" in str(audited.problem)
 
@@ -242,13 +242,13 @@ def test_restore_entries_are_checked_arguments_and_signature(history: Faceguard)
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     record_restore(data, Ed25519PrivateKey.generate(), 1, "0" * 64, "an attacker's excuse")
-    report = history.verify_audit()
+    report = history.audit.verify()
     assert kinds(report) == ["receipt-invalid"] and not any("superseded" in n
                                                             for n in report.notes)
 
 
 def test_receipt_files_parse_as_one_receipt_or_lines(history: Faceguard) -> None:
-    head = history.audit_head()
+    head = history.audit.head()
     assert parse_receipts(json.dumps(head.to_json(), indent=2), name="r") == [head]
     lines = (history._store.data_dir / RECEIPTS_FILE).read_text()
     assert parse_receipts(lines, name="r") == receipts_in(history._store.data_dir)
@@ -261,9 +261,9 @@ def test_a_torn_last_line_is_ignored_and_closed(history: Faceguard) -> None:
     with path.open("a") as handle:
         handle.write('{"kind": "checkpoint", "seq": 5')
     assert read_receipts_file(path).torn
-    report = history.verify_audit()
+    report = history.audit.verify()
     assert report.ok and any("cut short" in n for n in report.notes)
-    history.audit_head()
+    history.audit.head()
     after = read_receipts_file(path)
     assert not after.torn and after.bad_lines == [] and after.receipts[-1].kind == "head"
 
@@ -271,7 +271,7 @@ def test_a_torn_last_line_is_ignored_and_closed(history: Faceguard) -> None:
 def test_head_of_an_empty_record_is_refused(data_dir: Path, engine: DlibEngine) -> None:
     sql(data_dir, "DELETE FROM audit_events", "DELETE FROM settings WHERE key = 'audit.head'")
     with Faceguard.open(data_dir, engine=engine) as fg, pytest.raises(AuditError, match="empty"):
-        fg.audit_head()
+        fg.audit.head()
 
 
 # ---------------------------------------------------------------- the command line

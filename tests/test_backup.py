@@ -24,7 +24,7 @@ def photo(lfw: Path, name: str, number: int) -> bytes:
 
 
 def enroll(fg: Faceguard, lfw: Path, name: str) -> str:
-    receipt = fg.grant_consent(name, "attendance", name=name, method="click", evidence="kiosk")
+    receipt = fg.consent.grant(name, "attendance", name=name, method="click", evidence="kiosk")
     fg.enroll(name, [photo(lfw, name, 1), photo(lfw, name, 2)], "attendance")
     return receipt.subject_id
 
@@ -41,14 +41,14 @@ def test_a_restore_never_brings_an_erased_person_back(
     fg: Faceguard, lfw: Path, engine: DlibEngine, tmp_path: Path, records: bool, keys: bool
 ) -> None:
     gone, kept = enroll(fg, lfw, GONE), enroll(fg, lfw, KEPT)
-    copy = fg.backup(tmp_path / "backup")
+    copy = fg.rights.backup(tmp_path / "backup")
     assert {p.name for p in (tmp_path / "backup").iterdir()} == {"records", "keys"}
     assert not any(p.name == "master.key" for p in (tmp_path / "backup").rglob("*"))
-    cert = fg.erase(GONE, reason="request")
+    cert = fg.rights.erase(GONE, reason="request")
     data_dir = fg._store.data_dir
     fg.close()
 
-    result = Faceguard.restore(data_dir, tmp_path / "backup", records=records, keys=keys)
+    result = Faceguard.tools.restore(data_dir, tmp_path / "backup", records=records, keys=keys)
     assert result.backup_id == copy.backup_id
     assert result.recovery.reapplied == 1 and result.recovery.completed == 0
     assert result.recovery.certificates == (cert.certificate_id,)
@@ -74,10 +74,10 @@ def test_a_restore_never_brings_an_erased_person_back(
         assert restored.detail["parts"] == [p for p, on in (("records", records),
                                                            ("keys", keys)) if on]
         if records:  # the certificate is issued again under its original ID
-            assert again.certificate(cert.certificate_id).audit_seq == reapplied.seq
+            assert again.audit.certificate(cert.certificate_id).audit_seq == reapplied.seq
         else:  # the record store kept it: not doubled
-            assert again.certificate(cert.certificate_id) == cert
-        report = again.verify_audit()
+            assert again.audit.certificate(cert.certificate_id) == cert
+        report = again.audit.verify()
         assert report.ok, report.problem
 
 
@@ -88,19 +88,19 @@ def test_a_restore_never_brings_a_withdrawn_purpose_back(
     the withdrawn consent, the ledger ends it again; a consent given after the withdrawal
     is a new one and stays."""
     subject = enroll(fg, lfw, KEPT)
-    fg.grant_consent(KEPT, "access-control", name=KEPT, method="click", evidence="kiosk")
+    fg.consent.grant(KEPT, "access-control", name=KEPT, method="click", evidence="kiosk")
     fg.enroll(KEPT, [photo(lfw, KEPT, 1)], "access-control")
-    fg.grant_consent(GONE, "attendance", name=GONE, method="click", evidence="kiosk")
-    fg.grant_consent(GONE, "access-control", name=GONE, method="click", evidence="kiosk")
-    fg.backup(tmp_path / "backup")
-    fg.withdraw_consent(KEPT, "access-control")
-    fg.withdraw_consent(GONE, "access-control")
-    fg.grant_consent(GONE, "access-control", name=GONE, method="click", evidence="again")
-    fg.backup(tmp_path / "later")
+    fg.consent.grant(GONE, "attendance", name=GONE, method="click", evidence="kiosk")
+    fg.consent.grant(GONE, "access-control", name=GONE, method="click", evidence="kiosk")
+    fg.rights.backup(tmp_path / "backup")
+    fg.consent.withdraw(KEPT, "access-control")
+    fg.consent.withdraw(GONE, "access-control")
+    fg.consent.grant(GONE, "access-control", name=GONE, method="click", evidence="again")
+    fg.rights.backup(tmp_path / "later")
     data_dir = fg._store.data_dir
     fg.close()
 
-    result = Faceguard.restore(data_dir, tmp_path / "backup", keys=False)
+    result = Faceguard.tools.restore(data_dir, tmp_path / "backup", keys=False)
     # GONE's newer consent is not in the old records: only KEPT's is ended again; GONE's
     # old one (granted before the withdrawal) is ended too
     assert result.recovery.withdrawals_reapplied == 2
@@ -117,10 +117,10 @@ def test_a_restore_never_brings_a_withdrawn_purpose_back(
         assert subject in {e.subject for e in events}
         [restored] = again._store.audit.events(operation="store.restored")
         assert restored.detail["withdrawals_reapplied"] == 2
-        report = again.verify_audit()
+        report = again.audit.verify()
         assert report.ok, report.problem
     # a copy made after GONE consented again: that consent is newer than the withdrawal
-    later = Faceguard.restore(data_dir, tmp_path / "later", keys=False)
+    later = Faceguard.tools.restore(data_dir, tmp_path / "later", keys=False)
     assert later.recovery.withdrawals_reapplied == 0
     with Faceguard.open(data_dir, engine=engine) as again:
         # enrollment needs a valid consent for the purpose (R3): the newer one stands
@@ -133,9 +133,9 @@ def test_an_erasure_only_the_backup_ledger_knows_is_applied(
 ) -> None:
     """A data directory rebuilt from a backup whose ledger is all that is left."""
     gone = enroll(fg, lfw, GONE)
-    fg.backup(tmp_path / "early")
-    cert = fg.erase(GONE)
-    fg.backup(tmp_path / "late")
+    fg.rights.backup(tmp_path / "early")
+    cert = fg.rights.erase(GONE)
+    fg.rights.backup(tmp_path / "late")
     data_dir = fg._store.data_dir
     fg.close()
     if os.environ.get("FACEGUARD_DATABASE_URL"):  # the current ledger is lost
@@ -145,34 +145,34 @@ def test_an_erasure_only_the_backup_ledger_knows_is_applied(
         (data_dir / "keys" / "erasures.jsonl").unlink()
     late = tmp_path / "late" / "keys" / "erasures.jsonl"
     (tmp_path / "early" / "keys" / "erasures.jsonl").write_bytes(late.read_bytes())
-    result = Faceguard.restore(data_dir, tmp_path / "early")
+    result = Faceguard.tools.restore(data_dir, tmp_path / "early")
     assert result.ledger_entries_merged == 2 and result.recovery.reapplied == 1
     with Faceguard.open(data_dir, engine=engine) as again:
         assert_erased(again, gone, cert.certificate_id)
 
 
 def test_restore_is_refused_while_the_data_is_open(fg: Faceguard, tmp_path: Path) -> None:
-    fg.backup(tmp_path / "backup")
+    fg.rights.backup(tmp_path / "backup")
     with pytest.raises(ConfigError, match="in use"):
-        Faceguard.restore(fg._store.data_dir, tmp_path / "backup")
+        Faceguard.tools.restore(fg._store.data_dir, tmp_path / "backup")
     assert fg.stats().people == 0  # still open and working
 
 
 def test_a_damaged_or_foreign_copy_is_refused(
     fg: Faceguard, tmp_path: Path, engine: DlibEngine
 ) -> None:
-    fg.backup(tmp_path / "backup")
+    fg.rights.backup(tmp_path / "backup")
     data_dir = fg._store.data_dir
     fg.close()
     with (pytest.raises(ConfigError, match="not an empty"),
           Faceguard.open(data_dir, engine=engine) as again):
-        again.backup(tmp_path / "backup")
+        again.rights.backup(tmp_path / "backup")
     with pytest.raises(ConfigError, match="no keys copy"):
-        Faceguard.restore(data_dir, tmp_path / "backup" / "records")
+        Faceguard.tools.restore(data_dir, tmp_path / "backup" / "records")
     db_copy = tmp_path / "backup" / "records" / "faceguard.db"
     db_copy.write_bytes(db_copy.read_bytes()[:-10] + b"0123456789")
     with pytest.raises(ConfigError, match="does not match its manifest"):
-        Faceguard.restore(data_dir, tmp_path / "backup")
+        Faceguard.tools.restore(data_dir, tmp_path / "backup")
 
 
 def test_backup_and_restore_through_the_cli(fg: Faceguard, lfw: Path, tmp_path: Path) -> None:

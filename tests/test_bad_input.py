@@ -19,6 +19,7 @@ import pytest
 from PIL import Image
 
 from faceguard import Faceguard, Guardian, errors
+from faceguard.api.core import Core
 from faceguard.audit.events import AuditEvent
 from faceguard.engine.imaging import ImageLimits
 from faceguard.errors import (
@@ -77,7 +78,7 @@ def assert_unchanged_and_recorded(
     assert event.purpose == purpose
     assert event.rules == rules
     assert event.detail["error"] == error.__name__
-    assert fg.verify_audit().ok
+    assert fg.audit.verify().ok
     return event
 
 
@@ -110,7 +111,7 @@ def portrait(lfw: Path) -> bytes:
 @pytest.fixture()
 def consenting(fg: Faceguard) -> str:
     """A person with a valid consent for PURPOSE, not yet enrolled."""
-    fg.grant_consent(PERSON, PURPOSE, name="Wang Fang", method="click", evidence="kiosk-7/1")
+    fg.consent.grant(PERSON, PURPOSE, name="Wang Fang", method="click", evidence="kiosk-7/1")
     return PERSON
 
 
@@ -150,10 +151,10 @@ def test_unusable_bytes_are_rejected_at_enrollment(
 def test_bytes_over_the_deployments_limit_are_rejected(
     fg: Faceguard, consenting: str, portrait: bytes
 ) -> None:
-    strict = Faceguard(
+    strict = Faceguard(Core(
         fg._store, fg.deployment, fg.engine, fg.calibration,
         image_limits=ImageLimits(max_bytes=len(portrait) - 1),
-    )
+    ))
     before = snapshot(fg)
     with pytest.raises(ImageTooLarge, match=f"limit is {len(portrait) - 1}"):
         strict.enroll(consenting, [portrait], PURPOSE)
@@ -196,7 +197,7 @@ def test_face_too_small_is_detected_but_fails_the_size_check(
         fg.enroll(consenting, [small], PURPOSE)
     assert info.value.check == "size"
     width = int(info.value.message.split("face too small: ")[1].split(" px")[0])
-    assert 40 <= width < fg.enroll_gate.min_face_px  # found (~50 px), yet too small
+    assert 40 <= width < fg._core.enroll_gate.min_face_px  # found (~50 px), yet too small
     assert_unchanged_and_recorded(
         fg, before, operation="template.enrolled", outcome="rejected", error=QualityError,
         purpose=PURPOSE,
@@ -229,7 +230,7 @@ def test_second_of_two_images_truncated_stores_nothing(
         fg, before, operation="template.enrolled", outcome="rejected", error=ImageDecodeError,
         purpose=PURPOSE,
     )
-    assert fg.export(consenting).templates == []
+    assert fg.rights.export(consenting).templates == []
 
 
 def test_unusable_probe_is_rejected_at_identification(fg: Faceguard) -> None:
@@ -260,7 +261,7 @@ def test_unknown_purpose_is_refused(fg: Faceguard, consenting: str, portrait: by
 def test_forbidden_purpose_is_refused_with_r27(fg: Faceguard) -> None:
     before = snapshot(fg)
     with pytest.raises(PurposeError, match="infers attributes or emotions") as info:
-        fg.grant_consent(
+        fg.consent.grant(
             PERSON, "emotion-analysis", name="Wang Fang", method="click", evidence="kiosk-7/1"
         )
     assert info.value.rule == "R27"
@@ -287,7 +288,7 @@ def test_purpose_not_declared_by_the_deployment_is_refused(
 def test_consent_for_another_purpose_does_not_allow_enrollment(
     fg: Faceguard, portrait: bytes
 ) -> None:
-    fg.grant_consent(PERSON, "attendance", name="Wang Fang", method="click", evidence="hr/88")
+    fg.consent.grant(PERSON, "attendance", name="Wang Fang", method="click", evidence="hr/88")
     before = snapshot(fg)
     with pytest.raises(ConsentError, match="no valid consent .* 'access-control'") as info:
         fg.enroll(PERSON, [portrait], "access-control")
@@ -321,7 +322,7 @@ def test_under_14_without_a_complete_guardian_consent_is_refused(
 ) -> None:
     before = snapshot(fg)
     with pytest.raises(ConsentError, match="under 14") as info:
-        fg.grant_consent(
+        fg.consent.grant(
             "pupil-7", PURPOSE, name="Li Xiaoming", method="written", evidence="form-12",
             minor=True, guardian=guardian,
         )

@@ -47,7 +47,7 @@ def test_manifest_enrolls_reports_and_resumes(
         row("Nobody", image="lfw/lfw/Nobody/missing.jpg"),      # unreadable file
     ])
     with Faceguard.open(data_dir) as fg:
-        fg.publish_notice("attendance")
+        fg.consent.publish_notice("attendance")
     report = tmp_path / "report.csv"
     args = ["--data", str(data_dir), "enroll-batch", str(manifest), "--root", str(faces),
             "--report", str(report), "--workers", "2", "--json"]
@@ -73,8 +73,8 @@ def test_manifest_enrolls_reports_and_resumes(
     assert report_rows(report)[1] == ("3", "ok", "")
 
     with Faceguard.open(data_dir) as fg:
-        assert fg.people_enrolled() == 3
-        consent = fg.export(PEOPLE[1]).consents[0]
+        assert fg.governance.people_enrolled() == 3
+        consent = fg.rights.export(PEOPLE[1]).consents[0]
         assert consent["evidence_ref"] == f"form/{PEOPLE[1]}; provenance: photographed at HR " \
                                           "on 2026-11-02"
         probe = (faces / "lfw/lfw" / PEOPLE[3] / f"{PEOPLE[3]}_0002.jpg").read_bytes()

@@ -53,7 +53,7 @@ def crowd(fg: Faceguard, lfw: Path
     probes: list[tuple[str, bytes]] = []
     for folder in members:
         files = images_of(folder)
-        fg.grant_consent(folder.name, "access-control", name=folder.name, method="click",
+        fg.consent.grant(folder.name, "access-control", name=folder.name, method="click",
                          evidence="e")
         fg.enroll(folder.name, [files[0].read_bytes()], "access-control")
         probes += [(folder.name, f.read_bytes()) for f in files[1:3]]
@@ -65,7 +65,7 @@ def crowd(fg: Faceguard, lfw: Path
     for folder in folders[12:]:
         files = [f.read_bytes() for f in images_of(folder)]
         if _answer(lambda f=files[0]: fg._extract(f, enroll=True)) == "enrolled:":
-            fg.grant_consent(folder.name, "attendance", name=folder.name, method="click",
+            fg.consent.grant(folder.name, "attendance", name=folder.name, method="click",
                              evidence="e")
             waiting[folder.name] = (files[0], files[1])
     assert len(waiting) >= 6
@@ -113,7 +113,7 @@ def test_sixteen_threads_give_the_decisions_of_one(
     assert fg.stats().templates == {"access-control": 8, "attendance": len(waiting)}
     # every call left its event, and the chain is intact
     assert len(fg._store.audit.events()) - events_before == len(jobs)
-    assert fg.verify_audit().ok
+    assert fg.audit.verify().ok
     found = [fg.identify(probe, "attendance").external_id for _, probe in waiting.values()]
     assert sum(a == n for a, n in zip(found, waiting, strict=True)) >= len(waiting) - 1
     assert set(found) <= set(waiting) | {None}

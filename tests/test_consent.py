@@ -31,7 +31,7 @@ def photo(lfw: Path, person: tuple[str, str, str], number: int) -> bytes:
 
 
 def consent(fg: Faceguard, person: tuple[str, str, str], purpose: str) -> None:
-    fg.grant_consent(person[1], purpose, name=person[2], method="click", evidence="kiosk-3/17")
+    fg.consent.grant(person[1], purpose, name=person[2], method="click", evidence="kiosk-3/17")
 
 
 def rows(fg: Faceguard, sql: str, *params: object) -> list[tuple[object, ...]]:
@@ -58,14 +58,14 @@ def last_event(fg: Faceguard) -> AuditEvent:
 
 def test_notice_version_and_hash_are_stored_with_the_consent(fg: Faceguard) -> None:
     consent(fg, ALICE, "access-control")  # under version 1 (published by the fixture)
-    v2 = fg.publish_notice(
+    v2 = fg.consent.publish_notice(
         "access-control", {"method": "Camera image to encrypted template; image discarded."}
     )
     assert v2.version == 2
     canonical = json.dumps(v2.fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert v2.sha256 == hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
-    receipt = fg.grant_consent(
+    receipt = fg.consent.grant(
         BOB[1], "access-control", name=BOB[2], method="signature", evidence="paper-form-9"
     )
     assert (receipt.notice_version, receipt.notice_sha256) == (2, v2.sha256)
@@ -77,7 +77,7 @@ def test_notice_version_and_hash_are_stored_with_the_consent(fg: Faceguard) -> N
     )
     assert stored == [(2, v2.sha256, v2.sha256)]
 
-    alice = fg.export(ALICE[1]).consents
+    alice = fg.rights.export(ALICE[1]).consents
     assert [(c["notice_version"], c["status"]) for c in alice] == [(1, "active")]
     assert alice[0]["notice_sha256"] != v2.sha256  # the version actually shown, not the newest
     v1_hash = rows(fg, "SELECT sha256 FROM notices WHERE purpose = ? AND version = 1",
@@ -97,11 +97,11 @@ def test_notice_version_and_hash_are_stored_with_the_consent(fg: Faceguard) -> N
 def test_incomplete_notice_is_refused(fg: Faceguard, fields: dict[str, str], named: str) -> None:
     before = counts(fg)
     with pytest.raises(NoticeError, match=named) as info:
-        fg.publish_notice("attendance", fields)
+        fg.consent.publish_notice("attendance", fields)
     assert info.value.rule == "R2"
     assert str(info.value).startswith("[R2] the notice is incomplete")
     assert counts(fg) == before
-    receipt = fg.grant_consent(ALICE[1], "attendance", name=ALICE[2], method="click",
+    receipt = fg.consent.grant(ALICE[1], "attendance", name=ALICE[2], method="click",
                                evidence="hr/1")
     assert receipt.notice_version == 1  # no half-published version 2
 
@@ -132,7 +132,7 @@ def test_consent_without_a_published_notice_is_refused(
 def test_consent_method_must_be_click_signature_or_written(fg: Faceguard, method: str) -> None:
     before = counts(fg)
     with pytest.raises(ConsentError, match="use one of click, signature, written") as info:
-        fg.grant_consent(ALICE[1], "attendance", name=ALICE[2], method=method, evidence="x/1")
+        fg.consent.grant(ALICE[1], "attendance", name=ALICE[2], method=method, evidence="x/1")
     assert info.value.rule == "R3"
     assert counts(fg) == before
     event = last_event(fg)
@@ -143,7 +143,7 @@ def test_consent_method_must_be_click_signature_or_written(fg: Faceguard, method
 def test_consent_needs_evidence(fg: Faceguard, evidence: str) -> None:
     before = counts(fg)
     with pytest.raises(ConsentError, match="evidence reference") as info:
-        fg.grant_consent(ALICE[1], "attendance", name=ALICE[2], method="click", evidence=evidence)
+        fg.consent.grant(ALICE[1], "attendance", name=ALICE[2], method="click", evidence=evidence)
     assert info.value.rule == "R3"
     assert counts(fg) == before
     assert last_event(fg).outcome == "refused"
@@ -155,23 +155,23 @@ def test_refused_consent_leaves_no_data_key_behind(fg: Faceguard) -> None:
     consent(fg, BOB, "attendance")
     assert key_count(fg) == 1
     with pytest.raises(ConsentError):
-        fg.grant_consent(ALICE[1], "attendance", name=ALICE[2], method="verbal", evidence="x")
+        fg.consent.grant(ALICE[1], "attendance", name=ALICE[2], method="verbal", evidence="x")
     with pytest.raises(ConsentError):
-        fg.grant_consent("pupil-3", "attendance", name="Li Lei", method="written",
+        fg.consent.grant("pupil-3", "attendance", name="Li Lei", method="written",
                          evidence="form-1", minor=True)
     assert counts(fg)["subjects"] == 1
-    fg.sweep()
+    fg.rights.sweep()
     assert key_count(fg) == 1  # only Bob's key
 
 
 def test_minor_with_guardian_consent_is_recorded_and_exported(fg: Faceguard) -> None:
     guardian = Guardian(name="Han Meimei", relationship="mother", evidence="signed-form-33")
-    receipt = fg.grant_consent(
+    receipt = fg.consent.grant(
         "pupil-8", "attendance", name="Han Xiaolong", method="written", evidence="form-33",
         minor=True, guardian=guardian,
     )
     assert last_event(fg).rules == ("R3", "R5")
-    exported = fg.export("pupil-8")
+    exported = fg.rights.export("pupil-8")
     assert exported.identity == {"external_id": "pupil-8", "name": "Han Xiaolong"}
     [record] = exported.consents
     assert record["id"] == receipt.consent_id
@@ -193,10 +193,10 @@ def test_minors_are_refused_without_published_minors_rules(
     (data_dir / "faceguard.toml").write_text(text + "\n", encoding="utf-8")
     with Faceguard.open(data_dir, engine=engine) as fg:
         assert fg.deployment.deployment.minors_rules == ""
-        fg.publish_notice("attendance")
+        fg.consent.publish_notice("attendance")
         guardian = Guardian(name="Han Meimei", relationship="mother", evidence="form-33")
         with pytest.raises(ConsentError, match="minors_rules") as info:
-            fg.grant_consent("pupil-8", "attendance", name="Han Xiaolong", method="written",
+            fg.consent.grant("pupil-8", "attendance", name="Han Xiaolong", method="written",
                              evidence="form-33", minor=True, guardian=guardian)
         assert info.value.rule == "R5"
         assert counts(fg)["subjects"] == 0
@@ -206,14 +206,14 @@ def test_minors_are_refused_without_published_minors_rules(
 
 
 def test_granting_again_supersedes_the_active_consent(fg: Faceguard) -> None:
-    first = fg.grant_consent(ALICE[1], "attendance", name=ALICE[2], method="click",
+    first = fg.consent.grant(ALICE[1], "attendance", name=ALICE[2], method="click",
                              evidence="kiosk-1")
-    second = fg.grant_consent(ALICE[1], "attendance", name=ALICE[2], method="signature",
+    second = fg.consent.grant(ALICE[1], "attendance", name=ALICE[2], method="signature",
                               evidence="paper-2")
     assert first.superseded is None
     assert second.superseded == first.consent_id
     assert second.subject_id == first.subject_id
-    statuses = [(c["id"], c["status"], c["method"]) for c in fg.export(ALICE[1]).consents]
+    statuses = [(c["id"], c["status"], c["method"]) for c in fg.rights.export(ALICE[1]).consents]
     assert statuses == [
         (first.consent_id, "superseded", "click"),
         (second.consent_id, "active", "signature"),
@@ -248,7 +248,7 @@ def test_withdrawing_one_purpose_leaves_the_other_working(
         assert fg.identify(alice_probe, "attendance").external_id == ALICE[1]
         assert fg._store.index.get("attendance") is not None
 
-    result = fg.withdraw_consent(ALICE[1], "attendance")
+    result = fg.consent.withdraw(ALICE[1], "attendance")
 
     assert result.certificate is None  # access-control consent remains
     assert result.templates_deleted == enrolled.template_ids
@@ -259,7 +259,7 @@ def test_withdrawing_one_purpose_leaves_the_other_working(
     with pytest.raises(ConsentError) as info:
         fg.verify(ALICE[1], alice_probe, "attendance")
     assert info.value.rule == "R3"
-    exported = fg.export(ALICE[1])
+    exported = fg.rights.export(ALICE[1])
     assert {c["purpose"]: c["status"] for c in exported.consents} == {
         "access-control": "active", "attendance": "withdrawn"
     }
@@ -273,7 +273,7 @@ def test_withdrawing_the_last_purpose_erases_the_subject(fg: Faceguard, lfw: Pat
     probe = photo(lfw, ALICE, 2)
     assert fg.identify(probe, "access-control").decision == "match"  # index now loaded
 
-    result = fg.withdraw_consent(ALICE[1], "access-control")
+    result = fg.consent.withdraw(ALICE[1], "access-control")
 
     cert = result.certificate
     assert cert is not None
@@ -284,7 +284,7 @@ def test_withdrawing_the_last_purpose_erases_the_subject(fg: Faceguard, lfw: Pat
     assert is_authentic(cert, fg._store.keyring.signing_key.public_key())
     assert not fg._store.vault.has_key(enrolled.subject_id)
     with pytest.raises(NotFound):
-        fg.export(ALICE[1])
+        fg.rights.export(ALICE[1])
     assert fg.identify(probe, "access-control").decision == "unknown"
     assert rows(fg, "SELECT status, identity_ct, lookup_hash FROM subjects") == [
         ("erased", None, None)
@@ -310,9 +310,9 @@ def test_verify_for_a_purpose_without_consent_is_refused(fg: Faceguard, lfw: Pat
 def test_withdrawing_a_purpose_never_consented_is_refused(fg: Faceguard) -> None:
     consent(fg, ALICE, "attendance")
     with pytest.raises(ConsentError) as info:
-        fg.withdraw_consent(ALICE[1], "access-control")
+        fg.consent.withdraw(ALICE[1], "access-control")
     assert info.value.rule == "R3"
-    assert [c["status"] for c in fg.export(ALICE[1]).consents] == ["active"]
+    assert [c["status"] for c in fg.rights.export(ALICE[1]).consents] == ["active"]
 
 
 # ---- retention (R8) --------------------------------------------------------------------
@@ -331,10 +331,10 @@ def test_sweep_erases_expired_templates(fg: Faceguard, lfw: Path) -> None:
     probe = photo(lfw, ALICE, 2)
     assert fg.identify(probe, "attendance").decision == "match"  # index loaded
 
-    first = fg.sweep(now=later(60))
+    first = fg.rights.sweep(now=later(60))
 
     assert (first.templates_deleted, first.consents_expired, first.certificates) == (1, 1, ())
-    exported = fg.export(ALICE[1])
+    exported = fg.rights.export(ALICE[1])
     assert {c["purpose"]: (c["status"], c["end_reason"]) for c in exported.consents} == {
         "access-control": ("active", None), "attendance": ("expired", "retention")
     }
@@ -342,7 +342,7 @@ def test_sweep_erases_expired_templates(fg: Faceguard, lfw: Path) -> None:
     assert fg.identify(probe, "attendance").decision == "unknown"
     assert fg.verify(ALICE[1], probe, "access-control").decision == "match"
 
-    second = fg.sweep(now=later(400))
+    second = fg.rights.sweep(now=later(400))
 
     assert (second.templates_deleted, second.consents_expired) == (1, 1)
     [cert] = second.certificates
@@ -354,9 +354,9 @@ def test_sweep_erases_expired_templates(fg: Faceguard, lfw: Path) -> None:
     ]
     assert rows(fg, "SELECT count(*) FROM templates") == [(0,)]
     with pytest.raises(NotFound):
-        fg.export(ALICE[1])
+        fg.rights.export(ALICE[1])
     assert fg.identify(probe, "access-control").decision == "unknown"
-    assert fg.sweep(now=later(800)).templates_deleted == 0
+    assert fg.rights.sweep(now=later(800)).templates_deleted == 0
 
 
 def test_retention_certificate_lists_the_expired_templates(fg: Faceguard, lfw: Path) -> None:
@@ -364,6 +364,6 @@ def test_retention_certificate_lists_the_expired_templates(fg: Faceguard, lfw: P
     deleted for that subject (erase_subject's ``already_deleted``)."""
     consent(fg, ALICE, "attendance")
     enrolled = fg.enroll(ALICE[1], [photo(lfw, ALICE, 1)], "attendance")
-    [cert] = fg.sweep(now=later(60)).certificates
+    [cert] = fg.rights.sweep(now=later(60)).certificates
     assert cert.subject_id == enrolled.subject_id
     assert cert.templates_deleted == enrolled.template_ids

@@ -91,9 +91,9 @@ def check_acknowledged(fg: Faceguard, acks: list[dict[str, Any]], begun: int,
     for ack in acks:
         if ack.get("certificate"):
             assert status.get(ack["subject"]) == "erased", ack
-            cert = fg.certificate(ack["certificate"])
+            cert = fg.audit.certificate(ack["certificate"])
             assert cert.subject_id == ack["subject"]
-            assert verify_with_public_key(cert, fg.public_key_hex)
+            assert verify_with_public_key(cert, fg.audit.public_key_hex)
         if ack["op"] == "enroll":
             undone = any(
                 ops[j][1] == ack["person"] and (ops[j][0] == "erase" or ops[j][2] ==
@@ -153,7 +153,7 @@ def test_kill_9_never_leaves_a_half_enrolled_or_half_erased_person(
             completed += fg._store.recovered.completed
             status = check_everyone(fg)
             check_acknowledged(fg, acks, begun, status)
-            report = fg.verify_audit()
+            report = fg.audit.verify()
             assert report.ok, report.problem
     acks, _ = read_acks(acks_file)
     assert [a["k"] for a in acks] == list(range(STEPS))

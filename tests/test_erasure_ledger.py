@@ -18,7 +18,7 @@ PERSON = "Colin_Powell"
 
 
 def enroll(fg: Faceguard, lfw: Path, name: str = PERSON) -> str:
-    receipt = fg.grant_consent(name, "attendance", name=name, method="click", evidence="kiosk")
+    receipt = fg.consent.grant(name, "attendance", name=name, method="click", evidence="kiosk")
     fg.enroll(name, [(lfw / name / f"{name}_0001.jpg").read_bytes()], "attendance")
     return receipt.subject_id
 
@@ -40,15 +40,15 @@ def assert_erased(fg: Faceguard, subject: str, certificate_id: str) -> None:
     with raw(data_dir, "keys") as conn:
         assert conn.execute("SELECT count(*) FROM subject_keys WHERE subject_id = ?",
                             (subject,)).fetchone() == (0,)
-    cert = fg.certificate(certificate_id)
+    cert = fg.audit.certificate(certificate_id)
     assert cert.subject_id == subject and cert.data_key_destroyed
-    assert verify_with_public_key(cert, fg.public_key_hex)
+    assert verify_with_public_key(cert, fg.audit.public_key_hex)
     assert fg._store.ledger.read().pending() == []
 
 
 def test_erasure_writes_intention_then_completion(fg: Faceguard, lfw: Path) -> None:
     subject = enroll(fg, lfw)
-    cert = fg.withdraw_consent(PERSON, "attendance").certificate
+    cert = fg.consent.withdraw(PERSON, "attendance").certificate
     assert cert is not None
     entries = fg._store.ledger.entries()
     assert [(e["kind"], e["subject_id"], e["certificate_id"]) for e in entries] == [
@@ -77,8 +77,8 @@ def test_an_interrupted_erasure_is_completed_at_open(
         assert (event.subject, event.actor, event.rules) == (subject, "start-up", ("R18",))
         assert event.detail["requested_by"] == "dpo"
         assert event.detail["certificate"] == intention.certificate_id
-        assert again.certificate(intention.certificate_id).audit_seq == event.seq
-        assert again.verify_audit().ok
+        assert again.audit.certificate(intention.certificate_id).audit_seq == event.seq
+        assert again.audit.verify().ok
     with Faceguard.open(data_dir, engine=engine) as third:  # nothing left to do
         assert third._store.recovered == ErasureRecovery()
         assert len(third._store.audit.events(operation="subject.erased")) == 1
@@ -87,17 +87,17 @@ def test_an_interrupted_erasure_is_completed_at_open(
 def test_an_interrupted_erasure_is_completed_by_the_sweep(fg: Faceguard, lfw: Path) -> None:
     subject = enroll(fg, lfw)
     intention = fg._store.ledger.intend(subject, reason="request", scope="all", actor="dpo")
-    result = fg.sweep()  # the key is still there: the sweep does every step
+    result = fg.rights.sweep()  # the key is still there: the sweep does every step
     assert result.recovered == ErasureRecovery(1, 0, (intention.certificate_id,))
     assert_erased(fg, subject, intention.certificate_id)
-    assert fg.sweep().recovered == ErasureRecovery()
+    assert fg.rights.sweep().recovered == ErasureRecovery()
 
 
 def test_a_committed_erasure_without_completion_is_only_marked(
     fg: Faceguard, lfw: Path, engine: DlibEngine
 ) -> None:
     subject = enroll(fg, lfw)
-    cert = fg.erase(PERSON)
+    cert = fg.rights.erase(PERSON)
     # A crash after the erase transaction, before the completion reached the ledger.
     if fg._store.url is None:
         path = ledger_path(fg)
@@ -120,7 +120,7 @@ def test_a_torn_last_line_is_ignored_and_closed(fg: Faceguard, lfw: Path) -> Non
     subject = enroll(fg, lfw)
     path = ledger_path(fg)
     path.write_text('{"kind": "intention", "subject_id": "s_torn", "certif')
-    cert = fg.erase(PERSON)
+    cert = fg.rights.erase(PERSON)
     entries = parse(path.read_text())
     assert [(e["kind"], e["subject_id"]) for e in entries] == [
         ("intention", subject), ("completion", subject)]

@@ -56,9 +56,9 @@ def gallery(
     Faceguard.init(folder)
     go_live(folder, TEST_DEPLOYMENT, engine)
     fg = Faceguard.open(folder, engine=engine)
-    fg.publish_notice("access-control")
+    fg.consent.publish_notice("access-control")
     for person in cast[0]:
-        fg.grant_consent(person.external_id, "access-control", name=person.external_id,
+        fg.consent.grant(person.external_id, "access-control", name=person.external_id,
                          method="click", evidence=f"test/{person.external_id}")
         fg.enroll(person.external_id, person.enroll, "access-control")
     yield fg
@@ -119,7 +119,7 @@ def test_identification_only_searches_the_named_purpose(
     gallery: Faceguard, cast: tuple[list[Person], list[bytes]]
 ) -> None:
     # attendance is declared but nobody consented to it: members are unknown there
-    gallery.publish_notice("attendance")
+    gallery.consent.publish_notice("attendance")
     person = cast[0][0]
     assert gallery.identify(person.probe, "attendance").decision == "unknown"
     with pytest.raises(ConsentError) as err:
@@ -131,7 +131,7 @@ def _small_store(fg: Faceguard, cast: tuple[list[Person], list[bytes]], n: int) 
     people = cast[0][:n]
     for person in people:
         for purpose in ("access-control", "attendance"):
-            fg.grant_consent(person.external_id, purpose, name="x", method="click",
+            fg.consent.grant(person.external_id, purpose, name="x", method="click",
                              evidence="e")
             fg.enroll(person.external_id, person.enroll[:1], purpose)
     return people
@@ -142,7 +142,7 @@ def test_withdrawal_takes_effect_at_once(
 ) -> None:
     a, b = _small_store(fg, cast, 2)
     assert fg.identify(a.probe, "access-control").external_id == a.external_id  # index loaded
-    fg.withdraw_consent(a.external_id, "access-control")
+    fg.consent.withdraw(a.external_id, "access-control")
     assert fg.identify(a.probe, "access-control").decision == "unknown"
     assert fg.identify(b.probe, "access-control").external_id == b.external_id
     # the other purpose still works for a
@@ -162,7 +162,7 @@ def test_withdrawal_while_the_face_is_extracted_refuses_the_verification(
 
     def extract_then_withdraw(image: bytes, *, enroll: bool) -> object:
         out = extract(image, enroll=enroll)  # the real extraction; the person withdraws now
-        fg.withdraw_consent(a.external_id, "access-control")
+        fg.consent.withdraw(a.external_id, "access-control")
         return out
 
     monkeypatch.setattr(fg, "_extract", extract_then_withdraw)
@@ -179,7 +179,7 @@ def test_erasure_takes_effect_at_once(
 ) -> None:
     a, b = _small_store(fg, cast, 2)
     assert fg.identify(a.probe, "attendance").external_id == a.external_id
-    cert = fg.erase(a.external_id)
+    cert = fg.rights.erase(a.external_id)
     assert cert.data_key_destroyed and len(cert.templates_deleted) == 2
     for purpose in ("access-control", "attendance"):
         assert fg.identify(a.probe, purpose).decision == "unknown"
@@ -187,7 +187,7 @@ def test_erasure_takes_effect_at_once(
         fg.verify(a.external_id, a.probe, "attendance")
     assert err.value.rule == "R3"
     with pytest.raises(NotFound):
-        fg.export(a.external_id)
+        fg.rights.export(a.external_id)
     assert fg.identify(b.probe, "attendance").external_id == b.external_id
 
 
@@ -198,11 +198,11 @@ def test_stale_index_never_matches_an_erased_subject(
     gate = Faceguard.open(data_dir, engine=engine)
     office = Faceguard.open(data_dir, engine=engine)
     try:
-        office.publish_notice("access-control")
-        office.publish_notice("attendance")
+        office.consent.publish_notice("access-control")
+        office.consent.publish_notice("attendance")
         (a,) = _small_store(office, cast, 1)
         assert gate.identify(a.probe, "access-control").external_id == a.external_id
-        office.erase(a.external_id)
+        office.rights.erase(a.external_id)
         assert gate.identify(a.probe, "access-control").decision == "unknown"
     finally:
         gate.close()
@@ -217,10 +217,10 @@ def test_large_gallery_needs_review_instead_of_a_match(
         "retention_days = 30\n", "retention_days = 30\nmax_false_identification_rate = 0.002\n")
     go_live(data_dir, strict, engine)
     with Faceguard.open(data_dir, engine=engine) as fg:
-        fg.publish_notice("attendance")
+        fg.consent.publish_notice("attendance")
         people = cast[0][:3]
         for person in people:
-            fg.grant_consent(person.external_id, "attendance", name="x", method="click",
+            fg.consent.grant(person.external_id, "attendance", name="x", method="click",
                              evidence="e")
             fg.enroll(person.external_id, person.enroll, "attendance")
         # 6 templates x FMR 1e-3 = 0.006 > 0.002
@@ -240,9 +240,9 @@ def test_binary_search_purpose_identifies_like_exact(
                                      'retention_days = 30\nsearch = "binary"\n')
     go_live(data_dir, binary, engine)
     with Faceguard.open(data_dir, engine=engine) as fg:
-        fg.publish_notice("attendance")
+        fg.consent.publish_notice("attendance")
         for person in cast[0][:3]:
-            fg.grant_consent(person.external_id, "attendance", name="x", method="click",
+            fg.consent.grant(person.external_id, "attendance", name="x", method="click",
                              evidence="e")
             fg.enroll(person.external_id, person.enroll, "attendance")
         assert fg.identify(cast[0][1].probe, "attendance").external_id == cast[0][1].external_id
@@ -264,7 +264,7 @@ def test_a_match_the_index_proposes_after_a_withdrawal_is_refused_by_the_store(
 
     def search_then_withdraw(*args: object, **kwargs: object) -> object:
         hits = search(*args, **kwargs)  # the real search; the person withdraws now
-        fg.withdraw_consent(a.external_id, "access-control")
+        fg.consent.withdraw(a.external_id, "access-control")
         return hits
 
     monkeypatch.setattr(partition, "search", search_then_withdraw)
@@ -287,7 +287,7 @@ def test_another_process_enrolling_and_withdrawing_reaches_this_index(
     """The CLI enrolls and withdraws while this process holds the index loaded: the index
     catches up from the store's change feed before the next identification."""
     a, b = cast[0][:2]
-    fg.grant_consent(a.external_id, "access-control", name="a", method="click", evidence="e")
+    fg.consent.grant(a.external_id, "access-control", name="a", method="click", evidence="e")
     fg.enroll(a.external_id, a.enroll[:1], "access-control")
     assert fg.identify(b.probe, "access-control").decision == "unknown"  # index loaded
     partition = fg._store.index.get("access-control")
@@ -315,7 +315,7 @@ def test_an_erasure_on_one_worker_reaches_every_other_at_once(
     from B's memory within a second without any request reaching B."""
     a, b = cast[0][:2]
     for person in (a, b):
-        fg.grant_consent(person.external_id, "access-control", name="p", method="click",
+        fg.consent.grant(person.external_id, "access-control", name="p", method="click",
                          evidence="e")
         fg.enroll(person.external_id, person.enroll[:1], "access-control")
     with Faceguard.open(data_dir, engine=engine) as other:
@@ -323,9 +323,9 @@ def test_an_erasure_on_one_worker_reaches_every_other_at_once(
         assert other.identify(a.probe, "access-control").external_id == a.external_id
         partition = other._store.index.get("access-control")
         assert partition is not None and len(partition) == 2
-        fg.erase(a.external_id)
+        fg.rights.erase(a.external_id)
         assert other.identify(a.probe, "access-control").decision == "unknown"
-        fg.erase(b.external_id)  # no request reaches the other worker from here on
+        fg.rights.erase(b.external_id)  # no request reaches the other worker from here on
         deadline = time.monotonic() + 1.0
         while len(partition) and time.monotonic() < deadline:
             time.sleep(0.02)

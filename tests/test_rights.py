@@ -31,16 +31,16 @@ def photo(lfw: Path, name: str, number: int) -> bytes:
 def enrolled(fg: Faceguard, lfw: Path, name: str, purposes: tuple[str, ...] = ("attendance",),
              method: str = "click") -> None:
     for purpose in purposes:
-        fg.grant_consent(name, purpose, name=name, method=method, evidence="kiosk")
+        fg.consent.grant(name, purpose, name=name, method=method, evidence="kiosk")
         fg.enroll(name, [photo(lfw, name, 1)], purpose)
 
 
 def test_correction_replaces_the_templates(fg: Faceguard, lfw: Path) -> None:
     enrolled(fg, lfw, PERSON)
-    first = fg.export(PERSON).templates
+    first = fg.rights.export(PERSON).templates
     fg.identify(photo(lfw, PERSON, 5), "attendance")  # index loaded before the correction
     result = fg.correct(PERSON, [photo(lfw, PERSON, 2), photo(lfw, PERSON, 3)], "attendance")
-    now = fg.export(PERSON).templates
+    now = fg.rights.export(PERSON).templates
     assert [t["template_id"] for t in now] == list(result.template_ids)
     assert {t["template_id"] for t in first}.isdisjoint(result.template_ids)
     assert fg.identify(photo(lfw, PERSON, 5), "attendance").external_id == PERSON
@@ -54,7 +54,7 @@ def test_explanation_names_purpose_point_and_rules_but_no_score(fg: Faceguard, l
                                                                 ) -> None:
     enrolled(fg, lfw, PERSON)
     decision = fg.verify(PERSON, photo(lfw, OTHER, 1), "attendance")
-    explanation = fg.explain(decision.audit_seq)
+    explanation = fg.rights.explain(decision.audit_seq)
     assert (explanation.outcome, explanation.purpose, explanation.operating_point) == (
         "no-match", "attendance", "access-control"
     )
@@ -67,21 +67,21 @@ def test_explanation_names_purpose_point_and_rules_but_no_score(fg: Faceguard, l
     }
     consent_seq = fg._store.audit.events(operation="consent.granted")[0].seq
     with pytest.raises(NotFound, match="not a decision"):
-        fg.explain(consent_seq)
+        fg.rights.explain(consent_seq)
 
 
 def test_human_review_is_requested_answered_and_recorded(fg: Faceguard, lfw: Path) -> None:
     enrolled(fg, lfw, PERSON)
     decision = fg.verify(PERSON, photo(lfw, PERSON, 2), "attendance")
-    opened = fg.request_review(decision.audit_seq, "I was refused at the door")
+    opened = fg.rights.request_review(decision.audit_seq, "I was refused at the door")
     assert (opened.status, opened.decision_seq) == ("open", decision.audit_seq)
     with pytest.raises(ConfigError, match="needs the answer"):
-        fg.answer_review(opened.id, "", by="dpo")
-    answered = fg.answer_review(opened.id, "Checked by hand: it is him.", by="dpo@test")
+        fg.rights.answer_review(opened.id, "", by="dpo")
+    answered = fg.rights.answer_review(opened.id, "Checked by hand: it is him.", by="dpo@test")
     assert (answered.status, answered.answered_by) == ("answered", "dpo@test")
     with pytest.raises(ConfigError, match="already answered"):
-        fg.answer_review(opened.id, "again", by="dpo")
-    assert [r.id for r in fg.reviews("answered")] == [opened.id]
+        fg.rights.answer_review(opened.id, "again", by="dpo")
+    assert [r.id for r in fg.rights.reviews("answered")] == [opened.id]
     ops = [e.operation for e in fg._store.audit.events()][-3:]
     assert ops == ["decision.explained", "review.requested", "review.answered"]
 
@@ -90,29 +90,29 @@ def test_certificate_verifies_with_the_public_key_alone(
     fg: Faceguard, lfw: Path, tmp_path: Path
 ) -> None:
     enrolled(fg, lfw, PERSON)
-    cert = fg.erase(PERSON)
+    cert = fg.rights.erase(PERSON)
     path = tmp_path / "cert.json"
     path.write_text(json.dumps(asdict(cert)))
-    assert verify_with_public_key(from_json(json.loads(path.read_text())), fg.public_key_hex)
+    assert verify_with_public_key(from_json(json.loads(path.read_text())), fg.audit.public_key_hex)
     result = CliRunner().invoke(
-        main, ["certificate", "verify", str(path), "--public-key", fg.public_key_hex]
+        main, ["certificate", "verify", str(path), "--public-key", fg.audit.public_key_hex]
     )
     assert (result.exit_code, result.stdout.strip()) == (0, "valid")
     forged = {**asdict(cert), "templates_deleted": []}
     path.write_text(json.dumps(forged))
     result = CliRunner().invoke(
-        main, ["certificate", "verify", str(path), "--public-key", fg.public_key_hex]
+        main, ["certificate", "verify", str(path), "--public-key", fg.audit.public_key_hex]
     )
     assert result.exit_code == 1 and "INVALID" in result.stdout
-    assert fg.certificate(cert.certificate_id) == cert
+    assert fg.audit.certificate(cert.certificate_id) == cert
 
 
 def test_a_purpose_dropped_from_the_deployment_ends_and_is_erased(
     data_dir: Path, engine: DlibEngine, lfw: Path
 ) -> None:
     fg = Faceguard.open(data_dir, engine=engine)
-    fg.publish_notice("access-control")
-    fg.publish_notice("attendance")
+    fg.consent.publish_notice("access-control")
+    fg.consent.publish_notice("attendance")
     enrolled(fg, lfw, PERSON, ("access-control", "attendance"))
     enrolled(fg, lfw, OTHER, ("attendance",))
     fg.close()
@@ -120,14 +120,14 @@ def test_a_purpose_dropped_from_the_deployment_ends_and_is_erased(
     go_live(data_dir, without_attendance, engine)  # a change of purposes: reassessed
     fg = Faceguard.open(data_dir, engine=engine)
     try:
-        result = fg.sweep()
+        result = fg.rights.sweep()
         assert result.consents_expired == 2 and result.templates_deleted == 2
         [cert] = result.certificates  # OTHER had no purpose left
         assert cert.reason == "purpose ended" and len(cert.templates_deleted) == 1
-        assert [c["status"] for c in fg.export(PERSON).consents] == ["active", "ended"]
+        assert [c["status"] for c in fg.rights.export(PERSON).consents] == ["active", "ended"]
         assert fg.verify(PERSON, photo(lfw, PERSON, 2), "access-control").decision == "match"
         with pytest.raises(NotFound):
-            fg.export(OTHER)
+            fg.rights.export(OTHER)
     finally:
         fg.close()
 
@@ -143,7 +143,7 @@ def test_bipa_erases_three_years_after_the_last_interaction(
     go_live(data_dir, bipa, engine)
     fg = Faceguard.open(data_dir, engine=engine)
     try:
-        fg.publish_notice("attendance")
+        fg.consent.publish_notice("attendance")
         with pytest.raises(ConsentError) as refused:
             enrolled(fg, lfw, PERSON)  # a click is not a written release under BIPA
         assert refused.value.rule == "P4"
@@ -154,7 +154,7 @@ def test_bipa_erases_three_years_after_the_last_interaction(
         with raw(data_dir) as conn:
             conn.execute("UPDATE subjects SET last_seen_at = ?", (two_years_ago,))
         in_18_months = iso(utc_now() + timedelta(days=550))
-        result = fg.sweep(now=in_18_months)
+        result = fg.rights.sweep(now=in_18_months)
         assert [c.reason for c in result.certificates] == [
             "3 years since the last interaction (P3)"
         ] * 2
@@ -167,10 +167,10 @@ def test_decommission_erases_everyone_and_certifies_it(fg: Faceguard, lfw: Path)
     enrolled(fg, lfw, PERSON)
     enrolled(fg, lfw, OTHER)
     with pytest.raises(ConfigError, match="confirm"):
-        fg.decommission(confirm=False)
-    result = fg.decommission(confirm=True)
+        fg.rights.decommission(confirm=False)
+    result = fg.rights.decommission(confirm=True)
     assert result.people_erased == 2 and len(result.certificates) == 2
     assert result.summary.scope == "decommission" and result.summary.data_key_destroyed
-    assert verify_with_public_key(result.summary, fg.public_key_hex)
+    assert verify_with_public_key(result.summary, fg.audit.public_key_hex)
     assert fg.stats() == Stats(0, {})
-    assert fg.verify_audit().ok
+    assert fg.audit.verify().ok

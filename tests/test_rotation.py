@@ -24,7 +24,7 @@ def photo(lfw: Path, name: str, number: int) -> bytes:
 
 
 def enroll(fg: Faceguard, lfw: Path, name: str) -> None:
-    fg.grant_consent(name, "attendance", name=name, method="click", evidence="kiosk")
+    fg.consent.grant(name, "attendance", name=name, method="click", evidence="kiosk")
     fg.enroll(name, [photo(lfw, name, 1)], "attendance")
 
 
@@ -42,11 +42,11 @@ def test_rotation_rewraps_every_key_and_retires_the_old_one(
     enroll(fg, lfw, PEOPLE[0])
     enroll(fg, lfw, PEOPLE[1])
     old_key, before = read_key_file(key_file), wrapped_keys(data_dir)
-    signer = fg.public_key_hex
+    signer = fg.audit.public_key_hex
     with Faceguard.open(data_dir, engine=engine) as worker:  # opened before: serving on
         assert worker.verify(PEOPLE[0], photo(lfw, PEOPLE[0], 2), "attendance").decision == \
             "match"
-        done = fg.rotate_master_key(actor="dpo")
+        done = fg.shared.rotate_master_key(actor="dpo")
         assert done.rewrapped == 2 and done.old_fingerprint != done.new_fingerprint
         after = wrapped_keys(data_dir)
         assert after.keys() == before.keys()
@@ -64,8 +64,8 @@ def test_rotation_rewraps_every_key_and_retires_the_old_one(
     with Faceguard.open(data_dir, engine=engine) as again:  # with the new key alone
         for name in PEOPLE:
             assert again.verify(name, photo(lfw, name, 2), "attendance").decision == "match"
-        assert again.public_key_hex == signer  # signatures and look-ups outlive a rotation
-        report = again.verify_audit()
+        assert again.audit.public_key_hex == signer  # signatures and look-ups outlive a rotation
+        report = again.audit.verify()
         assert report.ok, report.problem
         [event] = again._store.audit.events(operation="keys.master_rotated")
         assert (event.actor, event.detail["rewrapped"]) == ("dpo", 2)
@@ -93,7 +93,7 @@ def test_enrollments_during_a_rotation_are_not_lost(
 
         thread = threading.Thread(target=busy)
         thread.start()
-        fg.rotate_master_key(actor="dpo")
+        fg.shared.rotate_master_key(actor="dpo")
         thread.join()
         assert not errors
     fg.close()
@@ -121,5 +121,5 @@ def test_rotation_refuses_a_key_held_in_the_environment(
     monkeypatch.setenv("FACEGUARD_MASTER_KEY", (fg._store.data_dir / "keys" / "master.key")
                        .read_text().strip())
     with pytest.raises(ConfigError, match="key file") as refused:
-        fg.rotate_master_key(actor="dpo")
+        fg.shared.rotate_master_key(actor="dpo")
     assert refused.value.rule == "R14"

@@ -27,7 +27,7 @@ def recipient_keys() -> tuple[X25519PrivateKey, str]:
 
 
 def enrolled(fg: Faceguard, lfw: Path, method: str = "click") -> None:
-    fg.grant_consent(PERSON, "attendance", name="CP", method=method, evidence="kiosk")
+    fg.consent.grant(PERSON, "attendance", name="CP", method=method, evidence="kiosk")
     fg.enroll(PERSON, [(lfw / PERSON / f"{PERSON}_0001.jpg").read_bytes()], "attendance")
 
 
@@ -36,17 +36,17 @@ def test_sharing_needs_a_recorded_consent_and_abroad_a_mechanism(fg: Faceguard, 
     enrolled(fg, lfw)
     private, public = recipient_keys()
     with pytest.raises(PolicyError) as err:
-        fg.share(PERSON, "attendance", "Partner Co.", public)
+        fg.rights.share(PERSON, "attendance", "Partner Co.", public)
     assert err.value.rule == "R20"
-    fg.record_sharing_basis(PERSON, "Partner Co.", kind="consent", evidence="form 88")
+    fg.rights.record_sharing_basis(PERSON, "Partner Co.", kind="consent", evidence="form 88")
     with pytest.raises(PolicyError) as err:
-        fg.share(PERSON, "attendance", "Partner Co.", public, cross_border=True)
+        fg.rights.share(PERSON, "attendance", "Partner Co.", public, cross_border=True)
     assert err.value.rule == "R21"
     with pytest.raises(PolicyError) as err:  # a consent to one recipient is not to another
-        fg.share(PERSON, "attendance", "Other Co.", public)
+        fg.rights.share(PERSON, "attendance", "Other Co.", public)
     assert err.value.rule == "R20"
 
-    package = fg.share(PERSON, "attendance", "Partner Co.", public)
+    package = fg.rights.share(PERSON, "attendance", "Partner Co.", public)
     opened = open_package(package, private)
     assert package.templates == 1 and opened["purpose"] == "attendance"
     [template] = opened["templates"]  # type: ignore[misc]
@@ -56,8 +56,9 @@ def test_sharing_needs_a_recorded_consent_and_abroad_a_mechanism(fg: Faceguard, 
     with pytest.raises(InvalidTag):  # nobody else can open it
         open_package(package, X25519PrivateKey.generate())
 
-    fg.record_sharing_basis(PERSON, "Partner Co.", kind="mechanism", evidence="SCC 2026-4")
-    assert fg.share(PERSON, "attendance", "Partner Co.", public, cross_border=True).templates == 1
+    fg.rights.record_sharing_basis(PERSON, "Partner Co.", kind="mechanism", evidence="SCC 2026-4")
+    shared = fg.rights.share(PERSON, "attendance", "Partner Co.", public, cross_border=True)
+    assert shared.templates == 1
     outcomes = [(e.operation, e.outcome, e.rules) for e in fg._store.audit.events()
                 if e.operation == "templates.shared"]
     assert outcomes == [
@@ -76,9 +77,9 @@ def test_bipa_never_allows_disclosure(data_dir: Path, engine: DlibEngine, lfw: P
         'consent_methods = ["written"]')
     go_live(data_dir, bipa, engine)
     with Faceguard.open(data_dir, engine=engine) as fg:
-        fg.publish_notice("attendance")
+        fg.consent.publish_notice("attendance")
         enrolled(fg, lfw, method="written")
-        fg.record_sharing_basis(PERSON, "Partner Co.", kind="consent", evidence="form 88")
+        fg.rights.record_sharing_basis(PERSON, "Partner Co.", kind="consent", evidence="form 88")
         with pytest.raises(PolicyError) as err:
-            fg.share(PERSON, "attendance", "Partner Co.", recipient_keys()[1])
+            fg.rights.share(PERSON, "attendance", "Partner Co.", recipient_keys()[1])
         assert err.value.rule == "P5"

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from conftest import TEST_DEPLOYMENT
 from faceguard import Faceguard, db
+from faceguard.api.core import Core
 from faceguard.engine.dlib_engine import DlibEngine
 from faceguard.engine.types import Face, Template
 from faceguard.errors import ConfigError, EngineMismatch, MasterKeyMissing, NotFound, VaultError
@@ -43,7 +44,7 @@ def photo(lfw: Path, person: tuple[str, str, str], number: int) -> bytes:
 
 def enroll(fg: Faceguard, lfw: Path, person: tuple[str, str, str], *numbers: int) -> str:
     """Consent and enroll ``person`` with the given LFW image numbers; returns the subject."""
-    fg.grant_consent(person[1], PURPOSE, name=person[2], method="click", evidence="kiosk-1")
+    fg.consent.grant(person[1], PURPOSE, name=person[2], method="click", evidence="kiosk-1")
     images = [photo(lfw, person, n) for n in numbers]
     return fg.enroll(person[1], images, PURPOSE).subject_id
 
@@ -122,7 +123,7 @@ def test_erased_subject_is_unreadable_in_an_old_copy(
             "SELECT wrapped_key FROM subject_keys WHERE subject_id = ?", (alice,)
         ).fetchall()
 
-    cert = fg.erase(ALICE[1])
+    cert = fg.rights.erase(ALICE[1])
     assert cert.data_key_destroyed is True
 
     records, keys = db.connect(copy), db.connect(data_dir / "keys" / "keys.db")
@@ -209,16 +210,16 @@ def test_master_key_from_the_environment(
     (folder / "faceguard.toml").write_text(TEST_DEPLOYMENT, encoding="utf-8")
     assert not master_key_path(folder).exists()  # the key lives only in the environment
     with Faceguard.open(folder, engine=engine) as fg:
-        fg.publish_notice(PURPOSE)
-        fg.grant_consent(ALICE[1], PURPOSE, name=ALICE[2], method="click", evidence="k-1")
+        fg.consent.publish_notice(PURPOSE)
+        fg.consent.grant(ALICE[1], PURPOSE, name=ALICE[2], method="click", evidence="k-1")
     with Faceguard.open(folder, engine=engine) as fg:
-        assert fg.export(ALICE[1]).identity["name"] == ALICE[2]
-        subject = fg.export(ALICE[1]).subject_id
+        assert fg.rights.export(ALICE[1]).identity["name"] == ALICE[2]
+        subject = fg.rights.export(ALICE[1]).subject_id
 
     monkeypatch.setenv("FACEGUARD_MASTER_KEY", base64.b64encode(new_master_key()).decode())
     with Faceguard.open(folder, engine=engine) as fg:  # another key opens nothing
         with pytest.raises(NotFound):
-            fg.export(ALICE[1])
+            fg.rights.export(ALICE[1])
         with fg._store.records.connect() as conn, pytest.raises(VaultError):
             fg._store.vault.identity(conn, subject)
 
@@ -292,14 +293,14 @@ def test_relabelled_template_row_is_detected(
 
 
 def test_tampered_identity_is_detected(fg: Faceguard) -> None:
-    fg.grant_consent(ALICE[1], PURPOSE, name=ALICE[2], method="click", evidence="k-1")
+    fg.consent.grant(ALICE[1], PURPOSE, name=ALICE[2], method="click", evidence="k-1")
     path = fg._store.data_dir / "faceguard.db"
     [(subject, identity)] = sql(path, "SELECT id, identity_ct FROM subjects")
     forged = bytearray(identity)  # type: ignore[arg-type]
     forged[20] ^= 0x80
     sql(path, "UPDATE subjects SET identity_ct = ? WHERE id = ?", bytes(forged), subject)
     with pytest.raises(VaultError):
-        fg.export(ALICE[1])
+        fg.rights.export(ALICE[1])
 
 
 # ---- engine identity -------------------------------------------------------------------
@@ -309,7 +310,7 @@ def test_templates_carry_the_engine_id(fg: Faceguard, two_people: tuple[str, str
     engine_id = fg.engine.engine_id
     assert engine_id.startswith("dlib-resnet-v1:")
     assert {r[2] for r in template_rows(fg)} == {engine_id}
-    assert {t["engine"] for t in fg.export(ALICE[1]).templates} == {engine_id}
+    assert {t["engine"] for t in fg.rights.export(ALICE[1]).templates} == {engine_id}
     [vector, _] = decrypted(fg, two_people[0])
     ours = Template(vector, engine_id)
     assert ours.distance(Template(vector.copy(), engine_id)) == 0.0
@@ -342,7 +343,8 @@ class RelabelledEngine:
 def test_templates_of_another_engine_are_never_compared(
     fg: Faceguard, two_people: tuple[str, str], lfw: Path
 ) -> None:
-    upgraded = Faceguard(fg._store, fg.deployment, RelabelledEngine(fg.engine), fg.calibration)
+    upgraded = Faceguard(Core(fg._store, fg.deployment, RelabelledEngine(fg.engine),
+                              fg.calibration))
     probe = photo(lfw, ALICE, 2)
     with pytest.raises(EngineMismatch):
         upgraded.verify(ALICE[1], probe, PURPOSE)
@@ -397,7 +399,7 @@ def test_no_image_bytes_are_written_anywhere(
     image = photo(lfw, ALICE, 1)
     sample = entropy_sample(image)
     assert len(sample) == 64 and sample in image
-    fg.grant_consent(ALICE[1], PURPOSE, name=ALICE[2], method="click", evidence="k-1")
+    fg.consent.grant(ALICE[1], PURPOSE, name=ALICE[2], method="click", evidence="k-1")
     fg.enroll(ALICE[1], [image], PURPOSE)
     assert fg.verify(ALICE[1], photo(lfw, ALICE, 2), PURPOSE).decision == "match"
     fg.close()

@@ -47,7 +47,7 @@ def two(fg: Faceguard, lfw: Path) -> list[tuple[str, bytes, bytes]]:
     people = []
     for folder in people_with(lfw, 3, 40)[:3]:
         files = [f.read_bytes() for f in images_of(folder)]
-        fg.grant_consent(folder.name, "access-control", name=folder.name, method="click",
+        fg.consent.grant(folder.name, "access-control", name=folder.name, method="click",
                          evidence="e")
         people.append((folder.name, files[0], files[1]))
     return people
@@ -63,7 +63,7 @@ def test_worker_processes_give_the_decisions_of_the_service_process(
         local.append((fg.verify(name, probe, "access-control").decision,
                       fg.identify(probe, "access-control").external_id))
     fg.use_worker_processes(2)
-    assert fg.extractor is not None and fg.extractor.workers == 2
+    assert fg._core.extractor is not None and fg._core.extractor.workers == 2
     pooled = [(fg.verify(name, probe, "access-control").decision,
                fg.identify(probe, "access-control").external_id) for name, _, probe in two]
     assert pooled == local
@@ -76,10 +76,10 @@ def test_a_worker_killed_by_an_image_costs_one_request_not_the_service(
     data_dir: Path, lfw: Path
 ) -> None:
     with Faceguard.open(data_dir, engine=CrashingEngine()) as fg:
-        fg.publish_notice("access-control")
+        fg.consent.publish_notice("access-control")
         folder = people_with(lfw, 3, 40)[0]
         files = [f.read_bytes() for f in images_of(folder)]
-        fg.grant_consent(folder.name, "access-control", name="x", method="click",
+        fg.consent.grant(folder.name, "access-control", name="x", method="click",
                          evidence="e")
         fg.use_worker_processes(1)
         fg.enroll(folder.name, [files[0]], "access-control")

@@ -1,14 +1,24 @@
 """faceguard: face recognition in which consent, purpose, retention and audit are enforced.
 
-The public API is ``Faceguard`` (one object per data directory) and the plain types it
-returns; see README.md. Nothing is loaded at import time.
+The public API is ``Faceguard`` (one object per data directory), the parts it holds
+(``Consents``, ``Rights``, ``AuditRecord``, ``Liveness``, ``Governance``,
+``Redaction``, ``Shared``, ``ApiKeys``, ``Tools``) and the plain types they return; see README.md.
+Nothing is loaded at import time.
 """
 
 from faceguard.access.keys import ApiKey, ApiKeys, CreatedKey
+from faceguard.access.sessions import Session, Sessions, Throttle
+from faceguard.api.audit import AuditRecord
 from faceguard.api.batch import BatchReport, ManifestRow
-from faceguard.api.facade import Admission
+from faceguard.api.consent import Consents
+from faceguard.api.core import Admission
 from faceguard.api.faceguard import Faceguard
-from faceguard.api.liveness_ops import LivenessState
+from faceguard.api.governance import Governance
+from faceguard.api.liveness import Liveness, LivenessState
+from faceguard.api.redaction import Redaction
+from faceguard.api.rights import Rights
+from faceguard.api.shared import Shared
+from faceguard.api.tools import Tools
 from faceguard.assess.assessment import Assessment
 from faceguard.assess.filing import FilingPacket, FilingStatus
 from faceguard.assess.protection import ProtectionReport
@@ -17,7 +27,7 @@ from faceguard.audit.integrity import IntegrityFinding, IntegrityReport
 from faceguard.audit.receipts import AuditReceipt
 from faceguard.consent.records import Guardian, Notice
 from faceguard.consent.sharing import SharePackage
-from faceguard.engine.calibration import OperatingPoint
+from faceguard.engine.calibration import Calibration, OperatingPoint
 from faceguard.engine.evaluation import EvalReport, Pair
 from faceguard.engine.pipeline import Extraction
 from faceguard.engine.types import FaceEngine
@@ -64,6 +74,7 @@ from faceguard.results import (
     ExpiringRow,
     Explanation,
     IdentifyResult,
+    MasterRotation,
     RecordCounts,
     RestoreResult,
     ReviewRequest,
@@ -76,6 +87,15 @@ from faceguard.results import (
 )
 
 __all__ = [
+    "Calibration",
+    "AuditRecord",
+    "Consents",
+    "Governance",
+    "Liveness",
+    "Redaction",
+    "Shared",
+    "Rights",
+    "Tools",
     "Admission",
     "OPERATING_POINT_NAMES",
     "ApiKey",
@@ -86,6 +106,10 @@ __all__ = [
     "AuditReceipt",
     "AuditReport",
     "BackupResult",
+    "MasterRotation",
+    "Session",
+    "Sessions",
+    "Throttle",
     "BatchReport",
     "Challenge",
     "CheckResult",

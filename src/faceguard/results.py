@@ -228,7 +228,7 @@ class RestoreResult:
 
 @dataclass(frozen=True)
 class ConsentRow:
-    """One consent of a person as the pages list it (``Faceguard.people``)."""
+    """One consent of a person as the pages list it (``Faceguard.rights.people``)."""
 
     purpose: str
     status: str
@@ -240,7 +240,7 @@ class ConsentRow:
 
 @dataclass(frozen=True)
 class SubjectRow:
-    """One person held, with their decrypted identity (``Faceguard.people``)."""
+    """One person held, with their decrypted identity (``Faceguard.rights.people``)."""
 
     subject_id: str
     external_id: str
@@ -253,7 +253,8 @@ class SubjectRow:
 
 @dataclass(frozen=True)
 class ExpiringRow:
-    """A person's templates of one purpose whose retention ends soon (``Faceguard.expiring``)."""
+    """A person's templates of one purpose whose retention ends soon
+    (``Faceguard.rights.expiring``)."""
 
     subject_id: str
     purpose: str
@@ -263,7 +264,7 @@ class ExpiringRow:
 
 @dataclass(frozen=True)
 class RecordCounts:
-    """Sizes read for monitoring (``Faceguard.record_counts``)."""
+    """Sizes read for monitoring (``Faceguard.audit.counts``)."""
 
     #: Events in the processing record (R11).
     audit_events: int

@@ -51,7 +51,7 @@ def deployment(*changes: tuple[str, str]) -> Deployment:
 def facts(dep: Deployment, people: int = 1234) -> AssessmentFacts:
     status = filing_status(people, 100_000, inclusive=True, public_place_triggers=False,
                            public_place=dep.deployment.public_place, crossed_on=None,
-                           today=date(2025, 9, 20))
+                           today=date(2025, 9, 20), working_days=30, warning_percent=80)
     return AssessmentFacts.from_stats(
         dep, Stats(people, {"access-control": 1200, "attendance": 40}),
         controls=["AES-256-GCM templates", "signed audit chain"], as_of=date(2025, 9, 20),
@@ -218,10 +218,9 @@ def test_editing_the_approved_file_is_detected(tmp_path: Path) -> None:
     assert (state.approved, state.matches_deployment) == (True, False)
     assert state.detail.startswith("reassessment required: the assessment was edited after "
                                    "its approval on 2025-09-22")
-    again = approve(path, dep, by="Zhang Min", when=datetime(2025, 10, 9, tzinfo=UTC),
-                    keep_years=1)
+    again = approve(path, dep, by="Zhang Min", when=datetime(2025, 10, 9, tzinfo=UTC))
     assert again.approval is not None and again.approval.by == "Zhang Min"
-    assert again.approval.keep_until == date(2028, 10, 9)  # never less than 3 years
+    assert again.approval.keep_until == date(2028, 10, 9)  # the pack's 3 years
     assert assessment_state(dep, tmp_path).ok
 
 
@@ -293,8 +292,8 @@ def test_malformed_files_name_the_problem(tmp_path: Path, edit: Callable[[str], 
 
 
 def test_keep_for_three_years_after_approval() -> None:
-    assert keep_until(datetime(2025, 9, 22, 23, 0, tzinfo=UTC)) == date(2028, 9, 22)
-    assert keep_until(datetime(2024, 2, 29, tzinfo=UTC)) == date(2027, 3, 1)
+    assert keep_until(datetime(2025, 9, 22, 23, 0, tzinfo=UTC), 3) == date(2028, 9, 22)
+    assert keep_until(datetime(2024, 2, 29, tzinfo=UTC), 3) == date(2027, 3, 1)
     assert keep_until(datetime(2025, 9, 22, tzinfo=UTC), years=5) == date(2030, 9, 22)
     dep = deployment()
     draft = draft_assessment(dep, facts(dep))

@@ -28,13 +28,14 @@ def cn(people: int, *, public_place: bool = False, crossed_on: date | None = Non
     """The ``cn`` pack's numbers: reaching 100,000 people."""
     return filing_status(people, 100_000, inclusive=True, public_place_triggers=False,
                          public_place=public_place, crossed_on=crossed_on, today=today,
-                         filed_on=filed_on)
+                         filed_on=filed_on, working_days=30, warning_percent=80)
 
 
 def draft(people: int, *, public_place: bool = False) -> FilingStatus:
     """The ``cn-draft-2023`` pack's numbers: more than 10,000 people, or a public place."""
     return filing_status(people, 10_000, inclusive=False, public_place_triggers=True,
-                         public_place=public_place, crossed_on=None, today=TODAY)
+                         public_place=public_place, crossed_on=None, today=TODAY,
+                           working_days=30, warning_percent=80)
 
 
 @pytest.mark.parametrize(("people", "required", "approaching"), [
@@ -63,7 +64,8 @@ def test_details_say_what_to_do() -> None:
     assert draft(10_000).threshold_text == "> 10,000 people"
     with pytest.raises(ConfigError, match="threshold must be >= 1"):
         filing_status(5, 0, inclusive=False, public_place_triggers=False, public_place=False,
-                      crossed_on=None, today=TODAY)
+                      crossed_on=None, today=TODAY,
+                           working_days=30, warning_percent=80)
 
 
 def test_crossing_records_today_and_computes_the_deadline() -> None:
@@ -74,7 +76,8 @@ def test_crossing_records_today_and_computes_the_deadline() -> None:
     assert status.working_days_left == 30 and not status.overdue
     assert "file with the cyberspace authority by 2025-11-07" in status.detail
     shorter = filing_status(100_000, 100_000, inclusive=True, public_place_triggers=False,
-                            public_place=False, crossed_on=None, today=TODAY, working_days=10)
+                            public_place=False, crossed_on=None, today=TODAY,
+                           working_days=10, warning_percent=80)
     assert shorter.deadline == date(2025, 10, 11)  # the make-up Saturday
 
 
@@ -116,7 +119,8 @@ def test_deadline_beyond_the_calendar_is_reported_not_guessed() -> None:
 def test_filing_packet_holds_everything_the_filing_needs() -> None:
     dep = parse_deployment(TEST_DEPLOYMENT)
     status = filing_status(100_000, 100_000, inclusive=True, public_place_triggers=False,
-                           public_place=False, crossed_on=None, today=TODAY)
+                           public_place=False, crossed_on=None, today=TODAY,
+                           working_days=30, warning_percent=80)
     facts = AssessmentFacts.from_stats(
         dep, Stats(100_000, {"access-control": 100_500}),
         controls=["AES-256-GCM templates"], as_of=TODAY, filing=status)

@@ -6,6 +6,10 @@ import pytest
 
 from faceguard.assess import controls_in_force, protection_report
 from faceguard.errors import ConfigError
+from faceguard.policy.packs import get_pack
+
+#: The R24 number of the Chinese pack: level 1 is implausible above it.
+LEVEL_1_MAX = get_pack("cn").numbers.protection_level_1_max_people
 
 PROVIDERS = {
     "identity.unique": "service", "identity.failed_login": "service",
@@ -68,7 +72,8 @@ def test_plausible_levels_have_no_warnings() -> None:
 def test_implausible_levels_warn_with_the_reason(
         level: int, public: bool, people: int, purposes: list[str], reason: str,
         suggested: int) -> None:
-    report = protection_report(level, "mall", public, people, purposes)
+    report = protection_report(level, "mall", public, people, purposes,
+                               level_1_max_people=LEVEL_1_MAX)
     assert not report.plausible
     assert len(report.warnings) == 1
     warning = report.warnings[0]
@@ -78,7 +83,8 @@ def test_implausible_levels_warn_with_the_reason(
 
 
 def test_several_reasons_are_all_given() -> None:
-    report = protection_report(1, "mall", True, 20_000, ["payment-verification"])
+    report = protection_report(1, "mall", True, 20_000, ["payment-verification"],
+                               level_1_max_people=LEVEL_1_MAX)
     assert len(report.warnings) == 3
 
 

@@ -25,9 +25,11 @@ from faceguard.assess import (
 from faceguard.assess.render import FILING_HEADINGS, FONT_CANDIDATES
 from faceguard.errors import ConfigError
 from faceguard.policy.deployment import parse_deployment
+from faceguard.policy.packs import get_pack
 from faceguard.results import Stats
 
 TODAY = date(2025, 9, 22)
+CN_LEVEL_1_MAX = get_pack("cn").numbers.protection_level_1_max_people
 
 
 def assessment(name: str = "Test gate") -> Assessment:
@@ -40,7 +42,8 @@ def assessment(name: str = "Test gate") -> Assessment:
 def packet() -> FilingPacket:
     dep = parse_deployment(TEST_DEPLOYMENT)
     status = filing_status(100_000, 100_000, inclusive=True, public_place_triggers=False,
-                           public_place=False, crossed_on=None, today=TODAY)
+                           public_place=False, crossed_on=None, today=TODAY,
+                           working_days=30, warning_percent=80)
     facts = AssessmentFacts.from_stats(dep, Stats(100_000, {}),
                                        controls=["signed audit"], as_of=TODAY, filing=status)
     return filing_packet(dep, facts, draft_assessment(dep, facts), status,
@@ -84,7 +87,8 @@ def test_html_of_filing_packet_and_protection_report() -> None:
     html = render_html("filing", packet())
     for heading in FILING_HEADINGS:
         assert f"<h2>{heading}</h2>" in html
-    report = protection_report(1, "mall", True, 20_000, ["payment-verification"])
+    report = protection_report(1, "mall", True, 20_000, ["payment-verification"],
+                               level_1_max_people=CN_LEVEL_1_MAX)
     html = render_html("protection", report)
     for heading in ("Controls faceguard provides", "What the operator must add",
                     "Plausibility"):

@@ -126,9 +126,9 @@ def test_the_facade_runs_on_an_onnx_engine_with_its_own_calibration(
     calibration.write_text(json.dumps({"engine": engine.engine_id, "operating_points": points}))
     photo = (lfw / "Colin_Powell" / "Colin_Powell_0001.jpg").read_bytes()
     with Faceguard.open(data_dir, engine=engine, calibration=calibration) as fg:
-        fg.publish_notice("attendance")
-        fg.grant_consent("cp", "attendance", name="CP", method="click", evidence="e")
+        fg.consent.publish_notice("attendance")
+        fg.consent.grant("cp", "attendance", name="CP", method="click", evidence="e")
         result = fg.enroll("cp", [photo], "attendance")
-        assert fg.export("cp").templates[0]["engine"] == engine.engine_id
+        assert fg.rights.export("cp").templates[0]["engine"] == engine.engine_id
         assert fg.verify("cp", photo, "attendance").decision == "match"
         assert len(result.template_ids) == 1

@@ -15,7 +15,7 @@ from faceguard.errors import ImageDecodeError, PolicyError
 from faceguard.liveness import Frame, LivenessAnswer, Lockout, LockoutPolicy
 from test_liveness_support import require_liveness, umist_answer
 
-LiveGuard = Faceguard  # Faceguard has the liveness operations
+LiveGuard = Faceguard  # Faceguard.liveness holds the liveness operations
 
 
 class Clock:
@@ -29,8 +29,8 @@ class Clock:
 @pytest.fixture()
 def guard(data_dir: Path, engine: DlibEngine) -> Iterator[LiveGuard]:
     instance = LiveGuard.open(data_dir, engine=engine)
-    instance.publish_notice("access-control")
-    instance.grant_consent("emp-1", "access-control", name="E One", method="click",
+    instance.consent.publish_notice("access-control")
+    instance.consent.grant("emp-1", "access-control", name="E One", method="click",
                            evidence="kiosk/1")
     yield instance
     instance.close()
@@ -47,9 +47,9 @@ def _events(guard: LiveGuard, operation: str) -> list[tuple[str, list[str], dict
 
 
 def test_an_attack_is_recorded_as_an_alarm(guard: LiveGuard) -> None:
-    challenge = guard.issue_challenge("gate-1")
+    challenge = guard.liveness.issue_challenge("gate-1")
     assert challenge.to_wire()["challenge_id"] == challenge.id
-    decision = guard.check_liveness(challenge.id, _reordered(), subject="emp-1",
+    decision = guard.liveness.check(challenge.id, _reordered(), subject="emp-1",
                                     terminal="gate-1", actor="kiosk")
     assert (decision.decision, decision.codes) == ("attack", ("frames.out_of_order",))
     [(outcome, rules, detail)] = _events(guard, "liveness.attack")
@@ -64,54 +64,54 @@ def test_an_attack_is_recorded_as_an_alarm(guard: LiveGuard) -> None:
 
 def test_repeated_failures_lock_the_person_and_are_recorded(guard: LiveGuard) -> None:
     clock = Clock()
-    guard.configure_liveness(lockout=Lockout(LockoutPolicy(max_failures=3), clock=clock))
+    guard.liveness.configure(lockout=Lockout(LockoutPolicy(max_failures=3), clock=clock))
     for _ in range(2):
-        challenge = guard.issue_challenge("gate-1")
-        guard.check_liveness(challenge.id, _reordered(), subject="emp-1", terminal="gate-1")
+        challenge = guard.liveness.issue_challenge("gate-1")
+        guard.liveness.check(challenge.id, _reordered(), subject="emp-1", terminal="gate-1")
     assert _events(guard, "liveness.lockout") == []
-    challenge = guard.issue_challenge("gate-2")
-    guard.check_liveness(challenge.id, _reordered(), subject="emp-1", terminal="gate-2")
+    challenge = guard.liveness.issue_challenge("gate-2")
+    guard.liveness.check(challenge.id, _reordered(), subject="emp-1", terminal="gate-2")
     [(outcome, rules, detail)] = _events(guard, "liveness.lockout")
     assert (outcome, rules, detail["locked"], detail["failures"]) == (
         "locked", ["R26"], "subject", 3)
     with pytest.raises(PolicyError, match=r"^\[R26\] liveness locked for this subject"):
-        guard.issue_challenge("gate-3", subject="emp-1")
+        guard.liveness.issue_challenge("gate-3", subject="emp-1")
     with pytest.raises(PolicyError) as refused:
-        guard.check_liveness("whatever", _reordered(), subject="emp-1", terminal="gate-3")
+        guard.liveness.check("whatever", _reordered(), subject="emp-1", terminal="gate-3")
     assert refused.value.rule == "R26"
     assert [o for o, _, _ in _events(guard, "liveness.refused")] == ["locked", "locked"]
-    guard.issue_challenge("gate-3", subject="emp-2")  # someone else is not locked
+    guard.liveness.issue_challenge("gate-3", subject="emp-2")  # someone else is not locked
     clock.now += timedelta(minutes=16)
-    guard.issue_challenge("gate-3", subject="emp-1")
+    guard.liveness.issue_challenge("gate-3", subject="emp-1")
 
 
 def test_a_terminal_is_locked_after_failures_of_several_people(guard: LiveGuard) -> None:
-    guard.configure_liveness(lockout=Lockout(LockoutPolicy(max_failures=2)))
+    guard.liveness.configure(lockout=Lockout(LockoutPolicy(max_failures=2)))
     for person in ("emp-8", "emp-9"):
-        challenge = guard.issue_challenge("gate-7")
-        guard.check_liveness(challenge.id, _reordered(), subject=person, terminal="gate-7")
+        challenge = guard.liveness.issue_challenge("gate-7")
+        guard.liveness.check(challenge.id, _reordered(), subject=person, terminal="gate-7")
     locks = [d["locked"] for _, _, d in _events(guard, "liveness.lockout")]
     assert locks == ["terminal"]
     with pytest.raises(PolicyError, match="locked for this terminal"):
-        guard.issue_challenge("gate-7")
+        guard.liveness.issue_challenge("gate-7")
 
 
 def test_undecodable_frames_count_as_a_failure(guard: LiveGuard) -> None:
-    guard.configure_liveness(lockout=Lockout(LockoutPolicy(max_failures=1)))
-    challenge = guard.issue_challenge("gate-1")
+    guard.liveness.configure(lockout=Lockout(LockoutPolicy(max_failures=1)))
+    challenge = guard.liveness.issue_challenge("gate-1")
     frames = [Frame(b"junk" + bytes([n]), 100 * n) for n in range(10)]
     with pytest.raises(ImageDecodeError, match="frame 1 of 10"):
-        guard.check_liveness(challenge.id, frames, subject="emp-1", terminal="gate-1")
+        guard.liveness.check(challenge.id, frames, subject="emp-1", terminal="gate-1")
     assert [o for o, _, _ in _events(guard, "liveness.failed")] == ["rejected"]
     assert len(_events(guard, "liveness.lockout")) == 2  # the person and the terminal
 
 
 def test_a_live_answer_gives_the_picture_to_recognise(guard: LiveGuard) -> None:
     root = require_liveness()
-    state = guard.configure_liveness()
+    state = guard.liveness.configure()
     challenge = state.detector.challenges.issue("gate-1", movements=("turn-left", "turn-right"))
     frames = tuple(umist_answer(root, challenge.movements, seed=21))
-    probe = guard.liveness_probe(LivenessAnswer(challenge.id, frames, "gate-1"),
+    probe = guard.liveness.probe(LivenessAnswer(challenge.id, frames, "gate-1"),
                                  subject="emp-1")
     assert probe in {frames[i].data for i in (0, 1, 2, 10, 18)}  # a frontal (UMIST 7) frame
     [(outcome, rules, detail)] = _events(guard, "liveness.passed")
@@ -123,17 +123,17 @@ def test_a_live_answer_gives_the_picture_to_recognise(guard: LiveGuard) -> None:
 def test_without_a_live_answer_the_probe_is_refused_where_liveness_is_required(
     guard: LiveGuard,
 ) -> None:
-    assert guard.liveness_required() is False
-    assert guard.liveness_probe(None, subject="emp-1") is None
-    challenge = guard.issue_challenge("gate-1")
+    assert guard.liveness.required() is False
+    assert guard.liveness.probe(None, subject="emp-1") is None
+    challenge = guard.liveness.issue_challenge("gate-1")
     with pytest.raises(PolicyError, match=r"did not pass \(attack: frames.out_of_order\)"):
-        guard.liveness_probe(LivenessAnswer(challenge.id, tuple(_reordered()), "gate-1"),
+        guard.liveness.probe(LivenessAnswer(challenge.id, tuple(_reordered()), "gate-1"),
                              subject="emp-1")
-    guard.deployment = guard.deployment.model_copy(update={
+    guard._core.deployment = guard.deployment.model_copy(update={
         "deployment": guard.deployment.deployment.model_copy(update={"liveness": "required"})})
-    assert guard.liveness_required() is True
+    assert guard.liveness.required() is True
     with pytest.raises(PolicyError, match="liveness is required") as refused:
-        guard.liveness_probe(None, subject="emp-1")
+        guard.liveness.probe(None, subject="emp-1")
     assert refused.value.rule == "R26"
 
 
@@ -143,13 +143,10 @@ def test_with_a_detector_the_cn_pack_no_longer_fails_r26(tmp_path: Path,
     Faceguard.init(folder)
     deployment = CN_TEST_DEPLOYMENT.replace('liveness = "off"', 'liveness = "required"')
     go_live(folder, deployment, engine)
-    from faceguard.api.facade import FacadeBase
+    from faceguard.api.core import Core
 
-    # declared once (the liveness operations are built in), never by an operation group, so
-    # the order of Faceguard's bases cannot change it
-    assert FacadeBase.pad_available is True
-    assert not [base for base in Faceguard.__mro__[1:]
-                if base is not FacadeBase and "pad_available" in vars(base)]
+    # declared once, on the core every part shares (the liveness operations are built in)
+    assert Core.pad_available is True
     with LiveGuard.open(folder, engine=engine) as guard:
-        assert guard.facts().pad_available is True
-        assert "R26" not in {v.rule for v in guard.check().violations}
+        assert guard.governance.facts().pad_available is True
+        assert "R26" not in {v.rule for v in guard.governance.check().violations}

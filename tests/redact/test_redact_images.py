@@ -15,7 +15,6 @@ from PIL import Image, PngImagePlugin
 
 from conftest import covered_fraction
 from faceguard import Faceguard
-from faceguard.api.redact_ops import RedactOps
 from faceguard.engine.imaging import decode_image
 from faceguard.redact import RedactOptions, redact_media
 from faceguard.redact.cover import FILL_GREY
@@ -45,7 +44,7 @@ def test_every_annotated_face_of_the_group_photos_is_covered(
     for name in truth:
         shutil.copy(faces / name, src / Path(name).name)
     done: list[int] = []
-    report = RedactOps.redact(fg, src, tmp_path / "out", actor="test", workers=2,
+    report = fg.redaction.redact(src, tmp_path / "out", actor="test", workers=2,
                               progress=done.append)
     assert sum(done) == 9 and report.ok and not report.skipped
     by_name = {Path(f.source).name: f for f in report.files}

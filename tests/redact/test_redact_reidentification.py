@@ -10,7 +10,6 @@ import pytest
 
 from conftest import images_of, people_with
 from faceguard import FaceError, Faceguard, NoFaceFound
-from faceguard.api.redact_ops import RedactOps
 from faceguard.engine.dlib_engine import DlibEngine
 from faceguard.engine.imaging import decode_image
 from faceguard.engine.types import Face
@@ -47,7 +46,7 @@ def test_enrolled_people_are_not_identified_in_redacted_photos(
     for number, person in enumerate(people):
         images = images_of(person)
         external_id = f"emp-{number}"
-        fg.grant_consent(external_id, "access-control", name=person.name.replace("_", " "),
+        fg.consent.grant(external_id, "access-control", name=person.name.replace("_", " "),
                          method="click", evidence=f"kiosk/{number}")
         fg.enroll(external_id, [images[0].read_bytes()], "access-control")
         rgb = decode_image(images[0].read_bytes())
@@ -56,10 +55,10 @@ def test_enrolled_people_are_not_identified_in_redacted_photos(
         photo = next(p for p in images[1:] if _identifies(fg, p, external_id))
         enrolled[external_id] = (template, photo)
         (probes / photo.name).write_bytes(photo.read_bytes())
-    point = fg.operating_point("access-control")
+    point = fg.calibration.point(fg.deployment.purposes["access-control"].operating_point)
     loosest = fg.calibration.point("convenience")
 
-    report = RedactOps.redact(fg, probes, tmp_path / "redacted")
+    report = fg.redaction.redact(probes, tmp_path / "redacted")
     assert len(report.files) == 3 and report.ok
     by_name = {Path(f.source).name: f for f in report.files}
     for external_id, (template, photo) in enrolled.items():
@@ -94,11 +93,11 @@ def test_enrolled_people_are_not_identified_in_redacted_photos(
 
 def test_keep_is_refused_and_recorded(fg: Faceguard, lfw: Path, tmp_path: Path) -> None:
     from faceguard import PolicyError
-    from faceguard.api.redact_ops import redact
+    from faceguard.api.redaction import redact
 
     photo = images_of(people_with(lfw, minimum=4, count=1)[0])[0]
     with pytest.raises(PolicyError) as caught:
-        RedactOps.redact(fg, photo, tmp_path / "out.jpg", keep="emp-1")
+        fg.redaction.redact(photo, tmp_path / "out.jpg", keep="emp-1")
     assert caught.value.rule == "R9"
     assert str(caught.value).startswith("[R9] keeping 'emp-1' uncovered is refused")
     assert "consent" in str(caught.value) and "enroll" in str(caught.value)

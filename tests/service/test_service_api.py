@@ -101,7 +101,7 @@ def test_enrollment_takes_several_images_all_or_nothing(service: Service,
                                   files=broken)
     body = problem(refused, 422, "no-usable-face")
     assert body["error"] == "NoFaceFound" and "image 2 of 2" in str(body["detail"])
-    assert service.fg.people_enrolled() == 0  # nothing kept
+    assert service.fg.governance.people_enrolled() == 0  # nothing kept
     done = service.client.post(ENROLL, headers=op, data={"external_id": "emp-18"}, files=two)
     assert done.status_code == 201 and len(done.json()["template_ids"]) == 2
 
@@ -149,7 +149,7 @@ def test_a_consent_needs_a_published_notice(data_dir: Path, engine: DlibEngine) 
 def cn_fg(data_dir: Path, engine: DlibEngine) -> Iterator[Faceguard]:
     go_live(data_dir, CN_TEST_DEPLOYMENT, engine)  # cn needs liveness (R26): not live
     with Faceguard.open(data_dir, engine=engine) as fg:
-        fg.publish_notice(PURPOSE)
+        fg.consent.publish_notice(PURPOSE)
         yield fg
 
 
@@ -279,9 +279,9 @@ def test_the_record_verifies_and_pages(service: Service) -> None:
 def test_the_verification_names_a_revived_consent(service: Service) -> None:
     """The report carries every finding of the integrity check, not only the chain's."""
     fg = service.fg
-    fg.grant_consent("emp-rev", "attendance", name="x", method="click", evidence="e")
-    fg.grant_consent("emp-rev", "access-control", name="x", method="click", evidence="e")
-    fg.withdraw_consent("emp-rev", "attendance")
+    fg.consent.grant("emp-rev", "attendance", name="x", method="click", evidence="e")
+    fg.consent.grant("emp-rev", "access-control", name="x", method="click", evidence="e")
+    fg.consent.withdraw("emp-rev", "attendance")
     reader = service.auth("auditor")
     assert service.client.get("/api/v1/audit/verification", headers=reader).json()["ok"]
     with fg._store.records.begin() as conn:  # someone revives the ended consent in the file

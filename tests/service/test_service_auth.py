@@ -235,13 +235,13 @@ def test_sessions_and_lockouts_are_shared_by_every_worker(data_dir: Path,
     both lock the bucket for both."""
     with Faceguard.open(data_dir, engine=engine) as one, \
             Faceguard.open(data_dir, engine=engine) as two:
-        a, b = one.sessions(60, 600), two.sessions(60, 600)
+        a, b = one.shared.sessions(60, 600), two.shared.sessions(60, 600)
         token = a.create("k_1", second_factor=True)
         seen = b.get(token)
         assert seen is not None and seen.key_id == "k_1" and seen.second_factor
         b.end(token)
         assert a.get(token) is None
-        ta, tb = one.throttle(4, 60, 300), two.throttle(4, 60, 300)
+        ta, tb = one.shared.throttle(4, 60, 300), two.shared.throttle(4, 60, 300)
         assert not ta.fail("addr:10.0.0.9") and not tb.fail("addr:10.0.0.9")
         assert not ta.fail("addr:10.0.0.9") and tb.fail("addr:10.0.0.9")
         assert ta.retry_after("addr:10.0.0.9") is not None

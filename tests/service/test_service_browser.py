@@ -144,7 +144,7 @@ def test_kiosk_enrollment_with_the_camera(browsing: Browsing, site: tuple[Servic
     # the camera frame was enrolled: another photo of the same person is identified
     found = fg.identify(browsing.face[1].read_bytes(), PURPOSE)
     assert (found.decision, found.external_id) == ("match", "resident-12b")
-    consents = fg.export("resident-12b").consents
+    consents = fg.rights.export("resident-12b").consents
     assert [(c["purpose"], c["method"]) for c in consents] == [(PURPOSE, "click")]
 
 
@@ -195,7 +195,7 @@ def test_an_admin_erases_a_person_and_the_record_shows_it(browsing: Browsing,
                                                           site: tuple[Service, str],
                                                           fg: Faceguard) -> None:
     service, url = site
-    fg.grant_consent("resident-5", PURPOSE, name="Sun Mei", method="written", evidence="f-5")
+    fg.consent.grant("resident-5", PURPOSE, name="Sun Mei", method="written", evidence="f-5")
     fg.enroll("resident-5", [browsing.face[0].read_bytes()], PURPOSE)
     context = browsing.browser.new_context(viewport={"width": 1300, "height": 900})
     page = context.new_page()
@@ -214,7 +214,7 @@ def test_an_admin_erases_a_person_and_the_record_shows_it(browsing: Browsing,
     assert "subject.erased" in newest.inner_text()
     shot(page, "admin-2-record-after-erasure")
     context.close()
-    assert fg.people_enrolled() == 0 and fg.verify_audit().ok
+    assert fg.governance.people_enrolled() == 0 and fg.audit.verify().ok
 
 
 # ---- the kiosk's live check (R26) -------------------------------------------------------
@@ -284,7 +284,7 @@ def test_kiosk_live_check_with_a_real_head_turning(playwright: sync_api.Playwrig
                                                    tmp_path: Path) -> None:
     root = require_liveness()
     service, url, fg = live_site
-    fg.configure_liveness().detector.challenges = first_challenge_asks(ORDER)
+    fg.liveness.configure().detector.challenges = first_challenge_asks(ORDER)
     videos = {ORDER: write_y4m_frames(turning_head(root, ORDER), tmp_path / "turning.y4m",
                                       size=CAMERA_SIZE, fps=FPS).read_bytes()}
     camera = tmp_path / "camera.y4m"
@@ -332,7 +332,7 @@ def test_kiosk_live_check_with_a_real_head_turning(playwright: sync_api.Playwrig
     assert passed.detail["terminal"] == operator.id
     assert passed.detail["challenge_id"] == asked["challenge_id"]
     # the live frame was enrolled: a new live answer of the same head is identified
-    challenge = fg.configure_liveness().detector.challenges.issue("gate", movements=ORDER)
+    challenge = fg.liveness.configure().detector.challenges.issue("gate", movements=ORDER)
     found = fg.identify(b"", PURPOSE, liveness=LivenessAnswer(
         challenge.id, tuple(umist_answer(root, ORDER, seed=77)), "gate"))
     assert (found.decision, found.external_id) == ("match", "resident-18")
@@ -371,7 +371,7 @@ def test_kiosk_live_check_refuses_a_photo_and_offers_a_new_challenge(
     said = liveness_words(LivenessError("", decision=decided[0].outcome,
                                         reasons=tuple((c, "") for c in codes)))
     assert page.inner_text("#live-message") == said
-    assert fg.people_enrolled() == 0
+    assert fg.governance.people_enrolled() == 0
     # a new attempt gets a fresh challenge
     assert page.is_visible("#live-retry") and not page.is_visible("#live-start")
     page.click("#live-retry")

@@ -63,7 +63,7 @@ def service(live: Faceguard) -> Service:
 
 def consent(fg: Faceguard, external_id: str, *purposes: str) -> None:
     for purpose in purposes or (PURPOSE,):
-        fg.grant_consent(external_id, purpose, name="Test Person", method="click",
+        fg.consent.grant(external_id, purpose, name="Test Person", method="click",
                          evidence="kiosk 1")
 
 
@@ -214,7 +214,7 @@ def test_a_photo_turned_in_front_of_the_camera_is_refused_and_raised_as_an_alarm
     assert problem["detail"].startswith("[R26] the liveness check did not pass (attack:")
     planar = next(e for e in problem["errors"] if e["code"] == "depth.planar")
     assert "explained by a single plane" in planar["message"]
-    assert live.people_enrolled() == 0
+    assert live.governance.people_enrolled() == 0
     # the alarm, on the dashboard and its JSON twin
     alarms = service.client.get("/dashboard.json", headers=service.auth("admin")).json()[
         "alarms"]
@@ -244,7 +244,7 @@ def test_without_an_answer_where_liveness_is_required_nothing_is_recognised(
         response = service.client.post(url, content=image, headers={
             **service.auth("terminal"), "Content-Type": "image/jpeg", **headers})
         assert codes(refused(response)) == ["liveness.required"]
-    assert live.people_enrolled() == 0
+    assert live.governance.people_enrolled() == 0
     refusals = [e for e in live._store.audit.events() if e.outcome == "refused"]
     assert [(e.operation, list(e.rules)) for e in refusals] == [
         ("template.enrolled", ["R26"]), ("face.verified", ["R26"]),
@@ -307,7 +307,7 @@ def test_malformed_frames_are_named_and_use_nothing_up(service: Service,
 
 def test_repeated_failures_lock_the_terminal_out_and_raise_alarms(service: Service,
                                                                   live: Faceguard) -> None:
-    live.configure_liveness(lockout=Lockout(LockoutPolicy(max_failures=2)))
+    live.liveness.configure(lockout=Lockout(LockoutPolicy(max_failures=2)))
     client, terminal = service.client, service.auth("terminal")
     first = ask(service, "terminal", want=lambda m: True)
     reordered = list(reversed(junk(10, tag=1)))  # capture times going backwards
@@ -394,7 +394,7 @@ def test_the_kiosk_refuses_a_photo_file_where_liveness_is_required(service: Serv
     assert response.status_code == 403
     assert "A live check with the camera is needed here" in response.text
     assert '<span class="rule">R26</span>' in response.text
-    assert live.people_enrolled() == 0
+    assert live.governance.people_enrolled() == 0
 
 
 def test_the_kiosk_words_name_reasons_the_detector_gives() -> None:

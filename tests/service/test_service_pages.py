@@ -78,7 +78,7 @@ def test_the_dashboard_shows_people_against_the_filing_threshold(
     crossed = FilingStatus(True, False, date(2026, 3, 2), date(2026, 4, 14), False,
                            "R15: filing required since 2026-03-02", people=10001,
                            threshold=10000, inclusive=False, trigger="count")
-    monkeypatch.setattr(fg, "filing_status", lambda today=None: crossed)
+    monkeypatch.setattr(fg.governance, "filing_status", lambda today=None: crossed)
     page = html(service, "admin", "/dashboard")
     section = page[page.index('id="filing"'):page.index('id="templates"')]
     assert "filing required" in section and "2026-04-14" in section
@@ -87,7 +87,7 @@ def test_the_dashboard_shows_people_against_the_filing_threshold(
 
 def test_the_dashboard_lists_templates_expiring_soon(service: Service, fg: Faceguard,
                                                      photos: list[bytes]) -> None:
-    fg.grant_consent("emp-1", "attendance", name="A", method="click", evidence="e")
+    fg.consent.grant("emp-1", "attendance", name="A", method="click", evidence="e")
     fg.enroll("emp-1", [photos[0]], "attendance")  # 30-day retention
     data = service.client.get("/dashboard.json", headers=service.auth("admin")).json()
     assert [(x["purpose"], x["templates"]) for x in data["expiring"]] == [("attendance", 1)]
@@ -96,9 +96,9 @@ def test_the_dashboard_lists_templates_expiring_soon(service: Service, fg: Faceg
 
 
 def test_people_and_their_consents(service: Service, fg: Faceguard) -> None:
-    fg.grant_consent("emp-2", PURPOSE, name="Zhang San", method="written", evidence="form 7")
-    fg.grant_consent("emp-2", "attendance", name="Zhang San", method="click", evidence="k")
-    fg.withdraw_consent("emp-2", "attendance")
+    fg.consent.grant("emp-2", PURPOSE, name="Zhang San", method="written", evidence="form 7")
+    fg.consent.grant("emp-2", "attendance", name="Zhang San", method="click", evidence="k")
+    fg.consent.withdraw("emp-2", "attendance")
     listed = service.client.get("/subjects.json", headers=service.auth("operator")).json()
     person = listed["subjects"][0]
     assert (listed["total"], person["name"], person["external_id"]) == (1, "Zhang San", "emp-2")
@@ -115,7 +115,7 @@ def test_people_and_their_consents(service: Service, fg: Faceguard) -> None:
 def test_showing_names_is_recorded_once_per_page(fg: Faceguard) -> None:
     service = make_service(fg, ServiceSettings(page_size=2))
     for number in range(3):
-        fg.grant_consent(f"emp-{number}", PURPOSE, name=f"Person {number}", method="written",
+        fg.consent.grant(f"emp-{number}", PURPOSE, name=f"Person {number}", method="written",
                          evidence=f"form {number}")
     operator = service.auth("operator")
     first = service.client.get("/subjects.json", headers=operator).json()
@@ -136,7 +136,7 @@ def test_showing_names_is_recorded_once_per_page(fg: Faceguard) -> None:
 
 def test_erasing_from_the_page_shows_the_certificate_and_a_verified_chain(
         service: Service, fg: Faceguard) -> None:
-    fg.grant_consent("emp-3", PURPOSE, name="Li Si", method="click", evidence="e")
+    fg.consent.grant("emp-3", PURPOSE, name="Li Si", method="click", evidence="e")
     subject = service.client.get("/subjects.json", headers=service.auth("admin")
                                  ).json()["subjects"][0]["subject_id"]
     response = service.client.post(f"/subjects/{subject}/erase", data={"reason": "request"},
@@ -162,15 +162,15 @@ def test_the_record_page_says_when_the_chain_was_tampered_with(service: Service,
 
 def test_review_answers_and_key_creation_by_form(service: Service, fg: Faceguard,
                                                  photos: list[bytes]) -> None:
-    fg.grant_consent("emp-4", PURPOSE, name="W", method="click", evidence="e")
+    fg.consent.grant("emp-4", PURPOSE, name="W", method="click", evidence="e")
     fg.enroll("emp-4", [photos[0]], PURPOSE)
     decision = fg.verify("emp-4", photos[1], PURPOSE).audit_seq
-    opened = fg.request_review(decision, "why?")
+    opened = fg.rights.request_review(decision, "why?")
     assert "Record answer" in html(service, "admin", "/reviews")
     assert "Record answer" not in html(service, "auditor", "/reviews")
     service.client.post(f"/reviews/{opened.id}/answer", data={"answer": "it was you"},
                         headers=service.auth("admin"))
-    assert fg.reviews("answered")[0].answer == "it was you"
+    assert fg.rights.reviews("answered")[0].answer == "it was you"
     made = service.client.post("/keys", headers=service.auth("admin"), data={
         "role": "terminal", "holder": "north gate", "purposes": [PURPOSE]})
     assert made.status_code == 201
@@ -227,7 +227,7 @@ def test_agreeing_to_one_purpose_records_a_click_consent_and_enrolls(
         "external_id": "r-4", "name": "Liu", "consent-access-control": "agree",
         "consent-attendance": "decline"})
     assert 'id="capture-form"' in page and "You said no to attendance" in page
-    exported = fg.export("r-4")
+    exported = fg.rights.export("r-4")
     (granted,) = exported.consents
     assert (granted["purpose"], granted["method"]) == (PURPOSE, "click")
     assert granted["evidence_ref"].startswith("kiosk k_")
@@ -267,7 +267,7 @@ def test_under_14_needs_a_guardian(service: Service, fg: Faceguard) -> None:
         "guardian_name": "Xiao Ma", "guardian_relationship": "mother",
         "guardian_evidence": "ID card seen by the guard"})
     assert 'id="capture-form"' in with_guardian
-    (granted,) = fg.export("c-2").consents
+    (granted,) = fg.rights.export("c-2").consents
     assert granted["minor"] is True and granted["guardian"]["relationship"] == "mother"
 
 
@@ -276,7 +276,7 @@ def no_minors(data_dir: Path, engine: DlibEngine) -> Iterator[Faceguard]:
     go_live(data_dir, TEST_DEPLOYMENT.replace('minors_rules = "https://test.example/minors"',
                                               'minors_rules = ""'), engine)
     with Faceguard.open(data_dir, engine=engine) as fg:
-        fg.publish_notice(PURPOSE)
+        fg.consent.publish_notice(PURPOSE)
         yield fg
 
 
@@ -291,7 +291,7 @@ def test_under_14_without_published_rules_gets_the_alternatives(no_minors: Faceg
 def test_the_kiosk_says_when_a_purpose_has_no_notice(data_dir: Path, engine: DlibEngine
                                                     ) -> None:
     with Faceguard.open(data_dir, engine=engine) as fg:
-        fg.publish_notice(PURPOSE)  # attendance has none
+        fg.consent.publish_notice(PURPOSE)  # attendance has none
         service = make_service(fg)
         page = kiosk_post(service, "/kiosk/consent", {"external_id": "r-9", "name": "Z"})
         assert "attendance is not available yet" in page

@@ -41,7 +41,7 @@ class World:
     def new_person(self, purposes: tuple[str, ...] = (PURPOSE,)) -> str:
         external = f"person-{next(self.counter)}"
         for purpose in purposes:
-            self.fg.grant_consent(external, purpose, name="Test Person", method="click",
+            self.fg.consent.grant(external, purpose, name="Test Person", method="click",
                                   evidence="test")
         return external
 
@@ -77,11 +77,11 @@ def new_key(world: World, role: str | None) -> str:
 
 
 def erased_certificate(world: World, role: str | None) -> str:
-    return world.fg.erase(world.new_person()).certificate_id
+    return world.fg.rights.erase(world.new_person()).certificate_id
 
 
 def review(world: World, role: str | None) -> int:
-    return world.fg.request_review(world.decision, "please check").id
+    return world.fg.rights.request_review(world.decision, "please check").id
 
 
 def live_enrollment(world: World, role: str | None) -> Request:
@@ -90,7 +90,7 @@ def live_enrollment(world: World, role: str | None) -> Request:
     person = world.new_person()
     kiosk = next(k for k in world.service.app.state.service.keys.list_keys()
                  if k.role == OPR)
-    challenges = world.fg.configure_liveness().detector.challenges
+    challenges = world.fg.liveness.configure().detector.challenges
     challenge = challenges.issue(kiosk.id, subject=person, movements=("turn-left", "turn-right"))
     frames = umist_answer(root, challenge.movements, seed=700 + next(world.counter))
     return "/kiosk/enroll.json", {"json": {
@@ -208,7 +208,7 @@ def world(fg: Faceguard, engine: Any, lfw: Path) -> World:
     service = make_service(fg, terminal_purposes=(PURPOSE,))
     faces = good_faces(engine, lfw, 2)
     world = World(fg, service, faces)
-    fg.grant_consent("enrolled", PURPOSE, name="Enrolled Person", method="click",
+    fg.consent.grant("enrolled", PURPOSE, name="Enrolled Person", method="click",
                      evidence="test")
     fg.enroll("enrolled", [world.image(0, 0)], PURPOSE)
     world.decision = fg.verify("enrolled", world.image(0, 1), PURPOSE).audit_seq

@@ -71,8 +71,8 @@ def live_faceguard(folder: Path, engine: DlibEngine) -> Faceguard:
     Faceguard.init(folder)
     go_live(folder, LIVE_DEPLOYMENT, engine)
     fg = Faceguard.open(folder, engine=engine)
-    fg.publish_notice("access-control")
-    fg.publish_notice("attendance")
+    fg.consent.publish_notice("access-control")
+    fg.consent.publish_notice("attendance")
     return fg
 
 

@@ -159,8 +159,8 @@ def enroll_manifest(
 
 
 def _grant_if_needed(fg: Faceguard, row: ManifestRow, actor: str) -> None:
-    if row.purpose not in fg.active_purposes(row.subject):
-        fg.grant_consent(
+    if row.purpose not in fg.consent.active_purposes(row.subject):
+        fg.consent.grant(
             row.subject, row.purpose, name=row.name or row.subject, method=row.consent_method,
             evidence=f"{row.consent_evidence}; provenance: {row.provenance}", actor=actor,
         )

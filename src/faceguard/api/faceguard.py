@@ -1,5 +1,11 @@
 """The one library object: ``Faceguard``. The CLI and the service are thin shells over it.
 
+``Faceguard`` keeps the face operations (enroll, verify, identify, correct, batch
+enrollment), the gate they pass (``admit``) and the decision they share; it holds its other
+parts as attributes, each over the one shared ``Core``: ``consent``, ``rights``, ``audit``,
+``liveness``, ``governance``, ``redaction``, ``api_keys``, and ``tools`` (no data directory
+needed). A part reaches another only through this object.
+
 Every operation runs the policy gate first (purpose declared: R1; consent valid: R3, R5;
 notice complete: R2), touches pixels only in memory (R9), and appends to the processing
 record (R11) in the same transaction as the change it records. Refusals are recorded too.
@@ -11,44 +17,99 @@ import os
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import sqlalchemy as sa
 
-from faceguard import db
-from faceguard.api.consent_ops import ConsentOps
-from faceguard.api.facade import Admission, Answer
-from faceguard.api.governance_ops import GovernanceOps
-from faceguard.api.liveness_ops import LivenessOps
-from faceguard.api.redact_ops import RedactOps
-from faceguard.api.rights_ops import RightsOps
-from faceguard.api.service_ops import ServiceOps
+from faceguard.access.keys import ApiKeys
+from faceguard.api import gallery
+from faceguard.api.audit import AuditRecord
+from faceguard.api.batch import BatchReport, enroll_manifest
+from faceguard.api.consent import Consents
+from faceguard.api.core import Admission, Answer, Core
+from faceguard.api.governance import Governance
+from faceguard.api.liveness import Liveness
+from faceguard.api.redaction import Redaction
+from faceguard.api.rights import Rights
+from faceguard.api.shared import Shared
+from faceguard.api.tools import Tools
 from faceguard.audit.operations import Op
 from faceguard.consent import records as consents
-from faceguard.engine.calibration import load_calibration, load_calibration_file
+from faceguard.engine.calibration import Calibration, load_calibration, load_calibration_file
 from faceguard.engine.fast_resnet import FastDlibEngine
 from faceguard.engine.pipeline import Extraction, extract
 from faceguard.engine.types import FaceEngine, require_same_engine
 from faceguard.engine.workers import ExtractionPool
 from faceguard.errors import ConfigError, FaceguardError
-from faceguard.index import feed as index_feed
 from faceguard.index.follow import Follower
-from faceguard.index.partition import Partition
 from faceguard.liveness import LivenessAnswer
-from faceguard.policy.deployment import STARTER_TOML, load_deployment
-from faceguard.results import EnrollResult, IdentifyResult, VerifyResult
+from faceguard.policy.deployment import STARTER_TOML, Deployment, load_deployment
+from faceguard.results import EnrollResult, IdentifyResult, Stats, VerifyResult
 from faceguard.rights.recovery import open_store
-from faceguard.store.core import CONFIG_FILE, database_url, master_key_path
+from faceguard.store.core import CONFIG_FILE, Store, database_url, master_key_path
 from faceguard.timeutil import iso, utc_now
 from faceguard.vault.keys import load_master_key, new_master_key, write_key_file
 
 
-class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps, ServiceOps):
+class Faceguard:
     """Consent-gated enrollment, verification and identification on one data directory."""
 
-    #: The background follower of the change feed (``follow_changes``), if started.
-    _follower: Follower | None = None
+    #: Notices, consents, kiosk declines (R2-R6).
+    consent: Consents
+    #: Erasure, export, retention, backups, explanations and review, sharing (R8, R16-R21).
+    rights: Rights
+    #: The processing record, its receipts and deletion certificates (R11, R18).
+    audit: AuditRecord
+    #: Challenge-response liveness (R26).
+    liveness: Liveness
+    #: The deployment check, assessment, filing and protection level (R10, R15, R24).
+    governance: Governance
+    #: Anonymising faces in kept media (R9, R20).
+    redaction: Redaction
+    #: The service's API keys, kept in the record store (R14, R25).
+    api_keys: ApiKeys
+    #: Sessions, the login throttle and master-key rotation, shared by every worker.
+    shared: Shared
+    #: Helpers of the commands that need no data directory.
+    tools: ClassVar[Tools] = Tools()
+
+    def __init__(self, core: Core) -> None:
+        """Over an open store and its settings (``Core``); ``open`` is the usual way in."""
+        self._core = core
+        self.consent = Consents(core)
+        self.rights = Rights(core)
+        self.audit = AuditRecord(core)
+        self.liveness = Liveness(core)
+        self.governance = Governance(core)
+        self.redaction = Redaction(core)
+        self.shared = Shared(core)
+        self._follower: Follower | None = None
+        self.api_keys = ApiKeys(
+            core.store, level=lambda: core.deployment.deployment.protection_level,
+            check_purpose=core.purpose)
+
+    @property
+    def deployment(self) -> Deployment:
+        """The deployment file as read when this object was opened."""
+        return self._core.deployment
+
+    @property
+    def engine(self) -> FaceEngine:
+        return self._core.engine
+
+    @property
+    def calibration(self) -> Calibration:
+        """The engine's operating points (thresholds per false-match rate)."""
+        return self._core.calibration
+
+    @property
+    def _store(self) -> Store:
+        return self._core.store
+
+    def stats(self) -> Stats:
+        """Counts for reports: active people, templates per purpose."""
+        return self._core.stats()
 
     # ---- construction -------------------------------------------------------------------
 
@@ -92,45 +153,41 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps, Se
             else load_calibration(engine.engine_id.split(":")[0], engine.engine_id)
         )
         url = database_url(data_dir, deployment.storage.url if deployment.storage else None)
-        return cls(open_store(data_dir, master, url=url), deployment, engine, points,
-                   config_dir=config.resolve().parent)
+        return cls(Core(open_store(data_dir, master, url=url), deployment, engine, points,
+                        config_dir=config.resolve().parent))
 
     def use_worker_processes(self, workers: int) -> None:
         """Extract faces from image bytes in ``workers`` processes (``engine.workers``): the
         service's face work then uses every core, and an image that crashes native code
         takes down a worker, not the service. ``ConfigError`` if the workers' engine is not
         this one."""
-        if self.extractor is not None:
-            self.extractor.close()
-            self.extractor = None
+        if self._core.extractor is not None:
+            self._core.extractor.close()
+            self._core.extractor = None
         pool = ExtractionPool(self.engine, workers)
         found = pool.engine_id()
         if found != self.engine.engine_id:
             pool.close()
             raise ConfigError(f"the worker processes run engine {found}, not "
                               f"{self.engine.engine_id}")
-        self.extractor = pool
+        self._core.extractor = pool
 
     def follow_changes(self, interval: float = 0.5) -> None:
         """Keep the loaded index partitions current from a background thread (``index.
         follow``): enrollments, withdrawals and erasures made by other workers reach this
         one within about ``interval`` seconds (on PostgreSQL, at their notification)."""
         if self._follower is None:
-            self._follower = Follower(self._store.records, self._catch_up_all,
+            self._follower = Follower(self._store.records,
+                                      lambda: gallery.catch_up_all(self._core),
                                       interval=interval)
-
-    def _catch_up_all(self) -> None:
-        now = iso(utc_now())
-        for purpose, partition in self._store.index.partitions():
-            index_feed.catch_up(self._store.records, self._store.vault, partition, purpose, now)
 
     def close(self) -> None:
         if self._follower is not None:
             self._follower.close()
             self._follower = None
-        if self.extractor is not None:
-            self.extractor.close()
-            self.extractor = None
+        if self._core.extractor is not None:
+            self._core.extractor.close()
+            self._core.extractor = None
         self._store.close()
 
     def __enter__(self) -> Faceguard:
@@ -143,17 +200,13 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps, Se
     # ---- enrollment ---------------------------------------------------------------------
 
     def _extract(self, image: bytes | np.ndarray, *, enroll: bool) -> Extraction:
-        if self.extractor is not None and not isinstance(image, np.ndarray):
-            return self.extractor.extract(
-                image, single_face=enroll, gate=self.enroll_gate if enroll else self.probe_gate,
-                limits=self.image_limits)
-        return extract(
-            self.engine,
-            image,
-            single_face=enroll,
-            gate=self.enroll_gate if enroll else self.probe_gate,
-            limits=self.image_limits,
-        )
+        core = self._core
+        gate = core.enroll_gate if enroll else core.probe_gate
+        if core.extractor is not None and not isinstance(image, np.ndarray):
+            return core.extractor.extract(image, single_face=enroll, gate=gate,
+                                          limits=core.image_limits)
+        return extract(core.engine, image, single_face=enroll, gate=gate,
+                       limits=core.image_limits)
 
     def enroll(
         self,
@@ -177,7 +230,7 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps, Se
         same answer may enroll the person in each of their purposes, once each, for a minute).
         """
         operation = Op.TEMPLATE_CORRECTED if replace else Op.TEMPLATE_ENROLLED
-        with self._recorded(operation, actor, purpose):
+        with self._core.recorded(operation, actor, purpose):
             admitted = self.admit(purpose, actor, liveness, subject=external_id,
                                   enrolling=purpose)
             section = admitted.section
@@ -186,7 +239,7 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps, Se
             if not images:
                 raise ConfigError("enrollment needs at least one image")
             with self._store.records.connect() as conn:
-                subject = self._subject_id(conn, external_id)
+                subject = self._core.subject_id(conn, external_id)
                 if subject is None:
                     raise consents.no_consent(purpose, "no such person")
                 consents.require_consent(conn, subject, purpose)
@@ -195,7 +248,7 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps, Se
                 try:
                     if isinstance(image, Extraction):
                         require_same_engine(image.template.engine, self.engine.engine_id)
-                        self.enroll_gate.judge(image.quality)
+                        self._core.enroll_gate.judge(image.quality)
                         extractions.append(image)
                     else:
                         extractions.append(self._extract(image, enroll=True))
@@ -215,7 +268,7 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps, Se
                     self._store.vault.add_template(conn, subject, purpose, ex.template, expires)
                     for ex in extractions
                 ]
-                self._touch(conn, subject)
+                self._core.touch(conn, subject)
                 seq = self._store.audit.append(
                     conn,
                     actor=actor,
@@ -234,7 +287,7 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps, Se
                                       np.stack([ex.template.vector for ex in extractions]))
             if replaced:
                 self._store.settle()
-            self._gate_changed()  # the people count may have crossed a threshold
+            self._core.gate_changed()  # the people count may have crossed a threshold
         return EnrollResult(subject, purpose, tuple(ids), expires, seq)
 
     def correct(
@@ -243,6 +296,14 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps, Se
     ) -> EnrollResult:
         """Correction (R16): re-enroll a person, replacing their templates for ``purpose``."""
         return self.enroll(external_id, images, purpose, actor=actor, replace=True)
+
+    def enroll_batch(self, manifest: Path, root: Path, report: Path, *, workers: int = 2,
+                     actor: str = "batch", progress: Callable[[int], None] | None = None
+                     ) -> BatchReport:
+        """Enroll every row of ``manifest`` (images under ``root``) not already ``ok`` in
+        ``report``, granting each row's consent first; see ``faceguard.api.batch``."""
+        return enroll_manifest(self, manifest, root, report, workers=workers, actor=actor,
+                               progress=progress)
 
     # ---- verification and identification ------------------------------------------------
 
@@ -261,7 +322,7 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps, Se
         Only templates stored for ``purpose`` under a valid consent are compared. The
         score is returned only when ``reveal_score`` (admin and evaluation use, R17).
         """
-        with self._recorded(Op.FACE_VERIFIED, actor, purpose):
+        with self._core.recorded(Op.FACE_VERIFIED, actor, purpose):
             admitted = self.admit(purpose, actor, liveness, subject=external_id)
             image = admitted.live if admitted.live is not None else image
             point = admitted.point
@@ -299,38 +360,6 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps, Se
             score=(best if distances else None) if reveal_score else None,
         )
 
-    def _partition(self, purpose: str) -> Partition:
-        """The purpose's index partition, loaded on first use and brought up to date with
-        the changes other processes made since (``index_feed``)."""
-        existing = self._store.index.get(purpose)
-        if existing is not None:
-            index_feed.catch_up(self._store.records, self._store.vault, existing, purpose,
-                                iso(utc_now()))
-            return existing
-        partition = Partition(self.engine.dimension, self.engine.engine_id)
-        with self._store.records.connect() as conn:
-            partition.feed_seq = index_feed.head(conn)
-            subjects, ids, engines, matrix = self._store.vault.load_partition(
-                conn, purpose, iso(utc_now()), self.engine.dimension
-            )
-        for engine in engines:
-            require_same_engine(engine, self.engine.engine_id)
-        partition.add_many(subjects, ids, matrix)
-        return self._store.index.install(purpose, partition)
-
-    @staticmethod
-    def _still_valid(conn: sa.Connection, subject: str, template_id: str, purpose: str,
-                     now: str) -> bool:
-        """The store's answer, not the index's: consent active and template alive."""
-        if consents.active_consent_id(conn, subject, purpose) is None:
-            return False
-        row = conn.execute(
-            sa.select(db.templates.c.expires_at).where(
-                db.templates.c.id == template_id, db.templates.c.subject_id == subject
-            )
-        ).first()
-        return row is not None and row.expires_at > now
-
     def identify(
         self,
         image: bytes | np.ndarray,
@@ -348,12 +377,12 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps, Se
         purpose's ``max_false_identification_rate``, R17), it answers ``needs-review`` with
         the candidates for a person to decide, and says why.
         """
-        with self._recorded(Op.FACE_IDENTIFIED, actor, purpose):
+        with self._core.recorded(Op.FACE_IDENTIFIED, actor, purpose):
             admitted = self.admit(purpose, actor, liveness)
             image = admitted.live if admitted.live is not None else image
             point, section = admitted.point, admitted.section
             probe = self._extract(image, enroll=False).template
-            partition = self._partition(purpose)
+            partition = gallery.partition(self._core, purpose)
             require_same_engine(partition.engine, probe.engine)
             search = partition.search_binary if section.search == "binary" else partition.search
             hits = [c for c in search(probe.vector, k=5, max_distance=point.threshold)
@@ -370,7 +399,7 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps, Se
                 # seen yet can never be answered as a match.
                 now = iso(utc_now())
                 confirmed = [c for c in hits
-                             if self._still_valid(conn, c.subject_id, c.template_id, purpose,
+                             if gallery.still_valid(conn, c.subject_id, c.template_id, purpose,
                                                   now)]
                 stale = tuple({c.subject_id for c in hits} - {c.subject_id for c in confirmed})
                 externals = tuple(self._store.vault.identity(conn, c.subject_id).external_id
@@ -412,10 +441,10 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps, Se
         the person is shown live where the packs require it (R26). Raises the refusal,
         citing its rule; returns the purpose's section, its operating point and the live
         frame to recognise (``None`` when no liveness answer was given)."""
-        section = self.purpose(purpose)
+        section = self._core.purpose(purpose)
         point = self.calibration.point(section.operating_point)
-        self._require_live()
-        live = self.liveness_probe(liveness, subject=subject, actor=actor, enrolling=enrolling)
+        self.governance.require_live()
+        live = self.liveness.probe(liveness, subject=subject, actor=actor, enrolling=enrolling)
         return Admission(section, point, live)
 
     def _decide(self, operation: Op, purpose: str, actor: str,
@@ -428,7 +457,7 @@ class Faceguard(ConsentOps, RightsOps, LivenessOps, GovernanceOps, RedactOps, Se
         def record(conn: sa.Connection) -> tuple[int, Answer]:
             answer = confirm(conn)
             if answer.outcome == "match" and answer.subject is not None:
-                self._touch(conn, answer.subject)
+                self._core.touch(conn, answer.subject)
             seq = self._store.audit.append(
                 conn, actor=actor, operation=operation, outcome=answer.outcome,
                 purpose=purpose, subject=answer.subject,

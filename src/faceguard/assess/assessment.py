@@ -44,10 +44,6 @@ __all__ = [
     "load_assessment", "may_delete", "save_assessment", "save_draft",
 ]
 
-#: Years an assessment is kept after approval (FRM 9; PIPL 56: at least 3 years).
-KEEP_YEARS = 3
-
-
 @dataclass(frozen=True)
 class AssessmentFacts:
     """Measured facts the draft is prefilled from (``Faceguard.stats()`` and the deployment)."""
@@ -243,10 +239,10 @@ def draft_assessment(deployment: Deployment, facts: AssessmentFacts, *,
     return Assessment(dep.name, dep.controller, facts.as_of, fingerprint, tuple(built))
 
 
-def keep_until(approved_at: datetime, years: int = KEEP_YEARS) -> date:
-    """The last day an assessment approved at ``approved_at`` must be kept: the third
+def keep_until(approved_at: datetime, years: int) -> date:
+    """The last day an assessment approved at ``approved_at`` must be kept: the ``years``th
     anniversary of the approval date (29 February: 1 March). Keeping that whole day makes
-    the period at least 3 years in any time zone."""
+    the period at least ``years`` years in any time zone."""
     day = approved_at.date()
     try:
         return day.replace(year=day.year + years)
@@ -313,11 +309,11 @@ def save_draft(path: Path, draft: Assessment) -> Path | None:
     return archived
 
 
-def approve(path: Path, deployment: Deployment, by: str, when: datetime | None = None, *,
-            keep_years: int = KEEP_YEARS) -> Assessment:
+def approve(path: Path, deployment: Deployment, by: str, when: datetime | None = None
+            ) -> Assessment:
     """Approve the assessment at ``path`` for ``deployment``: record ``by``, ``when`` (default
     now; naive times are taken as UTC), the content hash, the deployment fingerprint and the
-    keep-until date (``keep_years``: the pack's assessment retention; never below 3).
+    keep-until date (the packs' ``assessment_retention_years``).
     Refuses (``ConfigError``, R10) while placeholders remain, when the draft describes a
     different deployment, or when it is already approved and unchanged."""
     if not by.strip():
@@ -341,8 +337,9 @@ def approve(path: Path, deployment: Deployment, by: str, when: datetime | None =
     moment = when or utc_now()
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
+    years = pack_numbers(deployment).assessment_retention_years
     approved = replace(assessment, approval=Approval(
-        by.strip(), moment, digest, fingerprint, keep_until(moment, max(keep_years, KEEP_YEARS))))
+        by.strip(), moment, digest, fingerprint, keep_until(moment, years)))
     save_assessment(path, approved)
     return approved
 

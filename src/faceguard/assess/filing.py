@@ -25,13 +25,10 @@ from faceguard.assess.assessment import (
     _jsonable,
     deployment_fingerprint,
 )
-from faceguard.assess.workdays import FILING_WORKING_DAYS, add_working_days, working_days_between
+from faceguard.assess.workdays import add_working_days, working_days_between
 from faceguard.errors import ConfigError, FaceguardError
 from faceguard.policy.deployment import Deployment
 from faceguard.policy.purposes import PURPOSES
-
-#: Share of the threshold from which the count is "approaching" it (warn: R15).
-APPROACHING_SHARE = 0.8
 
 
 @dataclass(frozen=True)
@@ -60,14 +57,15 @@ class FilingStatus:
 def filing_status(people: int, threshold: int, *, inclusive: bool, public_place_triggers: bool,
                   public_place: bool, crossed_on: date | None, today: date,
                   filed_on: date | None = None,
-                  working_days: int = FILING_WORKING_DAYS) -> FilingStatus:
+                  working_days: int, warning_percent: int) -> FilingStatus:
     """The filing status for ``people`` distinct people stored, on ``today``.
 
-    ``approaching`` is true from 80% of the threshold until the count reaches it. When the
+    ``approaching`` is true from ``warning_percent`` of the threshold until the count
+    reaches it. When the
     obligation arises and no ``crossed_on`` was recorded, ``crossed_on`` is ``today`` and
     ``newly_crossed`` tells the caller to record it. If the holiday calendar does not cover
     the deadline's year, ``deadline`` is None and ``detail`` says why. ``working_days`` is
-    the pack's deadline (30 in both Chinese packs).
+    the pack's deadline (30 in both Chinese packs), ``warning_percent`` its warning share.
     """
     if threshold < 1 or people < 0:
         raise ConfigError(f"filing threshold must be >= 1 and people >= 0 (got {threshold}, "
@@ -80,7 +78,7 @@ def filing_status(people: int, threshold: int, *, inclusive: bool, public_place_
                           threshold=threshold, inclusive=inclusive, trigger=trigger,
                           filed_on=filed_on)
     if not (by_count or by_place or crossed_on is not None):
-        if people >= threshold * APPROACHING_SHARE:
+        if people * 100 >= threshold * warning_percent:
             return replace(status, approaching=True, detail=(
                 f"R15: {people:,} people stored, {people * 100 // threshold}% of the filing "
                 f"threshold ({limit}); prepare the filing packet"))

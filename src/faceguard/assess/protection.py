@@ -27,8 +27,6 @@ from faceguard.policy.packs import DEFAULT_SECURITY_LOG_RETENTION_MONTHS
 
 Provider = Literal["library", "service"]
 
-#: Above this many people, level 1 is implausible (a leak seriously harms citizens' rights).
-LEVEL1_MAX_PEOPLE = 10_000
 #: From this many people a leak can seriously harm social order: level 3 is suggested.
 LEVEL3_SUGGESTED_PEOPLE = 1_000_000
 
@@ -184,14 +182,14 @@ def _operator_tasks(profile: int, public_place: bool, log_months: int) -> list[s
     return tasks
 
 
-def _warnings(level: int, public_place: bool, people: int, purposes: list[str]
-              ) -> list[LevelWarning]:
+def _warnings(level: int, public_place: bool, people: int, purposes: list[str],
+              level_1_max_people: int | None) -> list[LevelWarning]:
     found: list[LevelWarning] = []
     if level == 1:
-        if people > LEVEL1_MAX_PEOPLE:
+        if level_1_max_people is not None and people > level_1_max_people:
             found.append(LevelWarning(
                 "R24", f"level 1 for {people:,} people: a leak of biometric data of more than "
-                f"{LEVEL1_MAX_PEOPLE:,} people seriously harms citizens' rights (GB/T 22240: "
+                f"{level_1_max_people:,} people seriously harms citizens' rights (GB/T 22240: "
                 "level 2)", 2))
         if public_place:
             found.append(LevelWarning(
@@ -215,8 +213,8 @@ def _warnings(level: int, public_place: bool, people: int, purposes: list[str]
 
 def protection_report(level: int, place: str, public_place: bool, people: int,
                       purposes: list[str], *,
-                      security_log_months: int = DEFAULT_SECURITY_LOG_RETENTION_MONTHS
-                      ) -> ProtectionReport:
+                      security_log_months: int = DEFAULT_SECURITY_LOG_RETENTION_MONTHS,
+                      level_1_max_people: int | None = None) -> ProtectionReport:
     """The controls at ``level`` (profile 2 for levels 1-2, 3 for 3-5), the operator's
     remaining tasks, and plausibility warnings for the place and scale (R24, R25).
     ``security_log_months``: how long security logs are kept (the packs'
@@ -228,7 +226,7 @@ def protection_report(level: int, place: str, public_place: bool, people: int,
         level=level, profile=profile, place=place, public_place=public_place, people=people,
         purposes=list(purposes), controls=_controls(profile, security_log_months),
         operator_tasks=_operator_tasks(profile, public_place, security_log_months),
-        warnings=_warnings(level, public_place, people, list(purposes)),
+        warnings=_warnings(level, public_place, people, list(purposes), level_1_max_people),
     )
 
 

@@ -184,6 +184,7 @@ def security_measures(d: Deployment, f: Facts) -> Draft:
         f.protection_level, d.deployment.place, d.deployment.public_place,
         f.people_enrolled, sorted(d.purposes),
         security_log_months=pack_numbers(d).security_log_retention_months,
+        level_1_max_people=pack_numbers(d).protection_level_1_max_people,
     )
     provided = [f"{c.name} ({c.provided_by}): {c.how}" for c in report.controls]
     warnings = [f"[{w.rule}] {w.reason}" for w in report.warnings]
@@ -304,12 +305,13 @@ def infringements(d: Deployment, f: Facts) -> Draft:
 
 
 def records(d: Deployment, f: Facts) -> Draft:
+    years = pack_numbers(d).assessment_retention_years
     return Draft(
         "Every enrollment, match, export, share and deletion is appended to a hash-chained, "
-        "signed processing record kept at least 3 years (R11). This assessment is kept at "
-        "least 3 years after its approval (R10). A change of purposes, place or method, or a "
-        "major security incident, marks the deployment 'reassessment required', which blocks "
-        "enrollment until a new assessment is approved (R10, R22)."
+        f"signed processing record kept at least {years} years (R11). This assessment is "
+        f"kept at least {years} years after its approval (R10). A change of purposes, place "
+        "or method, or a major security incident, marks the deployment 'reassessment "
+        "required', which blocks enrollment until a new assessment is approved (R10, R22)."
     )
 
 

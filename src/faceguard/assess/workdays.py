@@ -25,9 +25,6 @@ from chinese_calendar import constants
 
 from faceguard.errors import FaceguardError
 
-#: Working days allowed for filing after the threshold is reached (FRM 15; FRD).
-FILING_WORKING_DAYS = 30
-
 
 def covered_years() -> tuple[int, int]:
     """First and last year the installed ``chinese_calendar`` data covers (inclusive)."""

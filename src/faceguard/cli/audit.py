@@ -1,7 +1,7 @@
 """``faceguard audit verify`` and ``faceguard audit head``: the processing record (R11).
 
 Registered on the main group with ``main.add_command(audit)``; thin shells over
-``Faceguard.verify_audit`` and ``Faceguard.audit_head``. Exit codes: 0 intact (or a head
+``Faceguard.audit.verify`` and ``Faceguard.audit.head``. Exit codes: 0 intact (or a head
 printed), 1 tampered, 2 an unreadable receipt file or an empty record (no head yet).
 """
 
@@ -38,11 +38,11 @@ def audit_verify(ctx: Context, receipt_files: tuple[Path, ...], as_json: bool) -
     tampered."""
     out = Output(as_json)
     try:
-        kept = [r for path in receipt_files for r in Faceguard.load_receipts(path)]
+        kept = [r for path in receipt_files for r in Faceguard.tools.load_receipts(path)]
     except FaceguardError as exc:
         out.fail(exc)
     with ctx.open(out) as fg:
-        report = fg.verify_audit(kept)
+        report = fg.audit.verify(kept)
     if report.ok:
         lines = [f"intact: {report.events} events, {report.checkpoints} signed checkpoints, "
                  f"{report.receipts} receipts"]
@@ -63,7 +63,7 @@ def audit_head(ctx: Context, as_json: bool) -> None:
     --receipt FILE`."""
     out = Output(as_json)
     with ctx.open(out) as fg:
-        receipt = fg.audit_head()
+        receipt = fg.audit.head()
     out.emit(receipt.to_json(), "\n".join([
         f"seq        {receipt.seq}",
         f"hash       {receipt.hash}",

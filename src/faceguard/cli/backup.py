@@ -1,5 +1,5 @@
 """``faceguard backup DEST`` and ``faceguard restore SRC``: thin shells over
-``Faceguard.backup`` and ``Faceguard.restore`` (see faceguard.backup)."""
+``Faceguard.rights.backup`` and ``Faceguard.tools.restore`` (see faceguard.backup)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def backup(ctx: Context, dest: Path, as_json: bool) -> None:
     the service runs. Keep DEST/records and DEST/keys apart; the master key is not copied."""
     out = Output(as_json)
     with ctx.open(out) as fg:
-        result = fg.backup(dest, actor="cli")
+        result = fg.rights.backup(dest, actor="cli")
     out.emit(result, (
         f"backup {result.backup_id}: {result.audit_seq} events, {result.erasures} ledger "
         f"entries\n  record store copy: {result.records}\n  key store copy:    {result.keys}\n"
@@ -44,7 +44,7 @@ def restore(ctx: Context, src: Path, records_only: bool, keys_only: bool,
     if records_only and keys_only:
         out.fail(ConfigError("--records-only and --keys-only exclude each other"))
     try:
-        result = Faceguard.restore(ctx.data_dir, src, records=not keys_only,
+        result = Faceguard.tools.restore(ctx.data_dir, src, records=not keys_only,
                                    keys=not records_only, actor="cli")
     except FaceguardError as exc:
         out.fail(exc)

@@ -32,7 +32,7 @@ def notice(ctx: Context, purpose: str, fields: tuple[str, ...], as_json: bool) -
             out.fail(ConfigError(f"--field must be NAME=TEXT, got {item!r}"))
         overrides[name] = text
     with ctx.open(out) as fg:
-        result = fg.publish_notice(purpose, overrides, actor="cli")
+        result = fg.consent.publish_notice(purpose, overrides, actor="cli")
     out.emit(result, f"notice {purpose} v{result.version} published ({result.sha256[:12]})")
 
 
@@ -66,7 +66,7 @@ def consent_grant(
     if guardian_name or guardian_relationship or guardian_evidence:
         guardian = Guardian(guardian_name, guardian_relationship, guardian_evidence)
     with ctx.open(out) as fg:
-        result = fg.grant_consent(
+        result = fg.consent.grant(
             external_id, purpose, name=name, method=method, evidence=evidence,
             minor=minor, guardian=guardian, actor="cli",
         )
@@ -82,7 +82,7 @@ def consent_withdraw(ctx: Context, external_id: str, purpose: str, as_json: bool
     """Withdraw a consent; the face leaves that purpose at once."""
     out = Output(as_json)
     with ctx.open(out) as fg:
-        result = fg.withdraw_consent(external_id, purpose, actor="cli")
+        result = fg.consent.withdraw(external_id, purpose, actor="cli")
     erased = (
         f" and the person was erased (no purpose left); certificate "
         f"{result.certificate.certificate_id}"

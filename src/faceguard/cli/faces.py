@@ -116,11 +116,11 @@ def eval_command(
     """Accuracy, FMR/FNMR at each operating point, failures to enrol, images per second."""
     out = Output(as_json)
     try:
-        rows = Faceguard.read_pairs(pairs, subset)
+        rows = Faceguard.tools.read_pairs(pairs, subset)
         images = len({p.file_a for p in rows} | {p.file_b for p in rows})
         with click.progressbar(length=images, label="embedding", file=sys.stderr) as bar:
             update: Callable[[int], None] = bar.update
-            report = Faceguard.evaluate(rows, root, workers=workers, progress=update)
+            report = Faceguard.tools.evaluate(rows, root, workers=workers, progress=update)
     except FaceguardError as exc:
         out.fail(exc)
     lines = [
@@ -154,7 +154,7 @@ def enroll_batch(ctx: Context, manifest: Path, root: Path, report: Path | None, 
     out = Output(as_json)
     report = report or manifest.with_suffix(".report.csv")
     try:
-        rows = len(Faceguard.read_manifest(manifest))
+        rows = len(Faceguard.tools.read_manifest(manifest))
     except FaceguardError as exc:
         out.fail(exc)
     with (

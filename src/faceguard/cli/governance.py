@@ -36,17 +36,17 @@ def check(ctx: Context, command_config: Path | None, as_json: bool) -> None:
     """Judge the deployment against its packs. Exit 0 pass, 1 fail, 2 malformed file."""
     ctx = _with_config(ctx, command_config)
     out = Output(as_json)
-    config = ctx.config or Faceguard.config_file(ctx.data_dir)
+    config = ctx.config or Faceguard.tools.config_file(ctx.data_dir)
     try:
-        deployment = Faceguard.load_deployment_file(config)
+        deployment = Faceguard.tools.load_deployment_file(config)
     except FaceguardError as exc:
         out.fail(exc)
     try:
         with Faceguard.open(ctx.data_dir, config=config, dev=ctx.dev) as fg:
-            result = fg.check()
+            result = fg.governance.check()
     except FaceguardError:
         # no data directory or key yet: judge the file alone (nobody enrolled)
-        result = Faceguard.check_file(deployment, config)
+        result = Faceguard.tools.check_file(deployment, config)
     lines = [f"{result.status.upper()}: {deployment.deployment.name}"]
     lines += [f"  {f.kind:6s} {f.rule:4s} {f.detail}" for f in result.violations]
     lines += [f"  {f.kind:6s} {f.rule:4s} {f.detail}" for f in result.warnings]
@@ -58,7 +58,7 @@ def check(ctx: Context, command_config: Path | None, as_json: bool) -> None:
 
 
 def _write_report(kind: str, obj: Any, html: Path | None, pdf: Path | None) -> list[str]:
-    return Faceguard.render_report(kind, obj, html=html, pdf=pdf)
+    return Faceguard.tools.render_report(kind, obj, html=html, pdf=pdf)
 
 
 @click.command()
@@ -80,17 +80,17 @@ def assess(
     out = Output(as_json)
     with ctx.open(out) as fg:
         if mode == "init":
-            path, assessment = fg.draft_assessment(actor="cli")
+            path, assessment = fg.governance.draft_assessment(actor="cli")
             text = (f"drafted {path}; sections for the DPO to complete: "
                     f"{', '.join(assessment.pending) or 'none'}")
         elif mode == "approve":
-            assessment = fg.approve_assessment(by, actor="cli")
+            assessment = fg.governance.approve_assessment(by, actor="cli")
             approval = assessment.approval
             assert approval is not None
             text = f"approved by {approval.by}; keep until {approval.keep_until}"
         else:
-            assessment = fg.assessment()
-            text = fg.facts().assessment.detail
+            assessment = fg.governance.assessment()
+            text = fg.governance.facts().assessment.detail
         written = _write_report("assessment", assessment, html, pdf)
     out.emit({"assessment": assessment.to_dict(), "written": written},
              "\n".join([text, *[f"wrote {w}" for w in written]]))
@@ -109,7 +109,7 @@ def filing(ctx: Context, html: Path | None, pdf: Path | None, json_out: Path | N
     ctx = _with_config(ctx, command_config)
     out = Output(True)
     with ctx.open(out) as fg:
-        packet = fg.filing(actor="cli")
+        packet = fg.governance.filing(actor="cli")
         _write_report("filing", packet, html, pdf)
     if json_out is not None:
         json_out.write_text(packet.to_json(), encoding="utf-8")
@@ -128,7 +128,7 @@ def protection(ctx: Context, html: Path | None, pdf: Path | None,
     ctx = _with_config(ctx, command_config)
     out = Output(as_json)
     with ctx.open(out) as fg:
-        report = fg.protection()
+        report = fg.governance.protection()
         _write_report("protection", report, html, pdf)
     lines = [f"level {report.level}: {len(report.controls)} controls"]
     lines += [f"  warning: {w}" for w in report.warnings]

@@ -1,5 +1,5 @@
 """``faceguard redact IN OUT``: anonymise kept images and video (a thin shell over
-``Faceguard.redact``)."""
+``Faceguard.redaction.redact``)."""
 
 from __future__ import annotations
 
@@ -57,13 +57,13 @@ def redact(
     )
     with ctx.open(out) as fg:
         if keep is not None:
-            fg.redact(src, dst, actor="cli", keep=keep)
-        total = Faceguard.redaction_units(src)
+            fg.redaction.redact(src, dst, actor="cli", keep=keep)
+        total = Faceguard.tools.redaction_units(src)
         with click.progressbar(length=total, label="redacting", file=sys.stderr) as bar:
-            report = fg.redact(src, dst, actor="cli", options=options, workers=workers,
+            report = fg.redaction.redact(src, dst, actor="cli", options=options, workers=workers,
                                progress=bar.update)
         if report_path is not None:
-            Faceguard.write_redaction_report(report_path, report)
+            Faceguard.tools.write_redaction_report(report_path, report)
     for failure in report.failed:
         click.echo(f"error: {failure.source}: {failure.message}", err=True)
     out.emit(report.to_dict(), _summary(report, report_path))

@@ -31,7 +31,7 @@ def erase(ctx: Context, external_id: str, reason: str, as_json: bool) -> None:
     """Erase a person: templates deleted, key destroyed, signed certificate."""
     out = Output(as_json)
     with ctx.open(out) as fg:
-        cert = fg.erase(external_id, reason=reason, actor="cli")
+        cert = fg.rights.erase(external_id, reason=reason, actor="cli")
     out.emit(cert, f"erased; certificate {cert.certificate_id}")
 
 
@@ -43,7 +43,7 @@ def export(ctx: Context, external_id: str, as_json: bool) -> None:
     """Everything held about a person (no template bytes), as JSON."""
     out = Output(True)
     with ctx.open(out) as fg:
-        result = fg.export(external_id, actor="cli")
+        result = fg.rights.export(external_id, actor="cli")
     out.emit(result, "")
 
 
@@ -54,7 +54,7 @@ def sweep(ctx: Context, as_json: bool) -> None:
     """Erase every template past its purpose's retention (R8)."""
     out = Output(as_json)
     with ctx.open(out) as fg:
-        result = fg.sweep(actor="cli")
+        result = fg.rights.sweep(actor="cli")
     out.emit(result, f"{result.templates_deleted} expired templates erased, "
                      f"{len(result.certificates)} people erased")
 
@@ -67,7 +67,7 @@ def explain(ctx: Context, decision: int, as_json: bool) -> None:
     """Explain recorded decision DECISION (its audit sequence number); never the score."""
     out = Output(as_json)
     with ctx.open(out) as fg:
-        result = fg.explain(decision, actor="cli")
+        result = fg.rights.explain(decision, actor="cli")
     out.emit(result, result.text)
 
 
@@ -85,7 +85,7 @@ def review_request(ctx: Context, decision: int, reason: str, as_json: bool) -> N
     """Ask for a human review of decision DECISION."""
     out = Output(as_json)
     with ctx.open(out) as fg:
-        result = fg.request_review(decision, reason, actor="cli")
+        result = fg.rights.request_review(decision, reason, actor="cli")
     out.emit(result, f"review {result.id} opened for decision {decision}")
 
 
@@ -99,7 +99,7 @@ def review_answer(ctx: Context, review_id: int, answer: str, by: str, as_json: b
     """Record the answer to review REVIEW_ID."""
     out = Output(as_json)
     with ctx.open(out) as fg:
-        result = fg.answer_review(review_id, answer, by=by)
+        result = fg.rights.answer_review(review_id, answer, by=by)
     out.emit(result, f"review {review_id} answered")
 
 
@@ -111,7 +111,7 @@ def review_list(ctx: Context, status: str | None, as_json: bool) -> None:
     """List review requests."""
     out = Output(as_json)
     with ctx.open(out) as fg:
-        result = fg.reviews(status)
+        result = fg.rights.reviews(status)
     out.emit(result, "\n".join(f"{r.id} {r.status} decision {r.decision_seq}: {r.reason}"
                                for r in result) or "no review requests")
 
@@ -128,7 +128,7 @@ def certificate_show(ctx: Context, certificate_id: str) -> None:
     """Print a stored certificate as JSON."""
     out = Output(True)
     with ctx.open(out) as fg:
-        result = fg.certificate(certificate_id)
+        result = fg.audit.certificate(certificate_id)
     out.emit(result, "")
 
 
@@ -141,7 +141,7 @@ def certificate_verify(cert_file: Path, public_key: str, as_json: bool) -> None:
     out = Output(as_json)
     try:
         data = json.loads(cert_file.read_text(encoding="utf-8"))
-        valid = Faceguard.verify_certificate(data, public_key)
+        valid = Faceguard.tools.verify_certificate(data, public_key)
     except json.JSONDecodeError:
         out.fail(ConfigError(f"{cert_file} is not JSON"))
     except FaceguardError as exc:
@@ -156,7 +156,7 @@ def public_key(ctx: Context) -> None:
     """Print the public key that verifies certificates and audit checkpoints."""
     out = Output(False)
     with ctx.open(out) as fg:
-        key = fg.public_key_hex
+        key = fg.audit.public_key_hex
     out.emit(key, key)
 
 
@@ -169,6 +169,6 @@ def decommission(ctx: Context, confirm: bool, as_json: bool) -> None:
     """The service ends: erase every person and print the signed summary certificate."""
     out = Output(as_json)
     with ctx.open(out) as fg:
-        result = fg.decommission(confirm=confirm, actor="cli")
+        result = fg.rights.decommission(confirm=confirm, actor="cli")
     out.emit(result, f"{result.people_erased} people erased; certificate "
                      f"{result.summary.certificate_id}")

@@ -36,7 +36,7 @@ def _dev_warning(data_dir: Path, generated: bool) -> None:
     lines = [LOUD, "WARNING: DEVELOPMENT MODE (--dev). Do not process real people's faces."]
     if generated:
         lines.append("A local master key was just generated in "
-                     f"{Faceguard.master_key_file(data_dir)}.")
+                     f"{Faceguard.tools.master_key_file(data_dir)}.")
     lines += ["Keys are local and unprotected; every page shows a development banner.", LOUD]
     click.secho("\n".join(lines), fg="red", bold=True, err=True)
 
@@ -44,8 +44,8 @@ def _dev_warning(data_dir: Path, generated: bool) -> None:
 @contextmanager
 def _opened(obj: Context, dev: bool) -> Iterator[Faceguard]:
     """Open the Faceguard of the global options; in dev mode create what is missing."""
-    generated = dev and not Faceguard.master_key_file(obj.data_dir).exists()
-    if dev and obj.config is None and not Faceguard.config_file(obj.data_dir).exists():
+    generated = dev and not Faceguard.tools.master_key_file(obj.data_dir).exists()
+    if dev and obj.config is None and not Faceguard.tools.config_file(obj.data_dir).exists():
         try:
             Faceguard.init(obj.data_dir)
         except FaceguardError as exc:
@@ -116,7 +116,7 @@ def serve(obj: Context, host: str, port: int, dev_flag: bool, face_workers: int 
             created = keys.create("admin", "first admin", actor="cli")
             click.echo(f"No API key existed: made a first admin key ({created.key.id}). "
                        f"It is shown only now:\n\n    {created.secret}\n")
-        check = fg.check()
+        check = fg.governance.check()
         click.echo(f"faceguard: {fg.deployment.deployment.name}")
         if check.passed:
             click.echo("deployment check: PASS")
@@ -247,7 +247,7 @@ def keys_rotate_master(obj: Context, as_json: bool) -> None:
     """
     with _opened(obj, obj.dev) as fg:
         try:
-            done = fg.rotate_master_key(actor="cli")
+            done = fg.shared.rotate_master_key(actor="cli")
         except FaceguardError as exc:
             _fail(exc)
     if as_json:

@@ -55,10 +55,6 @@ LAW_ENFORCEMENT_AUTHORISATION: AuthorisationKind = "law-enforcement-realtime-ide
 WRITTEN_CONSENT_METHODS = ("signature", "written")
 #: The one purpose a public-place deployment may declare (R12).
 PUBLIC_SAFETY = "public-safety"
-#: R15 warns from this share of the filing threshold (numerator, denominator): 80 %.
-FILING_WARNING_SHARE = (4, 5)
-#: R24: more people than this at level 1 is implausible.
-LEVEL_1_MAX_PEOPLE = 10_000
 
 
 CheckFn = Callable[[Deployment, DeploymentFacts, PackNumbers], list[Finding]]
@@ -243,12 +239,12 @@ def check_filing_threshold(
     found = []
     if threshold is not None:
         bound = f"{numbers.filing_threshold_comparison} {threshold:,}"
-        share_num, share_den = FILING_WARNING_SHARE
+        warn_percent = numbers.filing_warning_percent or 100  # a threshold sets it (packs)
         if numbers.filing_due(people):
             found.append(Finding("R15", "REPORT", f"{people:,} people enrolled reach the filing "
                                  f"threshold ({bound}): file with {authority}{within} "
                                  "(`faceguard filing` produces the packet)"))
-        elif people * share_den >= threshold * share_num:
+        elif people * 100 >= threshold * warn_percent:
             found.append(Finding("R15", "WARN", f"{people:,} people enrolled near the filing "
                                  f"threshold ({bound}): prepare the filing"))
     if numbers.filing_on_public_place and is_public(deployment):
@@ -280,9 +276,10 @@ def check_protection_level(
     key = f"key 'deployment.protection_level' is {level}"
     reasons = []
     if level == 1:
-        if facts.people_enrolled > LEVEL_1_MAX_PEOPLE:
+        most = numbers.protection_level_1_max_people
+        if most is not None and facts.people_enrolled > most:
             reasons.append(f"implausible for {facts.people_enrolled:,} people enrolled (more "
-                           f"than {LEVEL_1_MAX_PEOPLE:,} harms many citizens' rights: level 2 "
+                           f"than {most:,} harms many citizens' rights: level 2 "
                            "or above)")
         if is_public(deployment):
             reasons.append("implausible for a public place (harm to social order: level 2 or "

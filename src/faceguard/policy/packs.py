@@ -91,7 +91,11 @@ class PackNumberSpec(_Strict):
     #: Any public-place use makes the filing due, whatever the count (FRD).
     filing_on_public_place: bool = False
     filing_deadline_working_days: int | None = Field(default=None, ge=1)
+    #: From this share of the threshold, in percent, R15 warns that the filing is near.
+    filing_warning_percent: int | None = Field(default=None, ge=1, le=99)
     filing_authority: str = ""
+    #: R24: more people stored than this is implausible at protection level 1 (GB/T 22240).
+    protection_level_1_max_people: int | None = Field(default=None, ge=1)
     #: Under this age a guardian's consent is needed (R5).
     minors_age: int | None = Field(default=None, ge=1, le=21)
     #: Years the impact assessment and processing records are kept (R10, R11).
@@ -113,6 +117,16 @@ class PackNumberSpec(_Strict):
     #: No disclosure of face data to anyone, whatever consent is recorded (P5).
     sharing_forbidden: bool = False
 
+
+    @model_validator(mode="after")
+    def _filing_complete(self) -> PackNumberSpec:
+        """A pack that sets a filing threshold sets its deadline and warning share too."""
+        if self.filing_threshold_people is not None and (
+                self.filing_deadline_working_days is None
+                or self.filing_warning_percent is None):
+            raise ValueError("filing_threshold_people needs filing_deadline_working_days and "
+                             "filing_warning_percent")
+        return self
 
 class Rule(_Strict):
     """One rule of a pack, citing its source; ``check`` names its deployment check."""
@@ -291,7 +305,9 @@ class PackNumbers:
     filing_threshold_comparison: Literal[">=", ">"] = ">="
     filing_on_public_place: bool = False
     filing_deadline_working_days: int | None = None
+    filing_warning_percent: int | None = None
     filing_authority: str = ""
+    protection_level_1_max_people: int | None = None
     minors_age: int = DEFAULT_MINORS_AGE
     assessment_retention_years: int = DEFAULT_ASSESSMENT_RETENTION_YEARS
     security_log_retention_months: int = DEFAULT_SECURITY_LOG_RETENTION_MONTHS
@@ -354,7 +370,10 @@ def combine_numbers(packs: Iterable[Pack]) -> PackNumbers:
         filing_threshold_comparison=filing.filing_threshold_comparison if filing else ">=",
         filing_on_public_place=any(s.filing_on_public_place for s in specs),
         filing_deadline_working_days=min(deadlines) if deadlines else None,
+        filing_warning_percent=filing.filing_warning_percent if filing else None,
         filing_authority=filing.filing_authority if filing else "",
+        protection_level_1_max_people=min(values("protection_level_1_max_people"),
+                                          default=None),
         minors_age=max(values("minors_age"), default=DEFAULT_MINORS_AGE),
         assessment_retention_years=max(
             values("assessment_retention_years"), default=DEFAULT_ASSESSMENT_RETENTION_YEARS

@@ -7,7 +7,7 @@ covered where. Usable without a data directory::
     from faceguard.redact import redact_media
     report = redact_media(Path("camera.mp4"), Path("camera-redacted.mp4"), workers=2)
 
-``Faceguard.redact`` does the same and records each file in the processing record.
+``Faceguard.redaction.redact`` does the same and records each file in the processing record.
 """
 
 from faceguard.redact.batch import redact_media, work_units

@@ -13,7 +13,7 @@
 
 Input problems are ``ImageError`` subclasses so the CLI exits 4 and the facade records them
 as ``rejected``, as it does for a bad image. A refused ``keep`` is a ``PolicyError`` citing
-R9 (see :func:`faceguard.redact_ops.RedactOps.redact`).
+R9 (see :func:`faceguard.api.redaction.Redaction.redact`).
 """
 
 from __future__ import annotations

@@ -70,9 +70,9 @@ def build_state(fg: Faceguard, settings: ServiceSettings) -> ServiceState:
     keys.require_level3()
     return ServiceState(
         fg=fg, settings=settings, keys=keys,
-        throttle=fg.throttle(settings.auth_failures, settings.auth_window_seconds,
+        throttle=fg.shared.throttle(settings.auth_failures, settings.auth_window_seconds,
                              settings.lockout_seconds),
-        sessions=fg.sessions(settings.session_idle_seconds, settings.session_max_seconds),
+        sessions=fg.shared.sessions(settings.session_idle_seconds, settings.session_max_seconds),
     )
 
 

@@ -67,7 +67,7 @@ def challenge(state: State, principal: OperatorKey,
               body: KioskChallengeCreate) -> ChallengePublic:
     """Issued to the kiosk's key and bound to ``external_id``; refused while locked out."""
     try:
-        issued = state.fg.issue_challenge(principal.terminal, subject=body.external_id,
+        issued = state.fg.liveness.issue_challenge(principal.terminal, subject=body.external_id,
                                           actor=principal.actor)
     except FaceguardError as exc:
         raise kiosk_problem(exc, []) from exc

@@ -76,7 +76,7 @@ class Metrics:
                [({}, failures)])
         metric("faceguard_auth_lockouts_total", "counter", "Clients locked out after "
                "repeated failed authentication.", [({}, lockouts)])
-        check = fg.check()
+        check = fg.governance.check()
         metric("faceguard_deployment_check_pass", "gauge", "1 when the deployment passes "
                "its check, else 0.", [({}, 1 if check.passed else 0)])
         metric("faceguard_deployment_violations", "gauge", "Violations of the deployment "
@@ -84,11 +84,11 @@ class Metrics:
                [({"rule": r}, n) for r, n in sorted(Counter(v.rule for v in
                                                             check.violations).items())])
         metric("faceguard_people_enrolled", "gauge", "Distinct people with a stored template "
-               "(R15).", [({}, fg.people_enrolled())])
+               "(R15).", [({}, fg.governance.people_enrolled())])
         stats = fg.stats()
         metric("faceguard_templates", "gauge", "Stored templates per purpose.",
                [({"purpose": p}, n) for p, n in sorted(stats.templates.items())])
-        counts = fg.record_counts()
+        counts = fg.audit.counts()
         metric("faceguard_audit_events", "gauge", "Events in the processing record (R11).",
                [({}, counts.audit_events)])
         metric("faceguard_reviews_open", "gauge", "Open human-review requests (R17).",

@@ -54,24 +54,24 @@ def home() -> RedirectResponse:
 
 def dashboard_data(fg: Faceguard, expiring_days: int) -> dict[str, Any]:
     dep = fg.deployment.deployment
-    filing = fg.filing_status()
-    notices = fg.notices()
+    filing = fg.governance.filing_status()
+    notices = fg.consent.notices()
     data: dict[str, Any] = plain({
         "deployment": {"name": dep.name, "controller": dep.controller, "packs": dep.packs,
                        "place": dep.place, "protection_level": dep.protection_level,
                        "alternatives": dep.alternatives,
                        "purposes": sorted(fg.deployment.purposes)},
-        "check": fg.check().to_json(),
-        "people": fg.people_enrolled(),
+        "check": fg.governance.check().to_json(),
+        "people": fg.governance.people_enrolled(),
         "templates": fg.stats().templates,
         "filing": filing,
         "expiring_days": expiring_days,
-        "expiring": fg.expiring(within_days=expiring_days),
+        "expiring": fg.rights.expiring(within_days=expiring_days),
         "notices": {p: ({"version": n.version, "created_at": n.created_at} if n else None)
                     for p, n in notices.items()},
-        "reviews_open": len(fg.reviews("open")),
-        "alarms": fg.alarms(),
-        "recent": fg.events(limit=15),
+        "reviews_open": len(fg.rights.reviews("open")),
+        "alarms": fg.audit.alarms(),
+        "recent": fg.audit.events(limit=15),
     })
     return data
 
@@ -90,7 +90,7 @@ def dashboard_json(state: State, principal: StaffKey) -> dict[str, Any]:
 @router.post("/notices", summary="Publish a purpose's notice (form)", responses=FORM_ERRORS)
 def publish_notice(fg: FG, principal: AdminKey,
                    purpose: Annotated[str, Form(min_length=1, max_length=64)]) -> Response:
-    fg.publish_notice(purpose, actor=principal.actor)
+    fg.consent.publish_notice(purpose, actor=principal.actor)
     return see_other("/dashboard")
 
 
@@ -100,7 +100,7 @@ def publish_notice(fg: FG, principal: AdminKey,
 def subjects_data(fg: Faceguard, page: int, size: int, principal: Principal
                   ) -> dict[str, Any]:
     """A page of people with their names: recorded as ``identity.displayed`` (R11)."""
-    rows, total = fg.people(actor=principal.actor, offset=(page - 1) * size,
+    rows, total = fg.rights.people(actor=principal.actor, offset=(page - 1) * size,
                                    limit=size)
     data: dict[str, Any] = plain({"subjects": rows, "total": total, "page": page,
                                   "pages": max(1, (total + size - 1) // size)})
@@ -123,8 +123,8 @@ def subjects_json(state: State, principal: AdminOrOperatorKey,
 
 def subject_data(fg: Faceguard, subject_id: str, principal: Principal) -> dict[str, Any]:
     """Everything held about one person: an export (R16), so the viewing is recorded."""
-    external = fg.external_id_of(subject_id)
-    data: dict[str, Any] = plain(fg.export(external, actor=principal.actor))
+    external = fg.rights.external_id_of(subject_id)
+    data: dict[str, Any] = plain(fg.rights.export(external, actor=principal.actor))
     return data
 
 
@@ -144,8 +144,8 @@ def subject(request: Request, fg: FG, principal: AdminKey, subject_id: SubjectId
 @router.post("/subjects/{subject_id}/erase", summary="Erase a person (form)", responses=FORM_ERRORS)
 def erase(fg: FG, principal: AdminKey, subject_id: SubjectId,
           reason: Annotated[str, Form(min_length=1, max_length=200)] = "request") -> Response:
-    external = fg.external_id_of(subject_id)
-    cert = fg.erase(external, reason=reason, actor=principal.actor)
+    external = fg.rights.external_id_of(subject_id)
+    cert = fg.rights.erase(external, reason=reason, actor=principal.actor)
     return see_other(f"/record?certificate={cert.certificate_id}")
 
 
@@ -154,17 +154,17 @@ def erase(fg: FG, principal: AdminKey, subject_id: SubjectId,
 
 def record_data(fg: Faceguard, before: int | None, size: int,
                 certificate: str | None) -> dict[str, Any]:
-    rows = fg.events(before=before, limit=size)
+    rows = fg.audit.events(before=before, limit=size)
     cert = None
     if certificate:
         try:
-            cert = fg.certificate(certificate)
+            cert = fg.audit.certificate(certificate)
         except FaceguardError:
             cert = None
     data: dict[str, Any] = plain({
-        "verification": fg.verify_audit(), "events": rows,
+        "verification": fg.audit.verify(), "events": rows,
         "next_before": rows[-1]["seq"] if len(rows) == size else None,
-        "certificate": cert, "public_key": fg.public_key_hex})
+        "certificate": cert, "public_key": fg.audit.public_key_hex})
     return data
 
 
@@ -189,13 +189,13 @@ def record_json(state: State, principal: ReaderKey, before: Before = None,
 
 
 def reports_data(fg: Faceguard) -> dict[str, Any]:
-    facts = fg.facts()
+    facts = fg.governance.facts()
     state = facts.assessment
-    protection = fg.protection()
+    protection = fg.governance.protection()
     data: dict[str, Any] = plain({
         "assessment": {"present": state.present, "approved": state.approved,
                        "matches_deployment": state.matches_deployment, "detail": state.detail},
-        "filing": fg.filing_status(),
+        "filing": fg.governance.filing_status(),
         "people": facts.people_enrolled,
         "protection": {"level": protection.level, "plausible": protection.plausible,
                        "warnings": [f"[{w.rule}] {w.reason}" for w in protection.warnings]},
@@ -219,8 +219,8 @@ def reports_json(fg: FG, principal: ReaderKey) -> dict[str, Any]:
 
 def reviews_data(fg: Faceguard) -> dict[str, Any]:
     data: dict[str, Any] = plain({
-        "reviews": list(reversed(fg.reviews())),
-        "events": fg.events(limit=30, operations=RIGHTS_OPERATIONS)})
+        "reviews": list(reversed(fg.rights.reviews())),
+        "events": fg.audit.events(limit=30, operations=RIGHTS_OPERATIONS)})
     return data
 
 
@@ -240,5 +240,5 @@ def reviews_json(fg: FG, principal: ReaderKey) -> dict[str, Any]:
 def answer_review(fg: FG, principal: AdminKey,
                   review_id: Annotated[int, Path(ge=1, le=2**62)],
                   answer: Annotated[str, Form(min_length=1, max_length=1000)]) -> Response:
-    fg.answer_review(review_id, answer, by=reviewer(principal))
+    fg.rights.answer_review(review_id, answer, by=reviewer(principal))
     return see_other("/reviews")

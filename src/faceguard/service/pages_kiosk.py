@@ -122,9 +122,9 @@ def kiosk_data(fg: Faceguard) -> dict[str, Any]:
         "alternatives": list(dep.alternatives),
         "minors_allowed": bool(dep.minors_rules.strip()),
         "minors_rules": dep.minors_rules,
-        "liveness_required": fg.liveness_required(),
+        "liveness_required": fg.liveness.required(),
         "notices": {p: (n.fields | {"version": str(n.version)} if n else None)
-                    for p, n in fg.notices().items()},
+                    for p, n in fg.consent.notices().items()},
     }
 
 
@@ -142,9 +142,9 @@ def start_json(state: State, principal: OperatorKey) -> dict[str, Any]:
 
 def _questions(fg: Faceguard, external_id: str) -> dict[str, list[Any]]:
     """Per purpose: ask (with its notice), already agreed, declined before, no notice."""
-    notices = fg.notices()
-    before = fg.declined_purposes(external_id)
-    agreed = set(fg.active_purposes(external_id))
+    notices = fg.consent.notices()
+    before = fg.consent.declined(external_id)
+    agreed = set(fg.consent.active_purposes(external_id))
     out: dict[str, list[Any]] = {"ask": [], "agreed": [], "declined": [], "unavailable": []}
     for purpose, notice in notices.items():
         if purpose in agreed:
@@ -187,10 +187,10 @@ def consent(request: Request, state: State, principal: OperatorKey,
 
 def _grant(fg: Faceguard, principal: Principal, external_id: str, name: str, purpose: str,
            under_14: bool, guardian: Guardian | None) -> None:
-    notice = fg.current_notice(purpose)
+    notice = fg.consent.current_notice(purpose)
     version = notice.version if notice else 0
     evidence = f"kiosk {principal.key.id}; notice v{version}; {iso(utc_now())}"
-    fg.grant_consent(external_id, purpose, name=name, method="click", evidence=evidence,
+    fg.consent.grant(external_id, purpose, name=name, method="click", evidence=evidence,
                      minor=under_14, guardian=guardian, actor=principal.actor)
 
 
@@ -232,7 +232,7 @@ async def decide(request: Request, state: State, principal: OperatorKey) -> Resp
     agreed, refused = [], []
     for purpose, decision in decisions.items():
         if decision == "decline":
-            await run_in_threadpool(fg.record_decline, external_id, purpose,
+            await run_in_threadpool(fg.consent.record_decline, external_id, purpose,
                                     channel=f"kiosk {principal.key.id}", actor=principal.actor)
             refused.append(purpose)
             continue

@@ -32,7 +32,7 @@ def _notice(notice: object) -> NoticePublic:
 @router.get("/notices/{purpose}", response_model=NoticePublic,
             responses=responses(*AUTH_ERRORS, 404), summary="The current notice of a purpose")
 def get_notice(fg: FG, principal: AnyKey, purpose: PurposePath) -> NoticePublic:
-    notice = fg.current_notice(purpose)
+    notice = fg.consent.current_notice(purpose)
     if notice is None:
         raise NotFound(f"no notice has been published for {purpose!r}")
     return _notice(notice)
@@ -45,7 +45,7 @@ def publish_notice(fg: FG, principal: AdminKey, purpose: PurposePath,
                    body: NoticeCreate | None = None) -> NoticePublic:
     """Prefilled from the deployment file; ``fields`` override the prefilled text."""
     fields = {str(k): v for k, v in body.fields.items()} if body is not None else {}
-    return _notice(fg.publish_notice(purpose, fields, actor=principal.actor))
+    return _notice(fg.consent.publish_notice(purpose, fields, actor=principal.actor))
 
 
 @router.post("/consents", status_code=status.HTTP_201_CREATED,
@@ -57,7 +57,7 @@ def grant_consent(fg: FG, principal: OperatorKey, body: ConsentCreate) -> Consen
                            "(set under_14)", status=422)
     guardian = (Guardian(body.guardian.name, body.guardian.relationship,
                          body.guardian.evidence) if body.guardian is not None else None)
-    receipt = fg.grant_consent(
+    receipt = fg.consent.grant(
         body.external_id, body.purpose, name=body.name, method=body.method,
         evidence=body.evidence, minor=body.under_14, guardian=guardian, actor=principal.actor)
     return public(ConsentReceiptPublic, receipt)
@@ -68,5 +68,5 @@ def grant_consent(fg: FG, principal: OperatorKey, body: ConsentCreate) -> Consen
 def withdraw(fg: FG, principal: AdminOrOperatorKey, body: WithdrawalCreate) -> WithdrawalPublic:
     """The face leaves the purpose at once; with no purpose left the person is erased and
     the certificate is returned."""
-    result = fg.withdraw_consent(body.external_id, body.purpose, actor=principal.actor)
+    result = fg.consent.withdraw(body.external_id, body.purpose, actor=principal.actor)
     return public(WithdrawalPublic, result)

@@ -23,14 +23,14 @@ ReportFormat = Literal["json", "html", "pdf"]
 @router.get("/check", response_model=CheckPublic, responses=responses(*AUTH_ERRORS),
             summary="The deployment check (faceguard check --json)")
 def check(fg: FG, principal: StaffKey) -> CheckPublic:
-    return CheckPublic.model_validate(fg.check().to_json())
+    return CheckPublic.model_validate(fg.governance.check().to_json())
 
 
 @router.get("/audit/verification", response_model=AuditReportPublic,
             responses=responses(*AUTH_ERRORS),
             summary="Verify the processing record's hash chain and signatures (R11)")
 def verify_audit(fg: FG, principal: ReaderKey) -> AuditReportPublic:
-    return public(AuditReportPublic, fg.verify_audit())
+    return public(AuditReportPublic, fg.audit.verify())
 
 
 @router.get("/audit/events", response_model=list[AuditEventPublic],
@@ -41,15 +41,16 @@ def audit_events(
                                         "smaller sequence number")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[AuditEventPublic]:
-    return [AuditEventPublic.model_validate(e) for e in fg.events(before=before, limit=limit)]
+    return [AuditEventPublic.model_validate(e) for e in fg.audit.events(before=before, limit=limit)]
 
 
 def report(fg: Faceguard, kind: str, actor: str) -> Any:
     """The report object of ``kind``; 404 when the deployment has none of that kind."""
     if kind == "protection":
-        return fg.protection()
+        return fg.governance.protection()
     try:
-        return fg.assessment() if kind == "assessment" else fg.filing(actor=actor)
+        governance = fg.governance
+        return governance.assessment() if kind == "assessment" else governance.filing(actor=actor)
     except ConfigError as exc:
         if exc.rule in ("R10", "R15"):
             raise NotFound(exc.message, rule=exc.rule) from exc

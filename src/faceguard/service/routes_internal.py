@@ -45,7 +45,8 @@ def _version() -> str:
 @router.get("/health", response_model=HealthPublic, summary="Is the service up?")
 def health(fg: FG) -> HealthPublic:
     """Public. ``deployment_live`` is false while the deployment fails its check."""
-    return HealthPublic(status="ok", version=_version(), deployment_live=fg.check().passed)
+    live = fg.governance.check().passed
+    return HealthPublic(status="ok", version=_version(), deployment_live=live)
 
 
 @router.get("/metrics", response_class=PlainTextResponse, responses={
@@ -58,7 +59,7 @@ def metrics(state: State, principal: ReaderKey) -> Response:
 @router.get("/public-key", response_model=PublicKeyPublic,
             summary="The key that verifies deletion certificates and audit checkpoints")
 def public_key(fg: FG) -> PublicKeyPublic:
-    return PublicKeyPublic(public_key=fg.public_key_hex)
+    return PublicKeyPublic(public_key=fg.audit.public_key_hex)
 
 
 def route_table() -> list[dict[str, Any]]:

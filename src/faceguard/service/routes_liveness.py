@@ -31,6 +31,6 @@ def issue_challenge(state: State, principal: CameraKey,
     frames with ``challenge_id`` before ``expires_at``.
     """
     subject = body.external_id if body is not None else None
-    challenge = state.fg.issue_challenge(principal.terminal, subject=subject,
+    challenge = state.fg.liveness.issue_challenge(principal.terminal, subject=subject,
                                          actor=principal.actor)
     return ChallengePublic.model_validate(challenge.to_wire())

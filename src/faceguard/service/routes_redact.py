@@ -30,7 +30,7 @@ def _redact_bytes(state: State, data: bytes, actor: str) -> tuple[bytes, str, in
     with tempfile.TemporaryDirectory(prefix="faceguard-redact-") as folder:
         src, dst = Path(folder) / f"in{suffix}", Path(folder) / f"out{suffix}"
         src.write_bytes(data)
-        report = state.fg.redact(src, dst, actor=actor)
+        report = state.fg.redaction.redact(src, dst, actor=actor)
         if not report.files:
             detail = (report.failed[0].message if report.failed
                       else "the image was not redacted")

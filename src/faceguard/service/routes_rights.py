@@ -34,28 +34,28 @@ def reviewer(principal: Principal) -> str:
              responses=responses(*AUTH_ERRORS, 404),
              summary="Erase a person now; returns the signed deletion certificate (R18)")
 def erase(fg: FG, principal: AdminKey, body: ErasureCreate) -> CertificatePublic:
-    return public(CertificatePublic, fg.erase(body.external_id, reason=body.reason,
+    return public(CertificatePublic, fg.rights.erase(body.external_id, reason=body.reason,
                                               actor=principal.actor))
 
 
 @router.post("/exports", response_model=ExportPublic, responses=responses(*AUTH_ERRORS, 404),
              summary="Everything held about a person, no template bytes (R16)")
 def export(fg: FG, principal: AdminKey, body: ExportCreate) -> ExportPublic:
-    return public(ExportPublic, fg.export(body.external_id, actor=principal.actor))
+    return public(ExportPublic, fg.rights.export(body.external_id, actor=principal.actor))
 
 
 @router.get("/decisions/{seq}/explanation", response_model=ExplanationPublic,
             responses=responses(*AUTH_ERRORS, 404),
             summary="Explain a recorded decision in words, never the score (R16, R17)")
 def explain(fg: FG, principal: StaffKey, seq: Seq) -> ExplanationPublic:
-    return public(ExplanationPublic, fg.explain(seq, actor=principal.actor))
+    return public(ExplanationPublic, fg.rights.explain(seq, actor=principal.actor))
 
 
 @router.post("/reviews", status_code=status.HTTP_201_CREATED, response_model=ReviewPublic,
              responses=responses(*AUTH_ERRORS, 400, 404),
              summary="Ask for a human review of an automated decision (R17)")
 def request_review(fg: FG, principal: AdminOrOperatorKey, body: ReviewCreate) -> ReviewPublic:
-    return public(ReviewPublic, fg.request_review(body.decision_seq, body.reason,
+    return public(ReviewPublic, fg.rights.request_review(body.decision_seq, body.reason,
                                                   actor=principal.actor))
 
 
@@ -65,7 +65,7 @@ def list_reviews(fg: FG, principal: ReaderKey,
                  review_status: Annotated[Literal["open", "answered"] | None,
                                           Query(alias="status")] = None,
                  ) -> list[ReviewPublic]:
-    return [public(ReviewPublic, r) for r in fg.reviews(review_status)]
+    return [public(ReviewPublic, r) for r in fg.rights.reviews(review_status)]
 
 
 @router.post("/reviews/{review_id}/answer", response_model=ReviewPublic,
@@ -74,7 +74,8 @@ def list_reviews(fg: FG, principal: ReaderKey,
 def answer_review(fg: FG, principal: AdminKey,
                   review_id: Annotated[int, Path(ge=1, le=2**62)],
                   body: ReviewAnswerCreate) -> ReviewPublic:
-    return public(ReviewPublic, fg.answer_review(review_id, body.answer, by=reviewer(principal)))
+    answered = fg.rights.answer_review(review_id, body.answer, by=reviewer(principal))
+    return public(ReviewPublic, answered)
 
 
 @router.get("/certificates/{certificate_id}", response_model=CertificatePublic,
@@ -82,4 +83,4 @@ def answer_review(fg: FG, principal: AdminKey,
 def certificate(fg: FG, principal: ReaderKey,
                 certificate_id: Annotated[str, Path(min_length=1, max_length=40)]
                 ) -> CertificatePublic:
-    return public(CertificatePublic, fg.certificate(certificate_id))
+    return public(CertificatePublic, fg.audit.certificate(certificate_id))

@@ -1,11 +1,12 @@
-"""Notices and consents: the ``Faceguard`` operations of R2, R3 and R5."""
+"""Notices, consents and kiosk declines: ``Faceguard.consent`` (R2, R3, R4, R5, R6)."""
 
 from __future__ import annotations
 
-from faceguard.api.facade import FacadeBase
+from faceguard.api.core import Part
 from faceguard.audit.operations import Op
+from faceguard.consent import declines
 from faceguard.consent import records as consents
-from faceguard.errors import ConfigError, ConsentError
+from faceguard.errors import ConfigError, ConsentError, NoticeError
 from faceguard.policy import pack_numbers
 from faceguard.results import ConsentReceipt, WithdrawResult
 from faceguard.rights import erasure
@@ -22,21 +23,21 @@ DEFAULT_NOTICE_TEXT = {
 }
 
 
-class ConsentOps(FacadeBase):
-    """Publishing notices, granting and withdrawing consents."""
+class Consents(Part):
+    """Publishing notices, granting and withdrawing consents, reading them, kiosk declines."""
 
     def publish_notice(
         self, purpose: str, fields: dict[str, str] | None = None, *, actor: str = "library"
     ) -> consents.Notice:
         """Publish the next notice version for ``purpose`` (R2), prefilled from the
         deployment; ``fields`` override or complete the prefilled text."""
-        with self._recorded(Op.NOTICE_PUBLISHED, actor, purpose):
+        with self._core.recorded(Op.NOTICE_PUBLISHED, actor, purpose):
             return self._publish_notice(purpose, fields or {}, actor)
 
     def _publish_notice(self, purpose: str, fields: dict[str, str], actor: str
                         ) -> consents.Notice:
-        section = self.purpose(purpose)
-        dep = self.deployment.deployment
+        section = self._core.purpose(purpose)
+        dep = self._core.deployment.deployment
         content = {
             "controller": dep.controller,
             "contact": dep.contact,
@@ -51,9 +52,9 @@ class ConsentOps(FacadeBase):
             ),
         }
         content.update(fields)
-        with self._store.write_lock, self._store.records.begin() as conn:
+        with self._core.store.write_lock, self._core.store.records.begin() as conn:
             notice = consents.publish_notice(conn, purpose, content)
-            self._store.audit.append(
+            self._core.store.audit.append(
                 conn,
                 actor=actor,
                 operation=Op.NOTICE_PUBLISHED,
@@ -64,7 +65,7 @@ class ConsentOps(FacadeBase):
             )
         return notice
 
-    def grant_consent(
+    def grant(
         self,
         external_id: str,
         purpose: str,
@@ -79,17 +80,17 @@ class ConsentOps(FacadeBase):
         """Record one separate consent of a person for one purpose (R3; R5 under 14)."""
         if not external_id.strip():
             raise ConfigError("an external ID is required to identify the person")
-        with self._recorded(Op.CONSENT_GRANTED, actor, purpose):
-            self.purpose(purpose)
-            if minor and not self.deployment.deployment.minors_rules.strip():
+        with self._core.recorded(Op.CONSENT_GRANTED, actor, purpose):
+            self._core.purpose(purpose)
+            if minor and not self._core.deployment.deployment.minors_rules.strip():
                 raise ConsentError(
                     "the deployment has no published rules for under-14s (minors_rules)",
                     rule="R5",
                 )
             consents.validate_grant(method, evidence, minor, guardian)
-            allowed = self.deployment.deployment.consent_methods
+            allowed = self._core.deployment.deployment.consent_methods
             if method not in allowed:
-                release = pack_numbers(self.deployment).written_release_required
+                release = pack_numbers(self._core.deployment).written_release_required
                 raise ConsentError(
                     f"consent method {method!r} is not accepted by this deployment "
                     f"(consent_methods: {', '.join(allowed)})"
@@ -98,19 +99,19 @@ class ConsentOps(FacadeBase):
                 )
             created: str | None = None
             with (
-                self._store.write_lock,
-                self._discard_key_on_failure(lambda: created),
-                self._store.records.begin() as conn,
+                self._core.store.write_lock,
+                self._core.discard_key_on_failure(lambda: created),
+                self._core.store.records.begin() as conn,
             ):
                 notice = consents.current_notice(conn, purpose)
-                subject = self._subject_id(conn, external_id)
+                subject = self._core.subject_id(conn, external_id)
                 if subject is None:
-                    subject = created = self._store.vault.create_subject(
+                    subject = created = self._core.store.vault.create_subject(
                         conn, external_id, name
                     )
                 consent_id, superseded = consents.grant(
                     conn,
-                    self._store.vault,
+                    self._core.store.vault,
                     subject_id=subject,
                     purpose=purpose,
                     notice=notice,
@@ -119,7 +120,7 @@ class ConsentOps(FacadeBase):
                     minor=minor,
                     guardian=guardian,
                 )
-                seq = self._store.audit.append(
+                seq = self._core.store.audit.append(
                     conn,
                     actor=actor,
                     operation=Op.CONSENT_GRANTED,
@@ -137,13 +138,53 @@ class ConsentOps(FacadeBase):
             subject, purpose, consent_id, notice.version, notice.sha256, superseded, seq
         )
 
-    def withdraw_consent(
+    def withdraw(
         self, external_id: str, purpose: str, *, actor: str = "library"
     ) -> WithdrawResult:
         """Withdraw one purpose's consent now (R3, R18); erase the subject if none is left."""
-        with self._recorded(Op.CONSENT_WITHDRAWN, actor, purpose):
-            self.purpose(purpose)
-            subject = self._require_subject(external_id)
-            self._gate_changed()
-            return erasure.withdraw(self._store, subject, purpose, actor=actor)
+        with self._core.recorded(Op.CONSENT_WITHDRAWN, actor, purpose):
+            self._core.purpose(purpose)
+            subject = self._core.require_subject(external_id)
+            self._core.gate_changed()
+            return erasure.withdraw(self._core.store, subject, purpose, actor=actor)
 
+
+    # ---- reads for the pages, kiosk declines (R4, R6) -----------------------------------
+
+    def current_notice(self, purpose: str) -> consents.Notice | None:
+        """The newest notice of a declared purpose, or ``None`` when none is published."""
+        self._core.purpose(purpose)
+        try:
+            with self._core.store.records.connect() as conn:
+                return consents.current_notice(conn, purpose)
+        except NoticeError:
+            return None
+
+    def notices(self) -> dict[str, consents.Notice | None]:
+        """Each declared purpose's current notice (``None``: not published yet)."""
+        return {purpose: self.current_notice(purpose)
+                for purpose in sorted(self._core.deployment.purposes)}
+
+    def active_purposes(self, external_id: str) -> list[str]:
+        """The purposes a person currently consents to, sorted (none if unknown)."""
+        with self._core.store.records.connect() as conn:
+            subject = self._core.subject_id(conn, external_id)
+            return consents.active_purposes(conn, subject) if subject else []
+
+    def declined(self, external_id: str) -> dict[str, str]:
+        """Purposes this person declined at a kiosk, with when (not asked again)."""
+        lookup = self._core.store.keyring.lookup_hash(external_id)
+        with self._core.store.records.connect() as conn:
+            return declines.declined(conn, lookup)
+
+    def record_decline(self, external_id: str, purpose: str, *, channel: str,
+                       actor: str) -> None:
+        """Record that the person declined ``purpose`` (idempotent). Nothing identifying is
+        kept: only the keyed hash of ``external_id``. ``PurposeError`` if undeclared."""
+        self._core.purpose(purpose)
+        store = self._core.store
+        lookup = store.keyring.lookup_hash(external_id)
+        with store.write_lock, store.records.begin() as conn:
+            declines.record_decline(conn, store.audit, lookup, purpose, channel=channel,
+                                    actor=actor,
+                                    alternatives=self._core.deployment.deployment.alternatives)

@@ -1,13 +1,13 @@
-"""Liveness operations of the ``Faceguard`` facade (R26): challenges, checks, lockout, alarms.
+"""Liveness (R26), ``Faceguard.liveness``: challenges, checks, lockout, alarms.
 
-``issue_challenge`` hands a terminal a challenge; ``check_liveness`` judges the frames sent
+``issue_challenge`` hands a terminal a challenge; ``check`` judges the frames sent
 back. Every decision lands in the processing record: ``liveness.passed``, ``liveness.failed``
 (a retry), ``liveness.attack`` (the alarm), ``liveness.lockout`` when repeated failures lock a
 person or a terminal, and ``liveness.refused`` for an attempt while locked. The record holds
 the decision, reason codes and measured scores, never frames or templates.
 
 A challenge is answered once. One exception: a person consenting to several purposes is
-enrolled in each from the same live answer (``liveness_probe(..., enrolling=purpose)``): the
+enrolled in each from the same live answer (``probe(..., enrolling=purpose)``): the
 passed answer is remembered for a minute, and the identical answer (same challenge, frames,
 person and terminal) enrolls each purpose at most once. Verification and identification never
 reuse an answer.
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from faceguard.api.facade import FacadeBase
+from faceguard.api.core import Core, Part
 from faceguard.audit.operations import Op
 from faceguard.errors import ConfigError, FaceguardError, LivenessError
 from faceguard.liveness.challenge import Challenge
@@ -59,37 +59,39 @@ class LivenessState:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class LivenessOps(FacadeBase):
+class Liveness(Part):
     """Challenge-response liveness with lockout and audit events."""
 
-    _liveness_state: LivenessState | None = None
+    def __init__(self, core: Core) -> None:
+        super().__init__(core)
+        self._state: LivenessState | None = None
 
-    def configure_liveness(
+    def configure(
         self, *, detector: PresentationAttackDetector | None = None,
         lockout: Lockout | None = None,
     ) -> LivenessState:
         """Replace the detector (e.g. with an ``OnnxPadScorer``, other policies or a test
         clock) and/or the lockout. Without arguments, build the defaults now."""
         with _STATE_LOCK:
-            current = self._liveness_state
+            current = self._state
             state = LivenessState(
                 detector or (current.detector if current else self._default_detector()),
                 lockout or (current.lockout if current else Lockout()),
             )
-            self._liveness_state = state
+            self._state = state
         return state
 
-    def _liveness(self) -> LivenessState:
-        state = self._liveness_state
-        return state if state is not None else self.configure_liveness()
+    def _current(self) -> LivenessState:
+        state = self._state
+        return state if state is not None else self.configure()
 
     def _default_detector(self) -> PresentationAttackDetector:
         try:
-            threshold = self.calibration.point("access-control").threshold
+            threshold = self._core.calibration.point("access-control").threshold
         except ConfigError:
             threshold = ConsistencyPolicy().max_distance
         config = PadConfig(consistency=ConsistencyPolicy(max_distance=threshold))
-        return PresentationAttackDetector(self.engine, config=config)
+        return PresentationAttackDetector(self._core.engine, config=config)
 
     # ---- operations ---------------------------------------------------------------------
 
@@ -100,13 +102,13 @@ class LivenessOps(FacadeBase):
         ``subject`` (an external ID) binds the challenge to one person. Refused with
         ``PolicyError`` (R26) while the terminal or the person is locked out.
         """
-        state = self._liveness()
+        state = self._current()
         lock = state.lockout.active(subject=subject, terminal=terminal)
         if lock is not None:
             self._refuse_locked(lock, actor, subject, terminal, None)
         return state.detector.issue_challenge(terminal, subject=subject)
 
-    def check_liveness(
+    def check(
         self,
         challenge_id: str,
         frames: Sequence[Frame],
@@ -121,14 +123,14 @@ class LivenessOps(FacadeBase):
         A failed attempt (attack, retry, or frames that cannot be decoded) counts toward the
         lockout of the subject and the terminal; raises ``PolicyError`` (R26) while locked.
         """
-        state = self._liveness()
+        state = self._current()
         lock = state.lockout.active(subject=subject, terminal=terminal)
         if lock is not None:
             self._refuse_locked(lock, actor, subject, terminal, challenge_id)
         try:
             decision = state.detector.check(challenge_id, frames, subject, terminal=terminal)
         except FaceguardError as exc:
-            self._record_liveness(actor, subject, Op.LIVENESS_FAILED, "rejected",
+            self._record(actor, subject, Op.LIVENESS_FAILED, "rejected",
                          {"terminal": terminal, "challenge_id": challenge_id,
                           "error": type(exc).__name__, "message": exc.message[:300]})
             self._count_failure(state, actor, subject, terminal)
@@ -137,19 +139,19 @@ class LivenessOps(FacadeBase):
                   "seconds": round(decision.seconds, 3)}
         if decision.live:
             state.lockout.record_success(subject=subject)
-            self._record_liveness(actor, subject, Op.LIVENESS_PASSED, "live", detail)
+            self._record(actor, subject, Op.LIVENESS_PASSED, "live", detail)
             return decision
         operation = Op.LIVENESS_ATTACK if decision.decision == "attack" else Op.LIVENESS_FAILED
-        self._record_liveness(actor, subject, operation, decision.decision, detail)
+        self._record(actor, subject, operation, decision.decision, detail)
         self._count_failure(state, actor, subject, terminal)
         return decision
 
-    def liveness_required(self) -> bool:
+    def required(self) -> bool:
         """Whether the deployment or one of its packs requires liveness (R26)."""
-        return (self.deployment.deployment.liveness == "required"
-                or pack_numbers(self.deployment).liveness_required)
+        return (self._core.deployment.deployment.liveness == "required"
+                or pack_numbers(self._core.deployment).liveness_required)
 
-    def liveness_probe(
+    def probe(
         self, answer: LivenessAnswer | None, *, subject: str | None, actor: str = "library",
         enrolling: str | None = None,
     ) -> bytes | None:
@@ -164,19 +166,19 @@ class LivenessOps(FacadeBase):
         person in each of their purposes, once each, within ``REUSE_WINDOW``.
         """
         if answer is None:
-            if self.liveness_required():
+            if self.required():
                 raise LivenessError("liveness is required: issue a challenge and send the "
                                     "frames that answer it", decision="required",
                                     reasons=(("liveness.required", "no answer to a "
                                               "challenge was sent"),))
             return None
-        state = self._liveness()
+        state = self._current()
         fingerprint = _fingerprint(answer, subject)
         if enrolling is not None:
             reused = self._reuse(state, answer.challenge_id, fingerprint, enrolling)
             if reused is not None:
                 return reused
-        decision = self.check_liveness(answer.challenge_id, answer.frames, subject=subject,
+        decision = self.check(answer.challenge_id, answer.frames, subject=subject,
                                        terminal=answer.terminal, actor=actor)
         if not decision.live or decision.best_frame is None:
             raise LivenessError(f"the liveness check did not pass ({decision.decision}: "
@@ -210,14 +212,14 @@ class LivenessOps(FacadeBase):
     def _count_failure(self, state: LivenessState, actor: str, subject: str | None,
                        terminal: str) -> None:
         for lock in state.lockout.record_failure(subject=subject, terminal=terminal):
-            self._record_liveness(actor, subject, Op.LIVENESS_LOCKOUT, "locked", {
+            self._record(actor, subject, Op.LIVENESS_LOCKOUT, "locked", {
                 "locked": lock.kind, "terminal": terminal, "until": iso(lock.until),
                 "failures": lock.failures,
             })
 
     def _refuse_locked(self, lock: Lock, actor: str, subject: str | None, terminal: str,
                        challenge_id: str | None) -> None:
-        self._record_liveness(actor, subject, Op.LIVENESS_REFUSED, "locked", {
+        self._record(actor, subject, Op.LIVENESS_REFUSED, "locked", {
             "locked": lock.kind, "terminal": terminal, "until": iso(lock.until),
             "challenge_id": challenge_id,
         })
@@ -226,11 +228,11 @@ class LivenessOps(FacadeBase):
         raise LivenessError(message, decision="locked",
                             reasons=((f"liveness.locked_{lock.kind}", message),))
 
-    def _record_liveness(self, actor: str, subject: str | None, operation: str, outcome: str,
+    def _record(self, actor: str, subject: str | None, operation: str, outcome: str,
                 detail: dict[str, Any]) -> None:
-        with self._store.write_lock, self._store.records.begin() as conn:
-            subject_id = self._subject_id(conn, subject) if subject is not None else None
-            self._store.audit.append(conn, actor=actor, operation=operation, outcome=outcome,
+        with self._core.store.write_lock, self._core.store.records.begin() as conn:
+            subject_id = self._core.subject_id(conn, subject) if subject is not None else None
+            self._core.store.audit.append(conn, actor=actor, operation=operation, outcome=outcome,
                                     subject=subject_id, rules=[RULE], detail=detail)
 
 

@@ -1,6 +1,6 @@
-"""Redaction on the facade: ``Faceguard.redact`` anonymises kept images and video and
-records each file in the processing record (R9, R20); ``redact`` does the same without a
-data directory (and without a record)."""
+"""Redaction, ``Faceguard.redaction``: ``redact`` anonymises kept images and video and
+records each file in the processing record (R9, R20); the module's ``redact`` does the same
+without a data directory (and without a record)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from faceguard.api.facade import FacadeBase
+from faceguard.api.core import Part
 from faceguard.audit.operations import Op
 from faceguard.errors import PolicyError
 from faceguard.redact import RedactionReport, RedactOptions, redact_media
@@ -37,16 +37,16 @@ def redact(src: Path, dst: Path, *, keep: str | None = None,
            progress: Callable[[int], None] | None = None) -> RedactionReport:
     """Anonymise ``src`` (an image, a video or a folder) into ``dst`` without a data
     directory; see :func:`faceguard.redact.redact_media`. Nothing is recorded: operators
-    use ``Faceguard.redact`` so that the processing record shows it (R11)."""
+    use ``Faceguard.redaction.redact`` so that the processing record shows it (R11)."""
     refuse_keep(keep)
     return redact_media(src, dst, options, workers=workers, progress=progress)
 
 
-class RedactOps(FacadeBase):
+class Redaction(Part):
     """Anonymising faces in media an operator keeps."""
 
     def redact(
-        self: FacadeBase,
+        self,
         src: Path,
         dst: Path,
         *,
@@ -65,22 +65,20 @@ class RedactOps(FacadeBase):
         ``refused``). The deployment need not be live: redaction only removes faces.
         ``workers`` processes share the work; ``progress`` gets units done (see
         :func:`faceguard.redact.work_units`).
-
-        (``self`` is typed as the base so that ``RedactOps.redact(facade, ...)`` works on
-        any facade object, whether or not its class lists ``RedactOps`` among its bases.)
         """
-        with self._recorded(Op.MEDIA_REDACTED, actor, None):
+        with self._core.recorded(Op.MEDIA_REDACTED, actor, None):
             refuse_keep(keep)
             report = redact_media(src, dst, options, workers=workers, progress=progress)
         seqs = []
-        with self._store.write_lock, self._store.records.begin() as conn:
+        store = self._core.store
+        with store.write_lock, store.records.begin() as conn:
             for done in report.files:
-                seqs.append(self._store.audit.append(
+                seqs.append(store.audit.append(
                     conn, actor=actor, operation=Op.MEDIA_REDACTED, outcome="ok",
                     rules=list(REDACTION_RULES), detail=_detail(done, report.settings),
                 ))
             for failure in report.failed:
-                seqs.append(self._store.audit.append(
+                seqs.append(store.audit.append(
                     conn, actor=actor, operation=Op.MEDIA_REDACTED, outcome="rejected",
                     rules=[failure.rule] if failure.rule else [],
                     detail={"error": failure.error, "message": failure.message[:500]},

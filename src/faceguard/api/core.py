@@ -1,4 +1,11 @@
-"""The shared state and policy helpers behind the ``Faceguard`` facade (see api.py)."""
+"""The shared state and policy helpers that ``Faceguard`` hands to each of its parts.
+
+``Core`` holds the store, the deployment, the engine and its calibration, the quality gates
+and image limits, and the helpers every part uses (the declared purpose, recording a refusal,
+the subject lookup). The parts (``api.consent``, ``api.rights``, ``api.audit``,
+``api.liveness``, ``api.governance``, ``api.redaction``) each hold the one ``Core``; they
+reach each other only through ``Faceguard``, never through a shared ``self``.
+"""
 
 from __future__ import annotations
 
@@ -62,12 +69,11 @@ class Answer:
     score: float | None = None
 
 
-class FacadeBase:
-    """State shared by the operation groups of ``Faceguard``."""
+class Core:
+    """State shared by the parts of ``Faceguard``."""
 
     #: A presentation-attack detector is available: challenge-response liveness
-    #: (``api.liveness_ops``) is built in. The R26 deployment check reads this; declared once,
-    #: here, so that no order of the operation groups can change it.
+    #: (``api.liveness``) is built in. The R26 deployment check reads this.
     pad_available: bool = True
 
     def __init__(
@@ -82,7 +88,7 @@ class FacadeBase:
         probe_gate: QualityGate = PROBE_GATE,
         config_dir: Path | None = None,
     ) -> None:
-        self._store = store
+        self.store = store
         #: Folder of faceguard.toml: relative paths in it (the assessment) start here.
         self.config_dir = config_dir or store.data_dir
         self.deployment = deployment
@@ -93,11 +99,12 @@ class FacadeBase:
         self.probe_gate = probe_gate
         #: Worker processes extracting faces from image bytes (``use_worker_processes``).
         self.extractor: ExtractionPool | None = None
-
+        #: The cached go-live verdict (``Governance.require_live``): key, expiry, result.
+        self.gate_cache: tuple[tuple[object, ...], float, Any] | None = None
 
     def stats(self) -> Stats:
         """Counts for reports: active people, templates per purpose."""
-        with self._store.records.connect() as conn:
+        with self.store.records.connect() as conn:
             return views.stats(conn)
 
     # ---- policy helpers -----------------------------------------------------------------
@@ -118,7 +125,7 @@ class FacadeBase:
         return self.calibration.point(self.purpose(purpose).operating_point)
 
     @contextmanager
-    def _recorded(
+    def recorded(
         self, operation: str, actor: str, purpose: str | None, subject: str | None = None
     ) -> Iterator[None]:
         """Record a refusal or rejection of ``operation`` in the processing record."""
@@ -136,43 +143,47 @@ class FacadeBase:
             reason = getattr(exc, "reason", None)  # the precise cause, kept only here
             if reason:
                 detail["reason"] = str(reason)[:200]
-            self._store.commit(lambda conn: self._store.audit.append(
+            self.store.commit(lambda conn: self.store.audit.append(
                 conn, actor=actor, operation=operation, outcome=outcome, purpose=purpose,
                 subject=subject, rules=rules, detail=detail,
             ))
             raise
 
     @contextmanager
-    def _discard_key_on_failure(self, created: Callable[[], str | None]) -> Iterator[None]:
+    def discard_key_on_failure(self, created: Callable[[], str | None]) -> Iterator[None]:
         """If a new subject's transaction fails, destroy the data key made for it."""
         try:
             yield
         except BaseException:
             subject = created()
             if subject is not None:
-                self._store.vault.shred(subject)
+                self.store.vault.shred(subject)
             raise
 
-    def _subject_id(self, conn: sa.Connection, external_id: str) -> str | None:
-        return self._store.vault.find_subject(conn, external_id)
+    def subject_id(self, conn: sa.Connection, external_id: str) -> str | None:
+        return self.store.vault.find_subject(conn, external_id)
 
-
-    #: The cached go-live verdict (``GovernanceOps._require_live``): key, expiry, result.
-    _gate_cache: tuple[tuple[object, ...], float, Any] | None = None
-
-    def _gate_changed(self) -> None:
+    def gate_changed(self) -> None:
         """Enrollment or erasure changed the people count: re-check before the next use."""
-        self._gate_cache = None
+        self.gate_cache = None
 
     @staticmethod
-    def _touch(conn: sa.Connection, subject_id: str) -> None:
+    def touch(conn: sa.Connection, subject_id: str) -> None:
         """Record the last interaction with a subject (BIPA: P3 counts 3 years from it)."""
         _TOUCH.run(conn, {"subject": subject_id, "when": iso(utc_now())})
 
-    def _require_subject(self, external_id: str) -> str:
+    def require_subject(self, external_id: str) -> str:
         """The active subject of ``external_id``; ``NotFound`` otherwise."""
-        with self._store.records.connect() as conn:
-            subject = self._subject_id(conn, external_id)
+        with self.store.records.connect() as conn:
+            subject = self.subject_id(conn, external_id)
         if subject is None:
             raise NotFound("no enrolled person with that external ID")
         return subject
+
+
+class Part:
+    """One part of ``Faceguard`` (consent, rights, audit, liveness, governance, redaction):
+    it holds the shared ``Core`` and nothing of its siblings."""
+
+    def __init__(self, core: Core) -> None:
+        self._core = core

@@ -1,6 +1,6 @@
 """Go-live and reporting: the deployment check, impact assessment, filing, protection level.
 
-These are the ``Faceguard`` operations of R10, R15, R24 and the packs. The deployment file
+``Faceguard.governance``: the operations of R10, R15, R24 and the packs. The deployment file
 is judged together with facts only the running system knows (people enrolled, the state
 of the assessment file, whether a presentation-attack detector is configured); enroll,
 verify and identify refuse, citing the first violated rule, while the check fails.
@@ -17,7 +17,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from faceguard import db
-from faceguard.api.facade import FacadeBase
+from faceguard.api.core import Part
 from faceguard.assess import (
     Assessment,
     AssessmentFacts,
@@ -46,12 +46,12 @@ _CROSSED_KEY = "filing.crossed_on"
 GATE_RECHECK_SECONDS = 2.0
 
 
-class GovernanceOps(FacadeBase):
+class Governance(Part):
     """The check, the assessment, the filing packet and the protection-level report."""
 
     def people_enrolled(self) -> int:
         """Distinct people with at least one stored template, across all purposes (R15)."""
-        with self._store.records.connect() as conn:
+        with self._core.store.records.connect() as conn:
             count = conn.execute(
                 sa.select(sa.func.count(sa.distinct(db.templates.c.subject_id)))
             ).scalar_one()
@@ -61,15 +61,15 @@ class GovernanceOps(FacadeBase):
         """What the running system knows that the deployment file cannot say."""
         return DeploymentFacts(
             people_enrolled=self.people_enrolled(),
-            assessment=assessment_state(self.deployment, self.config_dir),
-            pad_available=self.pad_available,
-        ).with_records_of(self.deployment)
+            assessment=assessment_state(self._core.deployment, self._core.config_dir),
+            pad_available=self._core.pad_available,
+        ).with_records_of(self._core.deployment)
 
     def check(self) -> CheckResult:
         """Evaluate the deployment and its packs now (``faceguard check``)."""
-        return check_deployment(self.deployment, self.facts())
+        return check_deployment(self._core.deployment, self.facts())
 
-    def _require_live(self) -> None:
+    def require_live(self) -> None:
         """Refuse processing while the deployment fails its check (rule of the first
         violation, e.g. R10 without an approved assessment, R13 in a hotel room).
 
@@ -78,37 +78,37 @@ class GovernanceOps(FacadeBase):
         or this process enrolls or erases someone, and at least every
         ``GATE_RECHECK_SECONDS`` for what other processes change (the people count).
         """
-        path = assessment_path(self.deployment, self.config_dir)
+        path = assessment_path(self._core.deployment, self._core.config_dir)
         try:
             info = path.stat() if path is not None else None
             key: tuple[object, ...] = (
                 (info.st_mtime_ns, info.st_size, info.st_ino) if info else None,
-                self.pad_available, id(self.deployment),
+                self._core.pad_available, id(self._core.deployment),
             )
         except OSError:
-            key = ("missing", self.pad_available, id(self.deployment))
-        cached = self._gate_cache
+            key = ("missing", self._core.pad_available, id(self._core.deployment))
+        cached = self._core.gate_cache
         now = time.monotonic()
         if cached is not None and cached[0] == key and now < cached[1]:
             result = cached[2]
         else:
             result = self.check()
-            self._gate_cache = (key, now + GATE_RECHECK_SECONDS, result)
+            self._core.gate_cache = (key, now + GATE_RECHECK_SECONDS, result)
         result.raise_if_failed()
 
     # ---- impact assessment (R10, P2) ----------------------------------------------------
 
     def _assessment_file(self) -> Path:
-        path = assessment_path(self.deployment, self.config_dir)
+        path = assessment_path(self._core.deployment, self._core.config_dir)
         if path is None:
             raise ConfigError("deployment.assessment names no file", rule="R10")
         return path
 
     def _assessment_facts(self) -> AssessmentFacts:
-        stats = dataclasses.replace(self.stats(), people=self.people_enrolled())
-        level = self.deployment.deployment.protection_level
+        stats = dataclasses.replace(self._core.stats(), people=self.people_enrolled())
+        level = self._core.deployment.deployment.protection_level
         return AssessmentFacts.from_stats(
-            self.deployment, stats, controls=controls_in_force(level, service=False),
+            self._core.deployment, stats, controls=controls_in_force(level, service=False),
             as_of=date.today(), filing=self.filing_status(),
         )
 
@@ -117,10 +117,10 @@ class GovernanceOps(FacadeBase):
         (``faceguard assess --init``); an earlier approved one is archived, not lost."""
         path = self._assessment_file()
         previous = load_assessment(path) if path.exists() else None
-        draft = draft_assessment(self.deployment, self._assessment_facts(), previous=previous)
+        draft = draft_assessment(self._core.deployment, self._assessment_facts(), previous=previous)
         archived = save_draft(path, draft)
-        with self._store.write_lock, self._store.records.begin() as conn:
-            self._store.audit.append(
+        with self._core.store.write_lock, self._core.store.records.begin() as conn:
+            self._core.store.audit.append(
                 conn, actor=actor, operation=Op.ASSESSMENT_DRAFTED, outcome="ok", rules=["R10"],
                 detail={"file": path.name, "pending": len(draft.pending),
                         "archived": archived.name if archived else None},
@@ -130,12 +130,11 @@ class GovernanceOps(FacadeBase):
     def approve_assessment(self, by: str, *, actor: str = "library") -> Assessment:
         """Record the approval (``faceguard assess --approve --by NAME``)."""
         path = self._assessment_file()
-        approved = approve(path, self.deployment, by,
-                           keep_years=pack_numbers(self.deployment).assessment_retention_years)
+        approved = approve(path, self._core.deployment, by)
         approval = approved.approval
         assert approval is not None
-        with self._store.write_lock, self._store.records.begin() as conn:
-            self._store.audit.append(
+        with self._core.store.write_lock, self._core.store.records.begin() as conn:
+            self._core.store.audit.append(
                 conn, actor=actor, operation=Op.ASSESSMENT_APPROVED, outcome="ok",
                 rules=["R10"],
                 detail={"by": approval.by, "content_sha256": approval.content_sha256,
@@ -152,27 +151,29 @@ class GovernanceOps(FacadeBase):
     def filing_status(self, today: date | None = None) -> FilingStatus | None:
         """Where the count stands against the packs' filing threshold; records the day it
         is first crossed (with an R15 event). ``None`` when no pack sets a threshold."""
-        numbers = pack_numbers(self.deployment)
-        if numbers.filing_threshold_people is None:
+        numbers = pack_numbers(self._core.deployment)
+        threshold = numbers.filing_threshold_people
+        days, percent = numbers.filing_deadline_working_days, numbers.filing_warning_percent
+        if threshold is None or days is None or percent is None:  # the packs set all or none
             return None
         today = today or date.today()
-        with self._store.records.connect() as conn:
+        with self._core.store.records.connect() as conn:
             stored = conn.execute(
                 sa.select(db.settings.c.value).where(db.settings.c.key == _CROSSED_KEY)
             ).scalar()
         status = filing_status(
-            self.people_enrolled(), numbers.filing_threshold_people,
+            self.people_enrolled(), threshold,
             inclusive=numbers.filing_threshold_comparison == ">=",
             public_place_triggers=numbers.filing_on_public_place,
-            public_place=self.deployment.deployment.public_place,
+            public_place=self._core.deployment.deployment.public_place,
             crossed_on=date.fromisoformat(stored) if stored else None, today=today,
-            working_days=numbers.filing_deadline_working_days or 30,
+            working_days=days, warning_percent=percent,
         )
         if status.newly_crossed and status.crossed_on is not None:
-            with self._store.write_lock, self._store.records.begin() as conn:
+            with self._core.store.write_lock, self._core.store.records.begin() as conn:
                 conn.execute(db.settings.insert().values(
                     key=_CROSSED_KEY, value=status.crossed_on.isoformat()))
-                self._store.audit.append(
+                self._core.store.audit.append(
                     conn, actor="system", operation=Op.FILING_THRESHOLD_CROSSED,
                     outcome="ok", rules=["R15"],
                     detail={"people": status.people, "threshold": status.threshold,
@@ -188,14 +189,14 @@ class GovernanceOps(FacadeBase):
             raise ConfigError("none of the deployment's packs requires filing", rule="R15")
         path = self._assessment_file()
         packet = filing_packet(
-            self.deployment, replace(self._assessment_facts(), filing=status),
+            self._core.deployment, replace(self._assessment_facts(), filing=status),
             load_assessment(path) if path.exists() else None, status,
             rules=[{"id": r.id, "kind": r.kind, "source": r.source, "title": r.title}
-                   for r in rules_for(self.deployment).values()],
-            authority=pack_numbers(self.deployment).filing_authority,
+                   for r in rules_for(self._core.deployment).values()],
+            authority=pack_numbers(self._core.deployment).filing_authority,
         )
-        with self._store.write_lock, self._store.records.begin() as conn:
-            self._store.audit.append(
+        with self._core.store.write_lock, self._core.store.records.begin() as conn:
+            self._core.store.audit.append(
                 conn, actor=actor, operation=Op.FILING_PACKET_MADE, outcome="ok",
                 rules=["R15"], detail={"people": status.people, "at": iso(utc_now())},
             )
@@ -203,8 +204,9 @@ class GovernanceOps(FacadeBase):
 
     def protection(self) -> ProtectionReport:
         """Controls provided at the declared level and what the operator must add."""
-        dep = self.deployment.deployment
+        dep = self._core.deployment.deployment
+        numbers = pack_numbers(self._core.deployment)
         return protection_report(dep.protection_level, dep.place, dep.public_place,
-                                 self.people_enrolled(), sorted(self.deployment.purposes),
-                                 security_log_months=pack_numbers(
-                                     self.deployment).security_log_retention_months)
+                                 self.people_enrolled(), sorted(self._core.deployment.purposes),
+                                 security_log_months=numbers.security_log_retention_months,
+                                 level_1_max_people=numbers.protection_level_1_max_people)

@@ -1,0 +1,151 @@
+"""What the commands need without an open data directory: ``Faceguard.tools``.
+
+File-level helpers (the master key's and the deployment file's places, receipts,
+certificates, evaluation pairs and presentation-attack samples, batch manifests, reports,
+restoring a backup), so that the CLI calls only ``Faceguard``. ``Tools`` holds no state: it
+is reached from the class (``Faceguard.tools.evaluate(...)``) as well as from an instance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from faceguard.api.batch import ManifestRow
+from faceguard.assess import assessment_state, render_html, render_pdf
+from faceguard.audit.receipts import AuditReceipt
+from faceguard.engine.dlib_engine import DlibEngine
+from faceguard.engine.evaluation import EvalReport, Pair
+from faceguard.errors import ConfigError
+from faceguard.liveness.detector import PresentationAttackDetector
+from faceguard.liveness.evaluation import PadReport, PadSample, evaluate_pad, read_samples
+from faceguard.policy import DeploymentFacts, check_deployment
+from faceguard.policy.deployment import Deployment, load_deployment
+from faceguard.policy.facts import CheckResult
+from faceguard.redact import RedactionReport, work_units
+from faceguard.redact.output import write_text_atomic
+from faceguard.results import RestoreResult
+from faceguard.rights import backup as backups
+from faceguard.store.core import CONFIG_FILE, master_key_path
+from faceguard.vault.keys import load_master_key
+
+
+class Tools:
+    """Stateless helpers of the commands; every one needs no data directory open."""
+
+    @staticmethod
+    def master_key_file(data_dir: Path) -> Path:
+        """Where ``init`` (or ``open(dev=True)``) keeps the master key of ``data_dir``."""
+        return master_key_path(data_dir)
+
+    @staticmethod
+    def config_file(data_dir: Path) -> Path:
+        """The deployment file ``open`` reads when no other is given."""
+        return data_dir / CONFIG_FILE
+
+    @staticmethod
+    def load_receipts(path: Path) -> list[AuditReceipt]:
+        """Receipts kept by an auditor (``fg.audit.head``) or a receipts file, for
+        ``fg.audit.verify``; ``ConfigError`` if the file cannot be read."""
+        from faceguard.audit.receipts import load_receipts
+
+        return load_receipts(path)
+
+    @staticmethod
+    def verify_certificate(data: dict[str, object], public_key_hex: str) -> bool:
+        """Does the deletion certificate ``data`` (its JSON form, as ``fg.rights.erase`` returns it)
+        carry a valid signature of ``public_key_hex``? Needs no data directory."""
+        from faceguard.audit.certificates import from_json, verify_with_public_key
+
+        return verify_with_public_key(from_json(data), public_key_hex)
+
+    @staticmethod
+    def read_pairs(path: Path, subset: str | None = None) -> list[Pair]:
+        """An evaluation's pairs CSV, optionally only rows whose subset column is ``subset``."""
+        from faceguard.engine.evaluation import read_pairs
+
+        return read_pairs(path, subset)
+
+    @staticmethod
+    def evaluate(pairs: Sequence[Pair], root: Path, *, workers: int = 2,
+                 progress: Callable[[int], None] | None = None) -> EvalReport:
+        """Accuracy and FMR/FNMR at each operating point of the default engine on ``pairs``
+        (image paths under ``root``); needs no data directory."""
+        from faceguard.engine.calibration import load_calibration
+        from faceguard.engine.evaluation import evaluate
+        from faceguard.engine.fast_resnet import FastDlibEngine
+
+        engine = FastDlibEngine()
+        calibration = load_calibration(engine.name, engine.engine_id)
+        return evaluate(list(pairs), root, calibration, workers=workers, progress=progress)
+
+    @staticmethod
+    def read_manifest(path: Path) -> list[ManifestRow]:
+        """The rows of a batch-enrollment manifest (``enroll_batch``); ``ConfigError`` if it
+        cannot be read."""
+        from faceguard.api.batch import read_manifest
+
+        return read_manifest(path)
+
+    @staticmethod
+    def check_file(deployment: Deployment, config: Path) -> CheckResult:
+        """A deployment read from the file ``config`` (``load_deployment_file``) judged alone
+        (no data directory or key yet, so nobody enrolled): what ``faceguard check`` prints
+        before ``init``."""
+        facts = DeploymentFacts(assessment=assessment_state(deployment, config.resolve().parent))
+        return check_deployment(deployment, facts)
+
+    @staticmethod
+    def load_deployment_file(config: Path) -> Deployment:
+        """Read and validate a deployment file (``ConfigError`` names the key)."""
+        return load_deployment(config)
+
+    @staticmethod
+    def render_report(kind: str, report: object, *, html: Path | None = None,
+                      pdf: Path | None = None) -> list[str]:
+        """Write ``report`` (an assessment, filing packet or protection report) as HTML
+        and/or PDF; returns the paths written."""
+        written = []
+        if html is not None:
+            html.write_text(render_html(kind, report), encoding="utf-8")
+            written.append(str(html))
+        if pdf is not None:
+            pdf.write_bytes(render_pdf(kind, report))
+            written.append(str(pdf))
+        return written
+
+    @staticmethod
+    def evaluate_pad(samples: Sequence[PadSample], *, stride: int = 1, max_frames: int = 300,
+                     progress: Callable[[int], None] | None = None) -> PadReport:
+        """Presentation-attack detection figures (APCER, BPCER, decision time) on labelled
+        media (``faceguard eval-pad``; ``pad_samples`` reads them), with the default
+        engine's detector."""
+        detector = PresentationAttackDetector(DlibEngine(cnn_fallback=False))
+        return evaluate_pad(samples, detector, stride=stride, max_frames=max_frames,
+                            progress=progress)
+
+    @staticmethod
+    def pad_samples(source: Path, *, label: str | None = None) -> list[PadSample]:
+        """The labelled presentations ``source`` names (a folder, a CSV or a list file)."""
+        return read_samples(source, label=label)
+
+    @staticmethod
+    def redaction_units(src: Path) -> int:
+        """How many units of work (images, video frames) redacting ``src`` takes."""
+        return work_units(src)
+
+    @staticmethod
+    def write_redaction_report(path: Path, report: RedactionReport) -> None:
+        """Write a redaction report's JSON to ``path`` atomically."""
+        write_text_atomic(path, report.to_json())
+
+    @staticmethod
+    def restore(data_dir: Path, src: Path, *, records: bool = True, keys: bool = True,
+                actor: str = "library") -> RestoreResult:
+        """Put a backup back into ``data_dir`` (no process may have it open) and re-apply
+        every erasure of the ledger, so that nobody erased since comes back (R18)."""
+        parts = tuple(p for p, wanted in (("records", records), ("keys", keys)) if wanted)
+        if not parts:
+            raise ConfigError("restore needs the records, the keys or both")
+        master = load_master_key(master_key_path(data_dir))
+        return backups.restore(data_dir, src, master, parts=parts, actor=actor)
