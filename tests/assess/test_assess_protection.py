@@ -10,6 +10,7 @@ from faceguard.policy.packs import get_pack
 
 #: The R24 number of the Chinese pack: level 1 is implausible above it.
 LEVEL_1_MAX = get_pack("cn").numbers.protection_level_1_max_people
+LEVEL_3_FROM = get_pack("cn").numbers.protection_level_3_suggested_people
 
 PROVIDERS = {
     "identity.unique": "service", "identity.failed_login": "service",
@@ -73,13 +74,19 @@ def test_implausible_levels_warn_with_the_reason(
         level: int, public: bool, people: int, purposes: list[str], reason: str,
         suggested: int) -> None:
     report = protection_report(level, "mall", public, people, purposes,
-                               level_1_max_people=LEVEL_1_MAX)
+                               level_1_max_people=LEVEL_1_MAX, level_3_people=LEVEL_3_FROM)
     assert not report.plausible
     assert len(report.warnings) == 1
     warning = report.warnings[0]
     assert warning.rule == "R24" and reason in warning.reason
     assert warning.suggested_level == suggested
     assert report.to_dict()["plausible"] is False
+
+
+def test_the_level_3_suggestion_comes_from_the_pack() -> None:
+    """No pack number, no suggestion: the GDPR pack sets none."""
+    assert LEVEL_3_FROM == 1_000_000
+    assert protection_report(2, "mall", False, 2_000_000, ["access-control"]).plausible
 
 
 def test_several_reasons_are_all_given() -> None:

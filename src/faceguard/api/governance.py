@@ -209,4 +209,5 @@ class Governance(Part):
         return protection_report(dep.protection_level, dep.place, dep.public_place,
                                  self.people_enrolled(), sorted(self._core.deployment.purposes),
                                  security_log_months=numbers.security_log_retention_months,
-                                 level_1_max_people=numbers.protection_level_1_max_people)
+                                 level_1_max_people=numbers.protection_level_1_max_people,
+                                 level_3_people=numbers.protection_level_3_suggested_people)

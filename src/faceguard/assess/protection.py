@@ -28,7 +28,6 @@ from faceguard.policy.packs import DEFAULT_SECURITY_LOG_RETENTION_MONTHS
 Provider = Literal["library", "service"]
 
 #: From this many people a leak can seriously harm social order: level 3 is suggested.
-LEVEL3_SUGGESTED_PEOPLE = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -183,7 +182,8 @@ def _operator_tasks(profile: int, public_place: bool, log_months: int) -> list[s
 
 
 def _warnings(level: int, public_place: bool, people: int, purposes: list[str],
-              level_1_max_people: int | None) -> list[LevelWarning]:
+              level_1_max_people: int | None, level_3_people: int | None
+              ) -> list[LevelWarning]:
     found: list[LevelWarning] = []
     if level == 1:
         if level_1_max_people is not None and people > level_1_max_people:
@@ -199,7 +199,7 @@ def _warnings(level: int, public_place: bool, people: int, purposes: list[str],
             found.append(LevelWarning(
                 "R24", "level 1 for payment verification: a false match causes financial loss "
                 "(GB/T 22240: serious harm to citizens' rights, level 2)", 2))
-    if level <= 2 and people >= LEVEL3_SUGGESTED_PEOPLE:
+    if level <= 2 and level_3_people is not None and people >= level_3_people:
         found.append(LevelWarning(
             "R24", f"level {level} for {people:,} people: a leak at this scale can seriously "
             "harm social order (GB/T 22240: level 3)", 3))
@@ -214,7 +214,8 @@ def _warnings(level: int, public_place: bool, people: int, purposes: list[str],
 def protection_report(level: int, place: str, public_place: bool, people: int,
                       purposes: list[str], *,
                       security_log_months: int = DEFAULT_SECURITY_LOG_RETENTION_MONTHS,
-                      level_1_max_people: int | None = None) -> ProtectionReport:
+                      level_1_max_people: int | None = None,
+                      level_3_people: int | None = None) -> ProtectionReport:
     """The controls at ``level`` (profile 2 for levels 1-2, 3 for 3-5), the operator's
     remaining tasks, and plausibility warnings for the place and scale (R24, R25).
     ``security_log_months``: how long security logs are kept (the packs'
@@ -226,7 +227,8 @@ def protection_report(level: int, place: str, public_place: bool, people: int,
         level=level, profile=profile, place=place, public_place=public_place, people=people,
         purposes=list(purposes), controls=_controls(profile, security_log_months),
         operator_tasks=_operator_tasks(profile, public_place, security_log_months),
-        warnings=_warnings(level, public_place, people, list(purposes), level_1_max_people),
+        warnings=_warnings(level, public_place, people, list(purposes), level_1_max_people,
+                           level_3_people),
     )
 
 

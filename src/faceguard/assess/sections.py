@@ -185,6 +185,7 @@ def security_measures(d: Deployment, f: Facts) -> Draft:
         f.people_enrolled, sorted(d.purposes),
         security_log_months=pack_numbers(d).security_log_retention_months,
         level_1_max_people=pack_numbers(d).protection_level_1_max_people,
+        level_3_people=pack_numbers(d).protection_level_3_suggested_people,
     )
     provided = [f"{c.name} ({c.provided_by}): {c.how}" for c in report.controls]
     warnings = [f"[{w.rule}] {w.reason}" for w in report.warnings]

@@ -96,6 +96,9 @@ class PackNumberSpec(_Strict):
     filing_authority: str = ""
     #: R24: more people stored than this is implausible at protection level 1 (GB/T 22240).
     protection_level_1_max_people: int | None = Field(default=None, ge=1)
+    #: R24: from this many people stored, level 3 is suggested (GB/T 22240: harm to social
+    #: order).
+    protection_level_3_suggested_people: int | None = Field(default=None, ge=1)
     #: Under this age a guardian's consent is needed (R5).
     minors_age: int | None = Field(default=None, ge=1, le=21)
     #: Years the impact assessment and processing records are kept (R10, R11).
@@ -308,6 +311,7 @@ class PackNumbers:
     filing_warning_percent: int | None = None
     filing_authority: str = ""
     protection_level_1_max_people: int | None = None
+    protection_level_3_suggested_people: int | None = None
     minors_age: int = DEFAULT_MINORS_AGE
     assessment_retention_years: int = DEFAULT_ASSESSMENT_RETENTION_YEARS
     security_log_retention_months: int = DEFAULT_SECURITY_LOG_RETENTION_MONTHS
@@ -374,6 +378,8 @@ def combine_numbers(packs: Iterable[Pack]) -> PackNumbers:
         filing_authority=filing.filing_authority if filing else "",
         protection_level_1_max_people=min(values("protection_level_1_max_people"),
                                           default=None),
+        protection_level_3_suggested_people=min(
+            values("protection_level_3_suggested_people"), default=None),
         minors_age=max(values("minors_age"), default=DEFAULT_MINORS_AGE),
         assessment_retention_years=max(
             values("assessment_retention_years"), default=DEFAULT_ASSESSMENT_RETENTION_YEARS
