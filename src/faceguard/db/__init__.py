@@ -14,6 +14,11 @@ processing record's one-by-one rate depends on it). Operations that delete perso
 call :func:`checkpoint` afterwards, so the overwritten pages reach the main file and the log
 is truncated. The key store stays in rollback-journal mode: it is written rarely, and a
 destroyed key must not linger in a log.
+
+On PostgreSQL (psycopg 3; ``store.core.database_url``) the same tables and migrations serve
+both stores, the key store in its own schema (``KEY_SCHEMA``) or database; every session
+commits with ``synchronous_commit=on``. PostgreSQL frees deleted rows at its next vacuum,
+not at once: there, erasure rests on the destroyed data key (crypto-shredding) alone.
 """
 
 from __future__ import annotations
@@ -301,8 +306,12 @@ def connect(url_or_path: str | Path, *, wal: bool = False, schema: str | None = 
     if url.startswith("postgresql"):
         # Named by process, so that a restore can tell its own connections from others'.
         args: dict[str, Any] = {"application_name": f"faceguard-{os.getpid()}"}
+        # A commit is durable before the call returns, whatever the server's default (as
+        # SQLite's synchronous=FULL): group commit answers only after it.
+        options = "-c synchronous_commit=on"
         if schema is not None:
-            args["options"] = f"-c search_path={schema}"
+            options += f" -c search_path={schema}"
+        args["options"] = options
         engine = sa.create_engine(url, future=True, connect_args=args, pool_pre_ping=True,
                                   pool_size=8, max_overflow=16)
         if schema is not None:
