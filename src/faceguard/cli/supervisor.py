@@ -22,6 +22,7 @@ from pathlib import Path
 
 import click
 
+SUPERVISOR_VARIABLE = "FACEGUARD_SUPERVISOR"
 #: Seconds between a worker's death and its restart (no hot loop on a worker that cannot run).
 RESTART_DELAY = 1.0
 
@@ -51,6 +52,7 @@ def supervise(sock: socket.socket, workers: int, data_dir: Path, config: Path | 
               dev: bool, face_workers: int) -> None:
     """Run ``workers`` service processes on ``sock`` until a signal stops them."""
     command = _worker_command(data_dir, config, dev, sock.fileno(), face_workers)
+    env = {**os.environ, SUPERVISOR_VARIABLE: str(os.getpid())}
     stopping = False
 
     def stop(_signum: int, _frame: object) -> None:
@@ -62,7 +64,7 @@ def supervise(sock: socket.socket, workers: int, data_dir: Path, config: Path | 
     running: dict[int, subprocess.Popen[bytes]] = {}
     dead_since: dict[int, float] = {}
     for slot in range(workers):
-        running[slot] = subprocess.Popen(command, pass_fds=(sock.fileno(),))
+        running[slot] = subprocess.Popen(command, pass_fds=(sock.fileno(),), env=env)
     click.echo(f"faceguard: {workers} workers started (process IDs "
                f"{', '.join(str(p.pid) for p in running.values())})")
     try:
@@ -78,7 +80,7 @@ def supervise(sock: socket.socket, workers: int, data_dir: Path, config: Path | 
                     dead_since[slot] = now
                 elif now - dead_since[slot] >= RESTART_DELAY:
                     del dead_since[slot]
-                    running[slot] = subprocess.Popen(command, pass_fds=(sock.fileno(),))
+                    running[slot] = subprocess.Popen(command, pass_fds=(sock.fileno(),), env=env)
     finally:
         for process in running.values():
             if process.poll() is None:
@@ -94,8 +96,10 @@ def supervise(sock: socket.socket, workers: int, data_dir: Path, config: Path | 
 
 def leave_with_parent() -> None:
     """In a worker: stop (SIGTERM to itself) when the supervisor is gone, even by ``kill
-    -9``, so that no orphan keeps serving on the socket."""
-    parent = os.getppid()
+    -9``, so that no orphan keeps serving on the socket. The supervisor names itself in
+    ``FACEGUARD_SUPERVISOR`` (a worker whose supervisor died while it started sees another
+    parent from the first look)."""
+    parent = int(os.environ.get(SUPERVISOR_VARIABLE) or os.getppid())
 
     def watch() -> None:
         while os.getppid() == parent:
