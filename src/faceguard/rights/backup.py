@@ -134,12 +134,7 @@ def restore(data_dir: Path, src: Path, master_key: bytes, *, parts: tuple[str, .
             fcntl.flock(lock, fcntl.LOCK_SH)
             return _reopened(data_dir, master_key, manifests, parts, merged, actor, url)
         with _staged(targets, parts) as staged:
-            for part in parts:
-                _copy_database(manifests[part].path, staged[part])
-            if "records" in parts:
-                _check_records(staged["records"], keyring)
-            if "keys" in parts:
-                _check_keys(staged["keys"], keyring)
+            _stage_checked(manifests, staged, keyring)
             # The current ledger stays; erasures only the backup's copy knew join it.
             merged = ErasureLedger(data_dir / KEYS_DIR / LEDGER_FILE).merge(_ledger_copy(src))
             head = _last_event(staged["records"]) if "records" in parts else None
@@ -196,12 +191,7 @@ def _restore_database(data_dir: Path, src: Path, url: str, keyring: Keyring,
                               "workers?); stop every faceguard process before restoring")
         staged = {part: data_dir / f"{part}.db{_STAGED}" for part in parts}
         try:
-            for part in parts:
-                _copy_database(manifests[part].path, staged[part])
-            if "records" in parts:
-                _check_records(staged["records"], keyring)
-            if "keys" in parts:
-                _check_keys(staged["keys"], keyring)
+            _stage_checked(manifests, staged, keyring)
             merged = TableLedger(keys).merge(_ledger_copy(src))
             head = _last_event(staged["records"]) if "records" in parts else None
             engines = {"records": records, "keys": keys}
@@ -231,6 +221,18 @@ def _keyring(data_dir: Path, master_key: bytes) -> Keyring:
         return masters.open_keyring(keys, master_key)
     finally:
         keys.dispose()
+
+
+def _stage_checked(manifests: dict[str, _Manifest], staged: dict[str, Path],
+                   keyring: Keyring) -> None:
+    """Copy each part of the backup to its staging file and check it there: the record's
+    signatures and the keys' wrapping under this deployment's keys."""
+    for part, path in staged.items():
+        _copy_database(manifests[part].path, path)
+    if "records" in staged:
+        _check_records(staged["records"], keyring)
+    if "keys" in staged:
+        _check_keys(staged["keys"], keyring)
 
 
 def _other_sessions(engine: sa.Engine) -> int:
