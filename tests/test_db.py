@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -16,12 +17,16 @@ from faceguard import db
                                                   ("keys", db.key_metadata)])
 def test_migrations_match_the_declared_schema(tmp_path: Path, store: str, metadata: object
                                               ) -> None:
-    engine = db.connect(tmp_path / f"{store}.db")
+    url = os.environ.get("FACEGUARD_DATABASE_URL")  # the PostgreSQL run's database
+    engine = (db.connect(url, schema=db.KEY_SCHEMA if store == "keys" else None) if url
+              else db.connect(tmp_path / f"{store}.db"))
     db.upgrade(engine, store)
     db.upgrade(engine, store)  # idempotent
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []  # type: ignore[arg-type]
-        assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
+        if not url:
+            assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
+    engine.dispose()
 
 
 def test_the_record_store_commits_durably_through_a_write_ahead_log(tmp_path: Path) -> None:

@@ -127,7 +127,7 @@ class ApiKeys:
         secret_totp = totp.new_secret() if role == "admin" and (
             with_totp or self.level >= 3) else None
         raw_secret = secrets.token_urlsafe(32)
-        with self._store.write_lock, self._store.records.begin() as conn:
+        with self._store.write() as conn:
             key_id = self._new_id(conn)
             raw = f"{KEY_PREFIX}{key_id[2:]}_{raw_secret}"
             now = iso(utc_now())
@@ -172,7 +172,7 @@ class ApiKeys:
 
     def revoke(self, key_id: str, *, actor: str) -> ApiKey:
         """Revoke a key now; it authenticates nothing from the next request on."""
-        with self._store.write_lock, self._store.records.begin() as conn:
+        with self._store.write() as conn:
             row = conn.execute(sa.select(db.api_keys).where(db.api_keys.c.id == key_id)).first()
             if row is None:
                 raise NotFound(f"no API key {key_id}")
@@ -198,7 +198,7 @@ class ApiKeys:
             return None
         now = utc_now()
         if row.last_used_at is None or now - parse_iso(row.last_used_at) > _TOUCH_EVERY:
-            with self._store.write_lock, self._store.records.begin() as conn:
+            with self._store.write() as conn:
                 conn.execute(db.api_keys.update().where(db.api_keys.c.id == row.id)
                              .values(last_used_at=iso(now)))
         return _to_key(row)
@@ -214,7 +214,7 @@ class ApiKeys:
         step = totp.verify(secret, code, after_step=row.totp_last_step)
         if step is None:
             return False
-        with self._store.write_lock, self._store.records.begin() as conn:
+        with self._store.write() as conn:
             last = db.api_keys.c.totp_last_step
             claimed = conn.execute(db.api_keys.update().where(
                 db.api_keys.c.id == key.id, sa.or_(last.is_(None), last < step))
@@ -256,6 +256,6 @@ class ApiKeys:
     def record(self, operation: str, outcome: str, *, actor: str,
                detail: dict[str, Any] | None = None, rules: tuple[str, ...] = ("R25",)) -> None:
         """Append a service event (logins, failures, lockouts) to the processing record."""
-        with self._store.write_lock, self._store.records.begin() as conn:
+        with self._store.write() as conn:
             self._store.audit.append(conn, actor=actor[:128], operation=operation,
                                         outcome=outcome, rules=list(rules), detail=detail or {})

@@ -52,7 +52,7 @@ class Consents(Part):
             ),
         }
         content.update(fields)
-        with self._core.store.write_lock, self._core.store.records.begin() as conn:
+        with self._core.store.write() as conn:
             notice = consents.publish_notice(conn, purpose, content)
             self._core.store.audit.append(
                 conn,
@@ -101,7 +101,7 @@ class Consents(Part):
             with (
                 self._core.store.write_lock,
                 self._core.discard_key_on_failure(lambda: created),
-                self._core.store.records.begin() as conn,
+                self._core.store.write() as conn,
             ):
                 notice = consents.current_notice(conn, purpose)
                 subject = self._core.subject_id(conn, external_id)
@@ -184,7 +184,7 @@ class Consents(Part):
         self._core.purpose(purpose)
         store = self._core.store
         lookup = store.keyring.lookup_hash(external_id)
-        with store.write_lock, store.records.begin() as conn:
+        with store.write() as conn:
             declines.record_decline(conn, store.audit, lookup, purpose, channel=channel,
                                     actor=actor,
                                     alternatives=self._core.deployment.deployment.alternatives)

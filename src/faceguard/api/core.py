@@ -41,6 +41,12 @@ from faceguard.timeutil import iso, utc_now
 # Built once: every matching verification runs it.
 _TOUCH = db.Prepared(db.subjects.update().where(db.subjects.c.id == sa.bindparam("subject"))
                      .values(last_seen_at=sa.bindparam("when")))
+# PostgreSQL: the group commit's transaction holds the record's lock; it must never wait
+# for a person's row that another transaction (an erasure) holds while that one waits for
+# the record. A row locked elsewhere is left as it is: it is being erased or touched anyway.
+_TOUCH_UNLOCKED = db.Prepared(db.subjects.update().where(db.subjects.c.id.in_(
+    sa.select(db.subjects.c.id).where(db.subjects.c.id == sa.bindparam("subject"))
+    .with_for_update(skip_locked=True))).values(last_seen_at=sa.bindparam("when")))
 
 
 @dataclass(frozen=True)
@@ -170,7 +176,8 @@ class Core:
     @staticmethod
     def touch(conn: sa.Connection, subject_id: str) -> None:
         """Record the last interaction with a subject (BIPA: P3 counts 3 years from it)."""
-        _TOUCH.run(conn, {"subject": subject_id, "when": iso(utc_now())})
+        touch = _TOUCH_UNLOCKED if conn.dialect.name == "postgresql" else _TOUCH
+        touch.run(conn, {"subject": subject_id, "when": iso(utc_now())})
 
     def require_subject(self, external_id: str) -> str:
         """The active subject of ``external_id``; ``NotFound`` otherwise."""

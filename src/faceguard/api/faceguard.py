@@ -259,7 +259,7 @@ class Faceguard:
                         exc.add_context(f"image {number} of {len(images)}")
                     raise
             expires = iso(utc_now() + timedelta(days=section.retention_days))
-            with self._store.write_lock, self._store.records.begin() as conn:
+            with self._store.write() as conn:
                 consents.require_consent(conn, subject, purpose)
                 replaced = (
                     self._store.vault.delete_templates(conn, subject, purpose) if replace else []

@@ -119,7 +119,7 @@ class Governance(Part):
         previous = load_assessment(path) if path.exists() else None
         draft = draft_assessment(self._core.deployment, self._assessment_facts(), previous=previous)
         archived = save_draft(path, draft)
-        with self._core.store.write_lock, self._core.store.records.begin() as conn:
+        with self._core.store.write() as conn:
             self._core.store.audit.append(
                 conn, actor=actor, operation=Op.ASSESSMENT_DRAFTED, outcome="ok", rules=["R10"],
                 detail={"file": path.name, "pending": len(draft.pending),
@@ -133,7 +133,7 @@ class Governance(Part):
         approved = approve(path, self._core.deployment, by)
         approval = approved.approval
         assert approval is not None
-        with self._core.store.write_lock, self._core.store.records.begin() as conn:
+        with self._core.store.write() as conn:
             self._core.store.audit.append(
                 conn, actor=actor, operation=Op.ASSESSMENT_APPROVED, outcome="ok",
                 rules=["R10"],
@@ -170,7 +170,7 @@ class Governance(Part):
             working_days=days, warning_percent=percent,
         )
         if status.newly_crossed and status.crossed_on is not None:
-            with self._core.store.write_lock, self._core.store.records.begin() as conn:
+            with self._core.store.write() as conn:
                 conn.execute(db.settings.insert().values(
                     key=_CROSSED_KEY, value=status.crossed_on.isoformat()))
                 self._core.store.audit.append(
@@ -195,7 +195,7 @@ class Governance(Part):
                    for r in rules_for(self._core.deployment).values()],
             authority=pack_numbers(self._core.deployment).filing_authority,
         )
-        with self._core.store.write_lock, self._core.store.records.begin() as conn:
+        with self._core.store.write() as conn:
             self._core.store.audit.append(
                 conn, actor=actor, operation=Op.FILING_PACKET_MADE, outcome="ok",
                 rules=["R15"], detail={"people": status.people, "at": iso(utc_now())},

@@ -230,7 +230,7 @@ class Liveness(Part):
 
     def _record(self, actor: str, subject: str | None, operation: str, outcome: str,
                 detail: dict[str, Any]) -> None:
-        with self._core.store.write_lock, self._core.store.records.begin() as conn:
+        with self._core.store.write() as conn:
             subject_id = self._core.subject_id(conn, subject) if subject is not None else None
             self._core.store.audit.append(conn, actor=actor, operation=operation, outcome=outcome,
                                     subject=subject_id, rules=[RULE], detail=detail)

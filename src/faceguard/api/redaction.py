@@ -71,7 +71,7 @@ class Redaction(Part):
             report = redact_media(src, dst, options, workers=workers, progress=progress)
         seqs = []
         store = self._core.store
-        with store.write_lock, store.records.begin() as conn:
+        with store.write() as conn:
             for done in report.files:
                 seqs.append(store.audit.append(
                     conn, actor=actor, operation=Op.MEDIA_REDACTED, outcome="ok",

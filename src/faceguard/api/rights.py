@@ -76,7 +76,7 @@ class Rights(Part):
         if event is None:
             raise NotFound(f"no recorded decision {decision_seq}")
         explanation = review.explain(event)
-        with self._core.store.write_lock, self._core.store.records.begin() as conn:
+        with self._core.store.write() as conn:
             self._core.store.audit.append(
                 conn, actor=actor, operation=Op.DECISION_EXPLAINED, outcome="ok",
                 purpose=event.purpose, subject=event.subject, rules=["R16", "R17"],
@@ -91,7 +91,7 @@ class Rights(Part):
         decision = self.explain(decision_seq, actor=actor)
         event = self._core.store.audit.event(decision_seq)
         subject = event.subject if event is not None else None
-        with self._core.store.write_lock, self._core.store.records.begin() as conn:
+        with self._core.store.write() as conn:
             review_id = review.open_review(conn, decision_seq, subject, reason, iso(utc_now()))
             self._core.store.audit.append(
                 conn, actor=actor, operation=Op.REVIEW_REQUESTED, outcome="open",
@@ -102,7 +102,7 @@ class Rights(Part):
 
     def answer_review(self, review_id: int, answer: str, *, by: str) -> ReviewRequest:
         """Record a reviewer's answer to a review request (R17)."""
-        with self._core.store.write_lock, self._core.store.records.begin() as conn:
+        with self._core.store.write() as conn:
             review.answer_review(conn, review_id, answer, by, iso(utc_now()))
             answered = review.get_review(conn, review_id)
             self._core.store.audit.append(
@@ -137,7 +137,7 @@ class Rights(Part):
         if not recipient.strip() or not evidence.strip():
             raise ConfigError("a sharing basis needs the recipient and its evidence")
         subject = self._core.require_subject(external_id)
-        with self._core.store.write_lock, self._core.store.records.begin() as conn:
+        with self._core.store.write() as conn:
             return self._core.store.audit.append(
                 conn, actor=actor, operation=sharing.BASIS_OPERATION, outcome="ok",
                 subject=subject, rules=["R20"] if kind == "consent" else ["R21"],
@@ -167,7 +167,7 @@ class Rights(Part):
                 ],
             }
             ephemeral, sealed = sharing.seal_for(recipient_public_key, payload)
-            with self._core.store.write_lock, self._core.store.records.begin() as conn:
+            with self._core.store.write() as conn:
                 self._core.store.audit.append(
                     conn, actor=actor, operation=Op.TEMPLATES_SHARED, outcome="ok",
                     purpose=purpose, subject=subject,
@@ -191,7 +191,7 @@ class Rights(Part):
         with store.records.connect() as conn:
             out, total = views.people(conn, store.vault, offset=offset, limit=limit)
         if out:
-            with store.write_lock, store.records.begin() as conn:
+            with store.write() as conn:
                 store.audit.append(
                     conn, actor=actor[:128], operation=Op.IDENTITY_DISPLAYED, outcome="ok",
                     rules=["R11", "R14"],

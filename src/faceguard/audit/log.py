@@ -88,7 +88,7 @@ _LOCK = Prepared(settings.update().where(settings.c.key == HEAD_KEY)
 CHAIN_LOCK = 0x66_67_61_75_64_69_74  # "fgaudit"
 
 
-def _lock_chain(conn: sa.Connection) -> None:
+def lock_chain(conn: sa.Connection) -> None:
     """Hold the chain's write lock until ``conn``'s transaction ends (SQLite: the
     database's write lock, taken by a write that changes nothing)."""
     if conn.dialect.name == "postgresql":
@@ -217,7 +217,7 @@ class AuditLog:
         """Chain and store ``fields`` (``rules`` and ``detail`` already canonical JSON)."""
         pending: _Pending | None = conn.info.get(_BATCH)
         if pending is None:
-            _lock_chain(conn)
+            lock_chain(conn)
             last = _LAST.first(conn)
             seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
         else:
@@ -265,7 +265,7 @@ class AuditLog:
             raise AuditError("an audit batch must run inside the caller's transaction",
                              rule="R11")
         with self._lock:
-            _lock_chain(conn)
+            lock_chain(conn)
             last = _LAST.first(conn)
             pending = _Pending(last[0], last[1]) if last else _Pending(0, GENESIS)
             conn.info[_BATCH] = pending

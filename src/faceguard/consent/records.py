@@ -136,6 +136,10 @@ def current_notice(conn: Connection, purpose: str) -> Notice:
     return Notice(row.id, row.purpose, row.version, fields, row.sha256, row.created_at)
 
 
+#: The longest evidence reference stored (the column's width on every database).
+EVIDENCE_MAX = 256
+
+
 def validate_grant(method: str, evidence_ref: str, minor: bool, guardian: Guardian | None) -> None:
     """Check a consent's method and evidence (R3) and a minor's guardian (R5)."""
     if method not in CONSENT_METHODS:
@@ -144,6 +148,9 @@ def validate_grant(method: str, evidence_ref: str, minor: bool, guardian: Guardi
         )
     if not evidence_ref.strip():
         raise ConsentError("a consent needs an evidence reference (what records the consent)")
+    if len(evidence_ref) > EVIDENCE_MAX:
+        raise ConsentError(f"the evidence reference is {len(evidence_ref)} characters; at most "
+                           f"{EVIDENCE_MAX} (a reference to the record, not the record itself)")
     if minor and (guardian is None or not all(v.strip() for v in asdict(guardian).values())):
         raise ConsentError(
             "the subject is under 14: a guardian consent with the guardian's name, "

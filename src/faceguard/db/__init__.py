@@ -81,7 +81,9 @@ consents = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("granted_at", sa.String(32), nullable=False),
     sa.Column("ended_at", sa.String(32), nullable=True),
-    sa.Column("end_reason", sa.String(32), nullable=True),
+    # Text on PostgreSQL, which enforces widths (an erasure's reason is the operator's words);
+    # SQLite never enforced the 32 its first schema declared (migration r0006).
+    sa.Column("end_reason", sa.String(32).with_variant(sa.Text(), "postgresql"), nullable=True),
     sa.Index(
         "uq_active_consent",
         "subject_id",

@@ -104,7 +104,7 @@ def backup(store: Store, dest: Path, *, actor: str) -> BackupResult:
             "audit_seq": audit_seq, "erasures": erasures,
         })
         fsync_path(folders[part])
-    with store.write_lock, store.records.begin() as conn:
+    with store.write() as conn:
         seq = store.audit.append(
             conn, actor=actor, operation=Op.STORE_BACKED_UP, outcome="ok", rules=["R25"],
             detail={"backup": backup_id, "audit_seq": audit_seq, "erasures": erasures},
@@ -160,7 +160,7 @@ def _reopened(data_dir: Path, master_key: bytes, manifests: dict[str, _Manifest]
         recovery = store.recovered
         unreadable, orphans = _mismatched(store)
         manifest = next(iter(manifests.values()))
-        with store.write_lock, store.records.begin() as conn:
+        with store.write() as conn:
             seq = store.audit.append(
                 conn, actor=actor, operation=Op.STORE_RESTORED, outcome="ok",
                 rules=["R18", "R25"],

@@ -85,7 +85,7 @@ def finish_erasure(
         store.index.remove_subject(subject_id)
         key_destroyed = store.vault.shred(subject_id)
         now = iso(utc_now())
-        with store.records.begin() as conn:
+        with store.write() as conn:
             done = _certificate_of(conn, intention)
             if done is not None and not _remains(conn, subject_id):
                 if key_destroyed:
@@ -178,7 +178,7 @@ def withdraw(store: Store, subject_id: str, purpose: str, *, actor: str) -> With
     with store.write_lock:
         store.index.remove_subject(subject_id, purpose)
         now = iso(utc_now())
-        with store.records.begin() as conn:
+        with store.write() as conn:
             consent_id = consent.require_consent(conn, subject_id, purpose)
             consent.end_consent(conn, consent_id, status="withdrawn", reason="withdrawn", when=now)
             deleted = store.vault.delete_templates(conn, subject_id, purpose)
@@ -270,7 +270,7 @@ def _expire_templates(store: Store, actor: str, now: str, deleted: dict[str, lis
     ended = 0
     for (subject_id, purpose), ids in sorted(groups.items()):
         store.index.remove_templates(purpose, ids)
-        with store.records.begin() as conn:
+        with store.write() as conn:
             conn.execute(db.templates.delete().where(db.templates.c.id.in_(sorted(ids))))
             left = conn.execute(
                 sa.select(sa.func.count()).select_from(db.templates).where(
@@ -303,7 +303,7 @@ def _end_undeclared_purposes(
         ).fetchall()
     for row in rows:
         store.index.remove_subject(row.subject_id, row.purpose)
-        with store.records.begin() as conn:
+        with store.write() as conn:
             consent.end_consent(conn, row.id, status="ended", reason="purpose ended", when=now)
             ids = store.vault.delete_templates(conn, row.subject_id, row.purpose)
             store.audit.append(
@@ -334,7 +334,7 @@ def decommission(store: Store, *, actor: str) -> DecommissionResult:
         certs = [erase_subject(store, s, reason="service ended", actor=actor) for s in people]
         store.vault.discard_orphan_keys()
         now = iso(utc_now())
-        with store.records.begin() as conn:
+        with store.write() as conn:
             left = conn.execute(sa.select(sa.func.count()).select_from(db.templates)).scalar_one()
             cert_id = new_id("c")
             seq = store.audit.append(
@@ -358,7 +358,7 @@ def decommission(store: Store, *, actor: str) -> DecommissionResult:
 def export_subject(store: Store, subject_id: str, *, actor: str) -> SubjectExport:
     """Identity, consents (with guardian details), template metadata and the subject's
     processing events; never template bytes."""
-    with store.write_lock, store.records.begin() as conn:
+    with store.write() as conn:
         identity = store.vault.identity(conn, subject_id)
         records = consent.consents_of(conn, subject_id)
         consent_rows = []

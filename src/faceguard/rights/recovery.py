@@ -98,7 +98,7 @@ def _reapply_withdrawals(store: Store, withdrawals: list[Withdrawal], *, actor: 
                     revived.append((row.id, row.subject_id, row.purpose, when))
     for consent_id, subject, purpose, when in revived:
         store.index.remove_subject(subject, purpose)
-        with store.records.begin() as conn:
+        with store.write() as conn:
             consent.end_consent(conn, consent_id, status="withdrawn", reason="withdrawn",
                                 when=iso(utc_now()))
             deleted = store.vault.delete_templates(conn, subject, purpose)

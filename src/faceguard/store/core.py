@@ -211,6 +211,13 @@ class Store:
             records.dispose()
             keys.dispose()
 
+    @contextmanager
+    def write(self) -> Iterator[sa.Connection]:
+        """A write transaction of the record store, under this process's write lock (which
+        ``commit`` also respects: a group commit called inside one runs on its own)."""
+        with self.write_lock, self.records.begin() as conn:
+            yield conn
+
     def commit(self, work: Callable[[sa.Connection], T]) -> T:
         """Run a small write (an operation's audit event and bookkeeping) with group commit:
         durable when this returns, sharing its transaction with concurrent ones. ``work``

@@ -101,7 +101,7 @@ def rotate_master(store: Store, *, actor: str) -> MasterRotation:
     fsync_path(path.parent)
     old_fp = old.fingerprint
     old.use(new.fingerprint)
-    with store.write_lock, store.records.begin() as conn:
+    with store.write() as conn:
         seq = store.audit.append(
             conn, actor=actor, operation=Op.KEYS_MASTER_ROTATED, outcome="ok", rules=["R14"],
             detail={"old": old_fp, "new": new.fingerprint, "rewrapped": rewrapped,
