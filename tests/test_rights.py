@@ -174,3 +174,16 @@ def test_decommission_erases_everyone_and_certifies_it(fg: Faceguard, lfw: Path)
     assert verify_with_public_key(result.summary, fg.audit.public_key_hex)
     assert fg.stats() == Stats(0, {})
     assert fg.audit.verify().ok
+
+
+def test_sequence_numbers_beyond_any_store_are_not_found(fg: Faceguard) -> None:
+    """A decision or review number no store can hold (PostgreSQL's integer ends at 2**31-1)
+    is not found on every backend, not a database error."""
+    for number in (2**31, 2**40, 2**62):
+        with pytest.raises(NotFound):
+            fg.rights.explain(number)
+        with pytest.raises(NotFound):
+            fg.rights.request_review(number, "why?")
+        with pytest.raises(NotFound):
+            fg.rights.answer_review(number, "because", by="dpo")
+    assert fg.audit.events(before=2**40, limit=5) == fg.audit.events(limit=5) != []

@@ -183,6 +183,11 @@ class ErasureRecovery:
     withdrawals_reapplied: int = 0
 
 
+#: The largest sequence number or row ID any store holds (PostgreSQL's integer); a larger one
+#: names nothing, and is answered as not found rather than sent to the database.
+MAX_ID = 2**31 - 1
+
+
 @dataclass(frozen=True)
 class MasterRotation:
     """A master-key rotation: the old and new keys' fingerprints, the data keys re-wrapped,

@@ -58,6 +58,7 @@ from faceguard.audit.events import (
 from faceguard.audit.operations import Op
 from faceguard.db import Prepared, audit_checkpoints, audit_events, driver_cursor, settings
 from faceguard.errors import AuditError
+from faceguard.results import MAX_ID
 
 if TYPE_CHECKING:
     from faceguard.audit.receipts import ReceiptLog
@@ -318,6 +319,8 @@ class AuditLog:
 
     def event(self, seq: int) -> AuditEvent | None:
         """The event with sequence number ``seq``, or ``None``."""
+        if not 1 <= seq <= MAX_ID:
+            return None
         try:
             with self._engine.connect() as conn:
                 row = conn.execute(

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from faceguard import db
 from faceguard.audit.operations import ALARMS
+from faceguard.results import MAX_ID
 
 _E = db.audit_events.c
 
@@ -34,7 +35,7 @@ def page(conn: sa.Connection, *, before: int | None = None, limit: int = 50,
          subject: str | None = None, operations: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     """Events as plain dicts, newest first, with ``seq < before``."""
     query = sa.select(db.audit_events).order_by(_E.seq.desc()).limit(limit)
-    if before is not None:
+    if before is not None and before <= MAX_ID:  # beyond it, every event is before
         query = query.where(_E.seq < before)
     if subject is not None:
         query = query.where(_E.subject == subject)

@@ -15,7 +15,7 @@ from faceguard.audit.operations import DECISIONS as OPERATION_DECISIONS
 from faceguard.audit.operations import Op
 from faceguard.errors import ConfigError, NotFound
 from faceguard.operating_points import OPERATING_POINT_NAMES
-from faceguard.results import Explanation, ReviewRequest
+from faceguard.results import MAX_ID, Explanation, ReviewRequest
 
 #: Processing-record operations whose outcome is an automated decision about a person.
 DECISIONS = OPERATION_DECISIONS
@@ -78,6 +78,8 @@ def answer_review(conn: Connection, review_id: int, answer: str, by: str, when: 
 
 
 def get_review(conn: Connection, review_id: int) -> ReviewRequest:
+    if not 1 <= review_id <= MAX_ID:
+        raise NotFound(f"no review request {review_id}")
     row = conn.execute(sa.select(db.reviews).where(db.reviews.c.id == review_id)).first()
     if row is None:
         raise NotFound(f"no review request {review_id}")
