@@ -12,8 +12,8 @@ from conftest import CN_TEST_DEPLOYMENT, go_live
 from faceguard import Faceguard
 from faceguard.engine.dlib_engine import DlibEngine
 from faceguard.errors import ImageDecodeError, PolicyError
-from faceguard.liveness import Frame, LivenessAnswer, Lockout, LockoutPolicy
-from test_liveness_support import require_liveness, umist_answer
+from faceguard.liveness import ChallengeStore, Frame, LivenessAnswer, Lockout, LockoutPolicy
+from test_liveness_support import AnsweringClock, require_liveness, umist_answer
 
 LiveGuard = Faceguard  # Faceguard.liveness holds the liveness operations
 
@@ -99,7 +99,7 @@ def test_a_terminal_is_locked_after_failures_of_several_people(guard: LiveGuard)
 def test_undecodable_frames_count_as_a_failure(guard: LiveGuard) -> None:
     guard.liveness.configure(lockout=Lockout(LockoutPolicy(max_failures=1)))
     challenge = guard.liveness.issue_challenge("gate-1")
-    frames = [Frame(b"junk" + bytes([n]), 100 * n) for n in range(10)]
+    frames = [Frame(b"junk" + bytes([n]), n) for n in range(10)]
     with pytest.raises(ImageDecodeError, match="frame 1 of 10"):
         guard.liveness.check(challenge.id, frames, subject="emp-1", terminal="gate-1")
     assert [o for o, _, _ in _events(guard, "liveness.failed")] == ["rejected"]
@@ -109,11 +109,13 @@ def test_undecodable_frames_count_as_a_failure(guard: LiveGuard) -> None:
 def test_a_live_answer_gives_the_picture_to_recognise(guard: LiveGuard) -> None:
     root = require_liveness()
     state = guard.liveness.configure()
+    state.detector.challenges = ChallengeStore(clock=AnsweringClock())
     challenge = state.detector.challenges.issue("gate-1", movements=("turn-left", "turn-right"))
-    frames = tuple(umist_answer(root, challenge.movements, seed=21))
+    frames = tuple(umist_answer(root, challenge, seed=21))
     probe = guard.liveness.probe(LivenessAnswer(challenge.id, frames, "gate-1"),
                                  subject="emp-1")
-    assert probe in {frames[i].data for i in (0, 1, 2, 10, 18)}  # a frontal (UMIST 7) frame
+    frontal = [*range(25), 32, 40]  # UMIST 7: the 25 frames of the colours, each turn's end
+    assert probe in {frames[i].data for i in frontal}
     [(outcome, rules, detail)] = _events(guard, "liveness.passed")
     assert (outcome, rules, detail["decision"]) == ("live", ["R26"], "live")
     assert "identity.max_distance" in detail["scores"]  # type: ignore[operator]
