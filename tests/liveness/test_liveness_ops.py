@@ -150,5 +150,48 @@ def test_with_a_detector_the_cn_pack_no_longer_fails_r26(tmp_path: Path,
     # declared once, on the core every part shares (the liveness operations are built in)
     assert Core.pad_available is True
     with LiveGuard.open(folder, engine=engine) as guard:
-        assert guard.governance.facts().pad_available is True
-        assert "R26" not in {v.rule for v in guard.governance.check().violations}
+        assert guard.facts().pad_available is True
+        assert "R26" not in {v.rule for v in guard.check().violations}
+
+
+def test_re_rolling_challenges_runs_into_the_budget_and_is_recorded(guard: LiveGuard,
+                                                                     engine: DlibEngine) -> None:
+    from faceguard.errors import LivenessError
+    from faceguard.liveness import ChallengeStore, PresentationAttackDetector
+
+    clock = Clock()
+    guard.liveness.configure(detector=PresentationAttackDetector(engine, ChallengeStore(
+        clock=clock)), lockout=Lockout(clock=clock))
+    # a person asking again and again, hoping for a sequence their recording shows
+    for _ in range(10):
+        guard.liveness.issue_challenge("gate-1", subject="emp-1")
+    with pytest.raises(LivenessError) as spent:
+        guard.liveness.issue_challenge("gate-1", subject="emp-1")
+    assert spent.value.rule == "R26"
+    assert [code for code, _ in spent.value.reasons] == ["liveness.challenges_spent_subject"]
+    # a terminal re-rolling without a person: 200 asked, 120 issued, every one recorded
+    refused = 0
+    for _ in range(200):
+        try:
+            guard.liveness.issue_challenge("gate-2")
+        except LivenessError as exc:
+            assert exc.reasons[0][0] == "liveness.challenges_spent_terminal"
+            refused += 1
+    assert refused == 80
+    issued = _events(guard, "liveness.issued")
+    assert len(issued) == 130 and all(rules == ["R26"] for _, rules, _ in issued)
+    assert {d["terminal"] for _, _, d in issued} == {"gate-1", "gate-2"}
+    assert len(_events(guard, "liveness.refused")) == 81
+    # unanswered, they expire: each a failed attempt, recorded; the terminal is locked
+    clock.now += timedelta(seconds=16)
+    with pytest.raises(LivenessError) as locked:
+        guard.liveness.issue_challenge("gate-2")
+    assert locked.value.reasons[0][0] == "liveness.locked_terminal"
+    expired = _events(guard, "liveness.expired")
+    assert len(expired) == 130 and {o for o, _, _ in expired} == {"expired"}
+    lockouts = {d["locked"] for _, _, d in _events(guard, "liveness.lockout")}
+    assert lockouts == {"subject", "terminal"}
+    # a late answer to an expired challenge is a retry, not a pass
+    decision = guard.liveness.check(issued[0][2]["challenge_id"], _reordered(),  # type: ignore[arg-type]
+                                    subject=None, terminal="gate-3")
+    assert decision.codes == ("challenge.expired",)
