@@ -9,12 +9,13 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from conftest import REPO
-from faceguard.liveness import Challenge, Frame
+from faceguard.liveness import Challenge, ChallengeStore, Frame
 from faceguard.liveness.attacks import encode_jpeg
 from faceguard.liveness.screenlight import colour_at, lit
 
@@ -23,14 +24,45 @@ class AnsweringClock:
     """A test clock for challenge stores: each reading advances it by ``step``, the time a
     person takes to answer (the server checks that frames are not longer than that)."""
 
-    def __init__(self, step: timedelta = timedelta(seconds=6)) -> None:
-        self.now = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
+    def __init__(self, step: timedelta = timedelta(seconds=6),
+                 start: datetime | None = None) -> None:
+        self.now = start or datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
         self.step = step
 
     def __call__(self) -> datetime:
         now = self.now
         self.now += self.step
         return now
+
+
+class AnswerableStore(ChallengeStore):
+    """A challenge store for the service's tests: its challenges ask ``turn-left,
+    turn-right`` (composed from UMIST, the other order was once judged planar in 10 trials;
+    the colours stay random), on a clock from now that advances ``step`` at each reading
+    (issuing and answering read it five times: a person taking about 9 s to answer)."""
+
+    def __init__(self, step: timedelta = timedelta(seconds=3)) -> None:
+        super().__init__(clock=AnsweringClock(step, datetime.now(UTC)))
+
+    def issue(self, terminal: str, *, subject: str | None = None,
+              movements: tuple[str, ...] | None = None,
+              colours: tuple[str, ...] | None = None) -> Challenge:
+        return super().issue(terminal, subject=subject,
+                             movements=movements or ("turn-left", "turn-right"),
+                             colours=colours)
+
+
+def answerable_store() -> ChallengeStore:
+    return AnswerableStore()
+
+
+def from_wire(wire: dict[str, Any]) -> Challenge:
+    """The challenge a terminal received (what ``umist_answer`` needs of it)."""
+    now = datetime.now(UTC)
+    return Challenge(wire["challenge_id"], "", tuple(wire["movements"]), now, now,
+                     wire["max_capture_ms"], wire["min_frames"], wire["max_frames"],
+                     colours=tuple(c["name"] for c in wire["colours"]),
+                     colour_ms=wire["colour_ms"], colour_start_ms=wire["colour_start_ms"])
 
 
 def liveness_dir() -> Path | None:

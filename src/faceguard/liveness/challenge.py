@@ -94,6 +94,8 @@ class ChallengePolicy:
     """How challenges are made. Defaults suit a kiosk filming at 10 to 15 frames per second."""
 
     min_movements: int = 2
+    #: The movements challenges ask for (e.g. turns only where nods are read poorly).
+    movements: tuple[str, ...] = MOVEMENTS
     max_movements: int = 3
     ttl: timedelta = timedelta(seconds=15)
     max_capture_ms: int = 11000
@@ -106,11 +108,12 @@ class ChallengePolicy:
     colour: ColourPolicy = field(default_factory=ColourPolicy)
 
 
-def random_movements(rng: Random, count: int) -> tuple[str, ...]:
-    """``count`` movements, never the same one twice in a row."""
+def random_movements(rng: Random, count: int,
+                     allowed: tuple[str, ...] = MOVEMENTS) -> tuple[str, ...]:
+    """``count`` movements of ``allowed``, never the same one twice in a row."""
     chosen: list[str] = []
     for _ in range(count):
-        options = [m for m in MOVEMENTS if not chosen or m != chosen[-1]]
+        options = [m for m in allowed if not chosen or m != chosen[-1]]
         chosen.append(rng.choice(options))
     return tuple(chosen)
 
@@ -174,7 +177,7 @@ class ChallengeStore:
         policy = self.policy
         if movements is None:
             count = self._rng.randint(policy.min_movements, policy.max_movements)
-            movements = random_movements(self._rng, count)
+            movements = random_movements(self._rng, count, policy.movements)
         unknown = [m for m in movements if m not in MOVEMENTS]
         if unknown or not movements:
             raise ConfigError(f"unknown movements {unknown}; choose from {list(MOVEMENTS)}")
