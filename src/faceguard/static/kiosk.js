@@ -158,9 +158,14 @@
       var budget = Math.min(challenge.max_capture_ms - 300, left);
       var step = Math.min(STEP_MS, (budget - baseline - TAIL_MS) / count);
       var total = baseline + step * count + TAIL_MS;
-      var interval = Math.max(1000 / MAX_FPS, total / (challenge.max_frames - 4));
+      // faster while the colours are shown (every colour needs frames of its own), then the
+      // frames left spread over the movements
+      var colours = colourPhase(challenge);
+      var fast = colours ? Math.max(1000 / MAX_FPS, challenge.colour_ms / 2.5) : 0;
+      var left = challenge.max_frames - 4 - (colours ? Math.ceil(colours / fast) : 0);
+      var interval = Math.max(1000 / MAX_FPS, (total - colours) / Math.max(left, 8));
       return { step: step, total: total, interval: interval, maxFrames: challenge.max_frames,
-               baseline: baseline };
+               baseline: baseline, colours: colours, fast: fast };
     }
 
     function snapshot(canvas, context) {
@@ -191,7 +196,8 @@
         function grab() {
           var now = performance.now();
           if (now >= until) { finish(); return; }
-          if (now - last >= plan.interval - 8 && frames.length < plan.maxFrames) {
+          var every = now - begin < plan.colours ? plan.fast : plan.interval;
+          if (now - last >= every - 8 && frames.length < plan.maxFrames) {
             last = now;
             if (!frames.length) { stopColours = showColours(challenge, now); }
             frames.push({ t_ms: Math.round(now), jpeg: snapshot(canvas, context) });
