@@ -150,8 +150,8 @@ def test_with_a_detector_the_cn_pack_no_longer_fails_r26(tmp_path: Path,
     # declared once, on the core every part shares (the liveness operations are built in)
     assert Core.pad_available is True
     with LiveGuard.open(folder, engine=engine) as guard:
-        assert guard.facts().pad_available is True
-        assert "R26" not in {v.rule for v in guard.check().violations}
+        assert guard.governance.facts().pad_available is True
+        assert "R26" not in {v.rule for v in guard.governance.check().violations}
 
 
 def test_re_rolling_challenges_runs_into_the_budget_and_is_recorded(guard: LiveGuard,
