@@ -50,7 +50,7 @@ def test_a_nonce_is_random_and_the_wire_form_says_what_to_do() -> None:
     wire = store.issue("kiosk-1", movements=("turn-left", "look-up")).to_wire()
     assert wire["movements"] == ["turn-left", "look-up"]
     assert wire["instructions"][0].startswith("Turn your head to your left")
-    assert wire["expires_in_ms"] == 12_000 and wire["max_capture_ms"] == 9000
+    assert wire["expires_in_ms"] == 15_000 and wire["max_capture_ms"] == 11_000
     assert wire["rule"] == "R26" and wire["frame_format"] == "image/jpeg"
     with pytest.raises(ConfigError, match="unknown movements"):
         store.issue("kiosk-1", movements=("wink",))

@@ -4,7 +4,7 @@ order, slowness and a photo held up to the camera are each refused with their re
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -12,33 +12,31 @@ import pytest
 
 from faceguard.engine.dlib_engine import DlibEngine
 from faceguard.errors import ImageDecodeError
-from faceguard.liveness import ChallengeStore, Frame, PadDecision, PresentationAttackDetector
+from faceguard.liveness import (
+    Challenge,
+    ChallengeStore,
+    Frame,
+    PadDecision,
+    PresentationAttackDetector,
+)
 from faceguard.liveness.attacks import encode_jpeg, render_attack
-from test_liveness_support import require_liveness, umist_answer, umist_frame
+from test_liveness_support import AnsweringClock, require_liveness, umist_answer, umist_frame
 
 ORDER = ("turn-left", "turn-right")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
+@pytest.fixture()
+def clock() -> AnsweringClock:
+    return AnsweringClock()
 
 
 @pytest.fixture()
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture()
-def detector(engine: DlibEngine, clock: Clock) -> PresentationAttackDetector:
+def detector(engine: DlibEngine, clock: AnsweringClock) -> PresentationAttackDetector:
     return PresentationAttackDetector(engine, ChallengeStore(clock=clock))
 
 
-def ask(detector: PresentationAttackDetector, movements: tuple[str, ...] = ORDER) -> str:
-    return detector.challenges.issue("kiosk-1", movements=movements).id
+def ask(detector: PresentationAttackDetector, movements: tuple[str, ...] = ORDER) -> Challenge:
+    return detector.challenges.issue("kiosk-1", movements=movements)
 
 
 def only_reason(decision: PadDecision) -> str:
@@ -48,20 +46,23 @@ def only_reason(decision: PadDecision) -> str:
 
 def test_a_real_head_turning_as_asked_is_live(detector: PresentationAttackDetector) -> None:
     root = require_liveness()
-    frames = umist_answer(root, ORDER, seed=1)
-    decision = detector.check(ask(detector), frames, terminal="kiosk-1")
+    challenge = ask(detector)
+    decision = detector.check(challenge.id, umist_answer(root, challenge, seed=1),
+                              terminal="kiosk-1")
     assert decision.decision == "live", decision.reasons
     assert decision.reasons == () and decision.rule == "R26"
     assert decision.scores["motion.movements"] == 2.0
     assert decision.scores["depth.segments"] == 2.0
     assert decision.scores["identity.max_distance"] < 0.5
-    assert decision.best_frame is not None and decision.best_frame in (0, 1, 2, 10, 18)
+    assert decision.scores["colour.agreement"] >= 0.75
+    frontal = [*range(25), 32, 40]  # UMIST 7: the 25 frames of the colours, each turn's end
+    assert decision.best_frame is not None and decision.best_frame in frontal
     assert 0 < decision.seconds < 30
 
 
 def test_a_replayed_challenge_is_an_attack(detector: PresentationAttackDetector) -> None:
     root = require_liveness()
-    challenge = ask(detector)
+    challenge = ask(detector).id
     detector.check(challenge, umist_answer(root, ORDER, seed=2)[:3], terminal="kiosk-1")
     decision = detector.check(challenge, umist_answer(root, ORDER, seed=3),
                               terminal="kiosk-1")
@@ -73,8 +74,8 @@ def test_frames_sent_again_for_a_new_challenge_are_an_attack(
 ) -> None:
     root = require_liveness()
     frames = umist_answer(root, ORDER, seed=4)
-    detector.check(ask(detector), frames[:5], terminal="kiosk-1")
-    decision = detector.check(ask(detector), frames, terminal="kiosk-1")
+    detector.check(ask(detector).id, frames[:5], terminal="kiosk-1")
+    decision = detector.check(ask(detector).id, frames, terminal="kiosk-1")
     assert (decision.decision, only_reason(decision)) == ("attack", "frames.replayed")
 
 
@@ -82,7 +83,7 @@ def test_frames_out_of_order_are_an_attack(detector: PresentationAttackDetector)
     root = require_liveness()
     frames = umist_answer(root, ORDER, seed=5)
     frames[4], frames[8] = frames[8], frames[4]
-    decision = detector.check(ask(detector), frames, terminal="kiosk-1")
+    decision = detector.check(ask(detector).id, frames, terminal="kiosk-1")
     assert (decision.decision, only_reason(decision)) == ("attack", "frames.out_of_order")
 
 
@@ -90,26 +91,27 @@ def test_a_duplicated_frame_is_an_attack(detector: PresentationAttackDetector) -
     root = require_liveness()
     frames = umist_answer(root, ORDER, seed=6)
     frames[5] = replace(frames[4], captured_at_ms=frames[5].captured_at_ms)
-    decision = detector.check(ask(detector), frames, terminal="kiosk-1")
+    decision = detector.check(ask(detector).id, frames, terminal="kiosk-1")
     assert (decision.decision, only_reason(decision)) == ("attack", "frames.duplicated")
 
 
 def test_a_too_slow_response_is_refused(detector: PresentationAttackDetector,
-                                        clock: Clock) -> None:
+                                        clock: AnsweringClock) -> None:
     root = require_liveness()
-    slow = umist_answer(root, ORDER, seed=7, step_ms=600)  # 19 frames over 10.8 s
-    decision = detector.check(ask(detector), slow, terminal="kiosk-1")
+    slow = umist_answer(root, ORDER, seed=7, step_ms=700)  # 19 frames over 12.6 s
+    decision = detector.check(ask(detector).id, slow, terminal="kiosk-1")
     assert (decision.decision, only_reason(decision)) == ("retry", "motion.too_slow")
-    late = ask(detector)
-    clock.now += timedelta(seconds=13)
+    late = ask(detector).id
+    clock.now += timedelta(seconds=10)
     decision = detector.check(late, umist_answer(root, ORDER, seed=8), terminal="kiosk-1")
     assert (decision.decision, only_reason(decision)) == ("retry", "challenge.expired")
 
 
 def test_movements_in_the_wrong_order_are_refused(detector: PresentationAttackDetector) -> None:
     root = require_liveness()
-    frames = umist_answer(root, ("turn-right", "turn-left"), seed=9)
-    decision = detector.check(ask(detector), frames, terminal="kiosk-1")
+    challenge = ask(detector)
+    frames = umist_answer(root, ("turn-right", "turn-left"), seed=9, lit_by=challenge)
+    decision = detector.check(challenge.id, frames, terminal="kiosk-1")
     assert decision.decision == "retry"
     assert only_reason(decision) == "motion.wrong_order"
     assert "asked turn-left, turn-right; seen turn-right, turn-left" in str(decision.reasons[0])
@@ -117,10 +119,11 @@ def test_movements_in_the_wrong_order_are_refused(detector: PresentationAttackDe
 
 def test_frames_of_two_people_are_an_attack(detector: PresentationAttackDetector) -> None:
     root = require_liveness()
-    first = umist_answer(root, ("turn-left",), person="s18", seed=10)
+    challenge = ask(detector)
+    first = umist_answer(root, ("turn-left",), person="s18", seed=10, lit_by=challenge)
     second = umist_answer(root, ("turn-right",), person="s06", seed=11,
                           start_ms=first[-1].captured_at_ms + 300)
-    decision = detector.check(ask(detector), first + second, terminal="kiosk-1")
+    decision = detector.check(challenge.id, first + second, terminal="kiosk-1")
     assert decision.decision == "attack"
     assert "identity.changed" in decision.codes
     identity = next(r for r in decision.reasons if r.code == "identity.changed")
@@ -141,7 +144,7 @@ def test_a_photo_turned_in_front_of_the_camera_is_not_live(
         sequence = render_attack(photo, rng, medium=medium, motion=motion, frames=12,
                                  face_box=(70, 70, 180, 190), size=(480, 360),
                                  strength=strength)
-        decision = detector.check(ask(detector, ("turn-left", "look-up")),
+        decision = detector.check(ask(detector, ("turn-left", "look-up")).id,
                                   sequence.to_frames(), terminal="kiosk-1")
         assert decision.decision != "live", (medium, motion)
         if strength is None:  # a photo only moved sideways: no movement, no depth to see
@@ -156,13 +159,13 @@ def test_a_challenge_for_another_terminal_or_an_undecodable_frame(
     detector: PresentationAttackDetector,
 ) -> None:
     root = require_liveness()
-    decision = detector.check(ask(detector), umist_answer(root, ORDER, seed=12),
+    decision = detector.check(ask(detector).id, umist_answer(root, ORDER, seed=12),
                               terminal="kiosk-2")
     assert (decision.decision, only_reason(decision)) == ("attack", "challenge.wrong_terminal")
     frames = umist_answer(root, ORDER, seed=13)
     frames[3] = Frame(b"\xff\xd8 not a jpeg", frames[3].captured_at_ms)
     with pytest.raises(ImageDecodeError, match="frame 4 of 19"):
-        detector.check(ask(detector), frames, terminal="kiosk-1")
+        detector.check(ask(detector).id, frames, terminal="kiosk-1")
 
 
 def test_a_single_picture_gets_the_passive_checks_only(

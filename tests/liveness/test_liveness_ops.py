@@ -12,8 +12,8 @@ from conftest import CN_TEST_DEPLOYMENT, go_live
 from faceguard import Faceguard
 from faceguard.engine.dlib_engine import DlibEngine
 from faceguard.errors import ImageDecodeError, PolicyError
-from faceguard.liveness import Frame, LivenessAnswer, Lockout, LockoutPolicy
-from test_liveness_support import require_liveness, umist_answer
+from faceguard.liveness import ChallengeStore, Frame, LivenessAnswer, Lockout, LockoutPolicy
+from test_liveness_support import AnsweringClock, require_liveness, umist_answer
 
 LiveGuard = Faceguard  # Faceguard.liveness holds the liveness operations
 
@@ -99,7 +99,7 @@ def test_a_terminal_is_locked_after_failures_of_several_people(guard: LiveGuard)
 def test_undecodable_frames_count_as_a_failure(guard: LiveGuard) -> None:
     guard.liveness.configure(lockout=Lockout(LockoutPolicy(max_failures=1)))
     challenge = guard.liveness.issue_challenge("gate-1")
-    frames = [Frame(b"junk" + bytes([n]), 100 * n) for n in range(10)]
+    frames = [Frame(b"junk" + bytes([n]), n) for n in range(10)]
     with pytest.raises(ImageDecodeError, match="frame 1 of 10"):
         guard.liveness.check(challenge.id, frames, subject="emp-1", terminal="gate-1")
     assert [o for o, _, _ in _events(guard, "liveness.failed")] == ["rejected"]
@@ -109,11 +109,13 @@ def test_undecodable_frames_count_as_a_failure(guard: LiveGuard) -> None:
 def test_a_live_answer_gives_the_picture_to_recognise(guard: LiveGuard) -> None:
     root = require_liveness()
     state = guard.liveness.configure()
+    state.detector.challenges = ChallengeStore(clock=AnsweringClock())
     challenge = state.detector.challenges.issue("gate-1", movements=("turn-left", "turn-right"))
-    frames = tuple(umist_answer(root, challenge.movements, seed=21))
+    frames = tuple(umist_answer(root, challenge, seed=21))
     probe = guard.liveness.probe(LivenessAnswer(challenge.id, frames, "gate-1"),
                                  subject="emp-1")
-    assert probe in {frames[i].data for i in (0, 1, 2, 10, 18)}  # a frontal (UMIST 7) frame
+    frontal = [*range(25), 32, 40]  # UMIST 7: the 25 frames of the colours, each turn's end
+    assert probe in {frames[i].data for i in frontal}
     [(outcome, rules, detail)] = _events(guard, "liveness.passed")
     assert (outcome, rules, detail["decision"]) == ("live", ["R26"], "live")
     assert "identity.max_distance" in detail["scores"]  # type: ignore[operator]
@@ -150,3 +152,46 @@ def test_with_a_detector_the_cn_pack_no_longer_fails_r26(tmp_path: Path,
     with LiveGuard.open(folder, engine=engine) as guard:
         assert guard.governance.facts().pad_available is True
         assert "R26" not in {v.rule for v in guard.governance.check().violations}
+
+
+def test_re_rolling_challenges_runs_into_the_budget_and_is_recorded(guard: LiveGuard,
+                                                                     engine: DlibEngine) -> None:
+    from faceguard.errors import LivenessError
+    from faceguard.liveness import ChallengeStore, PresentationAttackDetector
+
+    clock = Clock()
+    guard.liveness.configure(detector=PresentationAttackDetector(engine, ChallengeStore(
+        clock=clock)), lockout=Lockout(clock=clock))
+    # a person asking again and again, hoping for a sequence their recording shows
+    for _ in range(10):
+        guard.liveness.issue_challenge("gate-1", subject="emp-1")
+    with pytest.raises(LivenessError) as spent:
+        guard.liveness.issue_challenge("gate-1", subject="emp-1")
+    assert spent.value.rule == "R26"
+    assert [code for code, _ in spent.value.reasons] == ["liveness.challenges_spent_subject"]
+    # a terminal re-rolling without a person: 200 asked, 120 issued, every one recorded
+    refused = 0
+    for _ in range(200):
+        try:
+            guard.liveness.issue_challenge("gate-2")
+        except LivenessError as exc:
+            assert exc.reasons[0][0] == "liveness.challenges_spent_terminal"
+            refused += 1
+    assert refused == 80
+    issued = _events(guard, "liveness.issued")
+    assert len(issued) == 130 and all(rules == ["R26"] for _, rules, _ in issued)
+    assert {d["terminal"] for _, _, d in issued} == {"gate-1", "gate-2"}
+    assert len(_events(guard, "liveness.refused")) == 81
+    # unanswered, they expire: each a failed attempt, recorded; the terminal is locked
+    clock.now += timedelta(seconds=16)
+    with pytest.raises(LivenessError) as locked:
+        guard.liveness.issue_challenge("gate-2")
+    assert locked.value.reasons[0][0] == "liveness.locked_terminal"
+    expired = _events(guard, "liveness.expired")
+    assert len(expired) == 130 and {o for o, _, _ in expired} == {"expired"}
+    lockouts = {d["locked"] for _, _, d in _events(guard, "liveness.lockout")}
+    assert lockouts == {"subject", "terminal"}
+    # a late answer to an expired challenge is a retry, not a pass
+    decision = guard.liveness.check(issued[0][2]["challenge_id"], _reordered(),  # type: ignore[arg-type]
+                                    subject=None, terminal="gate-3")
+    assert decision.codes == ("challenge.expired",)

@@ -7,14 +7,62 @@ and live video clips. Derived frames are made in memory and never written to the
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from conftest import REPO
-from faceguard.liveness import Frame
+from faceguard.liveness import Challenge, ChallengeStore, Frame
 from faceguard.liveness.attacks import encode_jpeg
+from faceguard.liveness.screenlight import colour_at, lit
+
+
+class AnsweringClock:
+    """A test clock for challenge stores: each reading advances it by ``step``, the time a
+    person takes to answer (the server checks that frames are not longer than that)."""
+
+    def __init__(self, step: timedelta = timedelta(seconds=6),
+                 start: datetime | None = None) -> None:
+        self.now = start or datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
+        self.step = step
+
+    def __call__(self) -> datetime:
+        now = self.now
+        self.now += self.step
+        return now
+
+
+class AnswerableStore(ChallengeStore):
+    """A challenge store for the service's tests: its challenges ask ``turn-left,
+    turn-right`` (composed from UMIST, the other order was once judged planar in 10 trials;
+    the colours stay random), on a clock from now that advances ``step`` at each reading
+    (issuing and answering read it five times: a person taking about 9 s to answer)."""
+
+    def __init__(self, step: timedelta = timedelta(seconds=3)) -> None:
+        super().__init__(clock=AnsweringClock(step, datetime.now(UTC)))
+
+    def issue(self, terminal: str, *, subject: str | None = None,
+              movements: tuple[str, ...] | None = None,
+              colours: tuple[str, ...] | None = None) -> Challenge:
+        return super().issue(terminal, subject=subject,
+                             movements=movements or ("turn-left", "turn-right"),
+                             colours=colours)
+
+
+def answerable_store() -> ChallengeStore:
+    return AnswerableStore()
+
+
+def from_wire(wire: dict[str, Any]) -> Challenge:
+    """The challenge a terminal received (what ``umist_answer`` needs of it)."""
+    now = datetime.now(UTC)
+    return Challenge(wire["challenge_id"], "", tuple(wire["movements"]), now, now,
+                     wire["max_capture_ms"], wire["min_frames"], wire["max_frames"],
+                     colours=tuple(c["name"] for c in wire["colours"]),
+                     colour_ms=wire["colour_ms"], colour_start_ms=wire["colour_start_ms"])
 
 
 def liveness_dir() -> Path | None:
@@ -53,25 +101,39 @@ def umist_frame(root: Path, person: str, index: int, *, mirror: bool = False,
 TURN = (6, 5, 4, 3, 4, 5, 6, 7)
 
 
-def umist_answer(root: Path, order: tuple[str, ...], *, person: str = "s18", seed: int = 0,
-                 start_ms: int = 1000, step_ms: int = 300) -> list[Frame]:
+def umist_answer(root: Path, asked: Challenge | tuple[str, ...], *, person: str = "s18",
+                 seed: int = 0, start_ms: int = 1000, step_ms: int = 300,
+                 lit_by: Challenge | None = None) -> list[Frame]:
     """Frames answering a challenge of ``turn-left``/``turn-right`` with a real head turn.
 
     UMIST's series turn the head toward one profile (``turn-left`` in camera terms); the
-    mirrored series is the same real turn to the other side (``turn-right``). Three neutral
-    frames start the answer; every frame carries its own sensor noise (distinct bytes).
+    mirrored series is the same real turn to the other side (``turn-right``). Neutral frames
+    start the answer: 3, or, for a challenge with colours, one every 130 ms while they are
+    shown, each lit by the colour of its moment (simulated reflection, ``screenlight``);
+    ``lit_by`` lights them by another challenge's colours instead (a recorded answer).
+    Every frame carries its own sensor noise (distinct bytes).
     """
-    plan = [(7, False)] * 3
+    order = asked.movements if isinstance(asked, Challenge) else asked
+    light = lit_by if lit_by is not None else (asked if isinstance(asked, Challenge) else None)
+    plan: list[tuple[int, bool, int]] = []
+    if light is not None and light.colours:
+        end = light.colour_start_ms + light.colour_ms * len(light.colours) + 200
+        plan += [(7, False, t) for t in range(0, end, 130)]
+    else:
+        plan += [(7, False, t) for t in range(0, 3 * step_ms, step_ms)]
     for movement in order:
         if movement not in ("turn-left", "turn-right"):
             raise ValueError(movement)
-        plan += [(index, movement == "turn-right") for index in TURN]
-    return [
-        Frame(encode_jpeg(umist_frame(root, person, index, mirror=mirror,
-                                      seed=seed * 1000 + number), 92),
-              start_ms + number * step_ms)
-        for number, (index, mirror) in enumerate(plan)
-    ]
+        for index in TURN:
+            plan.append((index, movement == "turn-right", plan[-1][2] + step_ms))
+    frames = []
+    for number, (index, mirror, t) in enumerate(plan):
+        rgb = umist_frame(root, person, index, mirror=mirror, seed=seed * 1000 + number)
+        if light is not None:
+            rgb = lit(rgb, colour_at(light.colours, light.colour_ms, light.colour_start_ms, t),
+                      centre=(0.5, 0.55))
+        frames.append(Frame(encode_jpeg(rgb, 92), start_ms + t))
+    return frames
 
 
 def video_frames(path: Path, *, stride: int, limit: int) -> tuple[list[np.ndarray], list[int]]:

@@ -32,7 +32,13 @@ from faceguard.errors import LivenessError
 from faceguard.liveness import ChallengeStore, LivenessAnswer
 from faceguard.liveness.attacks import render_attack
 from faceguard.service.pages_kiosk import liveness_words
-from liveness.test_liveness_support import TURN, require_liveness, umist_answer, umist_frame
+from liveness.test_liveness_support import (
+    TURN,
+    answerable_store,
+    require_liveness,
+    umist_answer,
+    umist_frame,
+)
 from test_service_support import (
     ARTIFACTS,
     Service,
@@ -238,6 +244,51 @@ def live_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: DlibEngin
     fg.close()
 
 
+#: Chromium's fake camera cannot see the page: this stands in for the screen's light on the
+#: face. The page's camera stream is drawn on a canvas, and while the page shows a colour
+#: (``body[data-flash]``) the middle of the picture, where the face is, is lit by it, fading
+#: toward the edges (the room behind is too far to be lit). The page films the canvas.
+SCREEN_LIGHT = """
+(() => {
+  const rgb = {red: [255, 0, 0], green: [0, 255, 0], blue: [0, 0, 255],
+               yellow: [255, 255, 0], cyan: [0, 255, 255], magenta: [255, 0, 255]};
+  const media = navigator.mediaDevices;
+  const open = media.getUserMedia.bind(media);
+  media.getUserMedia = async (constraints) => {
+    const camera = await open(constraints);
+    const video = document.createElement("video");
+    video.muted = true;
+    video.srcObject = camera;
+    await video.play();
+    const canvas = document.createElement("canvas");
+    canvas.width = video.videoWidth || 480;
+    canvas.height = video.videoHeight || 360;
+    const context = canvas.getContext("2d");
+    const draw = () => {
+      context.globalAlpha = 1;
+      context.drawImage(video, 0, 0, canvas.width, canvas.height);
+      const name = document.body.dataset.flash;
+      if (name && rgb[name]) {
+        const [r, g, b] = rgb[name];
+        const x = canvas.width / 2, y = canvas.height * 0.55, reach = canvas.height * 0.45;
+        const light = context.createRadialGradient(x, y, 0, x, y, reach);
+        light.addColorStop(0, `rgba(${r},${g},${b},0.3)`);
+        light.addColorStop(1, `rgba(${r},${g},${b},0)`);
+        context.fillStyle = light;
+        context.fillRect(0, 0, canvas.width, canvas.height);
+      }
+    };
+    const timer = setInterval(draw, 20);
+    const stream = canvas.captureStream(30);
+    const track = stream.getVideoTracks()[0];
+    const stop = track.stop.bind(track);
+    track.stop = () => { clearInterval(timer); camera.getTracks().forEach(t => t.stop()); stop(); };
+    return stream;
+  };
+})();
+"""
+
+
 def first_challenge_asks(movements: tuple[str, ...]) -> ChallengeStore:
     """A challenge store whose first challenge asks ``movements`` (a seeded random source:
     the page and the server are unchanged, only the draw is known in advance)."""
@@ -251,11 +302,12 @@ def turning_head(root: Path, movements: tuple[str, ...]) -> Iterator[np.ndarray]
     """What the camera sees of a person doing ``movements`` (UMIST s18, a real head: turning
     toward one profile is ``turn-left`` unmirrored; the mirrored series ``turn-right``), at
     FPS from the moment the page opens the camera: facing it while the page counts down
-    (2.5 s) and records its first second, each movement out and back in 1.6 s, then facing the
-    camera again. (The page films 5.9 s for two movements: the movements fall inside that
+    (2.5 s) and records its screen colours (3.2 s) and one second more, each movement out
+    and back in 1.6 s, then facing the camera again. (The page films 9.1 s for two
+    movements: the movements fall inside that
     window even if the camera starts up to a second late.) Every frame has its own sensor
     noise, as a camera's frames do."""
-    plan = [(7, False)] * round(3.4 * FPS)
+    plan = [(7, False)] * round(6.6 * FPS)
     for movement in movements:
         assert movement in ORDER, f"UMIST cannot show {movement}"
         plan += [(index, movement == "turn-right") for index in TURN for _ in range(3)]
@@ -292,6 +344,7 @@ def test_kiosk_live_check_with_a_real_head_turning(playwright: sync_api.Playwrig
     write_y4m_frames([np.full((360, 480, 3), 128, np.uint8)], camera, size=CAMERA_SIZE)
     browser = launch(playwright, camera)
     page = browser.new_page(viewport={"width": 1000, "height": 1100})
+    page.add_init_script(SCREEN_LIGHT)
     log_in(page, url, service.secrets["operator"], "/kiosk")
     agree_to_both(page, "resident-18", "Chen Jie")
     assert page.locator("input[type=file]").count() == 0  # no photo instead of the check
@@ -332,9 +385,11 @@ def test_kiosk_live_check_with_a_real_head_turning(playwright: sync_api.Playwrig
     assert passed.detail["terminal"] == operator.id
     assert passed.detail["challenge_id"] == asked["challenge_id"]
     # the live frame was enrolled: a new live answer of the same head is identified
-    challenge = fg.liveness.configure().detector.challenges.issue("gate", movements=ORDER)
+    store = answerable_store()
+    fg.liveness.configure().detector.challenges = store
+    challenge = store.issue("gate", movements=ORDER)
     found = fg.identify(b"", PURPOSE, liveness=LivenessAnswer(
-        challenge.id, tuple(umist_answer(root, ORDER, seed=77)), "gate"))
+        challenge.id, tuple(umist_answer(root, challenge, seed=77)), "gate"))
     assert (found.decision, found.external_id) == ("match", "resident-18")
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from faceguard import Faceguard
 from faceguard.service.app import api_routes
-from liveness.test_liveness_support import require_liveness, umist_answer
+from liveness.test_liveness_support import answerable_store, require_liveness, umist_answer
 from test_service_support import ROLES, Service, good_faces, make_service, wire_frames
 
 ADM, OPR, TRM, AUD = "admin", "operator", "terminal", "auditor"
@@ -90,9 +90,11 @@ def live_enrollment(world: World, role: str | None) -> Request:
     person = world.new_person()
     kiosk = next(k for k in world.service.app.state.service.keys.list_keys()
                  if k.role == OPR)
-    challenges = world.fg.liveness.configure().detector.challenges
+    # a store of its own: answers take their time on its clock (answerable_store)
+    challenges = answerable_store()
+    world.fg.liveness.configure().detector.challenges = challenges
     challenge = challenges.issue(kiosk.id, subject=person, movements=("turn-left", "turn-right"))
-    frames = umist_answer(root, challenge.movements, seed=700 + next(world.counter))
+    frames = umist_answer(root, challenge, seed=700 + next(world.counter))
     return "/kiosk/enroll.json", {"json": {
         "external_id": person, "purposes": [PURPOSE],
         "liveness": {"challenge_id": challenge.id, "frames": wire_frames(frames)}}}

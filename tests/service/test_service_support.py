@@ -67,10 +67,14 @@ def make_service(fg: Faceguard, settings: ServiceSettings | None = None,
 
 def live_faceguard(folder: Path, engine: DlibEngine) -> Faceguard:
     """A fresh, approved data directory in ``folder`` whose deployment requires liveness,
-    opened, with the notices of both purposes published."""
+    opened, with the notices of both purposes published; its challenges ask for head turns
+    (which UMIST shows) on a clock that lets answers take their time (``answerable_store``)."""
+    from liveness.test_liveness_support import answerable_store
+
     Faceguard.init(folder)
     go_live(folder, LIVE_DEPLOYMENT, engine)
     fg = Faceguard.open(folder, engine=engine)
+    fg.liveness.configure().detector.challenges = answerable_store()
     fg.consent.publish_notice("access-control")
     fg.consent.publish_notice("attendance")
     return fg

@@ -100,13 +100,24 @@ class Liveness(Part):
         """A new challenge for ``terminal`` (``Challenge.to_wire()`` is what it receives).
 
         ``subject`` (an external ID) binds the challenge to one person. Refused with
-        ``PolicyError`` (R26) while the terminal or the person is locked out.
+        ``PolicyError`` (R26) while the terminal or the person is locked out, or when they
+        have used up their budget of challenges (``LockoutPolicy.max_issued_*``); every
+        challenge issued is recorded (``liveness.issued``), and one that expires unanswered
+        is recorded (``liveness.expired``) and counts as a failed attempt.
         """
         state = self._current()
+        self._expire_unanswered(state, actor)
         lock = state.lockout.active(subject=subject, terminal=terminal)
         if lock is not None:
             self._refuse_locked(lock, actor, subject, terminal, None)
-        return state.detector.issue_challenge(terminal, subject=subject)
+        spent = state.lockout.charge_issue(subject=subject, terminal=terminal)
+        if spent is not None:
+            self._refuse_locked(spent, actor, subject, terminal, None, budget=True)
+        challenge = state.detector.issue_challenge(terminal, subject=subject)
+        self._record(actor, subject, Op.LIVENESS_ISSUED, "issued", {
+            "terminal": terminal, "challenge_id": challenge.id,
+            "expires_at": iso(challenge.expires_at)})
+        return challenge
 
     def check(
         self,
@@ -124,6 +135,7 @@ class Liveness(Part):
         lockout of the subject and the terminal; raises ``PolicyError`` (R26) while locked.
         """
         state = self._current()
+        self._expire_unanswered(state, actor)
         lock = state.lockout.active(subject=subject, terminal=terminal)
         if lock is not None:
             self._refuse_locked(lock, actor, subject, terminal, challenge_id)
@@ -209,6 +221,14 @@ class Liveness(Part):
             passed.purposes.add(purpose)
             return passed.frame
 
+    def _expire_unanswered(self, state: LivenessState, actor: str) -> None:
+        """Record each challenge that expired unanswered, and count it as a failure."""
+        for challenge in state.detector.challenges.take_expired():
+            self._record(actor, challenge.subject, Op.LIVENESS_EXPIRED, "expired", {
+                "terminal": challenge.terminal, "challenge_id": challenge.id,
+                "expired_at": iso(challenge.expires_at)})
+            self._count_failure(state, actor, challenge.subject, challenge.terminal)
+
     def _count_failure(self, state: LivenessState, actor: str, subject: str | None,
                        terminal: str) -> None:
         for lock in state.lockout.record_failure(subject=subject, terminal=terminal):
@@ -218,15 +238,17 @@ class Liveness(Part):
             })
 
     def _refuse_locked(self, lock: Lock, actor: str, subject: str | None, terminal: str,
-                       challenge_id: str | None) -> None:
+                       challenge_id: str | None, *, budget: bool = False) -> None:
+        code = f"liveness.{'challenges_spent' if budget else 'locked'}_{lock.kind}"
         self._record(actor, subject, Op.LIVENESS_REFUSED, "locked", {
             "locked": lock.kind, "terminal": terminal, "until": iso(lock.until),
-            "challenge_id": challenge_id,
+            "challenge_id": challenge_id, "code": code,
         })
-        message = (f"liveness locked for this {lock.kind} after {lock.failures} failed "
+        message = (f"{lock.failures} challenges issued to this {lock.kind} recently; no new "
+                   f"one until {iso(lock.until)}" if budget else
+                   f"liveness locked for this {lock.kind} after {lock.failures} failed "
                    f"attempts, until {iso(lock.until)}")
-        raise LivenessError(message, decision="locked",
-                            reasons=((f"liveness.locked_{lock.kind}", message),))
+        raise LivenessError(message, decision="locked", reasons=((code, message),))
 
     def _record(self, actor: str, subject: str | None, operation: str, outcome: str,
                 detail: dict[str, Any]) -> None:

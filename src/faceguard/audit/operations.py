@@ -44,6 +44,8 @@ class Op(StrEnum):
     LIVENESS_ATTACK = ("liveness.attack", ("R26",), "a presentation attack detected")
     LIVENESS_LOCKOUT = ("liveness.lockout", ("R26",), "a lockout after repeated failures")
     LIVENESS_REFUSED = ("liveness.refused", ("R26",), "an attempt refused while locked out")
+    LIVENESS_ISSUED = ("liveness.issued", ("R26",), "a liveness challenge issued")
+    LIVENESS_EXPIRED = ("liveness.expired", ("R26",), "a challenge expired unanswered (a failure)")
     # ---- consent ----------------------------------------------------------------------
     NOTICE_PUBLISHED = ("notice.published", ("R2",), "a new version of a purpose's notice")
     CONSENT_GRANTED = ("consent.granted", ("R3", "R5"), "a separate consent recorded")

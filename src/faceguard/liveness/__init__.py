@@ -14,9 +14,11 @@ from faceguard.liveness.challenge import (
     MOVEMENTS,
     Challenge,
     ChallengePolicy,
+    Challenges,
     ChallengeStore,
     SeenFrames,
 )
+from faceguard.liveness.colour import PALETTE, ColourPolicy
 from faceguard.liveness.consistency import ConsistencyPolicy
 from faceguard.liveness.detector import FRAME_LIMITS, PadConfig, PresentationAttackDetector
 from faceguard.liveness.lockout import Lock, Lockout, LockoutPolicy
@@ -37,8 +39,11 @@ __all__ = [
     "MOVEMENTS",
     "RULE",
     "Challenge",
+    "PALETTE",
     "ChallengePolicy",
     "ChallengeStore",
+    "Challenges",
+    "ColourPolicy",
     "CheckResult",
     "ConsistencyPolicy",
     "Frame",

@@ -1,4 +1,4 @@
-"""Challenges: single-use nonces asking for a random sequence of head movements.
+"""Challenges: single-use nonces asking for random screen colours and head movements.
 
 The server issues a :class:`Challenge` to a terminal; the terminal shows the movements, films
 the person and sends the frames back with the challenge ID before it expires. The
@@ -9,8 +9,13 @@ captured for one challenge cannot be sent again for another.
 
 Movements are named from the person's point of view: ``turn-left`` is the person turning the
 head to *their* left (their nose moves toward the right side of an unmirrored camera image).
-The store lives in memory: with several worker processes, route a terminal's challenge and
-its answer to the same worker (or share the store).
+Each challenge also carries a random sequence of screen colours (:mod:`.colour`): the kiosk
+shows them while the person faces the camera, and their reflection on the face is judged.
+
+:class:`Challenges` is what the detector and the facade need from a store: issue, consume,
+and hand back the challenges that expired unanswered (each counts as a failed attempt).
+:class:`ChallengeStore` keeps them in memory: with several worker processes, route a
+terminal's challenge and its answer to the same worker (or give every worker a shared store).
 """
 
 from __future__ import annotations
@@ -19,12 +24,13 @@ import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from random import Random
-from typing import Any
+from typing import Any, Protocol
 
 from faceguard.errors import ConfigError
+from faceguard.liveness.colour import PALETTE, ColourPolicy, random_colours
 from faceguard.liveness.types import RULE, CheckResult
 from faceguard.timeutil import iso, utc_now
 
@@ -57,6 +63,11 @@ class Challenge:
     min_frames: int
     max_frames: int
     subject: str | None = None
+    #: Screen colours to show (names of ``colour.PALETTE``), each for ``colour_ms``, the
+    #: first ``colour_start_ms`` after the first frame.
+    colours: tuple[str, ...] = ()
+    colour_ms: int = 0
+    colour_start_ms: int = 0
 
     def to_wire(self) -> dict[str, Any]:
         """What the terminal receives (JSON-ready)."""
@@ -71,6 +82,9 @@ class Challenge:
             "min_frames": self.min_frames,
             "max_frames": self.max_frames,
             "frame_format": "image/jpeg",
+            "colours": [{"name": c, "rgb": "#" + bytes(PALETTE[c]).hex()} for c in self.colours],
+            "colour_ms": self.colour_ms,
+            "colour_start_ms": self.colour_start_ms,
             "rule": RULE,
         }
 
@@ -80,24 +94,50 @@ class ChallengePolicy:
     """How challenges are made. Defaults suit a kiosk filming at 10 to 15 frames per second."""
 
     min_movements: int = 2
+    #: The movements challenges ask for (e.g. turns only where nods are read poorly).
+    movements: tuple[str, ...] = MOVEMENTS
     max_movements: int = 3
-    ttl: timedelta = timedelta(seconds=12)
-    max_capture_ms: int = 9000
+    ttl: timedelta = timedelta(seconds=15)
+    max_capture_ms: int = 11000
     min_frames: int = 8
     max_frames: int = 60
     #: How long consumed nonces and seen frame hashes are remembered.
     memory: timedelta = timedelta(hours=1)
     #: Outstanding challenges kept at most (the oldest are dropped first).
     max_outstanding: int = 10_000
+    colour: ColourPolicy = field(default_factory=ColourPolicy)
 
 
-def random_movements(rng: Random, count: int) -> tuple[str, ...]:
-    """``count`` movements, never the same one twice in a row."""
+def random_movements(rng: Random, count: int,
+                     allowed: tuple[str, ...] = MOVEMENTS) -> tuple[str, ...]:
+    """``count`` movements of ``allowed``, never the same one twice in a row."""
     chosen: list[str] = []
     for _ in range(count):
-        options = [m for m in MOVEMENTS if not chosen or m != chosen[-1]]
+        options = [m for m in allowed if not chosen or m != chosen[-1]]
         chosen.append(rng.choice(options))
     return tuple(chosen)
+
+
+class Challenges(Protocol):
+    """What the detector and the facade need from a challenge store (in memory here; in the
+    database when several workers share it)."""
+
+    policy: ChallengePolicy
+
+    def now(self) -> datetime: ...
+
+    def issue(
+        self, terminal: str, *, subject: str | None = None,
+        movements: tuple[str, ...] | None = None, colours: tuple[str, ...] | None = None,
+    ) -> Challenge: ...
+
+    def consume(
+        self, challenge_id: str, *, terminal: str | None = None, subject: str | None = None,
+    ) -> tuple[Challenge | None, CheckResult]: ...
+
+    def take_expired(self) -> list[Challenge]:
+        """The challenges that expired unanswered since the last call, each handed out once."""
+        ...
 
 
 class ChallengeStore:
@@ -120,30 +160,38 @@ class ChallengeStore:
         self._lock = threading.Lock()
         self._open: OrderedDict[str, Challenge] = OrderedDict()
         self._used: OrderedDict[str, datetime] = OrderedDict()
+        self._expired: OrderedDict[str, datetime] = OrderedDict()
 
     def now(self) -> datetime:
         return self._clock()
 
     def issue(
         self, terminal: str, *, subject: str | None = None,
-        movements: tuple[str, ...] | None = None,
+        movements: tuple[str, ...] | None = None, colours: tuple[str, ...] | None = None,
     ) -> Challenge:
         """A new challenge for ``terminal`` (optionally bound to ``subject``).
 
-        ``movements`` fixes the sequence (tests, demonstrations); by default it is random.
+        ``movements`` and ``colours`` fix the sequences (tests, demonstrations); by default
+        they are random.
         """
         policy = self.policy
         if movements is None:
             count = self._rng.randint(policy.min_movements, policy.max_movements)
-            movements = random_movements(self._rng, count)
+            movements = random_movements(self._rng, count, policy.movements)
         unknown = [m for m in movements if m not in MOVEMENTS]
         if unknown or not movements:
             raise ConfigError(f"unknown movements {unknown}; choose from {list(MOVEMENTS)}")
+        if colours is None:
+            colours = random_colours(self._rng, policy.colour.count)
+        if any(c not in PALETTE for c in colours):
+            raise ConfigError(f"unknown colours {list(colours)}; choose from {list(PALETTE)}")
         now = self._clock()
         challenge = Challenge(
             id=secrets.token_urlsafe(16), terminal=terminal, movements=tuple(movements),
             issued_at=now, expires_at=now + policy.ttl, max_capture_ms=policy.max_capture_ms,
             min_frames=policy.min_frames, max_frames=policy.max_frames, subject=subject,
+            colours=tuple(colours), colour_ms=policy.colour.colour_ms if colours else 0,
+            colour_start_ms=policy.colour.start_ms if colours else 0,
         )
         with self._lock:
             self._forget(now)
@@ -170,6 +218,10 @@ class ChallengeStore:
                     return None, CheckResult.failed(
                         "challenge", "attack", "challenge.replayed",
                         "this challenge was already answered; a nonce is valid once")
+                if challenge_id in self._expired:
+                    return None, CheckResult.failed(
+                        "challenge", "retry", "challenge.expired",
+                        "the challenge expired before it was answered (too slow)")
                 return None, CheckResult.failed(
                     "challenge", "retry", "challenge.unknown",
                     "unknown or long-expired challenge; ask for a new one")
@@ -190,13 +242,23 @@ class ChallengeStore:
                 late_ms=late_ms)
         return challenge, CheckResult.passed("challenge")
 
+    def take_expired(self) -> list[Challenge]:
+        """The challenges that expired unanswered, taken out of the store (each once); a late
+        answer to one is then ``challenge.unknown``."""
+        now = self._clock()
+        with self._lock:
+            expired = [c for c in self._open.values() if c.expires_at < now]
+            for challenge in expired:
+                del self._open[challenge.id]
+                self._expired[challenge.id] = now
+            return expired
+
     def _forget(self, now: datetime) -> None:
-        """Drop consumed nonces older than the memory, and long-expired open challenges."""
+        """Drop consumed and expired nonces older than the memory."""
         horizon = now - self.policy.memory
-        while self._used and next(iter(self._used.values())) < horizon:
-            self._used.popitem(last=False)
-        while self._open and next(iter(self._open.values())).expires_at < horizon:
-            self._open.popitem(last=False)
+        for remembered in (self._used, self._expired):
+            while remembered and next(iter(remembered.values())) < horizon:
+                remembered.popitem(last=False)
 
 
 class SeenFrames:

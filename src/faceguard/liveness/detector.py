@@ -22,6 +22,7 @@ import copy
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
 
@@ -30,7 +31,8 @@ from faceguard.engine.imaging import resize as _resize
 from faceguard.engine.quality import measure_quality
 from faceguard.engine.types import Face, FaceEngine
 from faceguard.errors import FaceguardError
-from faceguard.liveness.challenge import Challenge, ChallengeStore, SeenFrames
+from faceguard.liveness.challenge import Challenge, Challenges, ChallengeStore, SeenFrames
+from faceguard.liveness.colour import check_colours, reflection
 from faceguard.liveness.consistency import ConsistencyPolicy, check_identity
 from faceguard.liveness.motion import (
     MotionPolicy,
@@ -66,6 +68,9 @@ class PadConfig:
     passive_frames: int = 3
     window: int = 10
     limits: ImageLimits = FRAME_LIMITS
+    #: How much longer than the server's time since issuing the capture may seem to last
+    #: (the terminal's clock may run a little fast).
+    clock_slack_ms: int = 500
     motion: MotionPolicy = field(default_factory=MotionPolicy)
     parallax: ParallaxConfig = field(default_factory=ParallaxConfig)
     consistency: ConsistencyPolicy = field(default_factory=ConsistencyPolicy)
@@ -108,6 +113,23 @@ def _spread(candidates: list[int], count: int, first: list[int]) -> list[int]:
     return sorted(set(chosen))
 
 
+def check_clock(challenge: Challenge, frames: Sequence[Frame], now: datetime,
+                slack_ms: int) -> CheckResult:
+    """The ``clock`` check: frames cannot have been captured before the challenge was issued.
+
+    The terminal's capture times are on its own clock; only their span is compared with the
+    server's: the time from issuing the challenge to receiving the answer must cover it."""
+    elapsed_ms = (now - challenge.issued_at).total_seconds() * 1000
+    span_ms = float(frames[-1].captured_at_ms - frames[0].captured_at_ms)
+    if span_ms > elapsed_ms + slack_ms:
+        return CheckResult.failed(
+            "clock", "attack", "frames.before_challenge",
+            f"the frames span {span_ms:.0f} ms, but the challenge was issued only "
+            f"{elapsed_ms:.0f} ms ago: they were captured before it", span_ms=span_ms,
+            elapsed_ms=elapsed_ms)
+    return CheckResult.passed("clock", elapsed_ms=elapsed_ms)
+
+
 class PresentationAttackDetector:
     """Judges presentations; see the module docstring. ``engine`` finds, aligns and embeds
     faces (the deployment's engine); ``challenges`` issues and consumes nonces."""
@@ -115,14 +137,14 @@ class PresentationAttackDetector:
     def __init__(
         self,
         engine: FaceEngine,
-        challenges: ChallengeStore | None = None,
+        challenges: Challenges | None = None,
         *,
         scorers: Sequence[PassiveScorer] | None = None,
         config: PadConfig | None = None,
         seen_frames: SeenFrames | None = None,
     ) -> None:
         self.engine = _without_slow_fallback(engine)
-        self.challenges = challenges or ChallengeStore()
+        self.challenges: Challenges = challenges or ChallengeStore()
         self.scorers = list(default_scorers() if scorers is None else scorers)
         self.config = config or PadConfig()
         self.seen_frames = seen_frames or SeenFrames(self.challenges.policy.memory)
@@ -169,6 +191,9 @@ class PresentationAttackDetector:
                               policy=self.config.motion)
         if timing.outcome != "pass":
             return done([nonce, timing])
+        clock = check_clock(challenge, frames, self.challenges.now(), self.config.clock_slack_ms)
+        if clock.outcome != "pass":
+            return done([nonce, timing, clock])
         rgbs = self._decode(frames)
         for index in range(1, len(rgbs)):
             if np.array_equal(rgbs[index], rgbs[index - 1]):
@@ -177,7 +202,9 @@ class PresentationAttackDetector:
                     f"frame {index + 1} shows exactly the same pixels as frame {index}")])
         seen = self._find_faces(rgbs, [f.captured_at_ms for f in frames])
         motion, observed = check_movements(seen.poses, challenge.movements, self.config.motion)
-        checks = [nonce, timing, motion]
+        colour = check_colours(challenge.colours, [f.captured_at_ms for f in frames],
+                               self._reflections(seen), self.challenges.policy.colour)
+        checks = [nonce, timing, clock, colour, motion]
         checks += self._evidence(seen, observed)
         return done(checks, self._best_frame(seen))
 
@@ -241,6 +268,18 @@ class PresentationAttackDetector:
         policy = self.config.motion
         return max(abs((pose.yaw or 0.0) - observed.base_yaw) / policy.turn_threshold,
                    abs((pose.pitch or 0.0) - observed.base_pitch) / policy.nod_threshold)
+
+    @staticmethod
+    def _reflections(seen: _Seen) -> list[np.ndarray | None]:
+        signals: list[np.ndarray | None] = []
+        for index, face in enumerate(seen.faces):
+            if face is None:
+                signals.append(None)
+                continue
+            scale = seen.scales[index]
+            box: Box = tuple(int(round(v / scale)) for v in face.box)  # type: ignore[assignment]
+            signals.append(reflection(seen.native[index], box))
+        return signals
 
     @staticmethod
     def _best_frame(seen: _Seen) -> int | None:

@@ -2,8 +2,12 @@
 
 Failures are counted per subject and per terminal in a sliding window; ``max_failures``
 within ``window`` locks that subject (everywhere) or that terminal (for everyone) for
-``lock_for``. A pass clears the subject's count (not the terminal's: one person passing must
-not reset an attacker's tries at that terminal). State lives in memory; with several worker
+``lock_for``. A challenge that expires unanswered is a failure too (the facade counts it), and
+issuing costs something: at most ``max_issued_subject`` challenges per person and
+``max_issued_terminal`` per terminal within ``window`` (:meth:`Lockout.charge_issue`), so a
+challenge cannot be re-rolled until it asks what a recording happens to show. A pass clears
+the subject's counts (not the terminal's: one person passing must not reset an attacker's
+tries at that terminal). State lives in memory; with several worker
 processes each counts on its own, so the effective limit is per worker.
 """
 
@@ -25,6 +29,9 @@ class LockoutPolicy:
     max_failures: int = 5
     window: timedelta = timedelta(minutes=15)
     lock_for: timedelta = timedelta(minutes=15)
+    #: Challenges issued within ``window`` at most, per person and per terminal.
+    max_issued_subject: int = 10
+    max_issued_terminal: int = 120
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,7 @@ class Lockout:
         self._lock = threading.Lock()
         self._failures: dict[tuple[str, str], deque[datetime]] = {}
         self._locked: dict[tuple[str, str], datetime] = {}
+        self._issued: dict[tuple[str, str], deque[datetime]] = {}
 
     def active(self, *, subject: str | None, terminal: str | None) -> Lock | None:
         """The lock in force for this subject or terminal, if any (the later-ending one)."""
@@ -85,12 +93,32 @@ class Lockout:
                     new.append(Lock(key[0], key[1], until, len(times)))
         return new
 
+    def charge_issue(self, *, subject: str | None, terminal: str | None) -> Lock | None:
+        """Count one challenge issued; returns the budget it would exceed (the challenge is
+        then refused and not counted), else ``None``."""
+        now = self._clock()
+        horizon = now - self.policy.window
+        limits = {"subject": self.policy.max_issued_subject,
+                  "terminal": self.policy.max_issued_terminal}
+        with self._lock:
+            keys = self._keys(subject, terminal)
+            for key in keys:
+                times = self._issued.setdefault(key, deque())
+                while times and times[0] < horizon:
+                    times.popleft()
+                if len(times) >= limits[key[0]]:
+                    return Lock(key[0], key[1], times[0] + self.policy.window, len(times))
+            for key in keys:
+                self._issued[key].append(now)
+        return None
+
     def record_success(self, *, subject: str | None) -> None:
-        """A pass clears the subject's failures."""
+        """A pass clears the subject's failures and challenges issued."""
         if subject is None:
             return
         with self._lock:
             self._failures.pop(("subject", subject), None)
+            self._issued.pop(("subject", subject), None)
 
     @staticmethod
     def _keys(subject: str | None, terminal: str | None) -> list[tuple[str, str]]:

@@ -76,6 +76,11 @@ LIVENESS_WORDS = {
     "face.too_small": "Your face was too small in the picture. Please come a little closer.",
     "frames.too_few": "The camera sent too few pictures. Please try again.",
     "frames.gap": "The camera stopped for a moment. Please try again.",
+    "colour.none": "We could not see the screen's colours on your face. Please come closer "
+                   "to the screen and look at it while it changes colour.",
+    "colour.unclear": "We could not see the screen's colours on your face clearly. Please "
+                      "look at the screen while it changes colour.",
+    "colour.not_seen": "Please keep your face in view while the screen changes colour.",
 }
 
 

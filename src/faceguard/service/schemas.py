@@ -310,10 +310,19 @@ class PublicKeyPublic(BaseModel):
     public_key: str
 
 
+class ChallengeColour(BaseModel):
+    """One screen colour of a challenge: its name and its CSS colour (``#rrggbb``)."""
+
+    name: Literal["red", "green", "blue", "yellow", "cyan", "magenta"]
+    rgb: str
+
+
 class ChallengePublic(BaseModel):
-    """A liveness challenge (R26): show the instructions one by one, film the person at 6 to
-    15 frames per second while they make the movements in order, and send the frames before
-    ``expires_at``, capturing for at most ``max_capture_ms``."""
+    """A liveness challenge (R26): film the person at 6 to 15 frames per second; from
+    ``colour_start_ms`` after the first frame, fill the screen with each of ``colours`` for
+    ``colour_ms`` while the person faces it; then show the instructions one by one while they
+    make the movements in order, and send the frames before ``expires_at``, capturing for at
+    most ``max_capture_ms``."""
 
     challenge_id: str
     movements: list[Literal["turn-left", "turn-right", "look-up", "look-down"]]
@@ -325,6 +334,9 @@ class ChallengePublic(BaseModel):
     min_frames: int
     max_frames: int
     frame_format: Literal["image/jpeg"]
+    colours: list[ChallengeColour]
+    colour_ms: int
+    colour_start_ms: int
     rule: Literal["R26"]
 
 

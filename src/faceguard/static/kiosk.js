@@ -4,7 +4,9 @@
 //   "image" file and the form is submitted; without this script (or a camera) the file
 //   input still works.
 // - "#live-form" (liveness required, R26): a challenge is fetched, its movements shown one
-//   by one with a countdown, the camera filmed (unmirrored JPEGs from a canvas, each with its
+//   by one with a countdown after its screen colours (the whole screen takes each colour of
+//   the challenge in turn, timed from the first frame, while the person looks at it), the
+//   camera filmed (unmirrored JPEGs from a canvas, each with its
 //   performance.now() time) and the frames sent with the challenge ID; the outcome is shown,
 //   with a new attempt (and a fresh challenge) where one can help.
 //
@@ -15,7 +17,7 @@
   var MAX_SIDE = 640;        // frames are scaled down to this width at most
   var JPEG_QUALITY = 0.85;
   var LEAD_MS = 2500;        // "get ready" countdown while the camera starts
-  var BASELINE_MS = 1000;    // facing the camera before the first movement
+  var BASELINE_MS = 1000;    // facing the camera before the first movement (after colours)
   var STEP_MS = 2200;        // per movement, out and back (shortened to fit the challenge)
   var TAIL_MS = 500;         // facing the camera again after the last movement
   var SEND_MARGIN_MS = 2000; // kept for sending the frames before the challenge expires
@@ -82,7 +84,7 @@
     var el = function (id) { return document.getElementById(id); };
     var video = el("camera"), status = el("camera-status"), prompt = el("live-prompt");
     var steps = el("live-instructions"), start = el("live-start"), retry = el("live-retry");
-    var outcome = el("live-outcome");
+    var outcome = el("live-outcome"), flash = el("live-flash");
     var externalId = form.elements.namedItem("external_id").value;
     var purposes = Array.prototype.map.call(
       form.querySelectorAll("input[name=purpose]"), function (i) { return i.value; });
@@ -122,15 +124,48 @@
       });
     }
 
+    // The screen colours: facing the camera, from the first frame (the server times them so).
+    function colourPhase(challenge) {
+      var colours = challenge.colours || [];
+      return colours.length ? challenge.colour_start_ms + colours.length * challenge.colour_ms +
+        200 : 0;
+    }
+
+    // Show each colour of the challenge at its time after firstAt (a performance.now() time).
+    function showColours(challenge, firstAt) {
+      var timers = [];
+      var colours = challenge.colours || [];
+      function paint(colour) {
+        flash.hidden = !colour;
+        flash.style.background = colour ? colour.rgb : "";
+        document.body.dataset.flash = colour ? colour.name : "";
+      }
+      colours.forEach(function (colour, i) {
+        var at = firstAt + challenge.colour_start_ms + i * challenge.colour_ms;
+        timers.push(setTimeout(function () { paint(colour); },
+                               Math.max(0, at - performance.now())));
+      });
+      var end = firstAt + challenge.colour_start_ms + colours.length * challenge.colour_ms;
+      timers.push(setTimeout(function () { paint(null); }, Math.max(0, end - performance.now())));
+      return function () { timers.forEach(clearTimeout); paint(null); };
+    }
+
     // How long to film and how often, within the challenge's limits.
     function planFor(challenge, startedAt, receivedAt) {
       var count = challenge.movements.length;
+      var baseline = colourPhase(challenge) + BASELINE_MS;
       var left = challenge.expires_in_ms - (startedAt - receivedAt) - SEND_MARGIN_MS;
       var budget = Math.min(challenge.max_capture_ms - 300, left);
-      var step = Math.min(STEP_MS, (budget - BASELINE_MS - TAIL_MS) / count);
-      var total = BASELINE_MS + step * count + TAIL_MS;
-      var interval = Math.max(1000 / MAX_FPS, total / (challenge.max_frames - 4));
-      return { step: step, total: total, interval: interval, maxFrames: challenge.max_frames };
+      var step = Math.min(STEP_MS, (budget - baseline - TAIL_MS) / count);
+      var total = baseline + step * count + TAIL_MS;
+      // faster while the colours are shown (every colour needs frames of its own), then the
+      // frames left spread over the movements
+      var colours = colourPhase(challenge);
+      var fast = colours ? Math.max(1000 / MAX_FPS, challenge.colour_ms / 2.5) : 0;
+      var left = challenge.max_frames - 4 - (colours ? Math.ceil(colours / fast) : 0);
+      var interval = Math.max(1000 / MAX_FPS, (total - colours) / Math.max(left, 8));
+      return { step: step, total: total, interval: interval, maxFrames: challenge.max_frames,
+               baseline: baseline, colours: colours, fast: fast };
     }
 
     function snapshot(canvas, context) {
@@ -150,34 +185,41 @@
       var begin = performance.now();
       var until = begin + plan.total;
       var last = -Infinity;
+      var stopColours = function () {};
       return new Promise(function (resolve) {
         var finished = false;
         function finish() {
-          if (!finished) { finished = true; clearInterval(clock); resolve(frames); }
+          if (!finished) {
+            finished = true; clearInterval(clock); stopColours(); resolve(frames);
+          }
         }
         function grab() {
           var now = performance.now();
           if (now >= until) { finish(); return; }
-          if (now - last >= plan.interval - 8 && frames.length < plan.maxFrames) {
+          var every = now - begin < plan.colours ? plan.fast : plan.interval;
+          if (now - last >= every - 8 && frames.length < plan.maxFrames) {
             last = now;
+            if (!frames.length) { stopColours = showColours(challenge, now); }
             frames.push({ t_ms: Math.round(now), jpeg: snapshot(canvas, context) });
           }
         }
         // the prompt: face the camera, then each movement with its countdown
         var clock = setInterval(function () {
           var elapsed = performance.now() - begin;
-          if (elapsed < BASELINE_MS) {
+          if (elapsed < plan.baseline) {
             markStep(-1);
-            prompt.textContent = "Look straight at the camera";
+            prompt.textContent = elapsed < colourPhase(challenge)
+              ? "Look straight at the screen while it changes colour"
+              : "Look straight at the camera";
             return;
           }
-          var index = Math.floor((elapsed - BASELINE_MS) / plan.step);
+          var index = Math.floor((elapsed - plan.baseline) / plan.step);
           if (index >= challenge.instructions.length) {
             markStep(challenge.instructions.length);
             prompt.textContent = "Look straight at the camera";
             return;
           }
-          var remaining = plan.step - (elapsed - BASELINE_MS - index * plan.step);
+          var remaining = plan.step - (elapsed - plan.baseline - index * plan.step);
           markStep(index);
           prompt.textContent = challenge.instructions[index] + " " +
             Math.max(1, Math.ceil(remaining / 1000));
