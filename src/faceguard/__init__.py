@@ -56,7 +56,7 @@ from faceguard.errors import (
 from faceguard.liveness.challenge import Challenge
 from faceguard.liveness.detector import PresentationAttackDetector
 from faceguard.liveness.evaluation import PadReport, PadSample
-from faceguard.liveness.lockout import Lockout
+from faceguard.liveness.lockout import Lockout, Lockouts
 from faceguard.liveness.types import Frame, LivenessAnswer, PadDecision
 from faceguard.operating_points import OPERATING_POINT_NAMES
 from faceguard.policy.check import CheckResult, DeploymentFacts
@@ -147,6 +147,7 @@ __all__ = [
     "LivenessError",
     "LivenessState",
     "Lockout",
+    "Lockouts",
     "ManifestRow",
     "MasterKeyMissing",
     "NoFaceFound",

@@ -18,8 +18,8 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from faceguard.api.core import Core, Part
@@ -28,10 +28,16 @@ from faceguard.errors import ConfigError, FaceguardError, LivenessError
 from faceguard.liveness.challenge import Challenge
 from faceguard.liveness.consistency import ConsistencyPolicy
 from faceguard.liveness.detector import PadConfig, PresentationAttackDetector
-from faceguard.liveness.lockout import Lock, Lockout
+from faceguard.liveness.lockout import Lock, Lockouts
+from faceguard.liveness.shared import (
+    SharedChallenges,
+    SharedFrames,
+    SharedLockout,
+    SharedPassed,
+)
 from faceguard.liveness.types import RULE, Frame, LivenessAnswer, PadDecision
 from faceguard.policy import pack_numbers
-from faceguard.timeutil import iso, utc_now
+from faceguard.timeutil import iso
 
 _STATE_LOCK = threading.Lock()
 
@@ -40,23 +46,12 @@ REUSE_WINDOW = timedelta(minutes=1)
 
 
 @dataclass
-class _Passed:
-    """A passed answer: what identifies it, the frame it gave, the purposes it enrolled."""
-
-    fingerprint: str
-    frame: bytes
-    until: datetime
-    purposes: set[str]
-
-
-@dataclass
 class LivenessState:
     """The detector (with its challenge store) and the lockout of one facade."""
 
     detector: PresentationAttackDetector
-    lockout: Lockout
-    passed: dict[str, _Passed] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    lockout: Lockouts
+    passed: SharedPassed
 
 
 class Liveness(Part):
@@ -68,15 +63,17 @@ class Liveness(Part):
 
     def configure(
         self, *, detector: PresentationAttackDetector | None = None,
-        lockout: Lockout | None = None,
+        lockout: Lockouts | None = None,
     ) -> LivenessState:
         """Replace the detector (e.g. with an ``OnnxPadScorer``, other policies or a test
         clock) and/or the lockout. Without arguments, build the defaults now."""
         with _STATE_LOCK:
             current = self._state
+            records = self._core.store.records
             state = LivenessState(
                 detector or (current.detector if current else self._default_detector()),
-                lockout or (current.lockout if current else Lockout()),
+                lockout or (current.lockout if current else SharedLockout(records)),
+                current.passed if current else SharedPassed(records, REUSE_WINDOW),
             )
             self._state = state
         return state
@@ -91,7 +88,13 @@ class Liveness(Part):
         except ConfigError:
             threshold = ConsistencyPolicy().max_distance
         config = PadConfig(consistency=ConsistencyPolicy(max_distance=threshold))
-        return PresentationAttackDetector(self._core.engine, config=config)
+        # Challenges and frames received live in the record store: a challenge issued by one
+        # worker is answered on another, and a replay is refused on every one.
+        records = self._core.store.records
+        challenges = SharedChallenges(records)
+        return PresentationAttackDetector(
+            self._core.engine, challenges, config=config,
+            seen_frames=SharedFrames(records, challenges.policy.memory.total_seconds()))
 
     # ---- operations ---------------------------------------------------------------------
 
@@ -187,39 +190,22 @@ class Liveness(Part):
         state = self._current()
         fingerprint = _fingerprint(answer, subject)
         if enrolling is not None:
-            reused = self._reuse(state, answer.challenge_id, fingerprint, enrolling)
-            if reused is not None:
-                return reused
+            reused = state.passed.reuse(answer.challenge_id, fingerprint, enrolling)
+            if reused is not None and 0 <= reused < len(answer.frames):
+                frame: bytes = answer.frames[reused].data
+                return frame
         decision = self.check(answer.challenge_id, answer.frames, subject=subject,
                                        terminal=answer.terminal, actor=actor)
         if not decision.live or decision.best_frame is None:
             raise LivenessError(f"the liveness check did not pass ({decision.decision}: "
                                 f"{', '.join(decision.codes)})", decision=decision.decision,
                                 reasons=tuple((r.code, r.message) for r in decision.reasons))
-        frame = answer.frames[decision.best_frame].data
         if enrolling is not None:
-            with state.lock:
-                state.passed[answer.challenge_id] = _Passed(
-                    fingerprint, frame, utc_now() + REUSE_WINDOW, {enrolling})
-        return frame
+            state.passed.remember(answer.challenge_id, fingerprint, decision.best_frame,
+                                  enrolling)
+        return answer.frames[decision.best_frame].data
 
     # ---- helpers ------------------------------------------------------------------------
-
-    @staticmethod
-    def _reuse(state: LivenessState, challenge_id: str, fingerprint: str,
-               purpose: str) -> bytes | None:
-        """The frame of a passed answer identical to this one, for a purpose it has not
-        enrolled yet; ``None`` otherwise (the answer is then checked, and a replay fails)."""
-        now = utc_now()
-        with state.lock:
-            for key in [k for k, v in state.passed.items() if v.until <= now]:
-                del state.passed[key]
-            passed = state.passed.get(challenge_id)
-            if (passed is None or passed.fingerprint != fingerprint
-                    or purpose in passed.purposes):
-                return None
-            passed.purposes.add(purpose)
-            return passed.frame
 
     def _expire_unanswered(self, state: LivenessState, actor: str) -> None:
         """Record each challenge that expired unanswered, and count it as a failure."""

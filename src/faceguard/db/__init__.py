@@ -237,6 +237,54 @@ auth_locks = sa.Table(
     sa.Column("until", sa.Float, nullable=False),
 )
 
+#: Liveness state every worker shares (``liveness.shared``, R26): issued challenges (each
+#: answerable once), hashes of frames received, the lockout's counts and locks, and answers
+#: that passed (by fingerprint and frame number: never the frame itself, R9).
+liveness_challenges = sa.Table(
+    "liveness_challenges",
+    record_metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("terminal", sa.String(200), nullable=False),
+    sa.Column("expires_at", sa.String(32), nullable=False),
+    sa.Column("state", sa.String(8), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Index("ix_liveness_challenges_state", "state", "expires_at"),
+)
+liveness_frames = sa.Table(
+    "liveness_frames",
+    record_metadata,
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("seen_at", sa.String(32), nullable=False),
+    sa.Index("ix_liveness_frames_seen", "seen_at"),
+)
+liveness_counts = sa.Table(
+    "liveness_counts",
+    record_metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(8), nullable=False),
+    sa.Column("scope", sa.String(8), nullable=False),
+    sa.Column("key", sa.String(200), nullable=False),
+    sa.Column("at", sa.String(32), nullable=False),
+    sa.Index("ix_liveness_counts_key", "scope", "key"),
+)
+liveness_locks = sa.Table(
+    "liveness_locks",
+    record_metadata,
+    sa.Column("scope", sa.String(8), primary_key=True),
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("until", sa.String(32), nullable=False),
+    sa.Column("failures", sa.Integer, nullable=False),
+)
+liveness_passed = sa.Table(
+    "liveness_passed",
+    record_metadata,
+    sa.Column("challenge_id", sa.String(32), primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("best_frame", sa.Integer, nullable=False),
+    sa.Column("until", sa.String(32), nullable=False),
+    sa.Column("purposes", sa.Text, nullable=False),
+)
+
 subject_keys = sa.Table(
     "subject_keys",
     key_metadata,

@@ -118,6 +118,65 @@ def random_movements(rng: Random, count: int,
     return tuple(chosen)
 
 
+def make_challenge(policy: ChallengePolicy, rng: Random, now: datetime, terminal: str, *,
+                   subject: str | None = None, movements: tuple[str, ...] | None = None,
+                   colours: tuple[str, ...] | None = None) -> Challenge:
+    """A new challenge for ``terminal`` issued at ``now`` (optionally bound to ``subject``);
+    every challenge store makes its challenges here. ``movements`` and ``colours`` fix the
+    sequences (tests, demonstrations); by default they are random."""
+    if movements is None:
+        count = rng.randint(policy.min_movements, policy.max_movements)
+        movements = random_movements(rng, count, policy.movements)
+    unknown = [m for m in movements if m not in MOVEMENTS]
+    if unknown or not movements:
+        raise ConfigError(f"unknown movements {unknown}; choose from {list(MOVEMENTS)}")
+    if colours is None:
+        colours = random_colours(rng, policy.colour.count)
+    if any(c not in PALETTE for c in colours):
+        raise ConfigError(f"unknown colours {list(colours)}; choose from {list(PALETTE)}")
+    return Challenge(
+        id=secrets.token_urlsafe(16), terminal=terminal, movements=tuple(movements),
+        issued_at=now, expires_at=now + policy.ttl, max_capture_ms=policy.max_capture_ms,
+        min_frames=policy.min_frames, max_frames=policy.max_frames, subject=subject,
+        colours=tuple(colours), colour_ms=policy.colour.colour_ms if colours else 0,
+        colour_start_ms=policy.colour.start_ms if colours else 0,
+    )
+
+
+def refuse_settled(state: str | None) -> CheckResult:
+    """The ``challenge`` check of an answer to a challenge no longer open: ``used`` (a
+    replayed nonce: an attack), ``expired`` (too slow), or unknown (``None``)."""
+    if state == "used":
+        return CheckResult.failed("challenge", "attack", "challenge.replayed",
+                                  "this challenge was already answered; a nonce is valid once")
+    if state == "expired":
+        return CheckResult.failed("challenge", "retry", "challenge.expired",
+                                  "the challenge expired before it was answered (too slow)")
+    return CheckResult.failed("challenge", "retry", "challenge.unknown",
+                              "unknown or long-expired challenge; ask for a new one")
+
+
+def judge_answer(challenge: Challenge, now: datetime, *, terminal: str | None,
+                 subject: str | None) -> tuple[Challenge, CheckResult]:
+    """The ``challenge`` check of an answer to ``challenge``, consumed at ``now``: an attack
+    for another terminal or person, a retry when it came after the expiry."""
+    if terminal is not None and terminal != challenge.terminal:
+        return challenge, CheckResult.failed(
+            "challenge", "attack", "challenge.wrong_terminal",
+            "the challenge was issued to another terminal")
+    if challenge.subject is not None and subject != challenge.subject:
+        return challenge, CheckResult.failed(
+            "challenge", "attack", "challenge.wrong_subject",
+            "the challenge was issued for another person")
+    late_ms = (now - challenge.expires_at).total_seconds() * 1000
+    if late_ms > 0:
+        return challenge, CheckResult.failed(
+            "challenge", "retry", "challenge.expired",
+            f"the answer arrived {late_ms:.0f} ms after the challenge expired (too slow)",
+            late_ms=late_ms)
+    return challenge, CheckResult.passed("challenge")
+
+
 class Challenges(Protocol):
     """What the detector and the facade need from a challenge store (in memory here; in the
     database when several workers share it)."""
@@ -174,25 +233,10 @@ class ChallengeStore:
         ``movements`` and ``colours`` fix the sequences (tests, demonstrations); by default
         they are random.
         """
-        policy = self.policy
-        if movements is None:
-            count = self._rng.randint(policy.min_movements, policy.max_movements)
-            movements = random_movements(self._rng, count, policy.movements)
-        unknown = [m for m in movements if m not in MOVEMENTS]
-        if unknown or not movements:
-            raise ConfigError(f"unknown movements {unknown}; choose from {list(MOVEMENTS)}")
-        if colours is None:
-            colours = random_colours(self._rng, policy.colour.count)
-        if any(c not in PALETTE for c in colours):
-            raise ConfigError(f"unknown colours {list(colours)}; choose from {list(PALETTE)}")
         now = self._clock()
-        challenge = Challenge(
-            id=secrets.token_urlsafe(16), terminal=terminal, movements=tuple(movements),
-            issued_at=now, expires_at=now + policy.ttl, max_capture_ms=policy.max_capture_ms,
-            min_frames=policy.min_frames, max_frames=policy.max_frames, subject=subject,
-            colours=tuple(colours), colour_ms=policy.colour.colour_ms if colours else 0,
-            colour_start_ms=policy.colour.start_ms if colours else 0,
-        )
+        challenge = make_challenge(self.policy, self._rng, now, terminal, subject=subject,
+                                   movements=movements, colours=colours)
+        policy = self.policy
         with self._lock:
             self._forget(now)
             self._open[challenge.id] = challenge
@@ -214,33 +258,11 @@ class ChallengeStore:
             self._forget(now)
             challenge = self._open.pop(challenge_id, None)
             if challenge is None:
-                if challenge_id in self._used:
-                    return None, CheckResult.failed(
-                        "challenge", "attack", "challenge.replayed",
-                        "this challenge was already answered; a nonce is valid once")
-                if challenge_id in self._expired:
-                    return None, CheckResult.failed(
-                        "challenge", "retry", "challenge.expired",
-                        "the challenge expired before it was answered (too slow)")
-                return None, CheckResult.failed(
-                    "challenge", "retry", "challenge.unknown",
-                    "unknown or long-expired challenge; ask for a new one")
+                state = ("used" if challenge_id in self._used
+                         else "expired" if challenge_id in self._expired else None)
+                return None, refuse_settled(state)
             self._used[challenge_id] = now
-        if terminal is not None and terminal != challenge.terminal:
-            return challenge, CheckResult.failed(
-                "challenge", "attack", "challenge.wrong_terminal",
-                "the challenge was issued to another terminal")
-        if challenge.subject is not None and subject != challenge.subject:
-            return challenge, CheckResult.failed(
-                "challenge", "attack", "challenge.wrong_subject",
-                "the challenge was issued for another person")
-        late_ms = (now - challenge.expires_at).total_seconds() * 1000
-        if late_ms > 0:
-            return challenge, CheckResult.failed(
-                "challenge", "retry", "challenge.expired",
-                f"the answer arrived {late_ms:.0f} ms after the challenge expired (too slow)",
-                late_ms=late_ms)
-        return challenge, CheckResult.passed("challenge")
+        return judge_answer(challenge, now, terminal=terminal, subject=subject)
 
     def take_expired(self) -> list[Challenge]:
         """The challenges that expired unanswered, taken out of the store (each once); a late
@@ -259,6 +281,15 @@ class ChallengeStore:
         for remembered in (self._used, self._expired):
             while remembered and next(iter(remembered.values())) < horizon:
                 remembered.popitem(last=False)
+
+
+class FrameMemory(Protocol):
+    """What the detector needs to catch frames sent again (in memory here; in the database
+    when several workers share it, ``liveness.shared``)."""
+
+    def check_and_add(self, digests: list[str]) -> list[int]:
+        """Indexes of ``digests`` seen in an earlier presentation; all are then remembered."""
+        ...
 
 
 class SeenFrames:

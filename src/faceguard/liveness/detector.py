@@ -31,7 +31,13 @@ from faceguard.engine.imaging import resize as _resize
 from faceguard.engine.quality import measure_quality
 from faceguard.engine.types import Face, FaceEngine
 from faceguard.errors import FaceguardError
-from faceguard.liveness.challenge import Challenge, Challenges, ChallengeStore, SeenFrames
+from faceguard.liveness.challenge import (
+    Challenge,
+    Challenges,
+    ChallengeStore,
+    FrameMemory,
+    SeenFrames,
+)
 from faceguard.liveness.colour import check_colours, reflection
 from faceguard.liveness.consistency import ConsistencyPolicy, check_identity
 from faceguard.liveness.motion import (
@@ -141,13 +147,13 @@ class PresentationAttackDetector:
         *,
         scorers: Sequence[PassiveScorer] | None = None,
         config: PadConfig | None = None,
-        seen_frames: SeenFrames | None = None,
+        seen_frames: FrameMemory | None = None,
     ) -> None:
         self.engine = _without_slow_fallback(engine)
         self.challenges: Challenges = challenges or ChallengeStore()
         self.scorers = list(default_scorers() if scorers is None else scorers)
         self.config = config or PadConfig()
-        self.seen_frames = seen_frames or SeenFrames(self.challenges.policy.memory)
+        self.seen_frames: FrameMemory = seen_frames or SeenFrames(self.challenges.policy.memory)
 
     def issue_challenge(self, terminal: str, *, subject: str | None = None) -> Challenge:
         return self.challenges.issue(terminal, subject=subject)

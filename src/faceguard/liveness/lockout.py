@@ -7,8 +7,9 @@ issuing costs something: at most ``max_issued_subject`` challenges per person an
 ``max_issued_terminal`` per terminal within ``window`` (:meth:`Lockout.charge_issue`), so a
 challenge cannot be re-rolled until it asks what a recording happens to show. A pass clears
 the subject's counts (not the terminal's: one person passing must not reset an attacker's
-tries at that terminal). State lives in memory; with several worker
-processes each counts on its own, so the effective limit is per worker.
+tries at that terminal). ``Lockout`` keeps its state in memory, for one process;
+``liveness.shared.SharedLockout`` (the default of the facade) keeps it in the record store,
+so that every worker counts toward one limit.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from faceguard.timeutil import utc_now
 
@@ -42,6 +44,21 @@ class Lock:
     key: str
     until: datetime
     failures: int
+
+
+class Lockouts(Protocol):
+    """What the liveness operations need from a lockout (this in-memory one, or the one in
+    the database that every worker shares, ``liveness.shared.SharedLockout``)."""
+
+    policy: LockoutPolicy
+
+    def active(self, *, subject: str | None, terminal: str | None) -> Lock | None: ...
+
+    def record_failure(self, *, subject: str | None, terminal: str | None) -> list[Lock]: ...
+
+    def charge_issue(self, *, subject: str | None, terminal: str | None) -> Lock | None: ...
+
+    def record_success(self, *, subject: str | None) -> None: ...
 
 
 class Lockout:
