@@ -388,14 +388,9 @@ def show_workers(report: dict[str, Any]) -> None:
         print(f"  {line}")
     if "kills" in report:
         print(f"requests in flight on a killed worker: {report['killed_in_flight']}")
-    print(f"5xx: {len(report['server_errors'])}, dropped connections: "
-          f"{len(report['dropped'])}, acknowledged enrollments: "
-          f"{report['acknowledged_enrollments']}, missing afterwards: "
-          f"{len(report['missing_enrollments'])}, audit verify: "
+    show_losses(report)
+    print(f"audit verify: "
           f"{'ok' if report['audit_verify'].get('ok') else report['audit_verify']}")
-    for line in (report["server_errors"] + report["dropped"]
-                 + report["missing_enrollments"])[:20]:
-        print(f"  {line}")
 
 
 @contextmanager
@@ -437,6 +432,11 @@ def show(report: dict[str, Any]) -> None:
     print(f"server peak RSS: {report['peak_rss_mb']} MB; with its face workers: "
           f"{report['tree_peak_rss_mb']} MB over {report['processes']} processes (sum of "
           "each one's peak)")
+    show_losses(report)
+
+
+def show_losses(report: dict[str, Any]) -> None:
+    """The 5xx, dropped connections and missing enrollments, with the first of them."""
     print(f"5xx: {len(report['server_errors'])}, dropped connections: "
           f"{len(report['dropped'])}, acknowledged enrollments: "
           f"{report['acknowledged_enrollments']}, missing afterwards: "
