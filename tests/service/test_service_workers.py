@@ -23,7 +23,9 @@ from test_service_support import REPO
 
 sys.path.insert(0, str(REPO / "bench"))
 from bench_service import (  # noqa: E402
+    Tally,
     Workload,
+    enroll,
     hostile_images,
     killer,
     missing_enrollments,
@@ -106,3 +108,31 @@ def _alive(pid: int) -> bool:
         return False
     status = Path(f"/proc/{pid}/stat")
     return status.exists() and status.read_text().split()[2] != "Z"
+
+
+def test_two_services_on_one_store_erasure_on_one_is_never_matched_on_the_other(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, faces: Path) -> None:
+    """Two ``faceguard serve`` processes on one store (on PostgreSQL, as on two machines):
+    a person enrolled through A is identified by B; once A has answered an erasure, B's very
+    next identification of them is ``unknown``."""
+    for name in ("FACEGUARD_MASTER_KEY", "FACEGUARD_MASTER_KEY_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    people = lfw_people(faces, 2)
+    data = tmp_path / "data"
+    secrets = prepare(data)
+    options = ("--face-workers", "0")
+    with serve(data, options=options) as a, serve(data, options=options) as b:
+        work = Workload(a.base, secrets, [], [], {})
+        with httpx.Client(base_url=a.base, timeout=120) as client:
+            assert enroll(client, work, Tally(), "p-1", people[0][0])
+        probe = {"image": ("probe.jpg", people[0][1])}
+        terminal = {"Authorization": f"Bearer {secrets['terminal']}"}
+        api = "/api/v1/purposes/access-control/identifications"
+        seen = httpx.post(b.base + api, headers=terminal, files=probe, timeout=120).json()
+        assert seen["decision"] == "match" and seen["external_id"] == "p-1"
+        erased = httpx.post(a.base + "/api/v1/erasures", timeout=120,
+                            headers={"Authorization": f"Bearer {secrets['admin']}"},
+                            json={"external_id": "p-1", "reason": "request"})
+        assert erased.status_code == 200, erased.text
+        after = httpx.post(b.base + api, headers=terminal, files=probe, timeout=120).json()
+        assert after["decision"] == "unknown" and after.get("external_id") is None
