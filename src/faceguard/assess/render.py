@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -170,8 +170,14 @@ def _protection_doc(r: ProtectionReport) -> Document:
                     "ok" if r.plausible else "warn")
 
 
-def document(kind: str, obj: Any) -> Document:
-    """The intermediate document for ``kind`` (``assessment``, ``filing``, ``protection``)."""
+#: The notice every document of a trial deployment opens with.
+TRIAL_BANNER = ("TRIAL deployment (faceguard serve --dev): not lawful for real people; "
+                "no DPO has approved this document")
+
+
+def document(kind: str, obj: Any, *, trial: bool = False) -> Document:
+    """The intermediate document for ``kind`` (``assessment``, ``filing``, ``protection``);
+    a ``trial``'s carries ``TRIAL_BANNER`` first."""
     expected = KINDS.get(kind)
     if expected is None:
         raise ConfigError(f"unknown report kind {kind!r}; one of {', '.join(KINDS)}")
@@ -180,7 +186,11 @@ def document(kind: str, obj: Any) -> Document:
                           f"not {type(obj).__name__}")
     builders: dict[str, Callable[[Any], Document]] = {
         "assessment": _assessment_doc, "filing": _filing_doc, "protection": _protection_doc}
-    return builders[kind](obj)
+    doc = builders[kind](obj)
+    if trial:
+        banner = f"{TRIAL_BANNER}. {doc.banner}" if doc.banner else TRIAL_BANNER
+        doc = replace(doc, title=f"TRIAL - {doc.title}", banner=banner, banner_css="warn")
+    return doc
 
 
 @functools.cache
@@ -194,19 +204,19 @@ def _environment() -> Any:
     )
 
 
-def render_html(kind: str, obj: Any) -> str:
+def render_html(kind: str, obj: Any, *, trial: bool = False) -> str:
     """A self-contained HTML page (inline CSS, nothing external)."""
-    doc = document(kind, obj)
+    doc = document(kind, obj, trial=trial)
     return str(_environment().get_template(f"{kind}.html").render(doc=doc, kind=kind))
 
 
 def render_pdf(kind: str, obj: Any, *, font: Path | None = None,
-               system_fonts: bool = True) -> bytes:
+               system_fonts: bool = True, trial: bool = False) -> bytes:
     """A PDF of the same document (see the module docstring for the font choice)."""
     from faceguard.assess.pdf import write_pdf
 
     regular, bold = _pick_font(font, system_fonts)
-    return write_pdf(document(kind, obj), regular, bold)
+    return write_pdf(document(kind, obj, trial=trial), regular, bold)
 
 
 def _pick_font(font: Path | None, system_fonts: bool) -> tuple[Path | None, Path | None]:

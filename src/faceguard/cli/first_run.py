@@ -4,6 +4,7 @@ of the roles a newcomer needs and three commands that reach a first match."""
 
 from __future__ import annotations
 
+import json
 import shlex
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import click
 
 from faceguard.api.faceguard import Faceguard
 from faceguard.api.trial import TrialKeys
+from faceguard.fixes import fix_text
 from faceguard.policy.trial import TRIAL_PURPOSE, TRIAL_REASONS
 
 LOUD = "!" * 78
@@ -20,8 +22,8 @@ PHOTO = "photo.jpg"
 def first_commands(base: str, keys: TrialKeys, photo: str = PHOTO) -> list[str]:
     """Consent (operator), enroll (operator), identify (terminal): copy-paste curl lines."""
     operator, terminal = keys.secrets["operator"], keys.secrets["terminal"]
-    consent = ('{"external_id": "me", "name": "Me", "purpose": "%s", "method": "click", '
-               '"evidence": "trial: typed by the operator"}' % TRIAL_PURPOSE)
+    consent = json.dumps({"external_id": "me", "name": "Me", "purpose": TRIAL_PURPOSE,
+                          "method": "click", "evidence": "trial: typed by the operator"})
     faces = f"{base}/api/v1/purposes/{TRIAL_PURPOSE}"
     return [
         f"curl -sS -H 'Authorization: Bearer {operator}' -H 'Content-Type: application/json' "
@@ -68,3 +70,5 @@ def print_check(fg: Faceguard) -> None:
                "`faceguard check` says what to change):")
     for v in result.violations:
         click.echo(f"  {v.rule:4s} {v.detail}")
+    if any(v.rule == "R10" for v in result.violations):
+        click.echo(f"  fix R10: {fix_text('assessment', 'cli')}")

@@ -58,11 +58,11 @@ def report(fg: Faceguard, kind: str, actor: str) -> Any:
                            rule=exc.rule) from exc
 
 
-def render(kind: str, obj: Any, fmt: str) -> Response:
+def render(kind: str, obj: Any, fmt: str, *, trial: bool = False) -> Response:
     if fmt == "html":
-        return HTMLResponse(render_html(kind, obj))
+        return HTMLResponse(render_html(kind, obj, trial=trial))
     if fmt == "pdf":
-        return Response(render_pdf(kind, obj), media_type="application/pdf",
+        return Response(render_pdf(kind, obj, trial=trial), media_type="application/pdf",
                         headers={"Content-Disposition": f'attachment; filename="{kind}.pdf"'})
     data = obj.to_dict()
     return JSONResponse(data)
@@ -81,4 +81,5 @@ def get_report(
 ) -> Response:
     """``assessment`` (R10), ``filing`` (R15: 404 when no pack requires filing; making it
     is recorded) or ``protection`` (R24)."""
-    return render(kind, report(fg, kind, principal.actor), fmt)
+    return render(kind, report(fg, kind, principal.actor), fmt,
+                  trial=fg.deployment.deployment.trial)

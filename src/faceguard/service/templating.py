@@ -59,6 +59,7 @@ def render(request: Request, template: str, *, principal: Principal | None = Non
            if principal is not None and principal.role in roles]
     common = {
         "dev": bool(state and state.settings.dev),
+        "trial": bool(state and state.fg.deployment.deployment.trial),
         "site": state.fg.deployment.deployment.name if state else "faceguard",
         "principal": principal,
         "nav": nav,
