@@ -18,6 +18,7 @@ from faceguard.assess import AssessmentFacts, draft_assessment
 from faceguard.assess.render import CJK_FONTS, render_html, render_pdf
 from faceguard.assess.sections import SECTIONS
 from faceguard.policy.deployment import parse_deployment
+from faceguard.policy.packs import combine_numbers, get_pack
 from faceguard.results import Stats
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "faceguard"
@@ -56,9 +57,14 @@ def test_browser_language_with_the_deployment_default(
 
 
 def test_cn_packs_default_to_chinese() -> None:
-    assert i18n.default_language(["cn"], None) == "zh-CN"
-    assert i18n.default_language(["gdpr"], None) == "en"
-    assert i18n.default_language(["cn"], "en") == "en"
+    def packs_say(*packs: str) -> str | None:
+        return combine_numbers(get_pack(p) for p in packs).language
+
+    assert packs_say("cn") == packs_say("cn-draft-2023") == "zh-CN"
+    assert packs_say("gdpr") is None and packs_say("gdpr", "cn") == "zh-CN"
+    assert i18n.default_language(packs_say("cn"), None) == "zh-CN"
+    assert i18n.default_language(packs_say("gdpr"), None) == "en"
+    assert i18n.default_language(packs_say("cn"), "en") == "en"
 
 
 def _assessment() -> object:

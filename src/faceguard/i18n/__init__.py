@@ -81,11 +81,14 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return found.ngettext(singular, plural, n)
 
 
-def default_language(packs: list[str], configured: str | None) -> Language:
-    """``deployment.language``, else ``zh-CN`` under a Chinese pack, else ``en``."""
-    if configured in LANGUAGES:
-        return configured
-    return "zh-CN" if any(p.startswith("cn") for p in packs) else "en"
+def default_language(pack_language: str | None, configured: str | None) -> Language:
+    """``deployment.language``, else the packs' (``language`` in a pack's numbers: ``zh-CN``
+    in the cn packs), else ``en``."""
+    for choice in (configured, pack_language):
+        for language in LANGUAGES:
+            if choice == language:
+                return language
+    return "en"
 
 
 def negotiate(accept_language: str | None, default: Language) -> Language:

@@ -7,14 +7,15 @@ from fastapi import Request
 
 from faceguard import i18n
 from faceguard.i18n import LANGUAGES, Language, default_language, negotiate
+from faceguard.policy.packs import pack_numbers
 
 
 def deployment_language(request: Request) -> Language:
     state = getattr(request.app.state, "service", None)
     if state is None:
         return "en"
-    section = state.fg.deployment.deployment
-    return default_language(list(section.packs), section.language)
+    deployment = state.fg.deployment
+    return default_language(pack_numbers(deployment).language, deployment.deployment.language)
 
 
 def page_language(request: Request) -> Language:
