@@ -49,6 +49,6 @@ def test_kiosk_in_chinese(browsing: Browsing, site: tuple[Service, str],  # noqa
     assert "完成：已为您开通人脸识别" in text and "您的照片未被保存" in text
     shot(page, "kiosk-zh-3-enrolled")
     context.close()
-    consents = fg.export("resident-88").consents
+    consents = fg.rights.export("resident-88").consents
     assert [c["purpose"] for c in consents] == [PURPOSE]
     assert "read in zh-CN" in str(consents[0]["evidence_ref"])
