@@ -13,7 +13,13 @@ from faceguard.errors import ConfigError, NotFound
 from faceguard.service.auth import ReaderKey, StaffKey
 from faceguard.service.deps import FG
 from faceguard.service.problems import AUTH_ERRORS, ProblemError, responses
-from faceguard.service.schemas import AuditEventPublic, AuditReportPublic, CheckPublic, public
+from faceguard.service.schemas import (
+    MAX_ID,
+    AuditEventPublic,
+    AuditReportPublic,
+    CheckPublic,
+    public,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["governance"])
 ReportKind = Literal["assessment", "filing", "protection"]
@@ -37,7 +43,7 @@ def verify_audit(fg: FG, principal: ReaderKey) -> AuditReportPublic:
             responses=responses(*AUTH_ERRORS), summary="The processing record, newest first")
 def audit_events(
     fg: FG, principal: ReaderKey,
-    before: Annotated[int | None, Query(ge=1, le=2**62, description="only events with a "
+    before: Annotated[int | None, Query(ge=1, le=MAX_ID, description="only events with a "
                                         "smaller sequence number")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[AuditEventPublic]:
