@@ -238,7 +238,7 @@ def test_state_without_an_approved_assessment(tmp_path: Path) -> None:
     dep = deployment()
     missing = assessment_state(dep, tmp_path)
     assert (missing.present, missing.approved, missing.matches_deployment) == (False,) * 3
-    assert "not found" in missing.detail and "assess --init" in missing.detail
+    assert "not found" in missing.detail and "drafts and approves" in missing.detail
     none = assessment_state(deployment(('assessment = "assessment.toml"', 'assessment = ""')),
                             tmp_path)
     assert not none.present and "deployment.assessment" in none.detail

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -41,21 +42,37 @@ def test_serve_refuses_without_a_master_key(tmp_path: Path, registered: dict[str
     assert "app" not in registered
 
 
-def test_serve_dev_on_a_fresh_machine_warns_and_says_where_to_go(
+def test_serve_dev_on_a_fresh_machine_starts_a_trial_and_says_where_to_go(
         tmp_path: Path, registered: dict[str, Any]) -> None:
     data = tmp_path / "fresh"
     code, out = run("--data", str(data), "serve", "--dev", "--port", "8123")
     assert code == 0, out
-    assert "DEVELOPMENT MODE" in out and "master key was just generated" in out
+    assert "TRIAL deployment" in out and f"Data: {data.resolve()}" in out
     assert (data / "keys" / "master.key").exists() and (data / "faceguard.toml").exists()
-    assert "made a first admin key" in out
     assert "Open http://127.0.0.1:8123/-/login" in out
-    assert "deployment check: FAIL" in out and "R10" in out  # the starter file names cn
+    assert "deployment check: PASS (TRIAL)" in out  # the trial can enroll at once
     assert registered["host"] == "127.0.0.1" and registered["port"] == 8123
     assert registered["app"].state.service.settings.dev is True
-    secret = next(w for w in out.split() if w.startswith("fgk_"))
+    secrets = re.findall(r"fgk_[\w-]+", out)
+    assert len(set(secrets)) == 3  # operator, terminal, admin
     code, listed = run("--data", str(data), "keys", "list")
-    assert code == 0 and "first admin" in listed and secret not in listed
+    assert code == 0 and "trial operator" in listed and "trial terminal [access-control]" in (
+        listed) and "trial admin" in listed
+    assert not any(secret in listed for secret in secrets)
+    # a second start makes no new keys and says how to make some
+    code, again = run("--data", str(data), "serve", "--dev", "--port", "8123")
+    assert code == 0 and "fgk_" not in again and "faceguard keys create --role" in again
+
+
+def test_serve_dev_with_a_configured_file_is_no_trial(
+        tmp_path: Path, registered: dict[str, Any]) -> None:
+    data = tmp_path / "configured"
+    assert run("init", str(data))[0] == 0  # DATA_DIR as an argument
+    code, out = run("serve", "--dev", "--port", "8123", "--data", str(data))
+    assert code == 0, out
+    assert "TRIAL" not in out and "made a first admin key" in out
+    assert "deployment check: FAIL" in out and "R10" in out  # the starter file names cn
+    assert "fix R10: draft it with faceguard assess --init" in out
 
 
 def test_keys_create_list_and_revoke(data_dir: Path) -> None:

@@ -102,15 +102,15 @@ class Tools:
 
     @staticmethod
     def render_report(kind: str, report: object, *, html: Path | None = None,
-                      pdf: Path | None = None) -> list[str]:
+                      pdf: Path | None = None, trial: bool = False) -> list[str]:
         """Write ``report`` (an assessment, filing packet or protection report) as HTML
-        and/or PDF; returns the paths written."""
+        and/or PDF, labelled a trial for a trial deployment; returns the paths written."""
         written = []
         if html is not None:
-            html.write_text(render_html(kind, report), encoding="utf-8")
+            html.write_text(render_html(kind, report, trial=trial), encoding="utf-8")
             written.append(str(html))
         if pdf is not None:
-            pdf.write_bytes(render_pdf(kind, report))
+            pdf.write_bytes(render_pdf(kind, report, trial=trial))
             written.append(str(pdf))
         return written
 

@@ -274,8 +274,8 @@ def load_assessment(path: Path) -> Assessment:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
-        raise ConfigError(f"assessment file {path} not found; draft one with "
-                          "'faceguard assess --init'", rule="R10") from exc
+        raise ConfigError(f"assessment file {path} not found; the DPO drafts and approves "
+                          "one", rule="R10") from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(f"assessment file {path} is not UTF-8 text") from exc
     data = parse_assessment_toml(text, source=str(path), keys=SECTION_KEYS)
@@ -323,8 +323,8 @@ def approve(path: Path, deployment: Deployment, by: str, when: datetime | None =
     if assessment.deployment_sha256 != fingerprint:
         raise ConfigError(
             f"{path} was drafted on {assessment.drafted_on} for different purposes, place or "
-            "method than the deployment has now; draft it again ('faceguard assess --init', "
-            "which carries your texts over for review)", rule="R10")
+            "method than the deployment has now; draft it again (the DPO's texts are carried "
+            "over for review)", rule="R10")
     if assessment.pending:
         raise ConfigError(
             f"cannot approve {path}: sections still to be completed by the DPO (replace "
@@ -364,8 +364,8 @@ def assessment_state(deployment: Deployment, base_dir: Path, *,
         return AssessmentState(False, False, False,
                                "no assessment declared (deployment.assessment is empty)")
     if not path.exists():
-        return AssessmentState(False, False, False, f"assessment file {path} not found; draft "
-                               "one with 'faceguard assess --init'")
+        return AssessmentState(False, False, False, f"assessment file {path} not found; the "
+                               "DPO drafts and approves one")
     try:
         found = load_assessment(path)
     except ConfigError as exc:

@@ -19,15 +19,19 @@ blocks (headings, paragraphs, lists), so the HTML and the PDF always hold the sa
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from faceguard import i18n
 from faceguard.assess.assessment import Assessment, content_hash
 from faceguard.assess.filing import FilingPacket
 from faceguard.assess.protection import ProtectionReport
 from faceguard.errors import ConfigError
+from faceguard.i18n import Language
+from faceguard.i18n import gettext as _
 
 Kind = Literal["assessment", "filing", "protection"]
 KINDS: dict[str, type] = {
@@ -78,27 +82,32 @@ def text_blocks(text: str, css: str = "") -> list[Block]:
 
 
 def _assessment_doc(a: Assessment) -> Document:
-    rows = [("Deployment", a.deployment), ("Personal information processor", a.controller),
-            ("Drafted on", a.drafted_on.isoformat()),
-            ("Deployment fingerprint", a.deployment_sha256), ("Content hash", content_hash(a))]
+    rows = [(_("Deployment"), a.deployment), (_("Personal information processor"), a.controller),
+            (_("Drafted on"), a.drafted_on.isoformat()),
+            (_("Deployment fingerprint"), a.deployment_sha256),
+            (_("Content hash"), content_hash(a))]
     if a.approval is not None:
-        rows += [("Approved by", a.approval.by), ("Approved at", a.approval.at.isoformat()),
-                 ("Keep until", a.approval.keep_until.isoformat())]
-        banner, css = f"Approved by {a.approval.by} on {a.approval.at.date()}", "ok"
+        rows += [(_("Approved by"), a.approval.by),
+                 (_("Approved at"), a.approval.at.isoformat()),
+                 (_("Keep until"), a.approval.keep_until.isoformat())]
+        banner = _("Approved by %(by)s on %(day)s") % {"by": a.approval.by,
+                                                       "day": a.approval.at.date()}
+        css = "ok"
     else:
         pending = a.pending
-        banner = "DRAFT, not approved" + (
-            f": {len(pending)} sections to be completed by the DPO" if pending else "")
+        banner = _("DRAFT, not approved") + (
+            _(": %(n)s sections to be completed by the DPO") % {"n": len(pending)}
+            if pending else "")
         css = "warn"
     blocks: list[Block] = []
     for number, s in enumerate(a.sections, start=1):
-        blocks += [Block("h2", f"{number}. {s.title}"),
-                   Block("note", "Sources: " + "; ".join(s.sources))]
+        blocks += [Block("h2", f"{number}. {_(s.title)}"),
+                   Block("note", _("Sources: ") + "; ".join(s.sources))]
         blocks += text_blocks(s.prefilled)
         if s.dpo.strip() or s.needs_human:
-            blocks.append(Block("h3", "Assessment by the DPO"))
+            blocks.append(Block("h3", _("Assessment by the DPO")))
             blocks += text_blocks(s.dpo or "(empty)", "" if s.complete else "todo")
-    return Document("Personal information protection impact assessment", rows, blocks,
+    return Document(_("Personal information protection impact assessment"), rows, blocks,
                     banner, css)
 
 
@@ -170,8 +179,21 @@ def _protection_doc(r: ProtectionReport) -> Document:
                     "ok" if r.plausible else "warn")
 
 
-def document(kind: str, obj: Any) -> Document:
-    """The intermediate document for ``kind`` (``assessment``, ``filing``, ``protection``)."""
+#: The notice every document of a trial deployment opens with.
+TRIAL_BANNER = ("TRIAL deployment (faceguard serve --dev): not lawful for real people; "
+                "no DPO has approved this document")
+
+
+def document(kind: str, obj: Any, *, trial: bool = False, language: Language = "en"
+             ) -> Document:
+    """The intermediate document for ``kind`` (``assessment``, ``filing``, ``protection``)
+    in ``language`` (headings, labels and the generated frame; the texts a person wrote
+    stay as written); a ``trial``'s carries ``TRIAL_BANNER`` first."""
+    with i18n.use(language):
+        return _document(kind, obj, trial)
+
+
+def _document(kind: str, obj: Any, trial: bool) -> Document:
     expected = KINDS.get(kind)
     if expected is None:
         raise ConfigError(f"unknown report kind {kind!r}; one of {', '.join(KINDS)}")
@@ -180,7 +202,13 @@ def document(kind: str, obj: Any) -> Document:
                           f"not {type(obj).__name__}")
     builders: dict[str, Callable[[Any], Document]] = {
         "assessment": _assessment_doc, "filing": _filing_doc, "protection": _protection_doc}
-    return builders[kind](obj)
+    doc = builders[kind](obj)
+    if trial:
+        first = _(TRIAL_BANNER)
+        banner = f"{first}. {doc.banner}" if doc.banner else first
+        doc = replace(doc, title=f"{_('TRIAL')} - {doc.title}", banner=banner,
+                      banner_css="warn")
+    return doc
 
 
 @functools.cache
@@ -194,19 +222,42 @@ def _environment() -> Any:
     )
 
 
-def render_html(kind: str, obj: Any) -> str:
+def render_html(kind: str, obj: Any, *, trial: bool = False, language: Language = "en"
+                ) -> str:
     """A self-contained HTML page (inline CSS, nothing external)."""
-    doc = document(kind, obj)
-    return str(_environment().get_template(f"{kind}.html").render(doc=doc, kind=kind))
+    doc = document(kind, obj, trial=trial, language=language)
+    return str(_environment().get_template(f"{kind}.html").render(doc=doc, kind=kind,
+                                                                    language=language))
 
 
 def render_pdf(kind: str, obj: Any, *, font: Path | None = None,
-               system_fonts: bool = True) -> bytes:
+               system_fonts: bool = True, trial: bool = False,
+               language: Language = "en") -> bytes:
     """A PDF of the same document (see the module docstring for the font choice)."""
     from faceguard.assess.pdf import write_pdf
 
+    if font is None and language == "zh-CN":
+        font = cjk_font()
     regular, bold = _pick_font(font, system_fonts)
-    return write_pdf(document(kind, obj), regular, bold)
+    return write_pdf(document(kind, obj, trial=trial, language=language), regular, bold)
+
+
+#: TrueType fonts with the CJK ideographs, from distribution packages (Debian:
+#: fonts-droid-fallback), embedded in zh-CN PDFs; ``FACEGUARD_CJK_FONT`` names another.
+CJK_FONTS = ("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+             "/usr/share/fonts/google-droid-sans-fonts/DroidSansFallbackFull.ttf",
+             "/usr/share/fonts/droid/DroidSansFallbackFull.ttf")
+
+
+def cjk_font() -> Path:
+    """The font of zh-CN PDFs; ``ConfigError`` saying which package to install."""
+    named = os.environ.get("FACEGUARD_CJK_FONT")
+    for candidate in ([named] if named else []) + list(CJK_FONTS):
+        if Path(candidate).is_file():
+            return Path(candidate)
+    raise ConfigError("no font with Chinese characters for the zh-CN PDF: install "
+                      "fonts-droid-fallback (apt-get install fonts-droid-fallback) or set "
+                      "FACEGUARD_CJK_FONT to a TrueType file")
 
 
 def _pick_font(font: Path | None, system_fonts: bool) -> tuple[Path | None, Path | None]:

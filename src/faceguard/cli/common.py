@@ -28,6 +28,7 @@ from faceguard.errors import (
     PolicyError,
     VaultError,
 )
+from faceguard.fixes import fix_for
 from faceguard.results import plain
 
 EXIT_NEGATIVE, EXIT_CONFIG, EXIT_POLICY, EXIT_INPUT, EXIT_NOT_FOUND, EXIT_VAULT = 1, 2, 3, 4, 5, 6
@@ -59,11 +60,15 @@ class Output:
 
     def fail(self, exc: FaceguardError) -> NoReturn:
         code = _exit_code(exc)
+        context = click.get_current_context(silent=True)
+        purpose = context.params.get("purpose") if context is not None else None
+        fix = fix_for(exc, "cli", purpose if isinstance(purpose, str) else None)
         if self.as_json:
-            body = {"error": type(exc).__name__, "rule": exc.rule, "message": exc.message}
+            body = {"error": type(exc).__name__, "rule": exc.rule, "message": exc.message,
+                    "fix": fix}
             click.echo(json.dumps(body, ensure_ascii=False))
         else:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {exc}" + (f"\nfix: {fix}" if fix else ""), err=True)
         sys.exit(code)
 
 

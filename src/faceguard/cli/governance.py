@@ -22,6 +22,7 @@ from faceguard.cli.common import (
 from faceguard.errors import (
     FaceguardError,
 )
+from faceguard.fixes import fix_text
 
 
 def _with_config(ctx: Context, command_config: Path | None) -> Context:
@@ -47,8 +48,11 @@ def check(ctx: Context, command_config: Path | None, as_json: bool) -> None:
     except FaceguardError:
         # no data directory or key yet: judge the file alone (nobody enrolled)
         result = Faceguard.tools.check_file(deployment, config)
-    lines = [f"{result.status.upper()}: {deployment.deployment.name}"]
+    trial = " (TRIAL deployment: not for real people)" if deployment.deployment.trial else ""
+    lines = [f"{result.status.upper()}: {deployment.deployment.name}{trial}"]
     lines += [f"  {f.kind:6s} {f.rule:4s} {f.detail}" for f in result.violations]
+    if any(f.rule == "R10" for f in result.violations):
+        lines.append(f"  fix R10: {fix_text('assessment', 'cli')}")
     lines += [f"  {f.kind:6s} {f.rule:4s} {f.detail}" for f in result.warnings]
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
@@ -57,8 +61,10 @@ def check(ctx: Context, command_config: Path | None, as_json: bool) -> None:
     sys.exit(0 if result.passed else EXIT_NEGATIVE)
 
 
-def _write_report(kind: str, obj: Any, html: Path | None, pdf: Path | None) -> list[str]:
-    return Faceguard.tools.render_report(kind, obj, html=html, pdf=pdf)
+def _write_report(kind: str, obj: Any, html: Path | None, pdf: Path | None,
+                  fg: Faceguard) -> list[str]:
+    return Faceguard.tools.render_report(kind, obj, html=html, pdf=pdf,
+                                         trial=fg.deployment.deployment.trial)
 
 
 @click.command()
@@ -91,7 +97,7 @@ def assess(
         else:
             assessment = fg.governance.assessment()
             text = fg.governance.facts().assessment.detail
-        written = _write_report("assessment", assessment, html, pdf)
+        written = _write_report("assessment", assessment, html, pdf, fg)
     out.emit({"assessment": assessment.to_dict(), "written": written},
              "\n".join([text, *[f"wrote {w}" for w in written]]))
 
@@ -110,7 +116,7 @@ def filing(ctx: Context, html: Path | None, pdf: Path | None, json_out: Path | N
     out = Output(True)
     with ctx.open(out) as fg:
         packet = fg.governance.filing(actor="cli")
-        _write_report("filing", packet, html, pdf)
+        _write_report("filing", packet, html, pdf, fg)
     if json_out is not None:
         json_out.write_text(packet.to_json(), encoding="utf-8")
     click.echo(packet.to_json())
@@ -129,7 +135,7 @@ def protection(ctx: Context, html: Path | None, pdf: Path | None,
     out = Output(as_json)
     with ctx.open(out) as fg:
         report = fg.governance.protection()
-        _write_report("protection", report, html, pdf)
+        _write_report("protection", report, html, pdf, fg)
     lines = [f"level {report.level}: {len(report.controls)} controls"]
     lines += [f"  warning: {w}" for w in report.warnings]
     out.emit(report, "\n".join(lines))

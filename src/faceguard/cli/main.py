@@ -20,6 +20,7 @@ from faceguard.cli.consent import consent, notice
 from faceguard.cli.faces import enroll, enroll_batch, eval_command, identify, verify
 from faceguard.cli.governance import assess, check, filing, protection
 from faceguard.cli.liveness import eval_pad
+from faceguard.cli.options import GlobalOptionsGroup
 from faceguard.cli.redact import redact
 from faceguard.cli.rights import (
     certificate,
@@ -37,7 +38,7 @@ from faceguard.errors import (
 )
 
 
-@click.group()
+@click.group(cls=GlobalOptionsGroup)
 @click.option(
     "--data",
     "data_dir",
@@ -63,11 +64,15 @@ def main(ctx: click.Context, data_dir: Path, config: Path | None, dev: bool) -> 
 
 
 @main.command()
+@click.argument("data_dir", required=False, type=click.Path(path_type=Path, file_okay=False))
 @json_option
 @pass_ctx
-def init(ctx: Context, as_json: bool) -> None:
-    """Create the data directory, its master key and a starter faceguard.toml."""
+def init(ctx: Context, data_dir: Path | None, as_json: bool) -> None:
+    """Create the data directory (DATA_DIR, else --data), its master key and a starter
+    faceguard.toml."""
     out = Output(as_json)
+    if data_dir is not None:
+        ctx.data_dir = data_dir
     try:
         config = Faceguard.init(ctx.data_dir)
     except FaceguardError as exc:

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 from faceguard.api.faceguard import Faceguard
+from faceguard.api.trial import make_trial_keys, needs_trial, prepare_trial, write_trial_files
+from faceguard.cli.first_run import print_check, print_trial
 from faceguard.errors import FaceguardError
 
 if TYPE_CHECKING:
@@ -42,18 +44,25 @@ def _dev_warning(data_dir: Path, generated: bool) -> None:
 
 
 @contextmanager
-def _opened(obj: Context, dev: bool) -> Iterator[Faceguard]:
-    """Open the Faceguard of the global options; in dev mode create what is missing."""
+def _opened(obj: Context, dev: bool, *, trial_ok: bool = False) -> Iterator[Faceguard]:
+    """Open the Faceguard of the global options; in dev mode create what is missing (with
+    ``trial_ok``, a trial deployment where nothing is configured: ``api.trial``)."""
     generated = dev and not Faceguard.tools.master_key_file(obj.data_dir).exists()
-    if dev and obj.config is None and not Faceguard.tools.config_file(obj.data_dir).exists():
+    trial = dev and trial_ok and needs_trial(obj.data_dir, obj.config)
+    if dev and not trial and obj.config is None and not Faceguard.tools.config_file(
+            obj.data_dir).exists():
         try:
             Faceguard.init(obj.data_dir)
         except FaceguardError as exc:
             _fail(exc)
-    if dev:
+    if trial:
+        write_trial_files(obj.data_dir)
+    elif dev:
         _dev_warning(obj.data_dir, generated)
     try:
         fg = Faceguard.open(obj.data_dir, config=obj.config, dev=dev)
+        if trial:
+            prepare_trial(fg)
     except FaceguardError as exc:
         _fail(exc)
     try:
@@ -96,7 +105,7 @@ def serve(obj: Context, host: str, port: int, dev_flag: bool, face_workers: int 
     if listen_fd is not None:
         _worker(obj, dev, listen_fd, face_workers)
         return
-    with _opened(obj, dev) as fg:
+    with _opened(obj, dev, trial_ok=True) as fg:
         try:
             app = create_app(fg, ServiceSettings.from_env(dev=dev or None))
         except FaceguardError as exc:
@@ -112,18 +121,17 @@ def serve(obj: Context, host: str, port: int, dev_flag: bool, face_workers: int 
         fg.follow_changes()
         keys = app.state.service.keys
         base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
-        if not keys.list_keys(active_only=True):
+        if fg.deployment.deployment.trial:
+            print_trial(fg, obj.data_dir, base, make_trial_keys(keys))
+        elif not keys.list_keys(active_only=True):
             created = keys.create("admin", "first admin", actor="cli")
             click.echo(f"No API key existed: made a first admin key ({created.key.id}). "
-                       f"It is shown only now:\n\n    {created.secret}\n")
-        check = fg.governance.check()
+                       f"It is shown only now:\n\n    {created.secret}\n\n"
+                       "Enrolling needs an operator key and matching a terminal key: "
+                       "faceguard keys create --role operator; faceguard keys create "
+                       "--role terminal --purpose PURPOSE\n")
         click.echo(f"faceguard: {fg.deployment.deployment.name}")
-        if check.passed:
-            click.echo("deployment check: PASS")
-        else:
-            click.echo("deployment check: FAIL (faces are refused until it passes):")
-            for v in check.violations:
-                click.echo(f"  {v.rule:4s} {v.detail}")
+        print_check(fg)
         click.echo(f"\nOpen {base}/-/login (dashboard {base}/dashboard, kiosk {base}/kiosk, "
                    f"API docs {base}/-/docs)\n")
         if host not in ("127.0.0.1", "localhost", "::1"):

@@ -127,8 +127,8 @@ def current_notice(conn: Connection, purpose: str) -> Notice:
     ).first()
     if row is None:
         raise NoticeError(
-            f"no notice has been published for purpose {purpose!r}; "
-            "run `faceguard notice --purpose ...` first"
+            f"no notice has been published for purpose {purpose!r}; people must be told "
+            "before they consent"
         )
     fields = json.loads(row.content)
     if notice_hash(fields) != row.sha256:

@@ -42,6 +42,7 @@ from faceguard.policy.facts import (
 from faceguard.policy.packs import PackNumbers, Rule, pack_numbers, rules_for
 from faceguard.policy.places import PLACES
 from faceguard.policy.purposes import FORBIDDEN_PURPOSES, PURPOSES
+from faceguard.policy.trial import trial_findings
 
 __all__ = [
     "CHECKS", "LAW_ENFORCEMENT_AUTHORISATION", "AssessmentState", "AssessmentView",
@@ -444,5 +445,7 @@ def evaluate(
 def check_deployment(deployment: Deployment, facts: DeploymentFacts) -> CheckResult:
     """Evaluate ``deployment`` and ``facts`` (plus the records the file holds) against every
     rule that applies to it."""
-    return evaluate(deployment, facts.with_records_of(deployment), rules_for(deployment),
-                    pack_numbers(deployment))
+    result = evaluate(deployment, facts.with_records_of(deployment), rules_for(deployment),
+                      pack_numbers(deployment))
+    result.warnings.extend(trial_findings(deployment))
+    return result

@@ -64,6 +64,12 @@ class DeploymentSection(_Strict):
     consent_methods: list[ConsentMethod] = Field(
         default_factory=_every_consent_method, min_length=1
     )
+    #: A trial made by ``faceguard serve --dev``: labelled as such everywhere, never lawful
+    #: for real people (``policy.trial``).
+    trial: bool = False
+    #: The language people are addressed in when their browser names none we have
+    #: (default: ``zh-CN`` under the ``cn`` packs, else ``en``).
+    language: Literal["zh-CN", "en"] | None = None
 
     @field_validator("packs")
     @classmethod

@@ -119,6 +119,9 @@ class PackNumberSpec(_Strict):
     written_release_required: bool = False
     #: No disclosure of face data to anyone, whatever consent is recorded (P5).
     sharing_forbidden: bool = False
+    #: The language people are addressed in by default where the pack's law applies
+    #: (``deployment.language`` overrides it; the first pack naming one wins).
+    language: Literal["zh-CN", "en"] | None = None
 
 
     @model_validator(mode="after")
@@ -320,6 +323,7 @@ class PackNumbers:
     liveness_required: bool = False
     written_release_required: bool = False
     sharing_forbidden: bool = False
+    language: str | None = None
     compliance_audit_people: int | None = None
     compliance_audit_interval_years: int | None = None
     #: (assessment section key, sources), in the packs' order; see ``sources_for``.
@@ -394,6 +398,7 @@ def combine_numbers(packs: Iterable[Pack]) -> PackNumbers:
         liveness_required=any(s.liveness_required for s in specs),
         written_release_required=any(s.written_release_required for s in specs),
         sharing_forbidden=any(s.sharing_forbidden for s in specs),
+        language=next((s.language for s in specs if s.language), None),
         compliance_audit_people=min(audit_people) if audit_people else None,
         compliance_audit_interval_years=min(audit_years) if audit_years else None,
         assessment_sources=tuple(

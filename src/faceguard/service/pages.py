@@ -21,6 +21,7 @@ from faceguard.service.auth import AdminKey, AdminOrOperatorKey, Principal, Read
 from faceguard.service.deps import FG, State
 from faceguard.service.problems import AUTH_ERRORS, responses
 from faceguard.service.routes_rights import reviewer
+from faceguard.service.schemas import MAX_ID
 from faceguard.service.templating import render
 
 router = APIRouter(tags=["pages"])
@@ -33,7 +34,7 @@ FORM_ERRORS: dict[int | str, dict[str, Any]] = {
     303: {"description": "done; to the page showing the result"},
     **responses(*AUTH_ERRORS, 400, 404, 409)}
 SubjectId = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^s_[0-9a-f]+$")]
-Before = Annotated[int | None, Query(ge=1, le=2**62)]
+Before = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 PageNumber = Annotated[int, Query(ge=1, le=10**6)]
 RIGHTS_OPERATIONS = (Op.SUBJECT_EXPORTED, Op.SUBJECT_ERASED, Op.CONSENT_WITHDRAWN,
                      Op.DECISION_EXPLAINED, Op.REVIEW_REQUESTED, Op.REVIEW_ANSWERED,
@@ -238,7 +239,7 @@ def reviews_json(fg: FG, principal: ReaderKey) -> dict[str, Any]:
 @router.post("/reviews/{review_id}/answer", summary="Answer a review request (form)",
              responses=FORM_ERRORS)
 def answer_review(fg: FG, principal: AdminKey,
-                  review_id: Annotated[int, Path(ge=1, le=2**62)],
+                  review_id: Annotated[int, Path(ge=1, le=MAX_ID)],
                   answer: Annotated[str, Form(min_length=1, max_length=1000)]) -> Response:
     fg.rights.answer_review(review_id, answer, by=reviewer(principal))
     return see_other("/reviews")

@@ -37,9 +37,11 @@ from faceguard.errors import (
     QualityError,
     TooManyFaces,
 )
+from faceguard.i18n import LANGUAGES
 from faceguard.results import EnrollResult
 from faceguard.service.auth import OperatorKey, Principal
 from faceguard.service.deps import State
+from faceguard.service.language import i18n_text, page_language
 from faceguard.service.problems import AUTH_ERRORS, ProblemError, responses, status_of
 from faceguard.service.templating import render
 from faceguard.service.uploads import openapi_body, read_images
@@ -191,10 +193,11 @@ def consent(request: Request, state: State, principal: OperatorKey,
 
 
 def _grant(fg: Faceguard, principal: Principal, external_id: str, name: str, purpose: str,
-           under_14: bool, guardian: Guardian | None) -> None:
+           under_14: bool, guardian: Guardian | None, language: str) -> None:
     notice = fg.consent.current_notice(purpose)
     version = notice.version if notice else 0
-    evidence = f"kiosk {principal.key.id}; notice v{version}; {iso(utc_now())}"
+    evidence = (f"kiosk {principal.key.id}; notice v{version} read in {language}; "
+                f"{iso(utc_now())}")
     fg.consent.grant(external_id, purpose, name=name, method="click", evidence=evidence,
                      minor=under_14, guardian=guardian, actor=principal.actor)
 
@@ -207,7 +210,8 @@ def _grant(fg: Faceguard, principal: Principal, external_id: str, name: str, pur
                                   "under_14": {"type": "boolean"},
                                   "guardian_name": {"type": "string", "maxLength": 200},
                                   "guardian_relationship": {"type": "string", "maxLength": 200},
-                                  "guardian_evidence": {"type": "string", "maxLength": 200}},
+                                  "guardian_evidence": {"type": "string", "maxLength": 200},
+                                  "language": {"type": "string", "enum": list(LANGUAGES)}},
                    "additionalProperties": {"type": "string", "enum": ["agree", "decline"]}}}}}},
     response_class=HTMLResponse, responses=PAGE_ERRORS)
 async def decide(request: Request, state: State, principal: OperatorKey) -> Response:
@@ -224,11 +228,15 @@ async def decide(request: Request, state: State, principal: OperatorKey) -> Resp
     asked = [p for p, _ in questions["ask"]]
     decisions = {p: values.get(DECISION_FIELD + p) for p in asked}
     data = kiosk_data(fg)
+    # the language the notices were shown in (the consent page's), recorded with the consent
+    shown = values.get("language")
+    read_in = shown if shown in LANGUAGES else page_language(request)
     if any(v not in ("agree", "decline") for v in decisions.values()):
         return render(request, "kiosk_consent.html", principal=principal, kiosk=True,
                       external_id=external_id, person_name=name, under_14=under_14,
                       questions=questions, status_code=422,
-                      error="Please answer each question: yes or no.", **data)
+                      error=i18n_text("Please answer each question: yes or no.", request),
+                      **data)
     guardian = None
     if under_14:
         guardian = Guardian(values.get("guardian_name", "")[:200],
@@ -243,7 +251,7 @@ async def decide(request: Request, state: State, principal: OperatorKey) -> Resp
             continue
         try:
             await run_in_threadpool(_grant, fg, principal, external_id, name, purpose,
-                                    under_14, guardian)
+                                    under_14, guardian, read_in)
         except FaceguardError as exc:
             return render(request, "kiosk_outcome.html", principal=principal, kiosk=True,
                           ok=False, message=plain_words(exc), rule=exc.rule, results=[],

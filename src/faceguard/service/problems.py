@@ -36,6 +36,7 @@ from faceguard.errors import (
     TooManyFaces,
     VaultError,
 )
+from faceguard.fixes import fix_for
 
 log = logging.getLogger("faceguard.service")
 MEDIA_TYPE = "application/problem+json"
@@ -102,6 +103,8 @@ class Problem(BaseModel):
     rule: str | None = Field(default=None, description="rule ID (REQUIREMENTS.md), if any")
     error: str | None = Field(default=None, description="library exception class, if any")
     errors: list[dict[str, Any]] | None = None
+    fix: str | None = Field(default=None, description="what to do about it, naming the "
+                            "route (or, where none exists, the server command)")
 
 
 class ProblemError(Exception):
@@ -167,8 +170,13 @@ def errors_of(exc: FaceguardError) -> list[dict[str, Any]] | None:
 
 
 def from_error(exc: FaceguardError, request: Request | None = None) -> Problem:
-    return problem(kind_of(exc), str(exc), request=request, rule=exc.rule,
+    body = problem(kind_of(exc), str(exc), request=request, rule=exc.rule,
                    error=type(exc).__name__, errors=errors_of(exc))
+    if request is not None:
+        purpose = request.path_params.get("purpose")
+        body.fix = fix_for(exc, "page" if _wants_html(request) else "rest",
+                           purpose if isinstance(purpose, str) else None)
+    return body
 
 
 def responses(*statuses: int, html: bool = False) -> dict[int | str, dict[str, Any]]:

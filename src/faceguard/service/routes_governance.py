@@ -13,7 +13,13 @@ from faceguard.errors import ConfigError, NotFound
 from faceguard.service.auth import ReaderKey, StaffKey
 from faceguard.service.deps import FG
 from faceguard.service.problems import AUTH_ERRORS, ProblemError, responses
-from faceguard.service.schemas import AuditEventPublic, AuditReportPublic, CheckPublic, public
+from faceguard.service.schemas import (
+    MAX_ID,
+    AuditEventPublic,
+    AuditReportPublic,
+    CheckPublic,
+    public,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["governance"])
 ReportKind = Literal["assessment", "filing", "protection"]
@@ -37,7 +43,7 @@ def verify_audit(fg: FG, principal: ReaderKey) -> AuditReportPublic:
             responses=responses(*AUTH_ERRORS), summary="The processing record, newest first")
 def audit_events(
     fg: FG, principal: ReaderKey,
-    before: Annotated[int | None, Query(ge=1, le=2**62, description="only events with a "
+    before: Annotated[int | None, Query(ge=1, le=MAX_ID, description="only events with a "
                                         "smaller sequence number")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[AuditEventPublic]:
@@ -58,11 +64,11 @@ def report(fg: Faceguard, kind: str, actor: str) -> Any:
                            rule=exc.rule) from exc
 
 
-def render(kind: str, obj: Any, fmt: str) -> Response:
+def render(kind: str, obj: Any, fmt: str, *, trial: bool = False) -> Response:
     if fmt == "html":
-        return HTMLResponse(render_html(kind, obj))
+        return HTMLResponse(render_html(kind, obj, trial=trial))
     if fmt == "pdf":
-        return Response(render_pdf(kind, obj), media_type="application/pdf",
+        return Response(render_pdf(kind, obj, trial=trial), media_type="application/pdf",
                         headers={"Content-Disposition": f'attachment; filename="{kind}.pdf"'})
     data = obj.to_dict()
     return JSONResponse(data)
@@ -81,4 +87,5 @@ def get_report(
 ) -> Response:
     """``assessment`` (R10), ``filing`` (R15: 404 when no pack requires filing; making it
     is recorded) or ``protection`` (R24)."""
-    return render(kind, report(fg, kind, principal.actor), fmt)
+    return render(kind, report(fg, kind, principal.actor), fmt,
+                  trial=fg.deployment.deployment.trial)

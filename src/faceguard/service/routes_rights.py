@@ -10,6 +10,7 @@ from faceguard.service.auth import AdminKey, AdminOrOperatorKey, Principal, Read
 from faceguard.service.deps import FG
 from faceguard.service.problems import AUTH_ERRORS, responses
 from faceguard.service.schemas import (
+    MAX_ID,
     CertificatePublic,
     ErasureCreate,
     ExplanationPublic,
@@ -22,7 +23,7 @@ from faceguard.service.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1", tags=["rights"])
-Seq = Annotated[int, Path(ge=1, le=2**62, description="the decision's audit sequence number")]
+Seq = Annotated[int, Path(ge=1, le=MAX_ID, description="the decision's audit sequence number")]
 
 
 def reviewer(principal: Principal) -> str:
@@ -72,7 +73,7 @@ def list_reviews(fg: FG, principal: ReaderKey,
              responses=responses(*AUTH_ERRORS, 400, 404),
              summary="Record the human reviewer's answer (R17)")
 def answer_review(fg: FG, principal: AdminKey,
-                  review_id: Annotated[int, Path(ge=1, le=2**62)],
+                  review_id: Annotated[int, Path(ge=1, le=MAX_ID)],
                   body: ReviewAnswerCreate) -> ReviewPublic:
     answered = fg.rights.answer_review(review_id, body.answer, by=reviewer(principal))
     return public(ReviewPublic, answered)

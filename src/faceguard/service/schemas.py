@@ -35,6 +35,10 @@ Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, ma
 
 M = TypeVar("M", bound=BaseModel)
 
+#: The largest sequence number or ID a request may name: the record's integer columns are
+#: 32-bit on PostgreSQL, so a larger one would fail there as a database error, not a 422.
+MAX_ID = 2**31 - 1
+
 
 def derived(result: type[Any], *, exclude: tuple[str, ...] = (),
             **overrides: Any) -> type[BaseModel]:
@@ -113,7 +117,7 @@ class ExportCreate(_In):
 
 
 class ReviewCreate(_In):
-    decision_seq: int = Field(ge=1, le=2**62)
+    decision_seq: int = Field(ge=1, le=MAX_ID)
     reason: Text
 
 

@@ -16,6 +16,9 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from faceguard import i18n
+from faceguard.service.language import page_language
+
 if TYPE_CHECKING:
     from faceguard.service.auth import Principal
     from faceguard.service.problems import Problem
@@ -44,9 +47,13 @@ def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("faceguard", "templates/service"),
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
-        lstrip_blocks=True,
+        lstrip_blocks=True, extensions=["jinja2.ext.i18n"],
     )
     env.filters["when"] = _short_time
+    env.filters["t"] = i18n.gettext
+    # the language is the current context's (``i18n.use``), set per page by ``render``
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        i18n.gettext, i18n.ngettext, newstyle=True)
     return env
 
 
@@ -59,12 +66,16 @@ def render(request: Request, template: str, *, principal: Principal | None = Non
            if principal is not None and principal.role in roles]
     common = {
         "dev": bool(state and state.settings.dev),
+        "trial": bool(state and state.fg.deployment.deployment.trial),
         "site": state.fg.deployment.deployment.name if state else "faceguard",
         "principal": principal,
         "nav": nav,
         "path": request.url.path,
     }
-    html = environment().get_template(template).render(**common, **context)
+    language = page_language(request)
+    context.setdefault("language", language)
+    with i18n.use(language):
+        html = environment().get_template(template).render(**common, **context)
     return HTMLResponse(html, status_code=status_code, headers=headers)
 
 
