@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_mod
 from faceguard.audit.events import AuditEvent
 from faceguard.audit.integrity import IntegrityFinding, IntegrityReport
 from faceguard.results import (
+    MAX_ID,
     ConsentReceipt,
     DeletionCertificate,
     EnrollResult,
@@ -35,9 +36,6 @@ Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, ma
 
 M = TypeVar("M", bound=BaseModel)
 
-#: The largest sequence number or ID a request may name: the record's integer columns are
-#: 32-bit on PostgreSQL, so a larger one would fail there as a database error, not a 422.
-MAX_ID = 2**31 - 1
 
 
 def derived(result: type[Any], *, exclude: tuple[str, ...] = (),
