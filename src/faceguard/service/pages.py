@@ -16,12 +16,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from faceguard.api.faceguard import Faceguard
 from faceguard.audit.operations import Op
 from faceguard.errors import FaceguardError
-from faceguard.results import plain
+from faceguard.results import MAX_ID, plain
 from faceguard.service.auth import AdminKey, AdminOrOperatorKey, Principal, ReaderKey, StaffKey
 from faceguard.service.deps import FG, State
 from faceguard.service.problems import AUTH_ERRORS, responses
 from faceguard.service.routes_rights import reviewer
-from faceguard.service.schemas import MAX_ID
 from faceguard.service.templating import render
 
 router = APIRouter(tags=["pages"])

@@ -10,11 +10,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from faceguard.api.faceguard import Faceguard
 from faceguard.assess import render_html, render_pdf
 from faceguard.errors import ConfigError, NotFound
+from faceguard.results import MAX_ID
 from faceguard.service.auth import ReaderKey, StaffKey
 from faceguard.service.deps import FG
 from faceguard.service.problems import AUTH_ERRORS, ProblemError, responses
 from faceguard.service.schemas import (
-    MAX_ID,
     AuditEventPublic,
     AuditReportPublic,
     CheckPublic,

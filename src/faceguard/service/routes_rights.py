@@ -6,11 +6,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, status
 
+from faceguard.results import MAX_ID
 from faceguard.service.auth import AdminKey, AdminOrOperatorKey, Principal, ReaderKey, StaffKey
 from faceguard.service.deps import FG
 from faceguard.service.problems import AUTH_ERRORS, responses
 from faceguard.service.schemas import (
-    MAX_ID,
     CertificatePublic,
     ErasureCreate,
     ExplanationPublic,
