@@ -258,6 +258,30 @@ def test_unknown_purpose_is_refused(fg: Faceguard, consenting: str, portrait: by
     )
 
 
+def test_text_with_a_nul_character_is_refused_by_name_on_every_database(
+        fg: Faceguard, consenting: str, portrait: bytes) -> None:
+    """PostgreSQL stores no NUL in text (SQLite does): every text a person or an operator
+    types is refused with its name on both, before anything is stored or promised, and the
+    refusal of a purpose so named is still recorded."""
+    before = snapshot(fg)
+    with pytest.raises(PurposeError) as refused:
+        fg.enroll(consenting, [portrait], "access\x00control")
+    assert refused.value.rule == "R1"
+    assert_unchanged_and_recorded(
+        fg, before, operation="template.enrolled", outcome="refused", error=PurposeError,
+        purpose="access\ufffdcontrol", rules=("R1",))
+    with pytest.raises(errors.ConsentError, match="evidence reference contains a NUL"):
+        fg.consent.grant("p-nul", PURPOSE, name="N", method="click", evidence="form\x001")
+    with pytest.raises(errors.ConfigError, match="holder's name contains a NUL"):
+        fg.api_keys.create("operator", "Ms\x00Key", [], actor="test")
+    fg.enroll(consenting, [portrait], PURPOSE)
+    with pytest.raises(errors.ConfigError, match="reason for erasure contains a NUL"):
+        fg.rights.erase(consenting, reason="asked\x00")
+    assert fg._store.ledger.read().pending() == []  # nothing was promised
+    assert fg.stats().people == 1
+    assert fg.rights.erase(consenting, reason="asked").data_key_destroyed
+
+
 def test_forbidden_purpose_is_refused_with_r27(fg: Faceguard) -> None:
     before = snapshot(fg)
     with pytest.raises(PurposeError, match="infers attributes or emotions") as info:

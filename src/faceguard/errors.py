@@ -174,3 +174,14 @@ class VaultError(FaceguardError):
 
 class AuditError(FaceguardError):
     """The processing record could not be written or read."""
+
+
+def require_text(value: str, what: str, *, limit: int | None = None) -> str:
+    """``value`` if it may be stored as text on every database; ``ConfigError`` naming
+    ``what`` otherwise: it holds a NUL character (PostgreSQL stores none) or is longer than
+    ``limit``."""
+    if "\x00" in value:
+        raise ConfigError(f"{what} contains a NUL character")
+    if limit is not None and len(value) > limit:
+        raise ConfigError(f"{what} is {len(value)} characters; at most {limit}")
+    return value

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from faceguard import db
 from faceguard.access import totp
 from faceguard.audit.operations import Op
-from faceguard.errors import ConfigError, NotFound
+from faceguard.errors import ConfigError, NotFound, require_text
 from faceguard.store.core import Store
 from faceguard.timeutil import iso, parse_iso, utc_now
 from faceguard.vault.keys import open_sealed, record_aad, seal
@@ -109,6 +109,7 @@ class ApiKeys:
         holder = holder.strip()
         if not holder or len(holder) > 128:
             raise ConfigError("a key needs its holder's name (1-128 characters)")
+        require_text(holder, "the key holder's name")
         wanted = tuple(dict.fromkeys(p.strip() for p in purposes))
         if role == "terminal":
             if not wanted:

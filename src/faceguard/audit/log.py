@@ -201,6 +201,10 @@ class AuditLog:
         name = operation.value if isinstance(operation, Op) else operation
         fields: dict[str, Any] = {"actor": actor, "operation": name, "outcome": outcome,
                                   "purpose": purpose, "subject": subject}
+        for key in ("actor", "purpose", "subject"):  # the record of a refusal must not fail:
+            value = fields[key]                      # no database stores NUL in text
+            if isinstance(value, str) and "\x00" in value:
+                fields[key] = value.replace("\x00", "\ufffd")
         _check_fields(fields, rules)
         fields["rules"] = _canonical(list(rules))
         fields["detail"] = _canonical(_plain_detail(detail))

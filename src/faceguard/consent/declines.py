@@ -36,7 +36,7 @@ def record_decline(conn: sa.Connection, audit: AuditLog, lookup: str, purpose: s
         return
     conn.execute(db.consent_declines.insert().values(
         lookup_hash=lookup, purpose=purpose, declined_at=iso(utc_now()),
-        channel=channel[:64]))
+        channel=channel[:64].replace("\x00", "\ufffd")))
     audit.append(
         conn, actor=actor, operation=Op.CONSENT_DECLINED, outcome="declined",
         purpose=purpose, rules=["R4", "R6"],

@@ -151,6 +151,8 @@ def validate_grant(method: str, evidence_ref: str, minor: bool, guardian: Guardi
     if len(evidence_ref) > EVIDENCE_MAX:
         raise ConsentError(f"the evidence reference is {len(evidence_ref)} characters; at most "
                            f"{EVIDENCE_MAX} (a reference to the record, not the record itself)")
+    if "\x00" in evidence_ref:  # no database stores it in text (PostgreSQL refuses it)
+        raise ConsentError("the evidence reference contains a NUL character")
     if minor and (guardian is None or not all(v.strip() for v in asdict(guardian).values())):
         raise ConsentError(
             "the subject is under 14: a guardian consent with the guardian's name, "

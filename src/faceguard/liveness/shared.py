@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from faceguard import db
-from faceguard.errors import ConfigError
+from faceguard.errors import require_text
 from faceguard.liveness.challenge import (
     Challenge,
     ChallengePolicy,
@@ -80,8 +80,7 @@ class SharedChallenges:
     def issue(self, terminal: str, *, subject: str | None = None,
               movements: tuple[str, ...] | None = None,
               colours: tuple[str, ...] | None = None) -> Challenge:
-        if len(terminal) > KEY_MAX:
-            raise ConfigError(f"a terminal's name is at most {KEY_MAX} characters")
+        require_text(terminal, "the terminal's name", limit=KEY_MAX)
         now = self._clock()
         challenge = make_challenge(self.policy, self._rng, now, terminal, subject=subject,
                                    movements=movements, colours=colours)
@@ -263,8 +262,9 @@ class SharedPassed:
 
 
 def _key(value: str) -> str:
-    return value if len(value) <= KEY_MAX else "sha256:" + hashlib.sha256(
-        value.encode()).hexdigest()
+    """``value``, or its hash when a column cannot hold it (too long, or a NUL)."""
+    return value if len(value) <= KEY_MAX and "\x00" not in value else "sha256:" + \
+        hashlib.sha256(value.encode()).hexdigest()
 
 
 def _keys(subject: str | None, terminal: str | None) -> list[tuple[str, str]]:

@@ -21,7 +21,7 @@ from faceguard import db
 from faceguard.audit import certificates
 from faceguard.audit.operations import Op
 from faceguard.consent import records as consent
-from faceguard.errors import NotFound
+from faceguard.errors import NotFound, require_text
 from faceguard.results import (
     DecommissionResult,
     DeletionCertificate,
@@ -56,6 +56,7 @@ def erase_subject(
     as a withdrawal does), naming the certificate in advance; if this is interrupted, the
     next start-up or sweep completes it. ``already_deleted`` lists templates removed just
     before (by a withdrawal) so that the certificate covers them too."""
+    require_text(reason, "the reason for erasure", limit=1000)  # before anything is promised
     with store.write_lock:
         if intention is None:
             with store.records.connect() as conn:

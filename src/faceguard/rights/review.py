@@ -13,7 +13,7 @@ from faceguard import db
 from faceguard.audit.events import AuditEvent
 from faceguard.audit.operations import DECISIONS as OPERATION_DECISIONS
 from faceguard.audit.operations import Op
-from faceguard.errors import ConfigError, NotFound
+from faceguard.errors import ConfigError, NotFound, require_text
 from faceguard.operating_points import OPERATING_POINT_NAMES
 from faceguard.results import MAX_ID, Explanation, ReviewRequest
 
@@ -55,6 +55,7 @@ def open_review(
 ) -> int:
     if not reason.strip():
         raise ConfigError("a review request needs a reason")
+    require_text(reason, "the reason for review")
     result = conn.execute(
         db.reviews.insert().values(
             decision_seq=decision_seq, subject_id=subject_id, reason=reason,
@@ -67,6 +68,8 @@ def open_review(
 def answer_review(conn: Connection, review_id: int, answer: str, by: str, when: str) -> None:
     if not answer.strip() or not by.strip():
         raise ConfigError("a review answer needs the answer text and who answered")
+    require_text(answer, "the review's answer")
+    require_text(by, "who answered the review", limit=128)
     row = get_review(conn, review_id)
     if row.status != "open":
         raise ConfigError(f"review {review_id} was already answered")
