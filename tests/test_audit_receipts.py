@@ -30,19 +30,20 @@ from faceguard.audit.receipts import (
 from faceguard.cli.main import main
 from faceguard.engine.dlib_engine import DlibEngine
 from faceguard.errors import AuditError, ConfigError
+from pgtest import raw
 
 EVERY = 256  # the store's checkpoint interval
 
 
 def sql(data: Path, *statements: str | tuple[str, tuple[Any, ...]]) -> None:
-    with closing(sqlite3.connect(data / "faceguard.db")) as db, db:
+    with raw(data) as db:
         for item in statements:
             statement, params = (item, ()) if isinstance(item, str) else item
             db.execute(statement, params)
 
 
 def query(data: Path, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    with closing(sqlite3.connect(data / "faceguard.db")) as db:
+    with raw(data) as db:
         return list(db.execute(statement, params))
 
 
@@ -208,6 +209,7 @@ def test_a_receipt_that_does_not_verify_is_reported(history: Faceguard) -> None:
     assert kinds(report) == ["receipt-invalid"] and "bad signature" in str(report.problem)
 
 
+@pytest.mark.sqlite_only("puts an older copy of the SQLite file back in place by hand")
 def test_a_restore_supersedes_the_data_directory_receipts_but_not_an_auditors(
         history: Faceguard, tmp_path: Path) -> None:
     data = history._store.data_dir

@@ -19,12 +19,10 @@ from __future__ import annotations
 import json
 import pickle
 import random
-import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +32,7 @@ from crash_child import PURPOSES, plan
 from faceguard import Faceguard
 from faceguard.audit.certificates import verify_with_public_key
 from faceguard.engine.dlib_engine import DlibEngine
+from pgtest import raw
 
 STEPS, PEOPLE, SEED, MIN_KILLS = 500, 24, 20261124, 20
 CHILD = Path(__file__).with_name("crash_child.py")
@@ -55,10 +54,10 @@ def read_acks(path: Path) -> tuple[list[dict[str, Any]], int]:
 def check_everyone(fg: Faceguard) -> dict[str, str]:
     """No half-enrolled or half-erased person; returns each subject's status."""
     store = fg._store
-    with closing(sqlite3.connect(store.data_dir / "keys" / "keys.db")) as kconn:
+    with raw(store.data_dir, "keys") as kconn:
         keyed = {r[0] for r in kconn.execute("SELECT subject_id FROM subject_keys")}
-    with closing(sqlite3.connect(store.data_dir / "faceguard.db")) as conn:
-        status = dict(conn.execute("SELECT id, status FROM subjects").fetchall())
+    with raw(store.data_dir) as conn:
+        status = {r[0]: r[1] for r in conn.execute("SELECT id, status FROM subjects")}
         stored = conn.execute("SELECT subject_id, purpose, count(*) FROM templates "
                               "GROUP BY subject_id, purpose").fetchall()
         live = {r[0] for r in conn.execute(
@@ -86,7 +85,7 @@ def check_everyone(fg: Faceguard) -> dict[str, str]:
 def check_acknowledged(fg: Faceguard, acks: list[dict[str, Any]], begun: int,
                        status: dict[str, str]) -> None:
     ops = plan(SEED, STEPS, PEOPLE)
-    with closing(sqlite3.connect(fg._store.data_dir / "faceguard.db")) as conn:
+    with raw(fg._store.data_dir) as conn:
         templates = {r[0] for r in conn.execute("SELECT id FROM templates")}
     for ack in acks:
         if ack.get("certificate"):
