@@ -20,8 +20,8 @@ def two(faces: Path) -> bytes:
 
 
 def _ready(fg: Faceguard, who: str) -> None:
-    fg.publish_notice("attendance")
-    fg.grant_consent(who, "attendance", name=who, method="click", evidence="e")
+    fg.consent.publish_notice("attendance")
+    fg.consent.grant(who, "attendance", name=who, method="click", evidence="e")
 
 
 def test_several_faces_are_refused_saying_how_many(fg: Faceguard, two: bytes) -> None:
@@ -39,10 +39,10 @@ def test_the_boxed_face_is_the_one_enrolled(fg: Faceguard, two: bytes, faces: Pa
     assert len(boxes) == 2
     biden = (faces / "face_recognition/examples/biden.jpg").read_bytes()
     decisions = []
-    fg.publish_notice("attendance")
+    fg.consent.publish_notice("attendance")
     for n, box in enumerate(boxes):
         who = f"person-{n}"
-        fg.grant_consent(who, "attendance", name=who, method="click", evidence="e")
+        fg.consent.grant(who, "attendance", name=who, method="click", evidence="e")
         result = fg.enroll(who, [two], "attendance", face=tuple(int(v) for v in box))
         event = fg._store.audit.events(operation="template.enrolled", newest_first=True,
                                         limit=1)[0]

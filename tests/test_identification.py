@@ -166,10 +166,10 @@ def _gallery(data_dir: Path, engine: DlibEngine, lfw: Path, purpose_keys: str,
                                          "retention_days = 30\n" + purpose_keys)
     go_live(data_dir, deployment, engine)
     fg = Faceguard.open(data_dir, engine=engine)
-    fg.publish_notice("attendance")
+    fg.consent.publish_notice("attendance")
     cast = _people(lfw, engine, count)
     for name, pictures, _ in cast:
-        fg.grant_consent(name, "attendance", name="x", method="click", evidence="e")
+        fg.consent.grant(name, "attendance", name="x", method="click", evidence="e")
         fg.enroll(name, pictures, "attendance")
     return fg, cast
 
@@ -211,7 +211,7 @@ def test_the_gallery_counted_in_people_matches_automatically(
     with fg:
         assert [fg.identify(probe, "attendance").external_id for _, _, probe in cast] == [
             name for name, _, _ in cast]
-        report = [w.detail for w in fg.check().warnings
+        report = [w.detail for w in fg.governance.check().warnings
                   if w.rule == "R17" and "'attendance'" in w.detail]
         assert len(report) == 1 and "3 people enrolled (2.0 pictures each" in report[0]
 

@@ -54,8 +54,8 @@ def test_a_deployment_cannot_mix_engines(folder: Path, lfw: Path, data_dir: Path
     searched with the ONNX models (and each needs its own calibration)."""
     photo = (lfw / "Colin_Powell" / "Colin_Powell_0001.jpg").read_bytes()
     with Faceguard.open(data_dir, engine=engine) as fg:
-        fg.publish_notice("attendance")
-        fg.grant_consent("cp", "attendance", name="CP", method="click", evidence="e")
+        fg.consent.publish_notice("attendance")
+        fg.consent.grant("cp", "attendance", name="CP", method="click", evidence="e")
         fg.enroll("cp", [photo], "attendance")
     root = tmp_path / "people"
     for person in people_with(lfw, 4, 8):
@@ -71,7 +71,7 @@ def test_a_deployment_cannot_mix_engines(folder: Path, lfw: Path, data_dir: Path
     with Faceguard.open(data_dir, engine=plugged, calibration=calibration) as fg:
         with pytest.raises(EngineMismatch):
             fg.identify(photo, "attendance")
-        fg.grant_consent("tb", "attendance", name="TB", method="click", evidence="e")
+        fg.consent.grant("tb", "attendance", name="TB", method="click", evidence="e")
         with pytest.raises(EngineMismatch, match="re-enroll"):
             fg.enroll("tb", [photo], "attendance")
-        assert fg.people_enrolled() == 1
+        assert fg.governance.people_enrolled() == 1
