@@ -67,8 +67,8 @@ def table_for(pictures: int) -> int:
     return min(max(pictures, 1), TABLE_PICTURES[-1])
 
 
-#: Distances the per-probe rates are measured at.
-GRID = tuple(round(0.1 + 0.0025 * i, 4) for i in range(321))
+#: Distances the per-probe rates are measured at: the whole range of unit distances.
+GRID = tuple(round(0.005 * i, 4) for i in range(401))
 #: Rate bins: bin 0 holds probes with no impostor within the distance; bin ``b`` >= 1 the
 #: rates in ``[10 ** (LOG_LOW + (b - 1) / 10), 10 ** (LOG_LOW + b / 10))`` (rates below the
 #: lowest edge go to bin 1, a rate of 1 to the last).
