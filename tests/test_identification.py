@@ -232,3 +232,31 @@ def test_an_engine_without_tables_cannot_identify() -> None:
     with pytest.raises(PolicyError) as err:
         identification_thresholds(bare, {1: 3}, RULE)
     assert err.value.rule == "R17"
+
+
+def test_eval_identify_reports_the_issue_keys_and_draws_the_det(
+        tmp_path: Path, lfw: Path) -> None:
+    """``faceguard eval-identify`` on a few LFW people: the figures the issue lists, through
+    the product's pipeline, and the DET curve as a PNG."""
+    root = tmp_path / "people"
+    members = people_with(lfw, 3, 5)
+    for person in members:
+        (root / person.name).mkdir(parents=True)
+        for picture in images_of(person)[:3]:
+            (root / person.name / picture.name).symlink_to(picture)
+    singles = [p for p in sorted(lfw.iterdir()) if len(images_of(p)) == 1][:3]
+    for person in singles:
+        (root / person.name).mkdir()
+        (root / person.name / images_of(person)[0].name).symlink_to(images_of(person)[0])
+    plot = tmp_path / "det.png"
+    result = CliRunner().invoke(main, ["--data", str(tmp_path / "none"), "eval-identify",
+                                       str(root), "--workers", "1", "--plot", str(plot),
+                                       "--face", "centre", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert {"gallery", "mated", "strangers", "fpir", "fnir", "rank1", "needs_review",
+            "fnir_at_fpir"} <= set(report)
+    assert (report["gallery"], report["mated"], report["strangers"]) == (5, 10, 3)
+    assert set(report["fnir_at_fpir"]) == {"0.01", "0.001"}
+    assert 0 <= report["fpir"] <= 1 and report["rank1"] >= 0.8
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

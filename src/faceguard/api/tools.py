@@ -81,11 +81,13 @@ class Tools:
     def evaluate(pairs: Sequence[Pair], root: Path, *, workers: int = 2,
                  progress: Callable[[int], None] | None = None,
                  models: Path | None = None, detector: Detector = "own",
-                 calibration: Path | None = None) -> EvalReport:
+                 calibration: Path | None = None, centre: bool = False) -> EvalReport:
         """Accuracy on ``pairs`` (image paths under ``root``) with the default engine or the
         ONNX models in the folder ``models`` (``engine.faceplugin``), and FMR/FNMR at each
         operating point of its calibration (the shipped one or the file ``calibration``;
-        none for an engine without one); needs no data directory."""
+        none for an engine without one); ``centre``: the face nearest the centre of each
+        picture instead of the largest (LFW labels the central face); needs no data
+        directory."""
         from faceguard.engine.evaluation import evaluate
 
         engine = make_engine(models, detector)
@@ -96,7 +98,7 @@ class Tools:
                 raise
             points = None
         return evaluate(list(pairs), root, points, workers=workers, progress=progress,
-                        engine=engine)
+                        engine=engine, choose="centre" if centre else None)
 
     @staticmethod
     def identification_split(root: Path, gallery_images: int) -> Split:

@@ -134,11 +134,13 @@ def engine_options(command: _Fn) -> _Fn:
                                                        path_type=Path))
 @click.option("--subset", default=None, help="Only rows whose subset column equals this.")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--face", type=click.Choice(["centre"]), default=None,
+              help="The face nearest the centre of each picture instead of the largest.")
 @engine_options
 @json_option
 def eval_command(
-    pairs: Path, root: Path, subset: str | None, workers: int, models: Path | None,
-    detector: Detector, calibration: Path | None, as_json: bool
+    pairs: Path, root: Path, subset: str | None, workers: int, face: str | None,
+    models: Path | None, detector: Detector, calibration: Path | None, as_json: bool
 ) -> None:
     """Accuracy, FMR/FNMR at each operating point, failures to enrol, images per second."""
     out = Output(as_json)
@@ -149,7 +151,8 @@ def eval_command(
             update: Callable[[int], None] = bar.update
             report = Faceguard.tools.evaluate(rows, root, workers=workers, progress=update,
                                               models=models, detector=detector,
-                                              calibration=calibration)
+                                              calibration=calibration,
+                                              centre=face == "centre")
     except FaceguardError as exc:
         out.fail(exc)
     lines = [

@@ -24,6 +24,7 @@ from faceguard.engine.calibration import Calibration
 from faceguard.errors import ConfigError, FaceguardError
 
 _WORKER_ENGINE: Any = None
+_WORKER_CHOOSE: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,11 +80,13 @@ def read_pairs(path: Path, subset: str | None = None) -> list[Pair]:
     return pairs
 
 
-def use_engine(engine: Any) -> None:
+def use_engine(engine: Any, choose: str | None = None) -> None:
     """Worker initialiser: the engine this process extracts with (default: the default
-    engine, made on first use)."""
-    global _WORKER_ENGINE
+    engine, made on first use), and for ``embed_files`` which face ("centre": the one
+    nearest the centre; default: the largest)."""
+    global _WORKER_ENGINE, _WORKER_CHOOSE
     _WORKER_ENGINE = engine
+    _WORKER_CHOOSE = choose
 
 
 def worker_engine() -> Any:
@@ -101,18 +104,19 @@ def _embed_one(path: str) -> np.ndarray | None:
 
     try:
         data = Path(path).read_bytes()
-        return extract(worker_engine(), data, single_face=False, gate=None).template.vector
+        return extract(worker_engine(), data, single_face=_WORKER_CHOOSE is not None, gate=None,
+                       choose=_WORKER_CHOOSE).template.vector
     except (FaceguardError, OSError):
         return None
 
 
 def embed_files(
     paths: list[str], workers: int, progress: Callable[[int], None] | None = None,
-    engine: Any = None,
+    engine: Any = None, choose: str | None = None,
 ) -> list[np.ndarray | None]:
     """Templates of each file with ``engine`` (default: the default engine), ``workers``
     processes."""
-    use_engine(engine)
+    use_engine(engine, choose)
     if workers <= 1:
         out = []
         for path in paths:
@@ -123,7 +127,7 @@ def embed_files(
     results: list[np.ndarray | None] = []
     # spawn, not fork: a forked copy of a process that already ran dlib can deadlock
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=use_engine, initargs=(engine,)) as pool:
+                             initializer=use_engine, initargs=(engine, choose)) as pool:
         for vector in pool.map(_embed_one, paths, chunksize=8):
             results.append(vector)
             if progress:
@@ -154,12 +158,13 @@ def evaluate(
     workers: int = 2,
     progress: Callable[[int], None] | None = None,
     engine: Any = None,
+    choose: str | None = None,
 ) -> EvalReport:
     """Embed every image of ``pairs`` under ``root`` with ``engine`` (default: the default
     engine) and measure the decisions (at the calibration's operating points, if given)."""
     files = sorted({p.file_a for p in pairs} | {p.file_b for p in pairs})
     start = time.perf_counter()
-    vectors = embed_files([str(root / f) for f in files], workers, progress, engine)
+    vectors = embed_files([str(root / f) for f in files], workers, progress, engine, choose)
     seconds = time.perf_counter() - start
     by_file = dict(zip(files, vectors, strict=True))
     dist = np.array(
