@@ -60,7 +60,11 @@ def test_a_restore_never_brings_an_erased_person_back(
         assert key_count(data_dir) == 1
         with pytest.raises(ConsentError):
             again.verify(GONE, photo(lfw, GONE, 3), "attendance")
-        assert again.identify(photo(lfw, GONE, 3), "attendance").decision == "unknown"
+        # the erased person is a stranger now: never named (with one person left the
+        # doubtful band is wide, so the answer may be a review of that other person)
+        found = again.identify(photo(lfw, GONE, 3), "attendance")
+        assert found.decision in ("unknown", "needs-review") and found.external_id is None
+        assert GONE not in found.candidates
         assert again.verify(KEPT, photo(lfw, KEPT, 3), "attendance").decision == "match"
         assert again.identify(photo(lfw, KEPT, 3), "attendance").subject_id == kept
         [reapplied] = again._store.audit.events(operation="subject.erasure_reapplied")

@@ -58,8 +58,10 @@ def test_manifest_enrolls_reports_and_resumes(
     assert report_rows(report) == [("2", "ok", ""), ("3", "error", "P6"), ("4", "error", ""),
                                    ("5", "ok", ""), ("6", "error", "")]
     with report.open() as handle:
-        messages = [r["message"] for r in csv.DictReader(handle)]
-    assert "TooManyFaces" in messages[2] and "cannot read" in messages[4]
+        kept = [(r["type"], r["message"]) for r in csv.DictReader(handle)]
+    # each refusal keeps its type beside its rule
+    assert [t for t, _ in kept] == ["", "PolicyError", "TooManyFaces", "", "ConfigError"]
+    assert "2 faces were found" in kept[2][1] and "cannot read" in kept[4][1]
 
     # fix the P6 row and rerun: only the failed rows are tried again
     write_manifest(manifest, [

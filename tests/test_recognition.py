@@ -15,6 +15,7 @@ from conftest import TEST_DEPLOYMENT, go_live, images_of, people_with
 from faceguard import ConsentError, Faceguard, NotFound
 from faceguard.engine.dlib_engine import DlibEngine
 from faceguard.engine.imaging import decode_image
+from faceguard.index.people import people_of
 from faceguard.results import Stats
 
 
@@ -100,12 +101,19 @@ def test_decisions_carry_no_score(gallery: Faceguard, cast: tuple[list[Person], 
 
 def test_members_are_identified(gallery: Faceguard, cast: tuple[list[Person], list[bytes]]
                                 ) -> None:
-    answers = [gallery.identify(p.probe, "access-control").external_id for p in cast[0]]
+    results = [gallery.identify(p.probe, "access-control") for p in cast[0]]
+    answers = [r.external_id for r in results]
     correct = sum(a == p.external_id for a, p in zip(answers, cast[0], strict=True))
     pairs = zip(answers, cast[0], strict=True)
     wrong = [a for a, p in pairs if a is not None and a != p.external_id]
     assert wrong == []
-    assert correct >= 19, answers
+    # 20 people of 2 fused pictures at FPIR 1%: the calibration predicts about 4% missed
+    # automatically; a member not matched goes to review with themself as first candidate
+    assert correct >= 18, answers
+    for result, person in zip(results, cast[0], strict=True):
+        if result.decision != "match":
+            assert result.decision == "needs-review", result
+            assert result.candidates[0] == person.external_id
 
 
 def test_strangers_are_unknown(gallery: Faceguard, cast: tuple[list[Person], list[bytes]]
@@ -209,30 +217,6 @@ def test_stale_index_never_matches_an_erased_subject(
         office.close()
 
 
-def test_large_gallery_needs_review_instead_of_a_match(
-    data_dir: Path, engine: DlibEngine, cast: tuple[list[Person], list[bytes]]
-) -> None:
-    """R17: with templates x FMR above the purpose's bound, a match becomes a review."""
-    strict = TEST_DEPLOYMENT.replace(
-        "retention_days = 30\n", "retention_days = 30\nmax_false_identification_rate = 0.002\n")
-    go_live(data_dir, strict, engine)
-    with Faceguard.open(data_dir, engine=engine) as fg:
-        fg.consent.publish_notice("attendance")
-        people = cast[0][:3]
-        for person in people:
-            fg.consent.grant(person.external_id, "attendance", name="x", method="click",
-                             evidence="e")
-            fg.enroll(person.external_id, person.enroll, "attendance")
-        # 6 templates x FMR 1e-3 = 0.006 > 0.002
-        result = fg.identify(people[0].probe, "attendance")
-        assert result.decision == "needs-review" and result.external_id is None
-        assert result.candidates[0] == people[0].external_id
-        assert result.reason is not None and "R17" in result.reason
-        assert fg.identify(cast[1][0], "attendance").decision == "unknown"
-        event = fg._store.audit.events(operation="face.identified")[0]
-        assert (event.outcome, event.rules) == ("needs-review", ("R1", "R3", "R17"))
-
-
 def test_binary_search_purpose_identifies_like_exact(
     data_dir: Path, engine: DlibEngine, cast: tuple[list[Person], list[bytes]]
 ) -> None:
@@ -260,14 +244,15 @@ def test_a_match_the_index_proposes_after_a_withdrawal_is_refused_by_the_store(
     assert fg.identify(a.probe, "access-control").external_id == a.external_id
     partition = fg._store.index.get("access-control")
     assert partition is not None
-    search = partition.search
+    people = people_of(partition)
+    search = people.search
 
     def search_then_withdraw(*args: object, **kwargs: object) -> object:
         hits = search(*args, **kwargs)  # the real search; the person withdraws now
         fg.consent.withdraw(a.external_id, "access-control")
         return hits
 
-    monkeypatch.setattr(partition, "search", search_then_withdraw)
+    monkeypatch.setattr(people, "search", search_then_withdraw)
     result = fg.identify(a.probe, "access-control")
     assert (result.decision, result.external_id, result.subject_id) == ("unknown", None, None)
     event = fg._store.audit.events(operation="face.identified", newest_first=True, limit=1)[0]

@@ -53,6 +53,7 @@ from faceguard.errors import (
     TooManyFaces,
     VaultError,
 )
+from faceguard.index.evaluation import IdentifyReport, Split
 from faceguard.liveness.challenge import Challenge
 from faceguard.liveness.detector import PresentationAttackDetector
 from faceguard.liveness.evaluation import PadReport, PadSample
@@ -125,6 +126,8 @@ __all__ = [
     "EngineMismatch",
     "EnrollResult",
     "EvalReport",
+    "IdentifyReport",
+    "Split",
     "ExpiringRow",
     "Explanation",
     "Extraction",

@@ -16,6 +16,7 @@ from faceguard.policy import (
     AssessmentState,
     CheckResult,
     DeploymentFacts,
+    IdentificationOutlook,
     PackNumbers,
     check_deployment,
     get_pack,
@@ -47,6 +48,11 @@ AUTHORISATION = Authorisation(kind=LAW_ENFORCEMENT_AUTHORISATION, authority="Dis
                               reference="RDC 2025/114-AI", valid_until=date(2026, 6, 30))
 AUTHORISED = replace(GOOD, authorisations=(AUTHORISATION,), today=date(2026, 6, 30))
 EXPIRED = replace(AUTHORISED, today=date(2026, 7, 1))
+#: 1:N predictions (R17): a purpose the engine serves well, and one it cannot serve.
+GOOD_OUTLOOK = IdentificationOutlook("access-control", 900, 3.0, True, True, 0.0099, 0.12, 0.12)
+POOR_OUTLOOK = IdentificationOutlook("access-control", 9000, 1.0, True, False, 0.0, 1.0, None)
+UNCALIBRATED = IdentificationOutlook("access-control", 10, 1.0, False, False, 0.0, 1.0)
+POOR = replace(GOOD, identification=(POOR_OUTLOOK,))
 #: Over the ``cn`` pack's compliance-audit threshold (R22) and its filing threshold (R15).
 HUGE = replace(GOOD, people_enrolled=10_000_001)
 
@@ -73,6 +79,8 @@ CASES: dict[str, tuple[DeploymentFacts, Pairs, Pairs]] = {
     "failing_r15_draft_public_place.toml": (GOOD, set(), {("R15", "REPORT")}),
     "failing_r22_compliance_audit_due.toml": (HUGE, set(), {("R15", "REPORT"),
                                                            ("R22", "REPORT")}),
+    "failing_r17_identification_fnir.toml": (POOR, set(), {("R17", "REPORT"),
+                                                           ("R17", "WARN")}),
     "failing_r24_level1_payment.toml": (GOOD, set(), {("R24", "WARN")}),
     "failing_r24_level4_residential.toml": (GOOD, set(), {("R24", "WARN")}),
     "failing_r26_liveness_off.toml": (GOOD, {("R26", "BLOCK")}, set()),
@@ -408,6 +416,12 @@ UNIT_CASES = [
      ["P8"]),
     ("check_public_identification_authorised", SAFETY, GOOD, NONE, []),
     ("check_public_identification_authorised", PUBLIC, GOOD, NONE, []),
+    ("check_identification_outlook", BASE, GOOD, CN, []),  # nothing known, nothing said
+    ("check_identification_outlook", BASE, replace(GOOD, identification=(GOOD_OUTLOOK,)), CN,
+     ["R17"]),
+    ("check_identification_outlook", BASE, POOR, CN, ["R17", "R17"]),
+    ("check_identification_outlook", BASE, replace(GOOD, identification=(UNCALIBRATED,)), CN,
+     ["R17"]),
 ]
 
 

@@ -136,12 +136,12 @@ def test_rules_for_is_the_union_of_the_packs() -> None:
 
 def test_product_rules_apply_whatever_the_packs() -> None:
     always = product_rules()
-    assert set(always) == {"R1", "R2", "R8", "R13", "R27"}
+    assert set(always) == {"R1", "R2", "R8", "R13", "R17", "R27"}
     assert always["R13"].source == get_pack("cn").rule("R13").source  # the first pack's
     gdpr = rules_for(deployment('["gdpr"]'))
     assert set(gdpr) == {"P1", "P2", *always}
     eu = rules_for(deployment('["eu-ai-act"]'))
-    assert set(eu) == {"P6", "P7", "P8", "R1", "R2", "R8", "R13"}  # P7 stands for R27
+    assert set(eu) == {"P6", "P7", "P8", "R1", "R2", "R8", "R13", "R17"}  # P7 stands for R27
 
 
 def test_covered_by_needs_applies_always(tmp_path: Path) -> None:

@@ -364,3 +364,19 @@ def test_hostile_inputs_get_4xx_never_5xx(service: Service) -> None:
     statuses = [r.status_code for r in cases]
     assert all(400 <= s < 500 for s in statuses), statuses
     assert all(r.headers["content-type"] == "application/problem+json" for r in cases)
+
+
+def test_enrollment_takes_the_face_to_enroll(service: Service, faces: Path) -> None:
+    """A picture with two faces: refused saying how many, enrolled with ``face=centre``."""
+    consent(service, "emp-19")
+    op = service.auth("operator")
+    two = (faces / "face_recognition/examples/two_people.jpg").read_bytes()
+    refused = service.client.post(ENROLL, headers=op, data={"external_id": "emp-19"},
+                                  files={"image": ("two.jpg", two)})
+    assert refused.status_code == 422 and "2 faces were found" in refused.text
+    done = service.client.post(f"{ENROLL}?face=centre", headers=op,
+                               data={"external_id": "emp-19"}, files={"image": ("two.jpg", two)})
+    assert done.status_code == 201, done.text
+    bad = service.client.post(f"{ENROLL}?face=left", headers=op,
+                              data={"external_id": "emp-19"}, files={"image": ("two.jpg", two)})
+    assert bad.status_code == 422

@@ -7,7 +7,8 @@ AI Act forbids face databases built by untargeted scraping (P6): a row without p
 consent evidence is refused with P6 and nothing is enrolled for it. Images are decoded and
 embedded in worker processes; consents and templates are written by the caller's
 ``Faceguard`` one row at a time, each row all-or-nothing. The report (CSV: line, subject,
-status, rule, message) is rewritten after every row; a second run with the same report skips
+status, rule, type, message: the refusal's rule ID and its error type) is rewritten after
+every row; a second run with the same report skips
 the rows already ``ok``.
 """
 
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
 COLUMNS = ("subject", "name", "image", "purpose", "consent_method", "consent_evidence",
            "provenance")
-REPORT_COLUMNS = ("line", "subject", "status", "rule", "message")
+REPORT_COLUMNS = ("line", "subject", "status", "rule", "type", "message")
 
 _WORKER: dict[str, Any] = {}
 
@@ -82,8 +83,9 @@ def _done_lines(report: Path) -> set[int]:
         return {int(r["line"]) for r in csv.DictReader(handle) if r.get("status") == "ok"}
 
 
-def _extract_file(path: str) -> Extraction | str:
-    """Worker: one image file to an enrollment extraction, or the error's text."""
+def _extract_file(path: str) -> Extraction | FaceguardError:
+    """Worker: one image file to an enrollment extraction, or the refusal (it crosses the
+    process boundary with its rule and type)."""
     from faceguard.engine.fast_resnet import FastDlibEngine
     from faceguard.engine.pipeline import extract
     from faceguard.engine.quality import ENROLL_GATE
@@ -93,12 +95,12 @@ def _extract_file(path: str) -> Extraction | str:
         data = Path(path).read_bytes()
         return extract(engine, data, single_face=True, gate=ENROLL_GATE)
     except OSError as exc:
-        return f"ConfigError\tcannot read {path}: {exc.strerror}"
+        return ConfigError(f"cannot read {path}: {exc.strerror}")
     except FaceguardError as exc:
-        return f"{type(exc).__name__}\t{exc}"
+        return exc
 
 
-def _extractions(paths: list[str], workers: int) -> Iterator[Extraction | str]:
+def _extractions(paths: list[str], workers: int) -> Iterator[Extraction | FaceguardError]:
     if workers <= 1:
         yield from (_extract_file(p) for p in paths)
         return
@@ -129,11 +131,12 @@ def enroll_manifest(
     rows = read_manifest(manifest)
     done = _done_lines(report)
     todo = [r for r in rows if r.line not in done]
-    results: dict[int, tuple[str, str, str, str]] = {}
+    results: dict[int, tuple[str, str, str, str, str]] = {}
     if report.exists():
         with report.open(newline="", encoding="utf-8") as handle:
             for r in csv.DictReader(handle):
-                results[int(r["line"])] = (r["subject"], r["status"], r["rule"], r["message"])
+                results[int(r["line"])] = (r["subject"], r["status"], r["rule"],
+                                           r.get("type") or "", r["message"])
     enrolled = failed = 0
     for row, extraction in zip(todo, _extractions([str(root / r.image) for r in todo], workers),
                                strict=True):
@@ -141,15 +144,16 @@ def enroll_manifest(
             problem = _row_problem(row)
             if problem is not None:
                 raise problem
-            if isinstance(extraction, str):
-                kind, _, message = extraction.partition("\t")
-                raise FaceguardError(f"{row.image}: {kind}: {message}")
+            if isinstance(extraction, FaceguardError):
+                extraction.add_context(row.image)
+                raise extraction
             _grant_if_needed(fg, row, actor)
             fg.enroll(row.subject, [extraction], row.purpose, actor=actor)
-            results[row.line] = (row.subject, "ok", "", "")
+            results[row.line] = (row.subject, "ok", "", "", "")
             enrolled += 1
         except FaceguardError as exc:
-            results[row.line] = (row.subject, "error", exc.rule or "", exc.message)
+            results[row.line] = (row.subject, "error", exc.rule or "", type(exc).__name__,
+                                 exc.message)
             failed += 1
         _write_report(report, results)
         if progress is not None:
@@ -166,7 +170,7 @@ def _grant_if_needed(fg: Faceguard, row: ManifestRow, actor: str) -> None:
         )
 
 
-def _write_report(report: Path, results: dict[int, tuple[str, str, str, str]]) -> None:
+def _write_report(report: Path, results: dict[int, tuple[str, str, str, str, str]]) -> None:
     tmp = report.with_name(report.name + ".tmp")
     with tmp.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)

@@ -38,11 +38,18 @@ from faceguard.audit.operations import Op
 from faceguard.consent import records as consents
 from faceguard.engine.calibration import Calibration, load_calibration, load_calibration_file
 from faceguard.engine.fast_resnet import FastDlibEngine
-from faceguard.engine.pipeline import Extraction, extract
+from faceguard.engine.pipeline import Extraction, FaceChoice, extract, quality_record
 from faceguard.engine.types import FaceEngine, require_same_engine
 from faceguard.engine.workers import ExtractionPool
 from faceguard.errors import ConfigError, FaceguardError
+from faceguard.index.decision import (
+    decide,
+    doubt_reason,
+    identification_rule,
+    identification_thresholds,
+)
 from faceguard.index.follow import Follower
+from faceguard.index.people import people_of
 from faceguard.liveness import LivenessAnswer
 from faceguard.policy.deployment import STARTER_TOML, Deployment, load_deployment
 from faceguard.results import EnrollResult, IdentifyResult, Stats, VerifyResult
@@ -199,14 +206,15 @@ class Faceguard:
 
     # ---- enrollment ---------------------------------------------------------------------
 
-    def _extract(self, image: bytes | np.ndarray, *, enroll: bool) -> Extraction:
+    def _extract(self, image: bytes | np.ndarray, *, enroll: bool,
+                 choose: FaceChoice | None = None) -> Extraction:
         core = self._core
         gate = core.enroll_gate if enroll else core.probe_gate
         if core.extractor is not None and not isinstance(image, np.ndarray):
             return core.extractor.extract(image, single_face=enroll, gate=gate,
-                                          limits=core.image_limits)
+                                          limits=core.image_limits, choose=choose)
         return extract(core.engine, image, single_face=enroll, gate=gate,
-                       limits=core.image_limits)
+                       limits=core.image_limits, choose=choose)
 
     def enroll(
         self,
@@ -218,6 +226,7 @@ class Faceguard:
         progress: Callable[[int], None] | None = None,
         replace: bool = False,
         liveness: LivenessAnswer | None = None,
+        face: FaceChoice | None = None,
     ) -> EnrollResult:
         """Enroll one or more images of a consenting person for ``purpose``.
 
@@ -228,6 +237,9 @@ class Faceguard:
         (batch enrollment prepares them in worker processes). Where liveness is required
         (R26), ``liveness`` must answer a challenge; its most frontal frame is enrolled (the
         same answer may enroll the person in each of their purposes, once each, for a minute).
+        ``face`` picks the face of pictures holding several: a box ``(left, top, right,
+        bottom)`` or "centre" (the face nearest the picture's centre). The quality of each
+        picture is recorded with the enrollment (R11).
         """
         operation = Op.TEMPLATE_CORRECTED if replace else Op.TEMPLATE_ENROLLED
         with self._core.recorded(operation, actor, purpose):
@@ -251,7 +263,7 @@ class Faceguard:
                         self._core.enroll_gate.judge(image.quality)
                         extractions.append(image)
                     else:
-                        extractions.append(self._extract(image, enroll=True))
+                        extractions.append(self._extract(image, enroll=True, choose=face))
                     if progress is not None:
                         progress(1)
                 except FaceguardError as exc:
@@ -278,7 +290,8 @@ class Faceguard:
                     subject=subject,
                     rules=["R3", "R8", "R9", "R16"] if replace else ["R3", "R8", "R9"],
                     detail={"templates": len(ids), "replaced": len(replaced),
-                            "engine": self.engine.engine_id},
+                            "engine": self.engine.engine_id,
+                            "quality": [quality_record(ex) for ex in extractions]},
                 )
             partition = self._store.index.get(purpose)
             if partition is not None:
@@ -371,61 +384,63 @@ class Faceguard:
     ) -> IdentifyResult:
         """1:N: who, among the people consenting to ``purpose``, is in ``image``?
 
-        Answers a subject or ``unknown``. A proposed match is confirmed against the store
-        (consent still valid, template not erased or expired) before it is returned. When
-        the gallery is so large that a false match is likely (templates x FMR above the
-        purpose's ``max_false_identification_rate``, R17), it answers ``needs-review`` with
-        the candidates for a person to decide, and says why.
+        Each person is scored by one fused template; the purpose's declared FPIR sets the
+        automatic threshold for the gallery as it is now (R17, ``index.decision``). Answers
+        the person (``match``), ``unknown``, or, for a doubtful answer, the purpose's
+        ``on_doubt``: ``needs-review`` with up to 3 candidates and the reason, or
+        ``unknown``. A proposed person is confirmed against the store (consent still
+        valid, a template alive) before anything is answered.
         """
         with self._core.recorded(Op.FACE_IDENTIFIED, actor, purpose):
             admitted = self.admit(purpose, actor, liveness)
             image = admitted.live if admitted.live is not None else image
-            point, section = admitted.point, admitted.section
+            section = admitted.section
             probe = self._extract(image, enroll=False).template
             partition = gallery.partition(self._core, purpose)
             require_same_engine(partition.engine, probe.engine)
-            search = partition.search_binary if section.search == "binary" else partition.search
-            hits = [c for c in search(probe.vector, k=5, max_distance=point.threshold)
-                    if point.is_match(c.distance)]
-            expected = len(partition) * point.fmr_target
-            bound = section.max_false_identification_rate
-            reason = (f"{len(partition)} templates x FMR {point.fmr_target:g} = "
-                      f"{expected:.3g} expected false identifications per search, above the "
-                      f"bound {bound:g} (R17)")
+            people = people_of(partition)
+            limits = identification_thresholds(self.calibration, people.composition(),
+                                               identification_rule(section))
+            hits = ([] if limits.doubtful is None else
+                    people.search(probe.vector, k=3, max_distance=limits.doubtful))
 
             def confirm(conn: sa.Connection) -> Answer:
                 # Every hit confirmed by the store in the transaction that records the answer
-                # (consent active, template alive): a withdrawal or erasure the index has not
-                # seen yet can never be answered as a match.
+                # (consent active, a template alive): a withdrawal or erasure the index has
+                # not seen yet can never be answered as a match.
                 now = iso(utc_now())
-                confirmed = [c for c in hits
-                             if gallery.still_valid(conn, c.subject_id, c.template_id, purpose,
-                                                  now)]
-                stale = tuple({c.subject_id for c in hits} - {c.subject_id for c in confirmed})
-                externals = tuple(self._store.vault.identity(conn, c.subject_id).external_id
-                                  for c in confirmed[:3])
-                detail = {"gallery": len(partition), "candidates": len(externals),
+                confirmed = [h for h in hits if gallery.still_valid(conn, h.subject_id, purpose,
+                                                                    now)]
+                stale = tuple({h.subject_id for h in hits} - {h.subject_id for h in confirmed})
+                outcome = decide(confirmed, limits)
+                externals = tuple(self._store.vault.identity(conn, h.subject_id).external_id
+                                  for h in confirmed[:3])
+                detail = {"people": limits.people, "candidates": len(externals),
+                          "fpir": section.fpir, "decided": outcome,
                           **({"stale_candidates": len(stale)} if stale else {})}
-                if confirmed and expected > bound:
+                if outcome == "match":
+                    return Answer("match", confirmed[0].subject_id, detail, externals[:1],
+                                  stale, score=confirmed[0].distance)
+                if outcome == "doubtful" and section.on_doubt == "needs-review":
                     return Answer("needs-review", None, detail, externals, stale, ("R17",))
-                if confirmed:
-                    return Answer("match", confirmed[0].subject_id, detail, externals[:1], stale,
-                                  score=confirmed[0].distance)
+                if outcome == "doubtful":
+                    return Answer("unknown", None, detail, (), stale, ("R17",))
                 return Answer("unknown", None, detail, (), stale)
 
             seq, answer = self._decide(Op.FACE_IDENTIFIED, purpose, actor, confirm, {
-                "operating_point": point.name, "score_revealed": reveal_score})
+                "score_revealed": reveal_score})
             for subject in answer.stale:  # the index lagged: it catches up now
                 partition.remove_subject(subject)
+        point = f"fpir {section.fpir:g}"
         if answer.outcome == "needs-review":
-            return IdentifyResult("needs-review", purpose, point.name, seq,
-                                  candidates=answer.externals, reason=reason)
+            return IdentifyResult("needs-review", purpose, point, seq,
+                                  candidates=answer.externals, reason=doubt_reason(limits))
         if answer.outcome != "match":
-            return IdentifyResult("unknown", purpose, point.name, seq)
+            return IdentifyResult("unknown", purpose, point, seq)
         return IdentifyResult(
             "match",
             purpose,
-            point.name,
+            point,
             seq,
             subject_id=answer.subject,
             external_id=answer.externals[0],

@@ -41,14 +41,14 @@ def catch_up_all(core: Core) -> None:
         index_feed.catch_up(core.store.records, core.store.vault, held, purpose, now)
 
 
-def still_valid(conn: sa.Connection, subject: str, template_id: str, purpose: str,
-                now: str) -> bool:
-    """The store's answer, not the index's: consent active and template alive."""
+def still_valid(conn: sa.Connection, subject: str, purpose: str, now: str) -> bool:
+    """The store's answer, not the index's: consent active and a template of the person
+    for ``purpose`` alive."""
     if consents.active_consent_id(conn, subject, purpose) is None:
         return False
     row = conn.execute(
-        sa.select(db.templates.c.expires_at).where(
-            db.templates.c.id == template_id, db.templates.c.subject_id == subject
-        )
+        sa.select(db.templates.c.id).where(
+            db.templates.c.subject_id == subject, db.templates.c.purpose == purpose,
+            db.templates.c.expires_at > now).limit(1)
     ).first()
-    return row is not None and row.expires_at > now
+    return row is not None

@@ -37,7 +37,9 @@ from faceguard.assess import (
 )
 from faceguard.audit.operations import Op
 from faceguard.errors import ConfigError
+from faceguard.index.decision import identification_rule, outlook
 from faceguard.policy import CheckResult, DeploymentFacts, check_deployment, pack_numbers, rules_for
+from faceguard.rights import views
 from faceguard.timeutil import iso, utc_now
 
 _CROSSED_KEY = "filing.crossed_on"
@@ -59,10 +61,16 @@ class Governance(Part):
 
     def facts(self) -> DeploymentFacts:
         """What the running system knows that the deployment file cannot say."""
+        with self._core.store.records.connect() as conn:
+            sizes = views.galleries(conn, iso(utc_now()))
         return DeploymentFacts(
             people_enrolled=self.people_enrolled(),
             assessment=assessment_state(self._core.deployment, self._core.config_dir),
             pad_available=self._core.pad_available,
+            identification=tuple(
+                outlook(self._core.calibration, name, sizes.get(name, {}),
+                        identification_rule(sec))
+                for name, sec in self._core.deployment.purposes.items()),
         ).with_records_of(self._core.deployment)
 
     def check(self) -> CheckResult:
@@ -107,10 +115,10 @@ class Governance(Part):
     def _assessment_facts(self) -> AssessmentFacts:
         stats = dataclasses.replace(self._core.stats(), people=self.people_enrolled())
         level = self._core.deployment.deployment.protection_level
-        return AssessmentFacts.from_stats(
+        return dataclasses.replace(AssessmentFacts.from_stats(
             self._core.deployment, stats, controls=controls_in_force(level, service=False),
             as_of=date.today(), filing=self.filing_status(),
-        )
+        ), identification=self.facts().identification)
 
     def draft_assessment(self, *, actor: str = "library") -> tuple[Path, Assessment]:
         """Write a draft assessment prefilled from the deployment and the records

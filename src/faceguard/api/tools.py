@@ -10,17 +10,28 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from faceguard.api.batch import ManifestRow
 from faceguard.assess import assessment_state, render_html, render_pdf
 from faceguard.audit.receipts import AuditReceipt
+from faceguard.engine.calibration import Calibration
+from faceguard.engine.choice import Detector, engine_calibration, make_engine
 from faceguard.engine.dlib_engine import DlibEngine
 from faceguard.engine.evaluation import EvalReport, Pair
 from faceguard.errors import ConfigError
+from faceguard.index.evaluation import (
+    IdentifyReport,
+    Split,
+    calibrate_pictures,
+    evaluate_split,
+    labelled_pictures,
+    split_folder,
+)
 from faceguard.liveness.detector import PresentationAttackDetector
 from faceguard.liveness.evaluation import PadReport, PadSample, evaluate_pad, read_samples
 from faceguard.policy import DeploymentFacts, check_deployment
-from faceguard.policy.deployment import Deployment, load_deployment
+from faceguard.policy.deployment import Deployment, PurposeSection, load_deployment
 from faceguard.policy.facts import CheckResult
 from faceguard.redact import RedactionReport, work_units
 from faceguard.redact.output import write_text_atomic
@@ -68,16 +79,64 @@ class Tools:
 
     @staticmethod
     def evaluate(pairs: Sequence[Pair], root: Path, *, workers: int = 2,
-                 progress: Callable[[int], None] | None = None) -> EvalReport:
-        """Accuracy and FMR/FNMR at each operating point of the default engine on ``pairs``
-        (image paths under ``root``); needs no data directory."""
-        from faceguard.engine.calibration import load_calibration
+                 progress: Callable[[int], None] | None = None,
+                 models: Path | None = None, detector: Detector = "own",
+                 calibration: Path | None = None, centre: bool = False) -> EvalReport:
+        """Accuracy on ``pairs`` (image paths under ``root``) with the default engine or the
+        ONNX models in the folder ``models`` (``engine.faceplugin``), and FMR/FNMR at each
+        operating point of its calibration (the shipped one or the file ``calibration``;
+        none for an engine without one); ``centre``: the face nearest the centre of each
+        picture instead of the largest (LFW labels the central face); needs no data
+        directory."""
         from faceguard.engine.evaluation import evaluate
-        from faceguard.engine.fast_resnet import FastDlibEngine
 
-        engine = FastDlibEngine()
-        calibration = load_calibration(engine.name, engine.engine_id)
-        return evaluate(list(pairs), root, calibration, workers=workers, progress=progress)
+        engine = make_engine(models, detector)
+        try:
+            points: Calibration | None = engine_calibration(engine, calibration)
+        except ConfigError:
+            if calibration is not None:
+                raise
+            points = None
+        return evaluate(list(pairs), root, points, workers=workers, progress=progress,
+                        engine=engine, choose="centre" if centre else None)
+
+    @staticmethod
+    def identification_split(root: Path, gallery_images: int) -> Split:
+        """``eval-identify``'s split of a folder per person (``index.evaluation``)."""
+        return split_folder(root, gallery_images)
+
+    @staticmethod
+    def evaluate_identification(split: Split, section: PurposeSection | None, *,
+                                workers: int = 2, cache: Path | None = None,
+                                progress: Callable[[int], None] | None = None,
+                                models: Path | None = None, detector: Detector = "own",
+                                calibration: Path | None = None, centre: bool = False
+                                ) -> IdentifyReport:
+        """1:N figures on ``split`` under the rule ``section`` declares (``None``: the
+        defaults), with the engine (``models``, as for ``evaluate``) and its calibration;
+        ``progress`` gets 1 per picture extracted; ``centre``: the gallery's pictures with
+        several faces enroll the one nearest the centre; needs no data directory
+        (``index.evaluation``)."""
+        engine = make_engine(models, detector)
+        return evaluate_split(split, engine, engine_calibration(engine, calibration),
+                              section or PurposeSection(necessity="", retention_days=1),
+                              workers=workers, cache=cache, progress=progress,
+                              centre=centre)
+
+    @staticmethod
+    def labelled_pictures(root: Path) -> list[tuple[str, Path]]:
+        """(person, picture) of a folder per person (what ``calibrate`` reads)."""
+        return labelled_pictures(root)
+
+    @staticmethod
+    def calibrate(pictures: Sequence[tuple[str, Path]], *, workers: int = 2,
+                  cache: Path | None = None, progress: Callable[[int], None] | None = None,
+                  models: Path | None = None, detector: Detector = "own") -> dict[str, Any]:
+        """An engine's calibration (operating points and 1:N score tables) from labelled
+        pictures: the content of a file ``Faceguard.open(calibration=...)`` loads
+        (docs/CALIBRATION.md). The engine as for ``evaluate``."""
+        return calibrate_pictures(pictures, make_engine(models, detector), workers=workers,
+                                  cache=cache, progress=progress)
 
     @staticmethod
     def read_manifest(path: Path) -> list[ManifestRow]:

@@ -30,6 +30,7 @@ from faceguard.assess.sections import PLACEHOLDER, SECTION_KEYS, todo
 from faceguard.assess.storage import dump_toml, parse_assessment_toml
 from faceguard.errors import ConfigError
 from faceguard.policy.deployment import Deployment
+from faceguard.policy.facts import IdentificationOutlook
 from faceguard.policy.packs import pack_numbers
 from faceguard.results import Stats
 from faceguard.timeutil import iso, utc_now
@@ -57,6 +58,8 @@ class AssessmentFacts:
     as_of: date
     filing: FilingStatus | None = None
     minors_enrolled: int | None = None
+    #: 1:N predictions per purpose at today's gallery (R17), from ``faceguard check``.
+    identification: tuple[IdentificationOutlook, ...] = ()
 
     @classmethod
     def from_stats(cls, deployment: Deployment, stats: Stats, *, controls: list[str],

@@ -151,10 +151,30 @@ def rights_impact(d: Deployment, f: Facts) -> Draft:
         "withdrawal of consent in one step, an explanation of a decision and a request for "
         "human review; every request and answer is recorded (R16, R17).\n\n"
         "A wrong decision can refuse a person the service (false non-match) or admit the wrong "
-        "person (false match); the operating point per purpose bounds the false-match rate.",
+        "person (false match); the operating point per purpose bounds the false-match rate "
+        "of 1:1 verification. For identification (1:N) each purpose declares the share of "
+        "strangers an automatic answer may name, and where doubtful answers go (R17):\n"
+        f"{_lines(_identification(d, f))}",
         "assess the effect on the people concerned (including a wrong match, a leak, and "
         "feeling watched), the groups most affected, and how the measures reduce it.",
     )
+
+
+def _identification(d: Deployment, f: Facts) -> list[str]:
+    outlooks = {o.purpose: o for o in f.identification}
+    lines = []
+    for name, p in sorted(d.purposes.items()):
+        line = (f"{name}: FPIR at most {p.fpir:.2%} automatically, doubtful band to "
+                f"{p.doubt_fpir:.2%}, doubtful answers go to {p.on_doubt!r}")
+        o = outlooks.get(name)
+        if o is not None and o.calibrated and o.automatic:
+            line += (f"; with {_n(o.people)} people enrolled the engine's calibration "
+                     f"predicts FPIR {o.expected_fpir:.2%} and FNIR {o.expected_fnir:.1%}")
+        elif o is not None:
+            line += "; the engine's calibration cannot vouch for this rate today: no answer "
+            line += "is automatic"
+        lines.append(line)
+    return lines
 
 
 def security_risks(d: Deployment, f: Facts) -> Draft:

@@ -1,10 +1,12 @@
-"""``faceguard`` commands: faces: enroll, verify, identify, eval, enroll-batch."""
+"""``faceguard`` commands: faces: enroll, verify, identify, eval, eval-identify, enroll-batch."""
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -17,6 +19,8 @@ from faceguard.cli.common import (
     json_option,
     pass_ctx,
 )
+from faceguard.cli.det_plot import draw_det
+from faceguard.engine.choice import Detector
 from faceguard.errors import (
     ConfigError,
     FaceguardError,
@@ -45,12 +49,15 @@ def _read(path: Path, out: Output) -> bytes:
 @click.option("--purpose", required=True)
 @click.option("--replace", is_flag=True,
               help="Correction (R16): replace the person's templates for this purpose.")
+@click.option("--face", default=None, metavar="centre|L,T,R,B",
+              help="Where a picture holds several faces: the face nearest the centre, or "
+                   "the box (left,top,right,bottom in pixels) of the face to enroll.")
 @click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @json_option
 @pass_ctx
 def enroll(
-    ctx: Context, external_id: str, purpose: str, replace: bool, images: tuple[Path, ...],
-    as_json: bool,
+    ctx: Context, external_id: str, purpose: str, replace: bool, face: str | None,
+    images: tuple[Path, ...], as_json: bool,
 ) -> None:
     """Enroll image files (or folders of images) of one consenting person."""
     out = Output(as_json)
@@ -63,7 +70,7 @@ def enroll(
         click.progressbar(length=len(files), label="enrolling", file=sys.stderr) as bar,
     ):
         result = fg.enroll(external_id, data, purpose, actor="cli", progress=bar.update,
-                           replace=replace)
+                           replace=replace, face=face)
     out.emit(result, f"enrolled {len(result.template_ids)} templates for {purpose}")
 
 
@@ -103,15 +110,37 @@ def identify(ctx: Context, purpose: str, image: Path, as_json: bool) -> None:
     sys.exit(0 if result.decision == "match" else EXIT_NEGATIVE)
 
 
+_Fn = TypeVar("_Fn", bound=Callable[..., Any])
+
+
+def engine_options(command: _Fn) -> _Fn:
+    """``--models DIR``, ``--detector`` and ``--calibration FILE``: an engine the operator
+    brings (ONNX files, docs/CALIBRATION.md) and its calibration."""
+    command = click.option(
+        "--calibration", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None, help="Calibration file of the engine (default: the shipped one).")(command)
+    command = click.option(
+        "--detector", type=click.Choice(["own", "dlib"]), default="own", show_default=True,
+        help="With --models: the folder's detector model, or dlib's.")(command)
+    return click.option(
+        "--models", type=click.Path(exists=True, file_okay=False, path_type=Path),
+        default=None, help="Folder of ONNX models (fr_detect, fr_landmark, fr_feature) "
+                           "instead of the default engine.")(command)
+
+
 @click.command("eval")
 @click.argument("pairs", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--root", required=True, type=click.Path(exists=True, file_okay=False,
                                                        path_type=Path))
 @click.option("--subset", default=None, help="Only rows whose subset column equals this.")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--face", type=click.Choice(["centre"]), default=None,
+              help="The face nearest the centre of each picture instead of the largest.")
+@engine_options
 @json_option
 def eval_command(
-    pairs: Path, root: Path, subset: str | None, workers: int, as_json: bool
+    pairs: Path, root: Path, subset: str | None, workers: int, face: str | None,
+    models: Path | None, detector: Detector, calibration: Path | None, as_json: bool
 ) -> None:
     """Accuracy, FMR/FNMR at each operating point, failures to enrol, images per second."""
     out = Output(as_json)
@@ -120,7 +149,10 @@ def eval_command(
         images = len({p.file_a for p in rows} | {p.file_b for p in rows})
         with click.progressbar(length=images, label="embedding", file=sys.stderr) as bar:
             update: Callable[[int], None] = bar.update
-            report = Faceguard.tools.evaluate(rows, root, workers=workers, progress=update)
+            report = Faceguard.tools.evaluate(rows, root, workers=workers, progress=update,
+                                              models=models, detector=detector,
+                                              calibration=calibration,
+                                              centre=face == "centre")
     except FaceguardError as exc:
         out.fail(exc)
     lines = [
@@ -166,3 +198,94 @@ def enroll_batch(ctx: Context, manifest: Path, root: Path, report: Path | None, 
     out.emit(result, f"{result.enrolled} enrolled, {result.failed} failed, "
                      f"{result.skipped} already done; report: {result.report}")
     sys.exit(0 if result.failed == 0 else EXIT_NEGATIVE)
+
+
+@click.command("eval-identify")
+@click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--gallery-images", default=1, show_default=True, type=click.IntRange(1, 100),
+              help="Pictures enrolled per person (people with more take part).")
+@click.option("--purpose", default="access-control", show_default=True,
+              help="Purpose of the deployment file whose 1:N rule is applied (its defaults "
+                   "when there is no deployment file).")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--cache", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="File of extracted templates reused across runs (e.g. under /tmp).")
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Draw the DET curve (PNG) with the operating point marked.")
+@click.option("--face", type=click.Choice(["centre"]), default=None,
+              help="Enroll the face nearest the centre of gallery pictures holding several.")
+@engine_options
+@json_option
+@pass_ctx
+def eval_identify(ctx: Context, root: Path, gallery_images: int, purpose: str, workers: int,
+                  cache: Path | None, plot: Path | None, face: str | None,
+                  models: Path | None, detector: Detector, calibration: Path | None,
+                  as_json: bool) -> None:
+    """1:N figures on a folder per person: FPIR, FNIR, rank-1 and reviews at the rule."""
+    out = Output(as_json)
+    try:
+        config = ctx.config or ctx.data_dir / "faceguard.toml"
+        section = None
+        if config.exists():
+            purposes = Faceguard.tools.load_deployment_file(config).purposes
+            if purpose not in purposes:
+                raise ConfigError(f"{config} declares no purpose {purpose!r}")
+            section = purposes[purpose]
+        split = Faceguard.tools.identification_split(root, gallery_images)
+        jobs = (sum(len(p) for p in split.gallery.values()) + len(split.mated)
+                + len(split.strangers))
+        with click.progressbar(length=jobs, label="extracting", file=sys.stderr) as bar:
+            report = Faceguard.tools.evaluate_identification(
+                split, section, workers=workers, cache=cache, progress=bar.update,
+                models=models, detector=detector, calibration=calibration,
+                centre=face == "centre")
+        if plot is not None:
+            draw_det(report.det, (report.fpir, report.fnir), plot)
+    except FaceguardError as exc:
+        out.fail(exc)
+    at = ", ".join(f"{k}: {'-' if v is None else f'{v:.2%}'}"
+                   for k, v in report.fnir_at_fpir.items())
+    out.emit(report, "\n".join([
+        f"gallery {report.gallery} people ({report.gallery_failures} of "
+        f"{report.gallery_images} pictures not enrolled), {report.mated} mated probes, "
+        f"{report.strangers} strangers",
+        f"rule: {report.rule}",
+        f"FPIR {report.fpir:.2%}  FNIR {report.fnir:.2%}  needs-review {report.needs_review:.2%}"
+        f" (mated {report.needs_review_mated:.2%}, strangers "
+        f"{report.needs_review_strangers:.2%})  rank-1 {report.rank1:.2%}",
+        f"FNIR at FPIR (from the scores): {at}",
+    ]))
+
+
+@click.command("calibrate")
+@click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", "out_path", required=True,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="Calibration file to write (JSON).")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--cache", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="File of extracted templates reused across runs (e.g. under /tmp).")
+@click.option("--models", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=None, help="Folder of ONNX models instead of the default engine.")
+@click.option("--detector", type=click.Choice(["own", "dlib"]), default="own",
+              show_default=True, help="With --models: the folder's detector, or dlib's.")
+@json_option
+def calibrate(root: Path, out_path: Path, workers: int, cache: Path | None,
+              models: Path | None, detector: Detector, as_json: bool) -> None:
+    """The engine's calibration from a folder per person (your own consented people):
+    operating points for 1:1 and score tables for 1:N."""
+    out = Output(as_json)
+    try:
+        pictures = Faceguard.tools.labelled_pictures(root)
+        with click.progressbar(length=len(pictures), label="extracting",
+                               file=sys.stderr) as bar:
+            made = Faceguard.tools.calibrate(pictures, workers=workers, cache=cache,
+                                       progress=bar.update, models=models, detector=detector)
+        out_path.write_text(json.dumps(made, indent=2) + "\n", encoding="utf-8")
+    except FaceguardError as exc:
+        out.fail(exc)
+    except OSError as exc:
+        out.fail(ConfigError(f"cannot write {out_path}: {exc.strerror}"))
+    points = ", ".join(f"{p['name']} {p['threshold']:.4f}" for p in made["operating_points"])
+    out.emit({"out": str(out_path), **made["provenance"]},
+             f"wrote {out_path}: {made['provenance']['people']} people; {points}")

@@ -17,7 +17,15 @@ from faceguard.cli.common import (
     pass_ctx,
 )
 from faceguard.cli.consent import consent, notice
-from faceguard.cli.faces import enroll, enroll_batch, eval_command, identify, verify
+from faceguard.cli.faces import (
+    calibrate,
+    enroll,
+    enroll_batch,
+    eval_command,
+    eval_identify,
+    identify,
+    verify,
+)
 from faceguard.cli.governance import assess, check, filing, protection
 from faceguard.cli.liveness import eval_pad
 from faceguard.cli.options import GlobalOptionsGroup
@@ -82,8 +90,9 @@ def init(ctx: Context, data_dir: Path | None, as_json: bool) -> None:
 
 
 for _command in (
-    notice, consent, enroll, verify, identify, eval_command, enroll_batch, erase, export, sweep,
-    explain, review, certificate, public_key, decommission, check, assess, filing, protection,
-    serve, keys, redact, eval_pad, audit, backup, restore,
+    notice, consent, enroll, verify, identify, eval_command, eval_identify, calibrate,
+    enroll_batch, erase,
+    export, sweep, explain, review, certificate, public_key, decommission, check, assess, filing,
+    protection, serve, keys, redact, eval_pad, audit, backup, restore,
 ):
     main.add_command(_command)

@@ -24,6 +24,7 @@ from faceguard.engine.calibration import Calibration
 from faceguard.errors import ConfigError, FaceguardError
 
 _WORKER_ENGINE: Any = None
+_WORKER_CHOOSE: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,24 +80,43 @@ def read_pairs(path: Path, subset: str | None = None) -> list[Pair]:
     return pairs
 
 
-def _embed_one(path: str) -> np.ndarray | None:
+def use_engine(engine: Any, choose: str | None = None) -> None:
+    """Worker initialiser: the engine this process extracts with (default: the default
+    engine, made on first use), and for ``embed_files`` which face ("centre": the one
+    nearest the centre; default: the largest)."""
+    global _WORKER_ENGINE, _WORKER_CHOOSE
+    _WORKER_ENGINE = engine
+    _WORKER_CHOOSE = choose
+
+
+def worker_engine() -> Any:
+    """This process's engine (``use_engine``), the default engine if none was given."""
     global _WORKER_ENGINE
-    from faceguard.engine.fast_resnet import FastDlibEngine
+    if _WORKER_ENGINE is None:
+        from faceguard.engine.fast_resnet import FastDlibEngine
+
+        _WORKER_ENGINE = FastDlibEngine()
+    return _WORKER_ENGINE
+
+
+def _embed_one(path: str) -> np.ndarray | None:
     from faceguard.engine.pipeline import extract
 
-    if _WORKER_ENGINE is None:
-        _WORKER_ENGINE = FastDlibEngine()
     try:
         data = Path(path).read_bytes()
-        return extract(_WORKER_ENGINE, data, single_face=False, gate=None).template.vector
+        return extract(worker_engine(), data, single_face=_WORKER_CHOOSE is not None, gate=None,
+                       choose=_WORKER_CHOOSE).template.vector
     except (FaceguardError, OSError):
         return None
 
 
 def embed_files(
-    paths: list[str], workers: int, progress: Callable[[int], None] | None = None
+    paths: list[str], workers: int, progress: Callable[[int], None] | None = None,
+    engine: Any = None, choose: str | None = None,
 ) -> list[np.ndarray | None]:
-    """Templates of each file with the default engine, ``workers`` processes."""
+    """Templates of each file with ``engine`` (default: the default engine), ``workers``
+    processes."""
+    use_engine(engine, choose)
     if workers <= 1:
         out = []
         for path in paths:
@@ -106,7 +126,8 @@ def embed_files(
         return out
     results: list[np.ndarray | None] = []
     # spawn, not fork: a forked copy of a process that already ran dlib can deadlock
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=use_engine, initargs=(engine, choose)) as pool:
         for vector in pool.map(_embed_one, paths, chunksize=8):
             results.append(vector)
             if progress:
@@ -132,15 +153,18 @@ def _best_threshold(dist: np.ndarray, genuine: np.ndarray) -> float:
 def evaluate(
     pairs: list[Pair],
     root: Path,
-    calibration: Calibration,
+    calibration: Calibration | None,
     *,
     workers: int = 2,
     progress: Callable[[int], None] | None = None,
+    engine: Any = None,
+    choose: str | None = None,
 ) -> EvalReport:
-    """Embed every image of ``pairs`` under ``root`` and measure the decisions."""
+    """Embed every image of ``pairs`` under ``root`` with ``engine`` (default: the default
+    engine) and measure the decisions (at the calibration's operating points, if given)."""
     files = sorted({p.file_a for p in pairs} | {p.file_b for p in pairs})
     start = time.perf_counter()
-    vectors = embed_files([str(root / f) for f in files], workers, progress)
+    vectors = embed_files([str(root / f) for f in files], workers, progress, engine, choose)
     seconds = time.perf_counter() - start
     by_file = dict(zip(files, vectors, strict=True))
     dist = np.array(
@@ -165,7 +189,7 @@ def evaluate(
         accuracy = float(((dist <= thr) == genuine).mean())
         method = "best single threshold on these pairs (optimistic: no folds given)"
     points = []
-    for point in calibration.points.values():
+    for point in calibration.points.values() if calibration is not None else ():
         match = dist <= point.threshold
         points.append(
             {
@@ -190,6 +214,7 @@ def evaluate(
         operating_points=points,
         images_per_second=len(files) / seconds if seconds > 0 else 0.0,
         seconds=seconds,
-        engine=calibration.engine,
+        engine=calibration.engine if calibration is not None else str(
+            getattr(engine, "engine_id", "")),
         failed_images=failed,
     )

@@ -23,7 +23,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from faceguard.engine.imaging import ImageLimits
-from faceguard.engine.pipeline import Extraction, extract
+from faceguard.engine.pipeline import Extraction, FaceChoice, extract
 from faceguard.engine.quality import QualityGate
 from faceguard.engine.types import FaceEngine
 from faceguard.errors import ImageError
@@ -49,8 +49,9 @@ def _exit_with_parent(parent: int) -> None:
 
 
 def _run(image: bytes, single_face: bool, gate: QualityGate | None,
-         limits: ImageLimits | None) -> Extraction:
-    return extract(_WORKER["engine"], image, single_face=single_face, gate=gate, limits=limits)
+         limits: ImageLimits | None, choose: FaceChoice | None = None) -> Extraction:
+    return extract(_WORKER["engine"], image, single_face=single_face, gate=gate, limits=limits,
+                   choose=choose)
 
 
 def _engine_id() -> str:
@@ -77,11 +78,11 @@ class ExtractionPool:
         return str(self._pool.submit(_engine_id).result())
 
     def extract(self, image: bytes, *, single_face: bool, gate: QualityGate | None,
-                limits: ImageLimits | None) -> Extraction:
+                limits: ImageLimits | None, choose: FaceChoice | None = None) -> Extraction:
         """:func:`.pipeline.extract` in a worker; its errors are raised here unchanged."""
         pool = self._pool
         try:
-            return pool.submit(_run, bytes(image), single_face, gate, limits).result()
+            return pool.submit(_run, bytes(image), single_face, gate, limits, choose).result()
         except BrokenProcessPool as exc:
             with self._lock:
                 if self._pool is pool:  # the first caller to see it rebuilds the pool

@@ -56,6 +56,9 @@ class Partition:
         self._center: np.ndarray | None = None
         self._centered_at = 0
         self._codes = np.zeros((0, dimension // 64), dtype=np.uint64)
+        #: Counts changes (rows added or removed): a view built from the rows (``people``)
+        #: is rebuilt when it moves.
+        self.version = 0
         #: The last row of the store's change feed applied to this partition (index_feed).
         self.feed_seq = 0
         self.feed_lock = threading.Lock()
@@ -123,6 +126,13 @@ class Partition:
         self._subject_ids = _put(self._subject_ids, start, subject_ids)
         self._template_ids = _put(self._template_ids, start, template_ids)
         self._size = end
+        self.version += 1
+
+    def rows(self) -> tuple[int, np.ndarray, np.ndarray]:
+        """``(version, subject IDs, vectors)`` of the living rows, copied under the lock."""
+        with self._lock:
+            alive = np.flatnonzero(self._alive[: self._size])
+            return self.version, self._subject_ids[alive], self._vectors[alive]
 
     def add_missing(
         self, subject_ids: list[str], template_ids: list[str], vectors: np.ndarray
@@ -162,6 +172,7 @@ class Partition:
                                   & self._alive[:size])
             self._alive[rows] = False
             self._norms[rows] = np.inf  # a dead row scores -inf: no search can return it
+            self.version += 1
             self._maybe_compact()
             return len(rows)
 
@@ -173,6 +184,7 @@ class Partition:
                                   & self._alive[:size])
             self._alive[rows] = False
             self._norms[rows] = np.inf
+            self.version += 1
             self._maybe_compact()
             return len(rows)
 

@@ -18,6 +18,7 @@ from faceguard.policy.check import (
     CheckResult,
     DeploymentFacts,
     Finding,
+    IdentificationOutlook,
     check_deployment,
 )
 from faceguard.policy.packs import (
@@ -41,6 +42,7 @@ __all__ = [
     "CheckResult",
     "DeploymentFacts",
     "Finding",
+    "IdentificationOutlook",
     "Pack",
     "PackNumbers",
     "PlaceCategory",

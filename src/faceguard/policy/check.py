@@ -38,7 +38,9 @@ from faceguard.policy.facts import (
     CheckResult,
     DeploymentFacts,
     Finding,
+    IdentificationOutlook,
 )
+from faceguard.policy.identification import check_identification_outlook
 from faceguard.policy.packs import PackNumbers, Rule, pack_numbers, rules_for
 from faceguard.policy.places import PLACES
 from faceguard.policy.purposes import FORBIDDEN_PURPOSES, PURPOSES
@@ -46,8 +48,8 @@ from faceguard.policy.trial import trial_findings
 
 __all__ = [
     "CHECKS", "LAW_ENFORCEMENT_AUTHORISATION", "AssessmentState", "AssessmentView",
-    "CheckFn", "CheckResult", "DeploymentFacts", "Finding", "check_deployment", "evaluate",
-    "is_public",
+    "CheckFn", "CheckResult", "DeploymentFacts", "Finding", "IdentificationOutlook",
+    "check_deployment", "evaluate", "is_public",
 ]
 
 #: The authorisation record that allows real-time identification in public (P8).
@@ -414,6 +416,7 @@ CHECKS: dict[str, CheckFn] = {
         check_compliance_audit,
         check_protection_level,
         check_liveness,
+        check_identification_outlook,
         check_forbidden_purposes,
         check_bipa_retention,
         check_written_release,

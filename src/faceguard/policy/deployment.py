@@ -24,7 +24,14 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from faceguard.errors import ConfigError
 from faceguard.operating_points import OPERATING_POINT_NAMES
@@ -109,9 +116,15 @@ class PurposeSection(_Strict):
     #: Days templates are kept (outside what the packs allow: R8 / P3, judged by the check).
     retention_days: int
     operating_point: str = "access-control"
-    #: R17 gallery-size guard: when gallery size x FMR exceeds this, identification answers
-    #: "needs-review" with candidates instead of an automatic match.
-    max_false_identification_rate: float = Field(default=0.1, gt=0, le=1)
+    #: 1:N (R17): the false-positive identification rate accepted for automatic answers,
+    #: the share of strangers a search may name as someone; the threshold follows from the
+    #: engine's calibration and the people enrolled for the purpose (``index.decision``).
+    fpir: float = Field(default=0.01, gt=0, lt=1)
+    #: 1:N: the wider rate bounding the doubtful band (at least ``fpir``).
+    doubt_fpir: float = Field(default=0.05, gt=0, lt=1)
+    #: 1:N: what a doubtful answer becomes: "needs-review" (a person decides, shown the
+    #: candidates) or "unknown" (the person uses an alternative).
+    on_doubt: Literal["needs-review", "unknown"] = "needs-review"
     #: 1:N search: "exact" float32 scan, or "binary" (128-bit first stage + exact re-rank).
     search: Literal["exact", "binary"] = "exact"
 
@@ -121,6 +134,13 @@ class PurposeSection(_Strict):
         if value not in OPERATING_POINT_NAMES:
             raise ValueError(f"must be one of {', '.join(OPERATING_POINT_NAMES)}")
         return value
+
+    @model_validator(mode="after")
+    def _band_contains_fpir(self) -> PurposeSection:
+        if self.doubt_fpir < self.fpir:
+            raise ValueError(f"doubt_fpir ({self.doubt_fpir:g}) must be at least fpir "
+                             f"({self.fpir:g})")
+        return self
 
 
 #: What a transmission basis rests on (R7; FRM 8): a separate consent of each person to the
@@ -267,7 +287,10 @@ liveness = "required"             # required | off (a pack may force required)
 [purposes.access-control]
 necessity = "Residents open the gate hands-free; cards remain available."
 retention_days = 365
-operating_point = "access-control"   # named operating point (false-match rate), see README
+operating_point = "access-control"   # 1:1: named operating point (false-match rate), see README
+fpir = 0.01                          # 1:N: at most 1% of strangers named automatically (R17)
+doubt_fpir = 0.05                    # 1:N: the doubtful band, up to 5% of strangers
+on_doubt = "needs-review"            # 1:N: a doubtful answer goes to a person (or "unknown")
 
 # With transmission = "network", record its basis (R7):
 # [transmission_basis]

@@ -56,6 +56,25 @@ class AssessmentState:
 
 
 @dataclass(frozen=True)
+class IdentificationOutlook:
+    """What 1:N search of one purpose is predicted to do at today's gallery (R17), from the
+    engine's calibration and the purpose's declared ``fpir``."""
+
+    purpose: str
+    #: People enrolled for the purpose, and the pictures they hold on average.
+    people: int
+    mean_pictures: float
+    #: The engine has 1:N score tables at all (``faceguard calibrate``).
+    calibrated: bool
+    #: The declared FPIR can be vouched for at this size (else nothing is automatic).
+    automatic: bool
+    expected_fpir: float
+    expected_fnir: float
+    #: The FNIR if every person held 3 fused pictures (a remedy to name), when known.
+    fnir_with_three_pictures: float | None = None
+
+
+@dataclass(frozen=True)
 class DeploymentFacts:
     """What the deployment file cannot tell; the defaults fail closed."""
 
@@ -69,6 +88,8 @@ class DeploymentFacts:
     authorisations: tuple[Authorisation, ...] = ()
     #: The recorded legal basis or separate consent for network transmission (R7).
     transmission_basis: TransmissionBasis | None = None
+    #: 1:N predictions per purpose (R17); empty: not known (the check says nothing).
+    identification: tuple[IdentificationOutlook, ...] = ()
     #: The day validity is judged on (an authorisation expires after its ``valid_until``);
     #: ``None``: today (UTC).
     today: date | None = None

@@ -67,3 +67,17 @@ def stats(conn: sa.Connection) -> Stats:
         sa.select(db.templates.c.purpose, sa.func.count().label("n"))
         .group_by(db.templates.c.purpose))}
     return Stats(int(people), per_purpose)
+
+
+def galleries(conn: sa.Connection, now: str) -> dict[str, dict[int, int]]:
+    """Per purpose, how many people hold each number of live templates
+    (``{purpose: {pictures: people}}``): the 1:N gallery sizes of R17."""
+    per_person = (sa.select(db.templates.c.purpose, sa.func.count().label("k"))
+                  .where(db.templates.c.expires_at > now)
+                  .group_by(db.templates.c.purpose, db.templates.c.subject_id).subquery())
+    out: dict[str, dict[int, int]] = {}
+    for row in conn.execute(sa.select(per_person.c.purpose, per_person.c.k,
+                                      sa.func.count().label("n"))
+                            .group_by(per_person.c.purpose, per_person.c.k)):
+        out.setdefault(row.purpose, {})[int(row.k)] = int(row.n)
+    return out

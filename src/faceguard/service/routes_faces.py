@@ -84,6 +84,10 @@ async def enroll(
     external_id: ExternalIdHeader = None,
     replace: Annotated[bool, Query(description="correction (R16): replace the person's "
                                    "templates for this purpose")] = False,
+    face: Annotated[str | None, Query(
+        max_length=64, pattern=r"^(centre|\d+,\d+,\d+,\d+)$",
+        description="where a picture holds several faces: 'centre' (the face nearest the "
+                    "centre) or the box 'left,top,right,bottom' in pixels")] = None,
 ) -> EnrollmentPublic:
     """All images or none are stored; needs the person's valid consent for ``purpose`` (R3).
     A liveness answer enrolls its most frontal frame; the same answer may enroll the person
@@ -92,7 +96,7 @@ async def enroll(
     person = _external_id(probe.external_id, external_id)
     result = await run_in_threadpool(state.fg.enroll, person, probe.images, purpose,
                                      actor=principal.actor, replace=replace,
-                                     liveness=probe.liveness)
+                                     liveness=probe.liveness, face=face)
     return public(EnrollmentPublic, result)
 
 

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from faceguard import db
 from faceguard.engine.types import Template
-from faceguard.errors import NotFound, VaultError
+from faceguard.errors import EngineMismatch, NotFound, VaultError
 from faceguard.timeutil import iso, utc_now
 from faceguard.vault import masters
 from faceguard.vault.keys import NONCE_BYTES, Keyring, open_sealed, opening, record_aad, seal
@@ -63,6 +63,7 @@ class Vault:
         self._keys = keys
         self._keyring = keyring
         self._key_lock = threading.Lock()
+        self._engine_checked: str | None = None
 
     # ---- subjects and identities -------------------------------------------------------
 
@@ -164,7 +165,9 @@ class Vault:
     def add_template(
         self, conn: Connection, subject_id: str, purpose: str, template: Template, expires_at: str
     ) -> str:
-        """Encrypt and store one template; returns its ID."""
+        """Encrypt and store one template; returns its ID. ``EngineMismatch`` if the store
+        holds templates of another engine (a deployment never mixes engines)."""
+        self._require_engine(conn, template.engine)
         template_id = new_id("t")
         vector = np.ascontiguousarray(template.vector, dtype="<f4").tobytes()
         aad = _template_aad(subject_id, template_id, template.engine)
@@ -181,6 +184,18 @@ class Vault:
             )
         )
         return template_id
+
+    def _require_engine(self, conn: Connection, engine: str) -> None:
+        """Checked once per engine and vault (other processes check their own)."""
+        if self._engine_checked == engine:
+            return
+        other = conn.execute(sa.select(db.templates.c.engine)
+                             .where(db.templates.c.engine != engine).limit(1)).scalar()
+        if other is not None:
+            raise EngineMismatch(f"the store holds templates of engine {other!r}; templates "
+                                 f"of {engine!r} cannot be added (re-enroll everyone to "
+                                 "change engines)")
+        self._engine_checked = engine
 
     def templates(
         self, conn: Connection, *, purpose: str, subject_id: str | None = None
@@ -354,6 +369,10 @@ _SUBJECT_TEMPLATES = (sa.select(*_TEMPLATE_COLUMNS)
 
 def _as_partition(kept: list[Any], plains: list[bytes], dimension: int
                   ) -> tuple[list[str], list[str], set[str], np.ndarray]:
+    engines = {row[2] for row in kept}
+    if any(len(plain) != 4 * dimension for plain in plains):
+        raise EngineMismatch(f"stored templates of engine(s) {', '.join(sorted(engines))} are "
+                             f"not {dimension}-d: they cannot be searched with this engine")
     matrix = np.frombuffer(b"".join(plains), dtype="<f4").reshape(-1, dimension)
     return ([row[1] for row in kept], [row[0] for row in kept], {row[2] for row in kept},
             matrix.astype(np.float32))
