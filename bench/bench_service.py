@@ -60,6 +60,7 @@ from service_harness import (  # noqa: E402
     PURPOSES,
     broken_images,
     faces_dir,
+    fresh_database,
     huge_images,
     lfw_people,
     peak_rss_bytes,
@@ -395,24 +396,18 @@ def show_workers(report: dict[str, Any]) -> None:
 
 @contextmanager
 def database(server: str | None) -> Iterator[None]:
-    """A fresh PostgreSQL database on ``server`` for the run, named to the service by
-    ``FACEGUARD_DATABASE_URL`` (and dropped afterwards); nothing without a server."""
-    if not server:
-        yield
-        return
-    import psycopg
-
-    base = "postgresql://" + server.split("://", 1)[1].rstrip("/")
-    name = f"fgbench_{os.getpid()}"
-    with psycopg.connect(base + "/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    os.environ["FACEGUARD_DATABASE_URL"] = f"{base}/{name}"
-    try:
-        yield
-    finally:
-        os.environ.pop("FACEGUARD_DATABASE_URL", None)
-        with psycopg.connect(base + "/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    """A fresh PostgreSQL database on ``server`` for the run (``service_harness.
+    fresh_database``), named to the service by ``FACEGUARD_DATABASE_URL``; nothing without a
+    server."""
+    with fresh_database(server, "service") as url:
+        if url is None:
+            yield
+            return
+        os.environ["FACEGUARD_DATABASE_URL"] = url
+        try:
+            yield
+        finally:
+            os.environ.pop("FACEGUARD_DATABASE_URL", None)
 
 
 def show(report: dict[str, Any]) -> None:

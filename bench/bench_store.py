@@ -21,14 +21,11 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
 import sys
 import tempfile
 import threading
 import time
 import types
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +33,9 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from service_harness import fresh_database
 
 from faceguard import db
 from faceguard.consent.records import publish_notice
@@ -191,25 +191,6 @@ def _rss() -> int:
     return 0
 
 
-@contextmanager
-def database(server: str | None) -> Iterator[str | None]:
-    """A fresh PostgreSQL database on ``server`` (its URL), dropped afterwards."""
-    if not server:
-        yield None
-        return
-    import psycopg
-
-    base = "postgresql://" + server.split("://", 1)[1].rstrip("/")
-    name = f"fgbench_store_{os.getpid()}"
-    with psycopg.connect(base + "/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(base + "/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def deep_size(root: object) -> int:
     """Every byte ``root`` holds: its arrays' buffers and every Python object reachable from
     it (the ID strings, lists and dictionaries too), each counted once."""
@@ -239,7 +220,8 @@ def main() -> None:
     ap.add_argument("--database", default=None,
                     help="a PostgreSQL server URL: run on a fresh database made there")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as folder, database(args.database) as url:
+    with tempfile.TemporaryDirectory() as folder, \
+            fresh_database(args.database, "store") as url:
         store = Store.open(Path(folder), new_master_key(), url=url)
         audit = bench_audit(store, args.events, args.threads)
         load = bench_load(store, args.templates)

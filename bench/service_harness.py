@@ -216,3 +216,23 @@ def lfw_people(faces: Path, count: int, per_person: int = 2) -> list[list[bytes]
     step = max(len(folders) // count, 1)
     return [[path.read_bytes() for path in sorted(folder.glob("*.jpg"))[:per_person]]
             for folder in folders[::step][:count]]
+
+
+@contextmanager
+def fresh_database(server: str | None, label: str) -> Iterator[str | None]:
+    """The URL of a new PostgreSQL database made on ``server`` for one benchmark run and
+    dropped after it (``None`` without a server: the run stays on SQLite)."""
+    if not server:
+        yield None
+        return
+    import psycopg
+
+    base = "postgresql://" + server.split("://", 1)[1].rstrip("/")
+    name = f"fgbench_{label}_{os.getpid()}"
+    with psycopg.connect(base + "/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(base + "/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

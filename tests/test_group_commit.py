@@ -15,21 +15,18 @@ from faceguard.errors import AuditError
 from faceguard.store.core import Store
 from faceguard.vault.keys import new_master_key
 
-_KEYS: dict[int, bytes] = {}
+
+@pytest.fixture
+def master() -> bytes:
+    """The master key of the test's store (a second worker opens with the same)."""
+    return new_master_key()
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    key = new_master_key()
-    opened = Store.open(tmp_path, key)
-    _KEYS[id(opened)] = key
+def store(tmp_path: Path, master: bytes) -> Iterator[Store]:
+    opened = Store.open(tmp_path, master)
     yield opened
     opened.close()
-
-
-def _same_key(store: Store) -> bytes:
-    """The master key ``store`` was opened with (a second worker opens with the same)."""
-    return _KEYS[id(store)]
 
 
 def append(store: Store, conn: sa.Connection, n: int) -> int:
@@ -81,10 +78,11 @@ def test_concurrent_jobs_share_transactions_and_each_sees_its_own_seq(store: Sto
     assert report.ok and report.events == total
 
 
-def test_writers_of_two_stores_on_one_database_keep_one_chain(store: Store) -> None:
+def test_writers_of_two_stores_on_one_database_keep_one_chain(store: Store,
+                                                              master: bytes) -> None:
     """Two stores opened on one database (two workers; on PostgreSQL, two machines), each
     with group commit from several threads: one chain, no fork, no gap, and it verifies."""
-    other = Store.open(store.data_dir, _same_key(store),
+    other = Store.open(store.data_dir, master,
                        url=store.url)
     seqs: list[int] = []
     lock = threading.Lock()

@@ -94,7 +94,7 @@ class Liveness(Part):
         challenges = SharedChallenges(records)
         return PresentationAttackDetector(
             self._core.engine, challenges, config=config,
-            seen_frames=SharedFrames(records, challenges.policy.memory.total_seconds()))
+            seen_frames=SharedFrames(records, challenges.policy.memory))
 
     # ---- operations ---------------------------------------------------------------------
 

@@ -110,15 +110,16 @@ def serve(obj: Context, host: str, port: int, dev_flag: bool, face_workers: int 
             app = create_app(fg, ServiceSettings.from_env(dev=dev or None))
         except FaceguardError as exc:
             _fail(exc)
-        extractors = default_pool_size() if face_workers is None else face_workers
-        if workers > 1:
-            extractors = max(1, extractors // workers) if face_workers is None else extractors
-        elif extractors:
+        # By default the cores are shared out between the service processes.
+        extractors = (max(1, default_pool_size() // workers) if face_workers is None
+                      else face_workers)
+        if workers == 1:  # this process serves; under a supervisor, the workers do
             try:
-                fg.use_worker_processes(extractors)
+                if extractors:
+                    fg.use_worker_processes(extractors)
             except FaceguardError as exc:
                 _fail(exc)
-        fg.follow_changes()
+            fg.follow_changes()
         keys = app.state.service.keys
         base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
         if fg.deployment.deployment.trial:

@@ -17,7 +17,8 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from random import Random
@@ -122,10 +123,10 @@ class SharedChallenges:
 class SharedFrames:
     """Hashes of frames already received, in the record store (``challenge.SeenFrames``)."""
 
-    def __init__(self, engine: sa.Engine, memory_seconds: float = 3600.0, *,
+    def __init__(self, engine: sa.Engine, memory: timedelta = timedelta(hours=1), *,
                  clock: Callable[[], datetime] = utc_now) -> None:
         self._engine = engine
-        self._memory = memory_seconds
+        self._memory = memory
         self._clock = clock
 
     def check_and_add(self, digests: list[str]) -> list[int]:
@@ -133,7 +134,7 @@ class SharedFrames:
         if not digests:
             return []
         now = self._clock()
-        horizon = iso(datetime.fromtimestamp(now.timestamp() - self._memory, now.tzinfo))
+        horizon = iso(now - self._memory)
         with self._engine.begin() as conn:
             conn.execute(db.liveness_frames.delete().where(_F.seen_at < horizon))
             seen = set(conn.execute(sa.select(_F.digest)
@@ -172,7 +173,7 @@ class SharedLockout:
     def record_failure(self, *, subject: str | None, terminal: str | None) -> list[Lock]:
         now = self._clock()
         new: list[Lock] = []
-        with self._engine.begin() as conn:
+        with self._counting(now) as conn:
             for scope, key in _keys(subject, terminal):
                 failures = self._count(conn, "failure", scope, key, now, add=True)
                 locked = conn.execute(sa.select(_L.until).where(
@@ -192,7 +193,7 @@ class SharedLockout:
         now = self._clock()
         limits = {"subject": self.policy.max_issued_subject,
                   "terminal": self.policy.max_issued_terminal}
-        with self._engine.begin() as conn:
+        with self._counting(now) as conn:
             keys = _keys(subject, terminal)
             for scope, key in keys:
                 issued = self._count(conn, "issued", scope, key, now, add=False)
@@ -211,11 +212,18 @@ class SharedLockout:
             conn.execute(db.liveness_counts.delete().where(_E.scope == "subject",
                                                            _E.key == _key(subject)))
 
-    def _count(self, conn: sa.Connection, kind: str, scope: str, key: str, now: datetime,
+    @contextmanager
+    def _counting(self, now: datetime) -> Iterator[sa.Connection]:
+        """A transaction on the counts, those older than the window dropped first."""
+        with self._engine.begin() as conn:
+            conn.execute(db.liveness_counts.delete().where(
+                _E.at < iso(now - self.policy.window)))
+            yield conn
+
+    @staticmethod
+    def _count(conn: sa.Connection, kind: str, scope: str, key: str, now: datetime,
                *, add: bool) -> int:
         """Events of ``kind`` for (scope, key) within the window (one more when ``add``)."""
-        conn.execute(db.liveness_counts.delete().where(
-            _E.at < iso(now - self.policy.window)))
         if add:
             conn.execute(db.liveness_counts.insert().values(kind=kind, scope=scope, key=key,
                                                             at=iso(now)))

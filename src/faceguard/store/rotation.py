@@ -77,12 +77,7 @@ def rotate_master(store: Store, *, actor: str) -> MasterRotation:
                 fingerprint=new.fingerprint, sealed_root=new.seal_root(root), state="next",
                 created_at=now))
     old.accept(new_key)
-    rewrapped, passes = 0, 0
-    while True:  # until a pass finds nothing left under the old key
-        done, left = _pass(store, new)
-        rewrapped, passes = rewrapped + done, passes + 1
-        if not done and not left:
-            break
+    rewrapped, passes = _rewrap(store, new)
     with store.keys.begin() as conn:
         query = sa.select(_M.fingerprint).where(_M.state.in_(("current", "next")))
         if conn.dialect.name == "postgresql":
@@ -92,11 +87,7 @@ def rotate_master(store: Store, *, actor: str) -> MasterRotation:
                      .values(state="retired", retired_at=iso(utc_now())))
         conn.execute(db.master_keys.update().where(_M.fingerprint == new.fingerprint)
                      .values(state="current"))
-    while True:  # keys written before the states changed
-        done, left = _pass(store, new)
-        rewrapped += done
-        if not done and not left:
-            break
+    rewrapped += _rewrap(store, new)[0]  # keys written before the states changed
     os.replace(nxt, path)
     fsync_path(path.parent)
     old_fp = old.fingerprint
@@ -117,6 +108,17 @@ def _root(store: Store, old_key: bytes) -> bytes:
         sealed = conn.execute(sa.select(_M.sealed_root)
                               .where(_M.fingerprint == probe.fingerprint)).scalar()
     return old_key if sealed is None else probe.open_root(bytes(sealed))
+
+
+def _rewrap(store: Store, new: Keyring) -> tuple[int, int]:
+    """Passes over the key store until one finds nothing left under the old key: (keys
+    re-wrapped, passes)."""
+    rewrapped = passes = 0
+    while True:
+        done, left = _pass(store, new)
+        rewrapped, passes = rewrapped + done, passes + 1
+        if not done and not left:
+            return rewrapped, passes
 
 
 def _pass(store: Store, new: Keyring) -> tuple[int, int]:

@@ -184,7 +184,7 @@ class Keyring:
     def new_data_key(self, subject_id: str) -> tuple[bytes, bytes]:
         """A fresh data key and its wrapped form (bound to ``subject_id``)."""
         key = secrets.token_bytes(KEY_BYTES)
-        return key, seal(self._kek, key, _aad(b"data-key", subject_id))
+        return key, self.wrap(subject_id, key)
 
     def wrap(self, subject_id: str, key: bytes) -> bytes:
         """``key`` wrapped under the current master key (a rotation re-wraps with it)."""
