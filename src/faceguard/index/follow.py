@@ -4,20 +4,23 @@
 partition (and every match is confirmed against the store anyway). But a person erased on
 worker A stays in worker B's memory until B's next search; this thread removes them within
 about a second. On PostgreSQL it waits on ``LISTEN faceguard_index`` (the feed's triggers
-``NOTIFY`` at commit) and also wakes every ``interval`` seconds, which covers notifications
-lost while the connection was down; on SQLite, where there is no notification, it polls the
-feed every ``interval`` seconds (one indexed query when nothing changed).
+``NOTIFY`` at commit), reads what changed while it was not listening each time it connects,
+and as a safeguard every ``SAFETY`` seconds; on SQLite, where there is no notification, it
+polls the feed every ``interval`` seconds (one indexed query when nothing changed).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 import sqlalchemy as sa
 
 CHANNEL = "faceguard_index"
+#: On PostgreSQL, the feed is also read this often without a notification (seconds).
+SAFETY = 30.0
 log = logging.getLogger(__name__)
 
 
@@ -56,11 +59,16 @@ class Follower:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(f"LISTEN {CHANNEL}")
             self._wake()  # what changed while nobody listened
+            last = time.monotonic()
             while not self._stop.is_set():
-                # Notifications of one burst are drained together: one catch-up for all.
-                for _ in conn.notifies(timeout=self._interval, stop_after=1):
-                    pass
-                self._wake()
+                # Notifications of one burst are drained together: one catch-up for all. The
+                # feed is read only when one came (or, as a safeguard, every SAFETY seconds);
+                # ``interval`` only bounds how long ``close`` waits.
+                notified = any(True for _ in conn.notifies(timeout=self._interval,
+                                                           stop_after=1))
+                if notified or time.monotonic() - last >= SAFETY:
+                    self._wake()
+                    last = time.monotonic()
 
     def _wake(self) -> None:
         if not self._stop.is_set():
