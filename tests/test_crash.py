@@ -131,12 +131,22 @@ def test_kill_9_never_leaves_a_half_enrolled_or_half_erased_person(
                  str(start), str(SEED), str(STEPS), str(PEOPLE)],
                 stdout=subprocess.DEVNULL, stderr=stderr)
         # Kill after a random number of acknowledged steps, a random moment later (the
-        # steps take milliseconds, so the kill lands anywhere in the next one or two).
+        # steps take milliseconds, so the kill lands anywhere in the next one or two). Every
+        # other kill aims at the moment an erasure or withdrawal begins instead, so that
+        # kills inside the erasure window do not depend on luck.
         spread = 2 * (STEPS - start) // max(MIN_KILLS + 5 - kills, 1)
-        target = len(acks) + rng.randint(1, max(spread, 1))
-        while child.poll() is None and len(read_acks(acks_file)[0]) < target:
-            time.sleep(0.002)
-        time.sleep(rng.uniform(0, 0.015))
+        skip = rng.randint(1, max(spread, 1))
+        if kills % 2:
+            aim = next((k for k in range(start + skip, STEPS)
+                        if kinds[k][0] in ("erase", "withdraw")), STEPS)
+            while child.poll() is None and read_acks(acks_file)[1] < aim:
+                time.sleep(0.0005)
+            time.sleep(rng.uniform(0, 0.002))
+        else:
+            target = len(acks) + skip
+            while child.poll() is None and len(read_acks(acks_file)[0]) < target:
+                time.sleep(0.002)
+            time.sleep(rng.uniform(0, 0.015))
         if child.poll() is None:
             child.kill()  # SIGKILL
             child.wait()
