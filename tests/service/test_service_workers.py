@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -87,11 +88,22 @@ def test_workers_leave_when_their_supervisor_is_killed(
     with serve(data, options=("--workers", "2", "--face-workers", "0")) as server:
         workers = worker_pids(server.pid)
         assert len(workers) == 2
+        # Clients in the middle of slow uploads: a graceful stop would wait for them forever.
+        host, port = server.base.removeprefix("http://").split(":")
+        slow = [socket.create_connection((host, int(port))) for _ in range(6)]
+        for sock in slow:
+            sock.sendall(b"POST /-/login HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                         b"application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n"
+                         b"\r\nkey=")
+        time.sleep(1.0)
         os.kill(server.pid, signal.SIGKILL)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and any(_alive(p) for p in workers):
             time.sleep(0.2)
-        assert not [_state(p) for p in workers if _alive(p)]
+        left = [_state(p) for p in workers if _alive(p)]
+        for sock in slow:
+            sock.close()
+        assert not left
 
 
 def _state(pid: int) -> str:

@@ -139,7 +139,8 @@ def serve(obj: Context, host: str, port: int, dev_flag: bool, face_workers: int 
             click.echo("note: listening beyond this machine; put it behind HTTPS and set "
                        "FACEGUARD_SERVICE_COOKIE_SECURE=true", err=True)
         if workers == 1:
-            uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
+            uvicorn.run(app, host=host, port=port, log_level="info", server_header=False,
+                        timeout_graceful_shutdown=supervisor.GRACE)
             return
     try:
         sock = supervisor.bind(host, port)
@@ -165,7 +166,8 @@ def _worker(obj: Context, dev: bool, fd: int, face_workers: int | None) -> None:
         if face_workers:
             fg.use_worker_processes(face_workers)
         fg.follow_changes()
-        uvicorn.run(app, fd=fd, log_level="warning", server_header=False)
+        uvicorn.run(app, fd=fd, log_level="warning", server_header=False,
+                    timeout_graceful_shutdown=supervisor.GRACE)
     except FaceguardError as exc:
         _fail(exc)
     finally:

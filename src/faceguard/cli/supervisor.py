@@ -25,6 +25,8 @@ import click
 SUPERVISOR_VARIABLE = "FACEGUARD_SUPERVISOR"
 #: Seconds between a worker's death and its restart (no hot loop on a worker that cannot run).
 RESTART_DELAY = 1.0
+#: Seconds a stopping worker gives open connections before it closes them.
+GRACE = 10
 
 
 def _worker_command(data_dir: Path, config: Path | None, dev: bool, fd: int,
@@ -85,7 +87,7 @@ def supervise(sock: socket.socket, workers: int, data_dir: Path, config: Path | 
         for process in running.values():
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + GRACE + 5
         for process in running.values():
             try:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
@@ -105,5 +107,9 @@ def leave_with_parent() -> None:
         while os.getppid() == parent:
             time.sleep(1.0)
         os.kill(os.getpid(), signal.SIGTERM)
+        # A graceful stop may wait on clients that keep their connections open; an orphan
+        # must not outlive its supervisor by more than the grace period.
+        time.sleep(GRACE + 5)
+        os.kill(os.getpid(), signal.SIGKILL)
 
     threading.Thread(target=watch, name="faceguard-parent-watch", daemon=True).start()
