@@ -260,3 +260,25 @@ def test_eval_identify_reports_the_issue_keys_and_draws_the_det(
     assert set(report["fnir_at_fpir"]) == {"0.01", "0.001"}
     assert 0 <= report["fpir"] <= 1 and report["rank1"] >= 0.8
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_distractors_enlarge_the_gallery_and_leave_the_strangers_apart(tmp_path: Path) -> None:
+    """``eval-identify --distractors N``: N single-picture people enrolled with no probe, drawn
+    the same way every run, and never searched as strangers."""
+    from faceguard.index.evaluation import split_folder
+
+    for name, count in [("a", 3), ("b", 2), ("c", 4)] + [(f"s{n}", 1) for n in range(6)]:
+        (tmp_path / name).mkdir()
+        for k in range(count):
+            (tmp_path / name / f"{name}_{k}.jpg").write_bytes(b"")
+    plain = split_folder(tmp_path, 1)
+    assert sorted(plain.gallery) == ["a", "b", "c"] and len(plain.strangers) == 6
+    split = split_folder(tmp_path, 1, distractors=4)
+    drawn = set(split.gallery) - {"a", "b", "c"}
+    assert len(split.gallery) == 7 and len(drawn) == 4
+    assert all(len(split.gallery[name]) == 1 for name in drawn)
+    assert {p.parent.name for p in split.strangers} == {f"s{n}" for n in range(6)} - drawn
+    assert split.mated == plain.mated
+    assert split_folder(tmp_path, 1, distractors=4) == split
+    with pytest.raises(ConfigError, match="only 6 people with a single picture"):
+        split_folder(tmp_path, 1, distractors=6)

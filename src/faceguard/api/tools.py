@@ -101,9 +101,9 @@ class Tools:
                         engine=engine, choose="centre" if centre else None)
 
     @staticmethod
-    def identification_split(root: Path, gallery_images: int) -> Split:
+    def identification_split(root: Path, gallery_images: int, distractors: int = 0) -> Split:
         """``eval-identify``'s split of a folder per person (``index.evaluation``)."""
-        return split_folder(root, gallery_images)
+        return split_folder(root, gallery_images, distractors)
 
     @staticmethod
     def evaluate_identification(split: Split, section: PurposeSection | None, *,

@@ -204,6 +204,9 @@ def enroll_batch(ctx: Context, manifest: Path, root: Path, report: Path | None, 
 @click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--gallery-images", default=1, show_default=True, type=click.IntRange(1, 100),
               help="Pictures enrolled per person (people with more take part).")
+@click.option("--distractors", default=0, show_default=True, type=click.IntRange(0),
+              help="People with a single picture enrolled too (drawn at random, no probe), "
+                   "to measure at a larger gallery; the others stay strangers.")
 @click.option("--purpose", default="access-control", show_default=True,
               help="Purpose of the deployment file whose 1:N rule is applied (its defaults "
                    "when there is no deployment file).")
@@ -217,7 +220,8 @@ def enroll_batch(ctx: Context, manifest: Path, root: Path, report: Path | None, 
 @engine_options
 @json_option
 @pass_ctx
-def eval_identify(ctx: Context, root: Path, gallery_images: int, purpose: str, workers: int,
+def eval_identify(ctx: Context, root: Path, gallery_images: int, distractors: int,
+                  purpose: str, workers: int,
                   cache: Path | None, plot: Path | None, face: str | None,
                   models: Path | None, detector: Detector, calibration: Path | None,
                   as_json: bool) -> None:
@@ -231,7 +235,7 @@ def eval_identify(ctx: Context, root: Path, gallery_images: int, purpose: str, w
             if purpose not in purposes:
                 raise ConfigError(f"{config} declares no purpose {purpose!r}")
             section = purposes[purpose]
-        split = Faceguard.tools.identification_split(root, gallery_images)
+        split = Faceguard.tools.identification_split(root, gallery_images, distractors)
         jobs = (sum(len(p) for p in split.gallery.values()) + len(split.mated)
                 + len(split.strangers))
         with click.progressbar(length=jobs, label="extracting", file=sys.stderr) as bar:

@@ -3,11 +3,13 @@
 Protocol: people folders are read in name order, each one's pictures in name order. Each
 person with more than ``K`` pictures is enrolled with the first ``K`` (the enrollment path:
 exactly one usable face, the enrollment quality gate), the rest are their mated probes;
-each person with a single picture is a stranger. Probes take the probe path (largest face,
-the probe gate). Templates come from ``engine.pipeline.extract``, a person is scored by
-their fused template (``index.people``) and answered by the product's rule
-(``index.decision``) at the thresholds the engine's calibration gives for this gallery: the
-same code identification runs, without the consent and audit machinery around it.
+each person with a single picture is a stranger (``--distractors N``: N of them, drawn at
+random, are enrolled instead, with no probe, so that the gallery reaches a real size).
+Probes take the probe path (largest face, the probe gate). Templates come from
+``engine.pipeline.extract``, a person is scored by their fused template (``index.people``)
+and answered by the product's rule (``index.decision``) at the thresholds the engine's
+calibration gives for this gallery: the same code identification runs, without the consent
+and audit machinery around it.
 
 A person none of whose gallery pictures enrolls is not in the gallery; their mated probes
 still count, as misses. A probe without a usable face is a miss (mated) or a rejection
@@ -20,6 +22,7 @@ path, path of extraction and engine).
 from __future__ import annotations
 
 import multiprocessing
+import random
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -44,6 +47,8 @@ from faceguard.index.people import people_of
 from faceguard.policy.deployment import PurposeSection
 
 _IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
+#: The draw of ``--distractors`` (fixed, so that runs compare).
+DISTRACTOR_SEED = 20261207
 
 
 @dataclass(frozen=True)
@@ -55,10 +60,14 @@ class Split:
     strangers: list[Path]
 
 
-def split_folder(root: Path, gallery_images: int) -> Split:
-    """The protocol's split of ``root`` (one folder per person)."""
+def split_folder(root: Path, gallery_images: int, distractors: int = 0) -> Split:
+    """The protocol's split of ``root`` (one folder per person). ``distractors`` people with
+    a single picture are enrolled too, with no probe of their own, to bring the gallery to
+    a real size; they are drawn at random (fixed seed) and are no longer strangers."""
     if gallery_images < 1:
         raise ConfigError("--gallery-images must be at least 1")
+    if distractors < 0:
+        raise ConfigError("--distractors must not be negative")
     if not root.is_dir():
         raise ConfigError(f"{root} is not a folder")
     gallery: dict[str, list[Path]] = {}
@@ -74,7 +83,13 @@ def split_folder(root: Path, gallery_images: int) -> Split:
             strangers.append(pictures[0])
     if not gallery:
         raise ConfigError(f"{root}: nobody has more than {gallery_images} pictures")
-    return Split(gallery, mated, strangers)
+    if distractors >= len(strangers):
+        raise ConfigError(f"--distractors {distractors}: {root} has only {len(strangers)} "
+                          f"people with a single picture, and some must stay strangers")
+    drawn = set(random.Random(DISTRACTOR_SEED).sample(range(len(strangers)), distractors))
+    for n in sorted(drawn):
+        gallery[strangers[n].parent.name] = [strangers[n]]
+    return Split(gallery, mated, [p for n, p in enumerate(strangers) if n not in drawn])
 
 
 def labelled_pictures(root: Path) -> list[tuple[str, Path]]:
