@@ -9,7 +9,10 @@ templates. The huge images are left to the benchmark (their memory is its measur
 
 from __future__ import annotations
 
+import json
+import socket
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -57,3 +60,43 @@ def test_concurrent_clients_with_hostile_images_get_no_5xx_and_lose_nothing(
     assert statuses["identify 200"] > 0, summary
     hostile = [kind for kind in statuses if kind.count(" ") == 2]  # "verify tiny-png 422"
     assert hostile and all(kind.endswith((" 415", " 422")) for kind in hostile), summary
+
+
+def test_a_client_that_stops_sending_its_body_gets_408_and_holds_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Slow-body clients (a byte now and then, or nothing after the headers) are answered 408
+    with a problem once the body pauses for the idle limit, and their connections closed,
+    while the service keeps answering others."""
+    for name in ("FACEGUARD_MASTER_KEY", "FACEGUARD_MASTER_KEY_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    secrets = prepare(tmp_path / "data")
+    with serve(tmp_path / "data", env={"FACEGUARD_SERVICE_BODY_IDLE_SECONDS": "2"}) as server:
+        host, port = server.base.removeprefix("http://").split(":")
+        stalled = []
+        for path, kind in (("/-/login", "application/x-www-form-urlencoded"),
+                           ("/api/v1/purposes/access-control/identifications", "image/jpeg")):
+            sock = socket.create_connection((host, int(port)), timeout=20)
+            sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {kind}\r\n"
+                         f"Authorization: Bearer {secrets['terminal']}\r\n"
+                         f"Content-Length: 50000\r\n\r\nkey=".encode())
+            stalled.append(sock)
+        started = time.monotonic()
+        answers = []
+        for sock in stalled:
+            received = b""
+            while chunk := sock.recv(65536):  # until the server closes the connection
+                received += chunk
+            answers.append(received)
+            sock.close()
+        waited = time.monotonic() - started
+        alive = socket.create_connection((host, int(port)), timeout=20)
+        alive.sendall(b"GET /-/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        health = alive.recv(65536)
+        alive.close()
+    assert 1.5 <= waited <= 15, waited
+    for received in answers:
+        head, _, body = received.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 408"), received[:200]
+        problem = json.loads(body)
+        assert problem["type"].endswith("#timeout") and "2 seconds" in problem["detail"]
+    assert health.startswith(b"HTTP/1.1 200")

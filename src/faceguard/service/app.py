@@ -143,6 +143,7 @@ def create_app(fg: Faceguard, settings: ServiceSettings | None = None) -> FastAP
         response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
         return response
 
-    body_limit.install(app, max(settings.max_upload_bytes, settings.max_liveness_bytes))
+    body_limit.install(app, max(settings.max_upload_bytes, settings.max_liveness_bytes),
+                       settings.body_idle_seconds)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     return app

@@ -71,6 +71,9 @@ TYPES: dict[str, ProblemType] = {
                             "templates of another engine, or a key already destroyed)."),
     "notice-required": ProblemType(409, "Notice required", "No complete notice is published "
                                    "for the purpose yet (R2): publish one first."),
+    "timeout": ProblemType(408, "Request timeout", "The body stopped arriving: no bytes for "
+                           "the idle limit (a client that sends slowly cannot hold a "
+                           "connection)."),
     "too-large": ProblemType(413, "Content too large", "The body or image exceeds the byte or "
                              "pixel limits."),
     "unsupported-media-type": ProblemType(415, "Unsupported media type", "The upload is not a "

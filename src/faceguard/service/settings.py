@@ -23,6 +23,8 @@ SETTINGS_DOC: dict[str, str] = {
     "dev": "development mode: a banner on every page, a local master key (never in production)",
     "max_upload_bytes": "largest request body accepted for images, in bytes (413 above)",
     "max_images": "most images in one enrollment request",
+    "body_idle_seconds": "a request body that pauses this long is answered 408 and its "
+                         "connection closed",
     "max_liveness_bytes": "largest JSON body with a liveness answer (base64 frames), in bytes "
                           "(413 above)",
     "auth_failures": "failed authentications from one address, or naming one key ID, before "
@@ -45,6 +47,7 @@ class ServiceSettings:
     dev: bool = False
     max_upload_bytes: int = 20 * 1024 * 1024
     max_images: int = 10
+    body_idle_seconds: int = 30
     max_liveness_bytes: int = 24 * 1024 * 1024
     auth_failures: int = 5
     auth_window_seconds: int = 300
