@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from faceguard.service.problems import ProblemError, problem, respond
 
+
 class BodyLimit:
     """Refuse request bodies over ``limit`` bytes with a 413 problem, and bodies that pause
     for more than ``idle`` seconds with a 408."""
