@@ -6,25 +6,26 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from faceguard.api.faceguard import Faceguard
 from faceguard.cli.common import (
     EXIT_NEGATIVE,
     IMAGE_SUFFIXES,
     Context,
     Output,
+    facade,
     json_option,
     pass_ctx,
 )
-from faceguard.cli.det_plot import draw_det
-from faceguard.engine.choice import Detector
 from faceguard.errors import (
     ConfigError,
     FaceguardError,
 )
+
+if TYPE_CHECKING:
+    from faceguard.engine.choice import Detector
 
 
 def _image_files(paths: tuple[Path, ...]) -> list[Path]:
@@ -145,11 +146,11 @@ def eval_command(
     """Accuracy, FMR/FNMR at each operating point, failures to enrol, images per second."""
     out = Output(as_json)
     try:
-        rows = Faceguard.tools.read_pairs(pairs, subset)
+        rows = facade().tools.read_pairs(pairs, subset)
         images = len({p.file_a for p in rows} | {p.file_b for p in rows})
         with click.progressbar(length=images, label="embedding", file=sys.stderr) as bar:
             update: Callable[[int], None] = bar.update
-            report = Faceguard.tools.evaluate(rows, root, workers=workers, progress=update,
+            report = facade().tools.evaluate(rows, root, workers=workers, progress=update,
                                               models=models, detector=detector,
                                               calibration=calibration,
                                               centre=face == "centre")
@@ -186,7 +187,7 @@ def enroll_batch(ctx: Context, manifest: Path, root: Path, report: Path | None, 
     out = Output(as_json)
     report = report or manifest.with_suffix(".report.csv")
     try:
-        rows = len(Faceguard.tools.read_manifest(manifest))
+        rows = len(facade().tools.read_manifest(manifest))
     except FaceguardError as exc:
         out.fail(exc)
     with (
@@ -231,19 +232,21 @@ def eval_identify(ctx: Context, root: Path, gallery_images: int, distractors: in
         config = ctx.config or ctx.data_dir / "faceguard.toml"
         section = None
         if config.exists():
-            purposes = Faceguard.tools.load_deployment_file(config).purposes
+            purposes = facade().tools.load_deployment_file(config).purposes
             if purpose not in purposes:
                 raise ConfigError(f"{config} declares no purpose {purpose!r}")
             section = purposes[purpose]
-        split = Faceguard.tools.identification_split(root, gallery_images, distractors)
+        split = facade().tools.identification_split(root, gallery_images, distractors)
         jobs = (sum(len(p) for p in split.gallery.values()) + len(split.mated)
                 + len(split.strangers))
         with click.progressbar(length=jobs, label="extracting", file=sys.stderr) as bar:
-            report = Faceguard.tools.evaluate_identification(
+            report = facade().tools.evaluate_identification(
                 split, section, workers=workers, cache=cache, progress=bar.update,
                 models=models, detector=detector, calibration=calibration,
                 centre=face == "centre")
         if plot is not None:
+            from faceguard.cli.det_plot import draw_det
+
             draw_det(report.det, (report.fpir, report.fnir), plot)
     except FaceguardError as exc:
         out.fail(exc)
@@ -280,10 +283,10 @@ def calibrate(root: Path, out_path: Path, workers: int, cache: Path | None,
     operating points for 1:1 and score tables for 1:N."""
     out = Output(as_json)
     try:
-        pictures = Faceguard.tools.labelled_pictures(root)
+        pictures = facade().tools.labelled_pictures(root)
         with click.progressbar(length=len(pictures), label="extracting",
                                file=sys.stderr) as bar:
-            made = Faceguard.tools.calibrate(pictures, workers=workers, cache=cache,
+            made = facade().tools.calibrate(pictures, workers=workers, cache=cache,
                                        progress=bar.update, models=models, detector=detector)
         out_path.write_text(json.dumps(made, indent=2) + "\n", encoding="utf-8")
     except FaceguardError as exc:

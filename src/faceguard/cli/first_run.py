@@ -7,13 +7,15 @@ from __future__ import annotations
 import json
 import shlex
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from faceguard.api.faceguard import Faceguard
-from faceguard.api.trial import TrialKeys
 from faceguard.fixes import fix_text
-from faceguard.policy.trial import TRIAL_PURPOSE, TRIAL_REASONS
+
+if TYPE_CHECKING:
+    from faceguard.api.faceguard import Faceguard
+    from faceguard.api.trial import TrialKeys
 
 LOUD = "!" * 78
 PHOTO = "photo.jpg"
@@ -21,6 +23,8 @@ PHOTO = "photo.jpg"
 
 def first_commands(base: str, keys: TrialKeys, photo: str = PHOTO) -> list[str]:
     """Consent (operator), enroll (operator), identify (terminal): copy-paste curl lines."""
+    from faceguard.policy.trial import TRIAL_PURPOSE
+
     operator, terminal = keys.secrets["operator"], keys.secrets["terminal"]
     consent = json.dumps({"external_id": "me", "name": "Me", "purpose": TRIAL_PURPOSE,
                           "method": "click", "evidence": "trial: typed by the operator"})
@@ -37,6 +41,8 @@ def first_commands(base: str, keys: TrialKeys, photo: str = PHOTO) -> list[str]:
 
 def print_trial(fg: Faceguard, data_dir: Path, base: str, keys: TrialKeys) -> None:
     """The trial banner: what it is, why it is not lawful under cn, keys and commands."""
+    from faceguard.policy.trial import TRIAL_PURPOSE, TRIAL_REASONS
+
     lines = [LOUD, "TRIAL deployment (faceguard serve --dev): try it on photos, never on "
              "real people.", f"Data: {data_dir.resolve()} (delete that folder to start "
              "over).", "Not lawful in production under the cn pack, because:"]
