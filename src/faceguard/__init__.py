@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from faceguard.access.sessions import Session, Sessions, Throttle
     from faceguard.api.audit import AuditRecord
     from faceguard.api.batch import BatchReport, ManifestRow
+    from faceguard.api.config_watch import ConfigState
     from faceguard.api.consent import Consents
     from faceguard.api.core import Admission
     from faceguard.api.faceguard import Faceguard
@@ -106,6 +107,7 @@ _EXPORTS: dict[str, str] = {
     "AuditRecord": "faceguard.api.audit",
     "BatchReport": "faceguard.api.batch",
     "ManifestRow": "faceguard.api.batch",
+    "ConfigState": "faceguard.api.config_watch",
     "Consents": "faceguard.api.consent",
     "Admission": "faceguard.api.core",
     "Faceguard": "faceguard.api.faceguard",
@@ -235,6 +237,7 @@ __all__ = [
     "Challenge",
     "CheckResult",
     "ConfigError",
+    "ConfigState",
     "ConsentError",
     "ConsentReceipt",
     "ConsentRow",
