@@ -19,6 +19,7 @@ from faceguard.cli.common import (
     json_option,
     pass_ctx,
 )
+from faceguard.cli.progress import progress_bar
 from faceguard.errors import (
     ConfigError,
     FaceguardError,
@@ -68,9 +69,9 @@ def enroll(
     data = [_read(path, out) for path in files]
     with (
         ctx.open(out) as fg,
-        click.progressbar(length=len(files), label="enrolling", file=sys.stderr) as bar,
+        progress_bar(len(files), "enrolling") as update,
     ):
-        result = fg.enroll(external_id, data, purpose, actor="cli", progress=bar.update,
+        result = fg.enroll(external_id, data, purpose, actor="cli", progress=update,
                            replace=replace, face=face)
     out.emit(result, f"enrolled {len(result.template_ids)} templates for {purpose}")
 
@@ -148,8 +149,7 @@ def eval_command(
     try:
         rows = facade().tools.read_pairs(pairs, subset)
         images = len({p.file_a for p in rows} | {p.file_b for p in rows})
-        with click.progressbar(length=images, label="embedding", file=sys.stderr) as bar:
-            update: Callable[[int], None] = bar.update
+        with progress_bar(images, "embedding") as update:
             report = facade().tools.evaluate(rows, root, workers=workers, progress=update,
                                               models=models, detector=detector,
                                               calibration=calibration,
@@ -192,10 +192,10 @@ def enroll_batch(ctx: Context, manifest: Path, root: Path, report: Path | None, 
         out.fail(exc)
     with (
         ctx.open(out) as fg,
-        click.progressbar(length=rows, label="enrolling", file=sys.stderr) as bar,
+        progress_bar(rows, "enrolling") as update,
     ):
         result = fg.enroll_batch(manifest, root, report, workers=workers, actor="cli",
-                                 progress=bar.update)
+                                 progress=update)
     out.emit(result, f"{result.enrolled} enrolled, {result.failed} failed, "
                      f"{result.skipped} already done; report: {result.report}")
     sys.exit(0 if result.failed == 0 else EXIT_NEGATIVE)
@@ -239,9 +239,9 @@ def eval_identify(ctx: Context, root: Path, gallery_images: int, distractors: in
         split = facade().tools.identification_split(root, gallery_images, distractors)
         jobs = (sum(len(p) for p in split.gallery.values()) + len(split.mated)
                 + len(split.strangers))
-        with click.progressbar(length=jobs, label="extracting", file=sys.stderr) as bar:
+        with progress_bar(jobs, "extracting") as update:
             report = facade().tools.evaluate_identification(
-                split, section, workers=workers, cache=cache, progress=bar.update,
+                split, section, workers=workers, cache=cache, progress=update,
                 models=models, detector=detector, calibration=calibration,
                 centre=face == "centre")
         if plot is not None:
@@ -284,10 +284,9 @@ def calibrate(root: Path, out_path: Path, workers: int, cache: Path | None,
     out = Output(as_json)
     try:
         pictures = facade().tools.labelled_pictures(root)
-        with click.progressbar(length=len(pictures), label="extracting",
-                               file=sys.stderr) as bar:
+        with progress_bar(len(pictures), "extracting") as update:
             made = facade().tools.calibrate(pictures, workers=workers, cache=cache,
-                                       progress=bar.update, models=models, detector=detector)
+                                            progress=update, models=models, detector=detector)
         out_path.write_text(json.dumps(made, indent=2) + "\n", encoding="utf-8")
     except FaceguardError as exc:
         out.fail(exc)

@@ -10,12 +10,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from faceguard.cli.common import facade
+from faceguard.cli.progress import progress_bar
 from faceguard.errors import FaceError, FaceguardError, ImageError
 
 
@@ -65,8 +65,7 @@ def eval_pad(source: Path, label: str | None, stride: int, max_frames: int,
     """
     try:
         samples = facade().tools.pad_samples(source, label=label)
-        with click.progressbar(length=len(samples), label="judging", file=sys.stderr) as bar:
-            update: Callable[[int], None] = bar.update
+        with progress_bar(len(samples), "judging") as update:
             report = facade().tools.evaluate_pad(samples, stride=stride, max_frames=max_frames,
                                             progress=update)
     except FaceguardError as exc:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from faceguard.cli.common import EXIT_INPUT, Context, Output, facade, json_option, pass_ctx
+from faceguard.cli.progress import progress_bar
 
 if TYPE_CHECKING:
     from faceguard.redact.report import RedactionReport
@@ -67,9 +68,9 @@ def redact(
         if keep is not None:
             fg.redaction.redact(src, dst, actor="cli", keep=keep)
         total = facade().tools.redaction_units(src)
-        with click.progressbar(length=total, label="redacting", file=sys.stderr) as bar:
+        with progress_bar(total, "redacting") as update:
             report = fg.redaction.redact(src, dst, actor="cli", options=options,
-                                         workers=workers, progress=bar.update)
+                                         workers=workers, progress=update)
         if report_path is not None:
             facade().tools.write_redaction_report(report_path, report)
     for failure in report.failed:
