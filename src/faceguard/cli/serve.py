@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 from faceguard.cli.common import facade
-from faceguard.cli.first_run import print_check, print_trial
+from faceguard.cli.first_run import data_line, print_check, print_trial
 from faceguard.errors import FaceguardError
 
 if TYPE_CHECKING:
@@ -108,6 +108,7 @@ def serve(obj: Context, host: str, port: int, dev_flag: bool, face_workers: int 
     if listen_fd is not None:
         _worker(obj, dev, listen_fd, face_workers)
         return
+    made = not obj.data_dir.exists()
     with _opened(obj, dev, trial_ok=True) as fg:
         try:
             app = create_app(fg, ServiceSettings.from_env(dev=dev or None))
@@ -135,6 +136,7 @@ def serve(obj: Context, host: str, port: int, dev_flag: bool, face_workers: int 
                        "faceguard keys create --role operator; faceguard keys create "
                        "--role terminal --purpose PURPOSE\n")
         click.echo(f"faceguard: {fg.deployment.deployment.name}")
+        click.echo(data_line(obj.data_dir, made))
         print_check(fg)
         click.echo(f"\nOpen {base}/-/login (dashboard {base}/dashboard, kiosk {base}/kiosk, "
                    f"API docs {base}/-/docs)\n")
