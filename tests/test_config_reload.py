@@ -58,11 +58,25 @@ def test_a_changed_file_is_taken_up_refused_or_left_for_a_restart(
     assert "deployment.protection_level" in (state.reason or "")
     assert fg.deployment.deployment.protection_level == 2
 
+    # the database: only a start opens another (unless the environment names it: it wins)
+    _write(config, renamed + '\n[storage]\nurl = "postgresql://elsewhere.example/fg"\n')
+    state = fg.reload_config()
+    if os.environ.get("FACEGUARD_DATABASE_URL"):  # the PostgreSQL run
+        assert state.current
+    else:
+        assert state.state == "restart-needed" and "storage.url" in (state.reason or "")
+    _write(config, renamed)
+    fg.reload_config()
+
     # a missing file
     config.unlink()
     state = fg.reload_config()
     assert state.state == "invalid" and "missing" in (state.reason or "")
-    assert [e["outcome"] for e in _reloads(fg)] == ["rejected", "deferred", "rejected", "ok"]
+    # newest first: missing; the database (taken up, and put back, where the environment
+    # names it); the level; the invalid edit; the rename
+    database = ["ok", "ok"] if os.environ.get("FACEGUARD_DATABASE_URL") else ["deferred"]
+    assert [e["outcome"] for e in _reloads(fg)] == [
+        "rejected", *database, "deferred", "rejected", "ok"]
 
 
 def test_a_reassessment_is_required_after_an_edit_and_passes_once_approved(

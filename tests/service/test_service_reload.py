@@ -8,7 +8,7 @@ which shows the running service read the edit; the assessment is approved again 
 ``faceguard assess --approve`` does, in another process) and the next identifications are
 allowed, on every worker (each records the reload in the processing record, with its process
 ID). A broken edit keeps the deployment in force: identifications are still allowed and
-``/-/health`` and every page name the problem; an edit of the database URL says a restart is
+``/-/health`` and every page name the problem; an edit of the protection level says a restart is
 needed. A logged-in browser sees its holder and "Log out" on a public page, not "Log in".
 """
 
@@ -111,14 +111,15 @@ def test_edits_and_approval_take_effect_in_every_worker_without_restart(
         still = identify()
         assert still.status_code == 200, still.text
 
-        # 4. What only a start can apply: the database. Restart needed, named as such.
-        elsewhere = '\n[storage]\nurl = "postgresql://elsewhere.example/faceguard"\n'
-        config.write_text(edited + elsewhere, encoding="utf-8")
+        # 4. What only a start can apply: the protection level (the keys and second factor
+        # it requires are checked at start). Restart needed, named as such.
+        config.write_text(edited.replace("protection_level = 2", "protection_level = 3"),
+                          encoding="utf-8")
         state = health()
         assert state["config"] == "restart-needed", state
-        assert "storage.url" in str(state["config_problem"])
+        assert "protection_level" in str(state["config_problem"])
         page = httpx.get(server.base + "/-/docs", timeout=30)
-        assert "Restart needed" in page.text and "storage.url" in page.text
+        assert "Restart needed" in page.text and "protection_level" in page.text
         assert identify().status_code == 200
 
         # 5. Put back as it was in force: current again, nothing else changed.

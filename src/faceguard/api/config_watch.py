@@ -37,6 +37,7 @@ from faceguard.api.core import Core
 from faceguard.audit.operations import Op
 from faceguard.errors import FaceguardError
 from faceguard.policy.deployment import Deployment, parse_deployment
+from faceguard.store.core import URL_VARIABLE
 from faceguard.timeutil import iso, utc_now
 
 ConfigCondition = Literal["current", "invalid", "restart-needed"]
@@ -60,10 +61,15 @@ class ConfigState:
         return self.state == "current"
 
 
+def _database(deployment: Deployment) -> str | None:
+    """The database the file would have a process open (the environment's URL wins)."""
+    return os.environ.get(URL_VARIABLE) or (
+        deployment.storage.url if deployment.storage else None)
+
+
 #: What a running process cannot change: the name, and why a start is needed to apply it.
 RESTART_ONLY: tuple[tuple[str, Callable[[Deployment], object], str], ...] = (
-    ("storage.url", lambda d: d.storage.url if d.storage else None,
-     "the database is opened once, at start"),
+    ("storage.url", _database, "the database is opened once, at start"),
     ("deployment.protection_level", lambda d: d.deployment.protection_level,
      "the keys and second factor a level requires (R25) are checked at start"),
 )
