@@ -48,6 +48,8 @@ def test_serve_dev_on_a_fresh_machine_starts_a_trial_and_says_where_to_go(
     code, out = run("--data", str(data), "serve", "--dev", "--port", "8123")
     assert code == 0, out
     assert "TRIAL deployment" in out and f"Data: {data.resolve()}" in out
+    # it says plainly that it made the folder, and that the folder stays (issue 15)
+    assert f"Data: {data.resolve()} (made now" in out and "stays there after the service" in out
     assert (data / "keys" / "master.key").exists() and (data / "faceguard.toml").exists()
     assert "Open http://127.0.0.1:8123/-/login" in out
     assert "deployment check: PASS (TRIAL)" in out  # the trial can enroll at once
@@ -62,6 +64,7 @@ def test_serve_dev_on_a_fresh_machine_starts_a_trial_and_says_where_to_go(
     # a second start makes no new keys and says how to make some
     code, again = run("--data", str(data), "serve", "--dev", "--port", "8123")
     assert code == 0 and "fgk_" not in again and "faceguard keys create --role" in again
+    assert f"Data: {data.resolve()} (it stays" in again and "made now" not in again
 
 
 def test_serve_dev_with_a_configured_file_is_no_trial(

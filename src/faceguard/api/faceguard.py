@@ -26,6 +26,7 @@ from faceguard.access.keys import ApiKeys
 from faceguard.api import gallery
 from faceguard.api.audit import AuditRecord
 from faceguard.api.batch import BatchReport, enroll_manifest
+from faceguard.api.config_watch import ConfigState, ConfigWatch
 from faceguard.api.consent import Consents
 from faceguard.api.core import Admission, Answer, Core
 from faceguard.api.governance import Governance
@@ -81,9 +82,11 @@ class Faceguard:
     #: Helpers of the commands that need no data directory.
     tools: ClassVar[Tools] = Tools()
 
-    def __init__(self, core: Core) -> None:
-        """Over an open store and its settings (``Core``); ``open`` is the usual way in."""
+    def __init__(self, core: Core, *, config_file: Path | None = None) -> None:
+        """Over an open store and its settings (``Core``); ``open`` is the usual way in.
+        ``config_file``: the deployment file ``reload_config`` watches (none: nothing)."""
         self._core = core
+        self._config = ConfigWatch(core, config_file)
         self.consent = Consents(core)
         self.rights = Rights(core)
         self.audit = AuditRecord(core)
@@ -100,6 +103,12 @@ class Faceguard:
     def deployment(self) -> Deployment:
         """The deployment file as read when this object was opened."""
         return self._core.deployment
+
+    def reload_config(self, *, actor: str = "library") -> ConfigState:
+        """Take up the deployment file if it changed since it was read, validated as at
+        start; a file that does not validate, or changes the database or the protection
+        level, leaves the deployment in force and says why (``api.config_watch``)."""
+        return self._config.poll(actor)
 
     @property
     def engine(self) -> FaceEngine:
@@ -161,7 +170,7 @@ class Faceguard:
         )
         url = database_url(data_dir, deployment.storage.url if deployment.storage else None)
         return cls(Core(open_store(data_dir, master, url=url), deployment, engine, points,
-                        config_dir=config.resolve().parent))
+                        config_dir=config.resolve().parent), config_file=config)
 
     def use_worker_processes(self, workers: int) -> None:
         """Extract faces from image bytes in ``workers`` processes (``engine.workers``): the

@@ -11,8 +11,8 @@ from typing import Any
 from faceguard.api.core import Part
 from faceguard.audit.operations import Op
 from faceguard.errors import PolicyError
-from faceguard.redact import RedactionReport, RedactOptions, redact_media
-from faceguard.redact.report import FileReport
+from faceguard.redact.options import RedactOptions
+from faceguard.redact.report import FileReport, RedactionReport
 
 #: R9: raw face images are not kept without separate authorisation; R20 / PIPL 73: only
 #: anonymised data (impossible to identify, impossible to restore) is outside the rules.
@@ -38,6 +38,8 @@ def redact(src: Path, dst: Path, *, keep: str | None = None,
     """Anonymise ``src`` (an image, a video or a folder) into ``dst`` without a data
     directory; see :func:`faceguard.redact.redact_media`. Nothing is recorded: operators
     use ``Faceguard.redaction.redact`` so that the processing record shows it (R11)."""
+    from faceguard.redact.batch import redact_media  # OpenCV loads on first use
+
     refuse_keep(keep)
     return redact_media(src, dst, options, workers=workers, progress=progress)
 
@@ -66,6 +68,8 @@ class Redaction(Part):
         ``workers`` processes share the work; ``progress`` gets units done (see
         :func:`faceguard.redact.work_units`).
         """
+        from faceguard.redact.batch import redact_media  # OpenCV loads on first use
+
         with self._core.recorded(Op.MEDIA_REDACTED, actor, None):
             refuse_keep(keep)
             report = redact_media(src, dst, options, workers=workers, progress=progress)

@@ -33,8 +33,8 @@ from faceguard.liveness.evaluation import PadReport, PadSample, evaluate_pad, re
 from faceguard.policy import DeploymentFacts, check_deployment
 from faceguard.policy.deployment import Deployment, PurposeSection, load_deployment
 from faceguard.policy.facts import CheckResult
-from faceguard.redact import RedactionReport, work_units
 from faceguard.redact.output import write_text_atomic
+from faceguard.redact.report import RedactionReport
 from faceguard.results import RestoreResult
 from faceguard.rights import backup as backups
 from faceguard.store.core import CONFIG_FILE, master_key_path
@@ -191,6 +191,8 @@ class Tools:
     @staticmethod
     def redaction_units(src: Path) -> int:
         """How many units of work (images, video frames) redacting ``src`` takes."""
+        from faceguard.redact.batch import work_units  # OpenCV loads on first use
+
         return work_units(src)
 
     @staticmethod

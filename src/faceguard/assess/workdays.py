@@ -20,14 +20,16 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-import chinese_calendar
-from chinese_calendar import constants
-
 from faceguard.errors import FaceguardError
+
+# ``chinese_calendar`` is imported where it is used: the package is loaded by every command
+# that touches an assessment, and only a filing deadline needs the calendar.
 
 
 def covered_years() -> tuple[int, int]:
     """First and last year the installed ``chinese_calendar`` data covers (inclusive)."""
+    from chinese_calendar import constants
+
     years = [day.year for day in constants.holidays]
     return min(years), max(years)
 
@@ -42,6 +44,8 @@ def is_working_day(day: date) -> bool:
             "State Council has published that year's schedule",
             rule="R15",
         )
+    import chinese_calendar
+
     return bool(chinese_calendar.is_workday(day))
 
 

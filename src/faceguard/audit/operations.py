@@ -82,6 +82,9 @@ class Op(StrEnum):
     # ---- governance -------------------------------------------------------------------
     ASSESSMENT_DRAFTED = ("assessment.drafted", ("R10",), "an impact assessment drafted")
     ASSESSMENT_APPROVED = ("assessment.approved", ("R10",), "an impact assessment approved")
+    DEPLOYMENT_RELOADED = ("deployment.reloaded", ("R10", "R11"),
+                           "a running process found its deployment file changed: taken up "
+                           "(ok), not valid (rejected) or needing a restart (deferred)")
     FILING_THRESHOLD_CROSSED = ("filing.threshold_crossed", ("R15",),
                                 "the people count reached the pack's filing threshold")
     FILING_PACKET_MADE = ("filing.packet_made", ("R15",), "the filing packet generated")

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import click
 
-from faceguard.api.faceguard import Faceguard
-from faceguard.cli.common import EXIT_NEGATIVE, Context, Output, json_option, pass_ctx
+from faceguard.cli.common import EXIT_NEGATIVE, Context, Output, facade, json_option, pass_ctx
 from faceguard.errors import FaceguardError
 
 
@@ -38,7 +37,7 @@ def audit_verify(ctx: Context, receipt_files: tuple[Path, ...], as_json: bool) -
     tampered."""
     out = Output(as_json)
     try:
-        kept = [r for path in receipt_files for r in Faceguard.tools.load_receipts(path)]
+        kept = [r for path in receipt_files for r in facade().tools.load_receipts(path)]
     except FaceguardError as exc:
         out.fail(exc)
     with ctx.open(out) as fg:

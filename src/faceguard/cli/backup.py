@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from faceguard.api.faceguard import Faceguard
-from faceguard.cli.common import Context, Output, json_option, pass_ctx
+from faceguard.cli.common import Context, Output, facade, json_option, pass_ctx
 from faceguard.errors import ConfigError, FaceguardError
 
 
@@ -44,7 +43,7 @@ def restore(ctx: Context, src: Path, records_only: bool, keys_only: bool,
     if records_only and keys_only:
         out.fail(ConfigError("--records-only and --keys-only exclude each other"))
     try:
-        result = Faceguard.tools.restore(ctx.data_dir, src, records=not keys_only,
+        result = facade().tools.restore(ctx.data_dir, src, records=not keys_only,
                                    keys=not records_only, actor="cli")
     except FaceguardError as exc:
         out.fail(exc)

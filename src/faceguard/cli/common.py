@@ -15,11 +15,10 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from faceguard.api.faceguard import Faceguard
 from faceguard.errors import (
     FaceError,
     FaceguardError,
@@ -31,8 +30,19 @@ from faceguard.errors import (
 from faceguard.fixes import fix_for
 from faceguard.results import plain
 
+if TYPE_CHECKING:
+    from faceguard.api.faceguard import Faceguard
+
 EXIT_NEGATIVE, EXIT_CONFIG, EXIT_POLICY, EXIT_INPUT, EXIT_NOT_FOUND, EXIT_VAULT = 1, 2, 3, 4, 5, 6
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
+
+
+def facade() -> type[Faceguard]:
+    """The ``Faceguard`` class, imported when a command runs: ``faceguard --help`` and the
+    group's set-up load no engine, database or image library."""
+    from faceguard.api.faceguard import Faceguard
+
+    return Faceguard
 
 
 def _exit_code(exc: FaceguardError) -> int:
@@ -81,7 +91,7 @@ class Context:
     @contextmanager
     def open(self, out: Output) -> Iterator[Faceguard]:
         try:
-            fg = Faceguard.open(self.data_dir, config=self.config, dev=self.dev)
+            fg = facade().open(self.data_dir, config=self.config, dev=self.dev)
         except FaceguardError as exc:
             out.fail(exc)
         try:

@@ -6,25 +6,27 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from faceguard.api.faceguard import Faceguard
 from faceguard.cli.common import (
     EXIT_NEGATIVE,
     IMAGE_SUFFIXES,
     Context,
     Output,
+    facade,
     json_option,
     pass_ctx,
 )
-from faceguard.cli.det_plot import draw_det
-from faceguard.engine.choice import Detector
+from faceguard.cli.progress import progress_bar
 from faceguard.errors import (
     ConfigError,
     FaceguardError,
 )
+
+if TYPE_CHECKING:
+    from faceguard.engine.choice import Detector
 
 
 def _image_files(paths: tuple[Path, ...]) -> list[Path]:
@@ -67,9 +69,9 @@ def enroll(
     data = [_read(path, out) for path in files]
     with (
         ctx.open(out) as fg,
-        click.progressbar(length=len(files), label="enrolling", file=sys.stderr) as bar,
+        progress_bar(len(files), "enrolling") as update,
     ):
-        result = fg.enroll(external_id, data, purpose, actor="cli", progress=bar.update,
+        result = fg.enroll(external_id, data, purpose, actor="cli", progress=update,
                            replace=replace, face=face)
     out.emit(result, f"enrolled {len(result.template_ids)} templates for {purpose}")
 
@@ -145,11 +147,10 @@ def eval_command(
     """Accuracy, FMR/FNMR at each operating point, failures to enrol, images per second."""
     out = Output(as_json)
     try:
-        rows = Faceguard.tools.read_pairs(pairs, subset)
+        rows = facade().tools.read_pairs(pairs, subset)
         images = len({p.file_a for p in rows} | {p.file_b for p in rows})
-        with click.progressbar(length=images, label="embedding", file=sys.stderr) as bar:
-            update: Callable[[int], None] = bar.update
-            report = Faceguard.tools.evaluate(rows, root, workers=workers, progress=update,
+        with progress_bar(images, "embedding") as update:
+            report = facade().tools.evaluate(rows, root, workers=workers, progress=update,
                                               models=models, detector=detector,
                                               calibration=calibration,
                                               centre=face == "centre")
@@ -186,15 +187,15 @@ def enroll_batch(ctx: Context, manifest: Path, root: Path, report: Path | None, 
     out = Output(as_json)
     report = report or manifest.with_suffix(".report.csv")
     try:
-        rows = len(Faceguard.tools.read_manifest(manifest))
+        rows = len(facade().tools.read_manifest(manifest))
     except FaceguardError as exc:
         out.fail(exc)
     with (
         ctx.open(out) as fg,
-        click.progressbar(length=rows, label="enrolling", file=sys.stderr) as bar,
+        progress_bar(rows, "enrolling") as update,
     ):
         result = fg.enroll_batch(manifest, root, report, workers=workers, actor="cli",
-                                 progress=bar.update)
+                                 progress=update)
     out.emit(result, f"{result.enrolled} enrolled, {result.failed} failed, "
                      f"{result.skipped} already done; report: {result.report}")
     sys.exit(0 if result.failed == 0 else EXIT_NEGATIVE)
@@ -231,19 +232,21 @@ def eval_identify(ctx: Context, root: Path, gallery_images: int, distractors: in
         config = ctx.config or ctx.data_dir / "faceguard.toml"
         section = None
         if config.exists():
-            purposes = Faceguard.tools.load_deployment_file(config).purposes
+            purposes = facade().tools.load_deployment_file(config).purposes
             if purpose not in purposes:
                 raise ConfigError(f"{config} declares no purpose {purpose!r}")
             section = purposes[purpose]
-        split = Faceguard.tools.identification_split(root, gallery_images, distractors)
+        split = facade().tools.identification_split(root, gallery_images, distractors)
         jobs = (sum(len(p) for p in split.gallery.values()) + len(split.mated)
                 + len(split.strangers))
-        with click.progressbar(length=jobs, label="extracting", file=sys.stderr) as bar:
-            report = Faceguard.tools.evaluate_identification(
-                split, section, workers=workers, cache=cache, progress=bar.update,
+        with progress_bar(jobs, "extracting") as update:
+            report = facade().tools.evaluate_identification(
+                split, section, workers=workers, cache=cache, progress=update,
                 models=models, detector=detector, calibration=calibration,
                 centre=face == "centre")
         if plot is not None:
+            from faceguard.cli.det_plot import draw_det
+
             draw_det(report.det, (report.fpir, report.fnir), plot)
     except FaceguardError as exc:
         out.fail(exc)
@@ -280,11 +283,10 @@ def calibrate(root: Path, out_path: Path, workers: int, cache: Path | None,
     operating points for 1:1 and score tables for 1:N."""
     out = Output(as_json)
     try:
-        pictures = Faceguard.tools.labelled_pictures(root)
-        with click.progressbar(length=len(pictures), label="extracting",
-                               file=sys.stderr) as bar:
-            made = Faceguard.tools.calibrate(pictures, workers=workers, cache=cache,
-                                       progress=bar.update, models=models, detector=detector)
+        pictures = facade().tools.labelled_pictures(root)
+        with progress_bar(len(pictures), "extracting") as update:
+            made = facade().tools.calibrate(pictures, workers=workers, cache=cache,
+                                            progress=update, models=models, detector=detector)
         out_path.write_text(json.dumps(made, indent=2) + "\n", encoding="utf-8")
     except FaceguardError as exc:
         out.fail(exc)

@@ -7,13 +7,15 @@ from __future__ import annotations
 import json
 import shlex
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from faceguard.api.faceguard import Faceguard
-from faceguard.api.trial import TrialKeys
 from faceguard.fixes import fix_text
-from faceguard.policy.trial import TRIAL_PURPOSE, TRIAL_REASONS
+
+if TYPE_CHECKING:
+    from faceguard.api.faceguard import Faceguard
+    from faceguard.api.trial import TrialKeys
 
 LOUD = "!" * 78
 PHOTO = "photo.jpg"
@@ -21,6 +23,8 @@ PHOTO = "photo.jpg"
 
 def first_commands(base: str, keys: TrialKeys, photo: str = PHOTO) -> list[str]:
     """Consent (operator), enroll (operator), identify (terminal): copy-paste curl lines."""
+    from faceguard.policy.trial import TRIAL_PURPOSE
+
     operator, terminal = keys.secrets["operator"], keys.secrets["terminal"]
     consent = json.dumps({"external_id": "me", "name": "Me", "purpose": TRIAL_PURPOSE,
                           "method": "click", "evidence": "trial: typed by the operator"})
@@ -37,9 +41,10 @@ def first_commands(base: str, keys: TrialKeys, photo: str = PHOTO) -> list[str]:
 
 def print_trial(fg: Faceguard, data_dir: Path, base: str, keys: TrialKeys) -> None:
     """The trial banner: what it is, why it is not lawful under cn, keys and commands."""
+    from faceguard.policy.trial import TRIAL_PURPOSE, TRIAL_REASONS
+
     lines = [LOUD, "TRIAL deployment (faceguard serve --dev): try it on photos, never on "
-             "real people.", f"Data: {data_dir.resolve()} (delete that folder to start "
-             "over).", "Not lawful in production under the cn pack, because:"]
+             "real people.", "Not lawful in production under the cn pack, because:"]
     lines += [f"  {rule:4s} {reason}" for rule, reason in TRIAL_REASONS]
     lines += [f"Going live: see the comments at the top of {fg.tools.config_file(data_dir)}.", LOUD]
     click.secho("\n".join(lines), fg="yellow", bold=True)
@@ -58,6 +63,18 @@ def print_trial(fg: Faceguard, data_dir: Path, base: str, keys: TrialKeys) -> No
     for command in first_commands(base, keys):
         click.echo(f"\n  {command}")
     click.echo("")
+
+
+def data_line(data_dir: Path, made: bool) -> str:
+    """Where the data is kept, and that it stays: ``serve --dev`` makes ``faceguard-data``
+    in the folder it is run from unless told otherwise (``--data``)."""
+    where = data_dir.resolve()
+    if made:
+        return (f"Data: {where} (made now: keys, database, processing record, deployment "
+                "file). It stays there after the service stops: delete that folder to start "
+                "over, or give --data DIR to keep it elsewhere.")
+    return (f"Data: {where} (it stays there after the service stops: delete that folder to "
+            "start over).")
 
 
 def print_check(fg: Faceguard) -> None:

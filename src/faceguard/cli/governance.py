@@ -6,16 +6,16 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from faceguard.api.faceguard import Faceguard
 from faceguard.cli.common import (
     EXIT_NEGATIVE,
     Context,
     Output,
     config_option,
+    facade,
     json_option,
     pass_ctx,
 )
@@ -23,6 +23,9 @@ from faceguard.errors import (
     FaceguardError,
 )
 from faceguard.fixes import fix_text
+
+if TYPE_CHECKING:
+    from faceguard.api.faceguard import Faceguard
 
 
 def _with_config(ctx: Context, command_config: Path | None) -> Context:
@@ -37,17 +40,17 @@ def check(ctx: Context, command_config: Path | None, as_json: bool) -> None:
     """Judge the deployment against its packs. Exit 0 pass, 1 fail, 2 malformed file."""
     ctx = _with_config(ctx, command_config)
     out = Output(as_json)
-    config = ctx.config or Faceguard.tools.config_file(ctx.data_dir)
+    config = ctx.config or facade().tools.config_file(ctx.data_dir)
     try:
-        deployment = Faceguard.tools.load_deployment_file(config)
+        deployment = facade().tools.load_deployment_file(config)
     except FaceguardError as exc:
         out.fail(exc)
     try:
-        with Faceguard.open(ctx.data_dir, config=config, dev=ctx.dev) as fg:
+        with facade().open(ctx.data_dir, config=config, dev=ctx.dev) as fg:
             result = fg.governance.check()
     except FaceguardError:
         # no data directory or key yet: judge the file alone (nobody enrolled)
-        result = Faceguard.tools.check_file(deployment, config)
+        result = facade().tools.check_file(deployment, config)
     trial = " (TRIAL deployment: not for real people)" if deployment.deployment.trial else ""
     lines = [f"{result.status.upper()}: {deployment.deployment.name}{trial}"]
     lines += [f"  {f.kind:6s} {f.rule:4s} {f.detail}" for f in result.violations]
@@ -63,7 +66,7 @@ def check(ctx: Context, command_config: Path | None, as_json: bool) -> None:
 
 def _write_report(kind: str, obj: Any, html: Path | None, pdf: Path | None,
                   fg: Faceguard) -> list[str]:
-    return Faceguard.tools.render_report(kind, obj, html=html, pdf=pdf,
+    return facade().tools.render_report(kind, obj, html=html, pdf=pdf,
                                          trial=fg.deployment.deployment.trial)
 
 

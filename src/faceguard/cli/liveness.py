@@ -10,12 +10,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import click
 
-from faceguard.api.faceguard import Faceguard
+from faceguard.cli.common import facade
+from faceguard.cli.progress import progress_bar
 from faceguard.errors import FaceError, FaceguardError, ImageError
 
 
@@ -64,10 +64,9 @@ def eval_pad(source: Path, label: str | None, stride: int, max_frames: int,
     Images get the passive checks; videos the depth, identity and passive checks.
     """
     try:
-        samples = Faceguard.tools.pad_samples(source, label=label)
-        with click.progressbar(length=len(samples), label="judging", file=sys.stderr) as bar:
-            update: Callable[[int], None] = bar.update
-            report = Faceguard.tools.evaluate_pad(samples, stride=stride, max_frames=max_frames,
+        samples = facade().tools.pad_samples(source, label=label)
+        with progress_bar(len(samples), "judging") as update:
+            report = facade().tools.evaluate_pad(samples, stride=stride, max_frames=max_frames,
                                             progress=update)
     except FaceguardError as exc:
         code = 4 if isinstance(exc, (ImageError, FaceError)) else 2

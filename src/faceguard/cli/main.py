@@ -7,12 +7,12 @@ from pathlib import Path
 
 import click
 
-from faceguard.api.faceguard import Faceguard
 from faceguard.cli.audit import audit
 from faceguard.cli.backup import backup, restore
 from faceguard.cli.common import (
     Context,
     Output,
+    facade,
     json_option,
     pass_ctx,
 )
@@ -82,7 +82,7 @@ def init(ctx: Context, data_dir: Path | None, as_json: bool) -> None:
     if data_dir is not None:
         ctx.data_dir = data_dir
     try:
-        config = Faceguard.init(ctx.data_dir)
+        config = facade().init(ctx.data_dir)
     except FaceguardError as exc:
         out.fail(exc)
     info = {"data_dir": str(ctx.data_dir), "config": str(config)}

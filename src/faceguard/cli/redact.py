@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from faceguard import RedactionReport, RedactOptions
-from faceguard.api.faceguard import Faceguard
-from faceguard.cli.common import EXIT_INPUT, Context, Output, json_option, pass_ctx
-from faceguard.redact import STYLES, TrackSettings
+from faceguard.cli.common import EXIT_INPUT, Context, Output, facade, json_option, pass_ctx
+from faceguard.cli.progress import progress_bar
+
+if TYPE_CHECKING:
+    from faceguard.redact.report import RedactionReport
+
+#: ``faceguard.redact.cover.STYLES``, written out so that ``--help`` loads no image library
+#: (tests/test_lazy_imports.py checks that the two agree).
+STYLES = ("fill", "pixelate")
 
 
 @click.command("redact")
@@ -48,6 +54,9 @@ def redact(
     MPEG-4 (.mp4, .mov) or Motion JPEG (.avi, .mkv). Metadata and audio are not copied.
     Exit 0 when every file was redacted, 4 when one could not be read.
     """
+    from faceguard.redact.options import RedactOptions
+    from faceguard.redact.track import TrackSettings
+
     out = Output(as_json)
     options = RedactOptions(
         style=style,  # type: ignore[arg-type]
@@ -58,12 +67,12 @@ def redact(
     with ctx.open(out) as fg:
         if keep is not None:
             fg.redaction.redact(src, dst, actor="cli", keep=keep)
-        total = Faceguard.tools.redaction_units(src)
-        with click.progressbar(length=total, label="redacting", file=sys.stderr) as bar:
-            report = fg.redaction.redact(src, dst, actor="cli", options=options, workers=workers,
-                               progress=bar.update)
+        total = facade().tools.redaction_units(src)
+        with progress_bar(total, "redacting") as update:
+            report = fg.redaction.redact(src, dst, actor="cli", options=options,
+                                         workers=workers, progress=update)
         if report_path is not None:
-            Faceguard.tools.write_redaction_report(report_path, report)
+            facade().tools.write_redaction_report(report_path, report)
     for failure in report.failed:
         click.echo(f"error: {failure.source}: {failure.message}", err=True)
     out.emit(report.to_dict(), _summary(report, report_path))

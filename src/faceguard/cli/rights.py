@@ -8,11 +8,11 @@ from pathlib import Path
 
 import click
 
-from faceguard.api.faceguard import Faceguard
 from faceguard.cli.common import (
     EXIT_NEGATIVE,
     Context,
     Output,
+    facade,
     json_option,
     pass_ctx,
 )
@@ -141,7 +141,7 @@ def certificate_verify(cert_file: Path, public_key: str, as_json: bool) -> None:
     out = Output(as_json)
     try:
         data = json.loads(cert_file.read_text(encoding="utf-8"))
-        valid = Faceguard.tools.verify_certificate(data, public_key)
+        valid = facade().tools.verify_certificate(data, public_key)
     except json.JSONDecodeError:
         out.fail(ConfigError(f"{cert_file} is not JSON"))
     except FaceguardError as exc:

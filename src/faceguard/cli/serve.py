@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from faceguard.api.faceguard import Faceguard
-from faceguard.api.trial import make_trial_keys, needs_trial, prepare_trial, write_trial_files
-from faceguard.cli.first_run import print_check, print_trial
+from faceguard.cli.common import facade
+from faceguard.cli.first_run import data_line, print_check, print_trial
 from faceguard.errors import FaceguardError
 
 if TYPE_CHECKING:
+    from faceguard.api.faceguard import Faceguard
     from faceguard.cli.common import Context
 
 EXIT_CONFIG = 2
@@ -38,7 +38,7 @@ def _dev_warning(data_dir: Path, generated: bool) -> None:
     lines = [LOUD, "WARNING: DEVELOPMENT MODE (--dev). Do not process real people's faces."]
     if generated:
         lines.append("A local master key was just generated in "
-                     f"{Faceguard.tools.master_key_file(data_dir)}.")
+                     f"{facade().tools.master_key_file(data_dir)}.")
     lines += ["Keys are local and unprotected; every page shows a development banner.", LOUD]
     click.secho("\n".join(lines), fg="red", bold=True, err=True)
 
@@ -47,12 +47,14 @@ def _dev_warning(data_dir: Path, generated: bool) -> None:
 def _opened(obj: Context, dev: bool, *, trial_ok: bool = False) -> Iterator[Faceguard]:
     """Open the Faceguard of the global options; in dev mode create what is missing (with
     ``trial_ok``, a trial deployment where nothing is configured: ``api.trial``)."""
-    generated = dev and not Faceguard.tools.master_key_file(obj.data_dir).exists()
+    from faceguard.api.trial import needs_trial, prepare_trial, write_trial_files
+
+    generated = dev and not facade().tools.master_key_file(obj.data_dir).exists()
     trial = dev and trial_ok and needs_trial(obj.data_dir, obj.config)
-    if dev and not trial and obj.config is None and not Faceguard.tools.config_file(
+    if dev and not trial and obj.config is None and not facade().tools.config_file(
             obj.data_dir).exists():
         try:
-            Faceguard.init(obj.data_dir)
+            facade().init(obj.data_dir)
         except FaceguardError as exc:
             _fail(exc)
     if trial:
@@ -60,7 +62,7 @@ def _opened(obj: Context, dev: bool, *, trial_ok: bool = False) -> Iterator[Face
     elif dev:
         _dev_warning(obj.data_dir, generated)
     try:
-        fg = Faceguard.open(obj.data_dir, config=obj.config, dev=dev)
+        fg = facade().open(obj.data_dir, config=obj.config, dev=dev)
         if trial:
             prepare_trial(fg)
     except FaceguardError as exc:
@@ -97,6 +99,7 @@ def serve(obj: Context, host: str, port: int, dev_flag: bool, face_workers: int 
     """
     import uvicorn
 
+    from faceguard.api.trial import make_trial_keys
     from faceguard.cli import supervisor
     from faceguard.engine.pool import default_pool_size
     from faceguard.service import ServiceSettings, create_app
@@ -105,6 +108,7 @@ def serve(obj: Context, host: str, port: int, dev_flag: bool, face_workers: int 
     if listen_fd is not None:
         _worker(obj, dev, listen_fd, face_workers)
         return
+    made = not obj.data_dir.exists()
     with _opened(obj, dev, trial_ok=True) as fg:
         try:
             app = create_app(fg, ServiceSettings.from_env(dev=dev or None))
@@ -132,6 +136,7 @@ def serve(obj: Context, host: str, port: int, dev_flag: bool, face_workers: int 
                        "faceguard keys create --role operator; faceguard keys create "
                        "--role terminal --purpose PURPOSE\n")
         click.echo(f"faceguard: {fg.deployment.deployment.name}")
+        click.echo(data_line(obj.data_dir, made))
         print_check(fg)
         click.echo(f"\nOpen {base}/-/login (dashboard {base}/dashboard, kiosk {base}/kiosk, "
                    f"API docs {base}/-/docs)\n")
@@ -158,7 +163,7 @@ def _worker(obj: Context, dev: bool, fd: int, face_workers: int | None) -> None:
 
     supervisor.leave_with_parent()
     try:
-        fg = Faceguard.open(obj.data_dir, config=obj.config, dev=dev)
+        fg = facade().open(obj.data_dir, config=obj.config, dev=dev)
     except FaceguardError as exc:
         _fail(exc)
     try:

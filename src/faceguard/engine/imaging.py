@@ -10,10 +10,15 @@ import io
 import struct
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+# Pillow is imported where a picture is decoded: opening a data directory to check it or
+# to verify its record must not load an image library.
 
 from faceguard.errors import ImageDecodeError, ImageTooLarge
 
@@ -58,6 +63,8 @@ def decode_image(data: bytes, limits: ImageLimits | None = None) -> np.ndarray:
     to RGB; transparent pixels are composited on white. Raises ``ImageDecodeError`` for
     empty, truncated or non-image data and ``ImageTooLarge`` beyond ``limits``.
     """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
     limits = limits or ImageLimits()
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise ImageDecodeError(f"expected image bytes, got {type(data).__name__}")
@@ -112,6 +119,8 @@ def decode_image(data: bytes, limits: ImageLimits | None = None) -> np.ndarray:
 def _other_format(prefix: bytes) -> str | None:
     """The refused format whose signature ``prefix`` has (GIF, TIFF, BMP...), judged by
     Pillow's signature checks alone: no parser of a refused format runs."""
+    from PIL import Image
+
     Image.init()
     for fmt, (_factory, accept) in Image.OPEN.items():
         if fmt in ACCEPTED_FORMATS or accept is None:
@@ -148,6 +157,8 @@ def _to_rgb_array(img: Image.Image) -> np.ndarray:
     """The picture as an ``(H, W, 3)`` uint8 array, converted a band of rows at a time, so
     that no whole-picture copy is made besides the array itself: transparency composited on
     white, 16- and 32-bit grey scaled so that the brightest pixel is 255."""
+    from PIL import Image
+
     width, height = img.size
     out = np.empty((height, width, 3), dtype=np.uint8)
     wide = img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")

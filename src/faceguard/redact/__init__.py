@@ -10,19 +10,61 @@ covered where. Usable without a data directory::
 ``Faceguard.redaction.redact`` does the same and records each file in the processing record.
 """
 
-from faceguard.redact.batch import redact_media, work_units
-from faceguard.redact.cover import STYLES, Style
-from faceguard.redact.detect import FAST, THOROUGH, FinderSettings
-from faceguard.redact.errors import OutputError, UnsupportedMedia, VideoDecodeError
-from faceguard.redact.options import RedactOptions
-from faceguard.redact.report import (
-    CoveredRegion,
-    FileFailure,
-    FileReport,
-    FrameCover,
-    RedactionReport,
-)
-from faceguard.redact.track import TrackSettings
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from faceguard.redact.batch import redact_media, work_units
+    from faceguard.redact.cover import STYLES, Style
+    from faceguard.redact.detect import FAST, THOROUGH, FinderSettings
+    from faceguard.redact.errors import OutputError, UnsupportedMedia, VideoDecodeError
+    from faceguard.redact.options import RedactOptions
+    from faceguard.redact.report import (
+        CoveredRegion,
+        FileFailure,
+        FileReport,
+        FrameCover,
+        RedactionReport,
+    )
+    from faceguard.redact.track import TrackSettings
+
+#: Where each name lives; imported on first use (PEP 562), so importing one module of the
+#: package loads nothing heavy that another module needs.
+_EXPORTS: dict[str, str] = {
+    "redact_media": "faceguard.redact.batch",
+    "work_units": "faceguard.redact.batch",
+    "STYLES": "faceguard.redact.cover",
+    "Style": "faceguard.redact.cover",
+    "FAST": "faceguard.redact.detect",
+    "THOROUGH": "faceguard.redact.detect",
+    "FinderSettings": "faceguard.redact.detect",
+    "OutputError": "faceguard.redact.errors",
+    "UnsupportedMedia": "faceguard.redact.errors",
+    "VideoDecodeError": "faceguard.redact.errors",
+    "RedactOptions": "faceguard.redact.options",
+    "CoveredRegion": "faceguard.redact.report",
+    "FileFailure": "faceguard.redact.report",
+    "FileReport": "faceguard.redact.report",
+    "FrameCover": "faceguard.redact.report",
+    "RedactionReport": "faceguard.redact.report",
+    "TrackSettings": "faceguard.redact.track",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value: object = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
+
 
 __all__ = [
     "FAST",

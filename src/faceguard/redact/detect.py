@@ -17,7 +17,6 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import cv2
 import numpy as np
 
 from faceguard.engine.dlib_engine import models_dir
@@ -162,6 +161,8 @@ def _warp(rgb: np.ndarray, scale: float, angle: float, border: int
           ) -> tuple[np.ndarray, np.ndarray]:
     """``rgb`` scaled, rotated by ``angle`` degrees and framed in a grey border of
     ``border`` source pixels; returns the canvas and the affine map back to ``rgb``."""
+    import cv2  # OpenCV loads when a picture is redacted, not with the package
+
     height, width = rgb.shape[:2]
     if angle == 0.0 and border == 0:
         work = _resize(rgb, scale)

@@ -22,7 +22,6 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Literal
 
-import cv2
 import numpy as np
 
 from faceguard.redact.detect import Box, iou, same_face
@@ -32,7 +31,7 @@ FloatBox = tuple[float, float, float, float]
 
 _LK_WINDOW = (21, 21)
 _LK_LEVELS = 3
-_LK_STOP = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03)
+_LK_STOP = (3, 20, 0.03)  # cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT (2 | 1)
 
 
 @dataclass(frozen=True)
@@ -108,6 +107,8 @@ class Planner:
 
     def small_grey(self, bgr: np.ndarray) -> np.ndarray:
         """The greyscale copy the flow runs on."""
+        import cv2  # OpenCV loads when a video is redacted, not with the package
+
         grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
         if self.scale < 1.0:
             size = (max(int(self.width * self.scale), 1), max(int(self.height * self.scale), 1))
@@ -216,6 +217,8 @@ class Planner:
 def flow_box(box: FloatBox, grey_a: np.ndarray, grey_b: np.ndarray) -> FloatBox | None:
     """Move ``box`` from ``grey_a`` to ``grey_b`` by the median shift and scale of the
     corners inside it that the pyramidal Lucas-Kanade flow follows there and back."""
+    import cv2
+
     height, width = grey_a.shape[:2]
     left, top = max(int(box[0]), 0), max(int(box[1]), 0)
     right, bottom = min(int(math.ceil(box[2])), width), min(int(math.ceil(box[3])), height)
@@ -252,6 +255,8 @@ def flow_box(box: FloatBox, grey_a: np.ndarray, grey_b: np.ndarray) -> FloatBox 
 
 def _lucas_kanade(grey_a: np.ndarray, grey_b: np.ndarray, points: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray]:
+    import cv2
+
     moved, status, _ = cv2.calcOpticalFlowPyrLK(
         grey_a, grey_b, points, points.copy(), winSize=_LK_WINDOW, maxLevel=_LK_LEVELS,
         criteria=_LK_STOP,

@@ -235,6 +235,25 @@ def authenticate(
 CurrentKey = Annotated[Principal, Depends(authenticate)]
 
 
+def session_principal(request: Request, state: ServiceState) -> Principal | None:
+    """Who is logged in through this browser's session cookie, or ``None``: what a page
+    open to everyone shows in its header (the holder and "Log out", not "Log in"). It
+    admits nothing: routes that need a key use ``authenticate``."""
+    token = request.cookies.get(COOKIE)
+    if not token:
+        return None
+    session = state.sessions.get(token)
+    if session is None:
+        return None
+    try:
+        key = state.keys.get(session.key_id)
+    except NotFound:
+        return None
+    if key.revoked_at is not None:
+        return None
+    return Principal(key, "session", session.second_factor)
+
+
 def require(*roles: Role) -> Callable[..., Principal]:
     """A dependency admitting only keys holding one of ``roles`` (403 otherwise)."""
 

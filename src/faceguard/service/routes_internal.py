@@ -44,9 +44,14 @@ def _version() -> str:
 
 @router.get("/health", response_model=HealthPublic, summary="Is the service up?")
 def health(fg: FG) -> HealthPublic:
-    """Public. ``deployment_live`` is false while the deployment fails its check."""
+    """Public. ``deployment_live`` is false while the deployment fails its check;
+    ``config`` is not ``current`` while an edit of ``faceguard.toml`` is not in force
+    (``config_problem`` says why)."""
+    config = fg.reload_config(actor="service")
     live = fg.governance.check().passed
-    return HealthPublic(status="ok", version=_version(), deployment_live=live)
+    return HealthPublic(status="ok", version=_version(), deployment_live=live,
+                        config=config.state, config_problem=config.reason,
+                        config_loaded_at=config.loaded_at)
 
 
 @router.get("/metrics", response_class=PlainTextResponse, responses={

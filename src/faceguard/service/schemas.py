@@ -301,9 +301,17 @@ class MePublic(BaseModel):
 
 
 class HealthPublic(BaseModel):
+    """``config``: whether the deployment in force is ``faceguard.toml`` as it is on disk
+    (``current``), or the file was changed and does not validate (``invalid``) or needs a
+    restart to apply (``restart-needed``); ``config_problem`` says why; the deployment
+    read at ``config_loaded_at`` stays in force meanwhile."""
+
     status: Literal["ok"]
     version: str
     deployment_live: bool
+    config: Literal["current", "invalid", "restart-needed"] = "current"
+    config_problem: str | None = None
+    config_loaded_at: str | None = None
 
 
 class PublicKeyPublic(BaseModel):

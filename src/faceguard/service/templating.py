@@ -62,11 +62,17 @@ def render(request: Request, template: str, *, principal: Principal | None = Non
            **context: Any) -> HTMLResponse:
     """Render a page with the common context (dev banner, deployment, navigation)."""
     state = getattr(request.app.state, "service", None)
+    if principal is None and state is not None and status_code < 500:
+        # a public page (or a refusal): who is logged in, if anyone
+        from faceguard.service.auth import session_principal
+
+        principal = session_principal(request, state)
     nav = [(href, label) for href, label, roles in NAV
            if principal is not None and principal.role in roles]
     common = {
         "dev": bool(state and state.settings.dev),
         "trial": bool(state and state.fg.deployment.deployment.trial),
+        "config": state.fg.reload_config(actor="service") if state else None,
         "site": state.fg.deployment.deployment.name if state else "faceguard",
         "principal": principal,
         "nav": nav,
