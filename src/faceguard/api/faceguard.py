@@ -39,7 +39,14 @@ from faceguard.audit.operations import Op
 from faceguard.consent import records as consents
 from faceguard.engine.calibration import Calibration, load_calibration, load_calibration_file
 from faceguard.engine.fast_resnet import FastDlibEngine
-from faceguard.engine.pipeline import Extraction, FaceChoice, extract, quality_record
+from faceguard.engine.pipeline import (
+    Extraction,
+    FaceChoice,
+    FacesFound,
+    extract,
+    find_faces,
+    quality_record,
+)
 from faceguard.engine.types import FaceEngine, require_same_engine
 from faceguard.engine.workers import ExtractionPool
 from faceguard.errors import ConfigError, FaceguardError
@@ -225,6 +232,16 @@ class Faceguard:
         return extract(core.engine, image, single_face=enroll, gate=gate,
                        limits=core.image_limits, choose=choose)
 
+    def faces_in(self, image: bytes, purpose: str) -> FacesFound:
+        """The faces of a picture about to be enrolled for ``purpose``, for the operator to
+        choose one (``enroll(face=box)``): detection only, nothing recognised, stored or
+        recorded. Refused as enrollment is while the purpose is undeclared (R1) or the
+        deployment fails its check (R10 and the rest)."""
+        self._core.purpose(purpose)
+        self.governance.require_live()
+        return find_faces(self._core.engine, image, limits=self._core.image_limits,
+                          min_face_px=self._core.enroll_gate.min_face_px)
+
     def enroll(
         self,
         external_id: str,
@@ -235,7 +252,7 @@ class Faceguard:
         progress: Callable[[int], None] | None = None,
         replace: bool = False,
         liveness: LivenessAnswer | None = None,
-        face: FaceChoice | None = None,
+        face: FaceChoice | list[FaceChoice | None] | None = None,
     ) -> EnrollResult:
         """Enroll one or more images of a consenting person for ``purpose``.
 
@@ -247,8 +264,9 @@ class Faceguard:
         (R26), ``liveness`` must answer a challenge; its most frontal frame is enrolled (the
         same answer may enroll the person in each of their purposes, once each, for a minute).
         ``face`` picks the face of pictures holding several: a box ``(left, top, right,
-        bottom)`` or "centre" (the face nearest the picture's centre). The quality of each
-        picture is recorded with the enrollment (R11).
+        bottom)`` or "centre" (the face nearest the picture's centre), or a list with one
+        such choice (or ``None``) per image. The quality of each picture is recorded with
+        the enrollment (R11).
         """
         operation = Op.TEMPLATE_CORRECTED if replace else Op.TEMPLATE_ENROLLED
         with self._core.recorded(operation, actor, purpose):
@@ -272,7 +290,9 @@ class Faceguard:
                         self._core.enroll_gate.judge(image.quality)
                         extractions.append(image)
                     else:
-                        extractions.append(self._extract(image, enroll=True, choose=face))
+                        choice = ((face[number - 1] if number <= len(face) else None)
+                                  if isinstance(face, list) else face)
+                        extractions.append(self._extract(image, enroll=True, choose=choice))
                     if progress is not None:
                         progress(1)
                 except FaceguardError as exc:

@@ -81,6 +81,8 @@ class Op(StrEnum):
                       "a backup put back; the erasure ledger re-applied")
     # ---- governance -------------------------------------------------------------------
     ASSESSMENT_DRAFTED = ("assessment.drafted", ("R10",), "an impact assessment drafted")
+    ASSESSMENT_EDITED = ("assessment.edited", ("R10",),
+                         "a section of the impact assessment written by the DPO")
     ASSESSMENT_APPROVED = ("assessment.approved", ("R10",), "an impact assessment approved")
     DEPLOYMENT_RELOADED = ("deployment.reloaded", ("R10", "R11"),
                            "a running process found its deployment file changed: taken up "
