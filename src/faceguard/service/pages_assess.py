@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 
 from faceguard.api.faceguard import Faceguard
 from faceguard.api.governance import MAX_SECTION_CHARS
@@ -25,6 +25,7 @@ from faceguard.results import plain
 from faceguard.service.auth import AdminKey, Principal, ReaderKey
 from faceguard.service.deps import FG
 from faceguard.service.pages import FORM_ERRORS, HTML_ERRORS, JSON_ERRORS, see_other
+from faceguard.service.pages_faces import wants_page
 from faceguard.service.problems import Problem, from_error, status_of
 from faceguard.service.templating import render
 
@@ -74,13 +75,16 @@ def _page(request: Request, fg: Faceguard, principal: Principal, *,
 
 def _refused(request: Request, fg: Faceguard, principal: Principal,
              exc: FaceguardError) -> Response:
-    """The page again, with the library's refusal and its rule (as the CLI prints it)."""
+    """The page again, with the library's refusal and its rule (as the CLI prints it); a
+    client that does not ask for a page gets the problem (JSON), as from any route."""
+    if not wants_page(request):
+        raise exc
     return _page(request, fg, principal, error=from_error(exc, request),
                  status_code=status_of(exc))
 
 
 @router.get("/assessment", summary="The impact assessment: draft, sections, approval (DPO)",
-            response_class=Response, responses=HTML_ERRORS)
+            response_class=HTMLResponse, responses=HTML_ERRORS)
 def assessment(request: Request, fg: FG, principal: ReaderKey,
                done: Annotated[str | None, Query(max_length=40)] = None) -> Response:
     return _page(request, fg, principal, done=done if done in DONE else None)

@@ -23,7 +23,7 @@ import re
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from faceguard.api.faceguard import Faceguard
@@ -66,6 +66,11 @@ _ENROLL_FIELDS: dict[str, dict[str, Any]] = {
     "evidence": {"type": "string", "maxLength": 500},
     "language": {"type": "string", "enum": list(LANGUAGES)},
 }
+
+
+def wants_page(request: Request) -> bool:
+    """Does the client ask for a page (a browser), rather than JSON?"""
+    return "text/html" in request.headers.get("accept", "")
 
 
 def _field(upload: Upload, name: str, limit: int, label: str) -> str:
@@ -138,7 +143,7 @@ def _enroll_page(request: Request, state: ServiceState, principal: Principal, *,
 
 
 @router.get("/enroll", summary="Enroll a consenting person from photos (operator)",
-            response_class=Response, responses=HTML_ERRORS)
+            response_class=HTMLResponse, responses=HTML_ERRORS)
 def enroll_form(request: Request, state: State, principal: OperatorKey) -> Response:
     return _enroll_page(request, state, principal)
 
@@ -209,7 +214,7 @@ def _enroll(fg: Faceguard, principal: Principal, upload: Upload, form: dict[str,
 
 
 @router.post("/enroll", summary="Record the consent and enroll the photos (form)",
-             response_class=Response, responses=PAGE_ERRORS,
+             response_class=HTMLResponse, status_code=201, responses=PAGE_ERRORS,
              openapi_extra=openapi_body(_ENROLL_FIELDS, many=True))
 async def enroll(request: Request, state: State, principal: OperatorKey) -> Response:
     fg = state.fg
@@ -228,12 +233,21 @@ async def enroll(request: Request, state: State, principal: OperatorKey) -> Resp
     choices = _choices(upload)
     try:
         choose = await run_in_threadpool(_undecided, fg, upload, form["purpose"], choices)
+        if choose and not wants_page(request):
+            first = choose[0]
+            raise ProblemError("no-usable-face", f"photo {first['number']} holds "
+                               f"{len(first['faces'])} faces: choose the one to enroll with "
+                               f"face_{first['number']} ('centre' or a box "
+                               "'left,top,right,bottom')", status=422,
+                               errors=[{"faces": len(first["faces"])}])
         if choose:
             return _enroll_page(request, state, principal, status_code=409, form=form,
                                 choose=choose)
         receipt, result = await run_in_threadpool(_enroll, fg, principal, upload, form,
                                                   choices)
     except FaceguardError as exc:
+        if not wants_page(request):
+            raise
         return _enroll_page(request, state, principal, status_code=status_of(exc), form=form,
                             error=_page_problem(exc, request, form["purpose"]))
     event = _event(fg, result.audit_seq, Op.TEMPLATE_ENROLLED, principal.actor)
@@ -259,7 +273,7 @@ def _try_page(request: Request, state: ServiceState, principal: Principal, *,
 
 
 @router.get("/try", summary="Try verify and identify on a picture (operator)",
-            response_class=Response, responses=HTML_ERRORS)
+            response_class=HTMLResponse, responses=HTML_ERRORS)
 def try_form(request: Request, state: State, principal: OperatorKey) -> Response:
     return _try_page(request, state, principal)
 
@@ -285,7 +299,7 @@ def _decide(fg: Faceguard, principal: Principal, mode: str, purpose: str,
 
 
 @router.post("/try", summary="Verify or identify a picture (form); the decision as a terminal "
-             "gets it", response_class=Response, responses=PAGE_ERRORS,
+             "gets it", response_class=HTMLResponse, responses=PAGE_ERRORS,
              openapi_extra=openapi_body({"mode": {"type": "string",
                                                   "enum": ["verify", "identify"]},
                                          "purpose": _ENROLL_FIELDS["purpose"],
@@ -305,6 +319,8 @@ async def try_it(request: Request, state: State, principal: OperatorKey) -> Resp
         answer = await run_in_threadpool(_decide, fg, principal, mode, purpose, external_id,
                                          upload.images[0])
     except FaceguardError as exc:
+        if not wants_page(request):
+            raise
         event = _event(fg, None, operation, principal.actor)
         return _try_page(request, state, principal, status_code=status_of(exc),
                          problem=_terminal_problem(exc, purpose).model_dump(exclude_none=True),
