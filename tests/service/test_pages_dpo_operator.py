@@ -152,7 +152,8 @@ def test_an_operator_enrolls_from_photos_and_the_try_page_matches(
     consent = fg.rights.export("resident-3a").consents[0]
     assert consent["method"] == "signature"
     assert "signed form 2026-118" in consent["evidence_ref"]
-    assert "operator holder" in consent["evidence_ref"] and "read in zh-CN" in consent["evidence_ref"]
+    assert "operator holder" in consent["evidence_ref"]
+    assert "read in zh-CN" in consent["evidence_ref"]
     # the try page: identify, then verify, on a third picture
     page.goto(f"{url}/try")
     page.select_option("#purpose", PURPOSE)
@@ -168,7 +169,7 @@ def test_an_operator_enrolls_from_photos_and_the_try_page_matches(
     page.screenshot(path=str(SHOTS / "try-identify-match.png"), full_page=True)
     page.check("input[name=mode][value=verify]")
     page.fill("#external_id", "resident-3a")
-    page.set_input_files("#image", str(people[1][0]))  # somebody else
+    page.set_input_files("#image", str(people[1][0]))  # someone else
     page.click("#try-button")
     page.wait_for_selector("#verdict")
     assert json.loads(page.inner_text("#answer-json"))["decision"] == "no-match"
@@ -287,3 +288,21 @@ def test_the_try_page_shows_a_refusal_as_a_terminal_gets_it(fg: Faceguard,
     assert {k: v for k, v in shown.items() if k != "instance"} == {
         k: v for k, v in terminal.items() if k != "instance"}
     assert "consent.refused" in page.text or "face.verified" in page.text
+
+
+@browser_only
+def test_the_pages_in_chinese(browser: object, site: tuple[Service, str]) -> None:
+    """A browser asking for Chinese gets the new pages in Chinese (screenshots of each)."""
+    service, url = site
+    headings = {"/assessment": ("admin", "个人信息保护影响评估"),
+                "/enroll": ("operator", "用照片录入已同意的人员"),
+                "/try": ("operator", "用照片试用验证与识别")}
+    for path, (role, heading) in headings.items():
+        context = browser.new_context(locale="zh-CN",  # type: ignore[attr-defined]
+                                      viewport={"width": 1100, "height": 900})
+        page = context.new_page()
+        log_in(page, url, service.secrets[role], path)
+        assert heading in page.inner_text("h1")
+        assert page.get_attribute("html", "lang") == "zh-CN"
+        page.screenshot(path=str(SHOTS / f"zh-CN{path.replace('/', '-')}.png"), full_page=True)
+        context.close()
