@@ -239,8 +239,12 @@ class Faceguard:
         deployment fails its check (R10 and the rest)."""
         self._core.purpose(purpose)
         self.governance.require_live()
-        return find_faces(self._core.engine, image, limits=self._core.image_limits,
-                          min_face_px=self._core.enroll_gate.min_face_px)
+        core = self._core
+        if core.extractor is not None:  # in a worker process, as extraction is
+            return core.extractor.find_faces(image, limits=core.image_limits,
+                                             min_face_px=core.enroll_gate.min_face_px)
+        return find_faces(core.engine, image, limits=core.image_limits,
+                          min_face_px=core.enroll_gate.min_face_px)
 
     def enroll(
         self,
