@@ -81,11 +81,15 @@ def test_faces_in_boxes_each_face_in_process_and_in_a_worker(fg: Faceguard, two:
     assert (here.width, here.height) == (width, height)
     assert sorted(here.boxes) == sorted(tuple(f.box) for f in engine.detect(decode_image(two)))
     assert here.usable == (True, True)
+    event = fg._store.audit.events(operation="faces.detected", newest_first=True, limit=1)[0]
+    assert (event.outcome, event.detail["faces"], event.purpose) == ("ok", 2, "attendance")
     fg.use_worker_processes(1)
     assert fg.faces_in(two, "attendance") == here
     with pytest.raises(FaceguardError) as err:
         fg.faces_in(two, "marketing")
     assert err.value.rule == "R1"
+    refused = fg._store.audit.events(operation="faces.detected", newest_first=True, limit=1)
+    assert refused[0].outcome == "refused"
 
 
 def test_each_picture_takes_its_own_face(fg: Faceguard, two: bytes, faces: Path) -> None:

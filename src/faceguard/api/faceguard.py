@@ -29,6 +29,7 @@ from faceguard.api.batch import BatchReport, enroll_manifest
 from faceguard.api.config_watch import ConfigState, ConfigWatch
 from faceguard.api.consent import Consents
 from faceguard.api.core import Admission, Answer, Core
+from faceguard.api.detection import FacesFound, detect_faces
 from faceguard.api.governance import Governance
 from faceguard.api.liveness import Liveness
 from faceguard.api.redaction import Redaction
@@ -39,14 +40,7 @@ from faceguard.audit.operations import Op
 from faceguard.consent import records as consents
 from faceguard.engine.calibration import Calibration, load_calibration, load_calibration_file
 from faceguard.engine.fast_resnet import FastDlibEngine
-from faceguard.engine.pipeline import (
-    Extraction,
-    FaceChoice,
-    FacesFound,
-    extract,
-    find_faces,
-    quality_record,
-)
+from faceguard.engine.pipeline import Extraction, FaceChoice, extract, quality_record
 from faceguard.engine.types import FaceEngine, require_same_engine
 from faceguard.engine.workers import ExtractionPool
 from faceguard.errors import ConfigError, FaceguardError
@@ -232,19 +226,11 @@ class Faceguard:
         return extract(core.engine, image, single_face=enroll, gate=gate,
                        limits=core.image_limits, choose=choose)
 
-    def faces_in(self, image: bytes, purpose: str) -> FacesFound:
+    def faces_in(self, image: bytes, purpose: str, *, actor: str = "library") -> FacesFound:
         """The faces of a picture about to be enrolled for ``purpose``, for the operator to
-        choose one (``enroll(face=box)``): detection only, nothing recognised, stored or
-        recorded. Refused as enrollment is while the purpose is undeclared (R1) or the
-        deployment fails its check (R10 and the rest)."""
-        self._core.purpose(purpose)
-        self.governance.require_live()
-        core = self._core
-        if core.extractor is not None:  # in a worker process, as extraction is
-            return core.extractor.find_faces(image, limits=core.image_limits,
-                                             min_face_px=core.enroll_gate.min_face_px)
-        return find_faces(core.engine, image, limits=core.image_limits,
-                          min_face_px=core.enroll_gate.min_face_px)
+        choose one (``enroll(face=box)``): detection only, recorded (``faces.detected``).
+        Refused as enrollment is: undeclared purpose (R1), failing check (R10...)."""
+        return detect_faces(self._core, self.governance, image, purpose, actor)
 
     def enroll(
         self,

@@ -27,6 +27,9 @@ class Op(StrEnum):
         return member
 
     # ---- faces ------------------------------------------------------------------------
+    FACES_DETECTED = ("faces.detected", ("R9", "R11"),
+                      "the faces of a photo boxed for an operator to choose one to enroll "
+                      "(nothing recognised or kept)")
     TEMPLATE_ENROLLED = ("template.enrolled", ("R3", "R8", "R9"),
                          "templates stored for a purpose from a consented enrollment")
     TEMPLATE_CORRECTED = ("template.corrected", ("R3", "R8", "R9", "R16"),

@@ -153,8 +153,8 @@ def enroll_json(state: State, principal: OperatorKey) -> dict[str, Any]:
     return enroll_data(state.fg, state.settings.max_images)
 
 
-def _faces(fg: Faceguard, image: bytes, purpose: str) -> dict[str, Any]:
-    found = fg.faces_in(image, purpose)
+def _faces(fg: Faceguard, image: bytes, purpose: str, actor: str) -> dict[str, Any]:
+    found = fg.faces_in(image, purpose, actor=actor)
     return {"width": found.width, "height": found.height,
             "faces": [{"box": list(box), "usable": usable}
                       for box, usable in zip(found.boxes, found.usable, strict=True)]}
@@ -166,7 +166,8 @@ def _faces(fg: Faceguard, image: bytes, purpose: str) -> dict[str, Any]:
 async def faces(request: Request, state: State, principal: OperatorKey) -> dict[str, Any]:
     upload = await read_images(request, limit=state.settings.max_upload_bytes, max_images=1)
     purpose = _purpose(state.fg, upload)
-    return await run_in_threadpool(_faces, state.fg, upload.images[0], purpose)
+    return await run_in_threadpool(_faces, state.fg, upload.images[0], purpose,
+                                   principal.actor)
 
 
 def _choices(upload: Upload) -> list[str | None]:
@@ -181,14 +182,14 @@ def _choices(upload: Upload) -> list[str | None]:
     return out
 
 
-def _undecided(fg: Faceguard, upload: Upload, purpose: str, choices: list[str | None]
-               ) -> list[dict[str, Any]]:
+def _undecided(fg: Faceguard, upload: Upload, purpose: str, choices: list[str | None],
+               actor: str) -> list[dict[str, Any]]:
     """The photos holding several usable faces and no choice, shown back to choose from."""
     shown = []
     for number, (image, choice) in enumerate(zip(upload.images, choices, strict=True), 1):
         if choice is not None:
             continue
-        found = _faces(fg, image, purpose)
+        found = _faces(fg, image, purpose, actor)
         if sum(f["usable"] for f in found["faces"]) > 1:
             inline = base64.b64encode(image).decode("ascii")
             shown.append({"number": number, **found,
@@ -232,7 +233,8 @@ async def enroll(request: Request, state: State, principal: OperatorKey) -> Resp
     }
     choices = _choices(upload)
     try:
-        choose = await run_in_threadpool(_undecided, fg, upload, form["purpose"], choices)
+        choose = await run_in_threadpool(_undecided, fg, upload, form["purpose"], choices,
+                                         principal.actor)
         if choose and not wants_page(request):
             first = choose[0]
             raise ProblemError("no-usable-face", f"photo {first['number']} holds "
