@@ -90,6 +90,10 @@ def test_the_dpo_drafts_writes_approves_and_downloads(browser: object,
     context = browser.new_context(viewport={"width": 1100, "height": 900})  # type: ignore[attr-defined]
     page = context.new_page()
     log_in(page, url, service.secrets["admin"], "/assessment")
+    # the assessment in force is replaced only once the DPO confirms it
+    page.click("#draft")
+    assert page.url == f"{url}/assessment" and fg.governance.facts().assessment.approved
+    page.check("#confirm-draft")
     page.click("#draft")
     page.wait_for_url(f"{url}/assessment?done=drafted")
     pending = fg.governance.assessment().pending
@@ -306,3 +310,27 @@ def test_the_pages_in_chinese(browser: object, site: tuple[Service, str]) -> Non
         assert page.get_attribute("html", "lang") == "zh-CN"
         page.screenshot(path=str(SHOTS / f"zh-CN{path.replace('/', '-')}.png"), full_page=True)
         context.close()
+
+
+def test_under_cn_the_page_offers_the_filing_packet(tmp_path: Path, engine: DlibEngine) -> None:
+    """Under the cn pack (which sets a filing threshold) the DPO downloads the filing packet
+    from the assessment page: a PDF, recorded as made (R15)."""
+    from pypdf import PdfReader
+
+    from conftest import CN_TEST_DEPLOYMENT, go_live
+
+    folder = tmp_path / "cn"
+    Faceguard.init(folder)
+    go_live(folder, CN_TEST_DEPLOYMENT, engine)
+    with Faceguard.open(folder, engine=engine) as fg:
+        service = make_service(fg)
+        page = service.client.get("/assessment", headers={**service.auth("admin"),
+                                                          "Accept": "text/html"})
+        assert page.status_code == 200 and 'id="filing-pdf"' in page.text
+        link = "/api/v1/reports/filing?format=pdf"
+        assert link in page.text
+        pdf = service.client.get(link, headers=service.auth("admin"))
+        assert pdf.headers["content-type"] == "application/pdf"
+        text = " ".join((p.extract_text() or "") for p in PdfReader(io.BytesIO(pdf.content)).pages)
+        assert "Test gate" in text
+        assert fg.audit.events(operations=("filing.packet_made",), limit=1)
