@@ -145,7 +145,9 @@ def test_an_operator_enrolls_from_photos_and_the_try_page_matches(
     page.select_option("#method", "signature")
     page.fill("#evidence", "signed form 2026-118, binder 4")
     page.set_input_files("#image", [str(photos[0]), str(photos[1])])
-    page.wait_for_selector("#photo-2 figcaption:not(:has-text('…'))")
+    # both photos' faces come back (in either order)
+    page.wait_for_function(
+        "document.querySelectorAll('#previews figure[data-faces]').length === 2")
     assert page.locator("#photo-1 .box").count() == 1
     page.click("#enroll-button")
     page.wait_for_selector("#enrolled")
