@@ -146,8 +146,7 @@ def test_an_operator_enrolls_from_photos_and_the_try_page_matches(
     page.fill("#evidence", "signed form 2026-118, binder 4")
     page.set_input_files("#image", [str(photos[0]), str(photos[1])])
     # both photos' faces come back (in either order)
-    page.wait_for_function(
-        "document.querySelectorAll('#previews figure[data-faces]').length === 2")
+    page.locator("#previews figure[data-faces]").nth(1).wait_for()
     assert page.locator("#photo-1 .box").count() == 1
     page.click("#enroll-button")
     page.wait_for_selector("#enrolled")
