@@ -218,6 +218,39 @@ def test_a_two_face_picture_enrolls_the_face_clicked(
     assert other.decision != "match"
 
 
+@browser_only
+def test_without_javascript_the_faces_are_chosen_on_the_answer_page(
+        browser: object, site: tuple[Service, str], fg: Faceguard,
+        people: list[list[Path]], tmp_path: Path) -> None:
+    """No script: the photo comes back with its faces numbered; the operator ticks one,
+    chooses the photo again and sends; that face is enrolled."""
+    service, url = site
+    picture = side_by_side(people[0][0], people[1][0], tmp_path)
+    context = browser.new_context(java_script_enabled=False,  # type: ignore[attr-defined]
+                                  viewport={"width": 1100, "height": 1000})
+    page = context.new_page()
+    log_in(page, url, service.secrets["operator"], "/enroll")
+    page.fill("#external_id", "left-person")
+    page.fill("#name", "Left Person")
+    page.fill("#evidence", "signed form 78")
+    page.set_input_files("#image", str(picture))
+    page.click("#enroll-button")
+    page.wait_for_selector("#choose")
+    radios = page.locator("input[name=face_1]")
+    assert radios.count() == 2
+    lefts = [int((radios.nth(i).get_attribute("value") or "").split(",")[0]) for i in range(2)]
+    page.screenshot(path=str(SHOTS / "enroll-no-javascript-choose.png"), full_page=True)
+    leftmost = lefts.index(min(lefts)) + 1
+    page.click(f"label.box[for=face-1-{leftmost}]")  # a click on the face ticks its button
+    assert page.is_checked(f"#face-1-{leftmost}")
+    page.set_input_files("#image", str(picture))
+    page.click("#enroll-button")
+    page.wait_for_selector("#enrolled")
+    context.close()
+    found = fg.identify(people[0][1].read_bytes(), PURPOSE)
+    assert (found.decision, found.external_id) == ("match", "left-person")
+
+
 # ---- refusals and the fallback without JavaScript (test client) -------------------------
 
 
