@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from faceguard.consent.sharing import SharePackage
     from faceguard.engine.calibration import Calibration, OperatingPoint
     from faceguard.engine.evaluation import EvalReport, Pair
-    from faceguard.engine.pipeline import Extraction
+    from faceguard.engine.pipeline import Extraction, FacesFound
     from faceguard.engine.types import FaceEngine
     from faceguard.errors import (
         AuditError,
@@ -135,6 +135,7 @@ _EXPORTS: dict[str, str] = {
     "EvalReport": "faceguard.engine.evaluation",
     "Pair": "faceguard.engine.evaluation",
     "Extraction": "faceguard.engine.pipeline",
+    "FacesFound": "faceguard.engine.pipeline",
     "FaceEngine": "faceguard.engine.types",
     "AuditError": "faceguard.errors",
     "ConfigError": "faceguard.errors",
@@ -258,6 +259,7 @@ __all__ = [
     "FaceError",
     "Faceguard",
     "FaceguardError",
+    "FacesFound",
     "FilingPacket",
     "FilingStatus",
     "Frame",

@@ -36,17 +36,17 @@ _FIXES: dict[str, dict[Interface, str]] = {
         "rest": "record it with an operator key: POST /api/v1/consents {\"external_id\", "
                 f"\"name\", \"purpose\": \"{_P}\", \"method\", \"evidence\"}}; or the person "
                 "consents at the kiosk (/kiosk)",
-        "page": "the person consents at the kiosk (/kiosk)",
+        "page": "the person consents at the kiosk (/kiosk), or an operator records the "
+                "consent with the photos (/enroll)",
     },
     "assessment": {
         "cli": "draft it with faceguard assess --init, let the DPO complete assessment.toml, "
                "then faceguard assess --approve --by NAME",
-        "rest": "no route writes an assessment: on the server the DPO runs faceguard assess "
-                "--init, completes assessment.toml and runs faceguard assess --approve --by "
-                "NAME; GET /api/v1/check shows where it stands",
-        "page": "the DPO drafts and approves it on the server (faceguard assess --init, then "
-                "faceguard assess --approve --by NAME); Assessment & filing (/reports) shows "
-                "where it stands",
+        "rest": "the DPO drafts, completes and approves it in the pages, at /assessment (an "
+                "admin key), or on the server with faceguard assess --init and faceguard "
+                "assess --approve --by NAME; GET /api/v1/check shows where it stands",
+        "page": "the DPO (an admin key) drafts it, completes each section and approves it on "
+                "the Impact assessment page (/assessment)",
     },
     "liveness": {
         "cli": "the command line cannot film a live person: enroll at the kiosk (faceguard "

@@ -1,10 +1,12 @@
 """A newcomer's first minutes: `faceguard serve --dev` in an empty folder, the commands it
 prints run exactly as printed, a photo enrolled and matched over REST, then the pages in
-Debian's Chromium showing the trial and the person. The server is the real command in its
+Debian's Chromium showing the trial, and the same in the pages: a person enrolled from a
+photo on the enroll page and matched on the try page. The server is the real command in its
 own process; screenshots go to test-artifacts/first-run/."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -141,3 +143,39 @@ def test_pages_show_the_trial_and_the_person(started: Started) -> None:
         report = page.request.get(f"{started.url}/api/v1/reports/assessment?format=html")
         assert report.ok and "TRIAL deployment (faceguard serve --dev)" in report.text()
         browser.close()
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium is not installed at "
+                    "/usr/bin/chromium (apt-get install -y chromium)")
+def test_then_the_same_in_the_pages(started: Started, lfw: Path, engine: DlibEngine) -> None:
+    """An operator enrolls another person from a photo on /enroll, with no file edited, and
+    /try identifies them on another photo: ``match``."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    person = good_faces(engine, lfw, 2)[1]
+    with sync_api.sync_playwright() as running:
+        browser = running.chromium.launch(executable_path=str(CHROMIUM),
+                                          args=["--headless", "--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1100, "height": 1000})
+        page.goto(f"{started.url}/-/login?next=/enroll")
+        page.fill("#key", started.key("operator"))
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{started.url}/enroll")
+        assert "TRIAL deployment" in page.inner_text(".devbanner.trial")
+        page.fill("#external_id", "pages-person")
+        page.fill("#name", "Pages Person")
+        page.fill("#evidence", "trial: typed by the operator")
+        page.set_input_files("#image", str(person[0]))
+        page.wait_for_selector("#photo-1 .box")
+        page.click("#enroll-button")
+        page.wait_for_selector("#enrolled", timeout=60_000)
+        page.screenshot(path=str(SHOTS / "pages-enrolled.png"), full_page=True)
+        page.click("text=Try it on another picture")
+        page.wait_for_url(f"{started.url}/try")
+        page.set_input_files("#image", str(person[1]))
+        page.click("#try-button")
+        page.wait_for_selector("#verdict", timeout=60_000)
+        answer = json.loads(page.inner_text("#answer-json"))
+        page.screenshot(path=str(SHOTS / "pages-try-match.png"), full_page=True)
+        browser.close()
+    assert (answer["decision"], answer["external_id"]) == ("match", "pages-person")

@@ -100,3 +100,27 @@ def test_large_multipart_images_are_never_written_to_a_file(
                             files={"photo": ("face.jpg", big[0], "image/jpeg")})
     assert new_lines(opened, start) == []
     assert login.status_code == 400, login.text
+
+
+def test_the_enroll_and_try_pages_never_write_a_photo_to_a_file(
+        server: tuple[Server, dict[str, str], Path], engine: DlibEngine, lfw: Path) -> None:
+    """The operator's pages take photos as the REST routes do: in memory only (R9)."""
+    running, secrets, opened = server
+    op = {"Authorization": f"Bearer {secrets['operator']}"}
+    (first, second), = good_faces(engine, lfw, 1, per_person=2)
+    big = [padded_jpeg(first.read_bytes(), 3 * MB), padded_jpeg(second.read_bytes(), 2 * MB)]
+    start = opened.stat().st_size
+    with httpx.Client(base_url=running.base, timeout=120) as client:
+        boxed = client.post("/enroll/faces.json", headers=op, data={"purpose": "access-control"},
+                            files={"image": ("a.jpg", big[0], "image/jpeg")})
+        assert boxed.status_code == 200 and len(boxed.json()["faces"]) == 1, boxed.text
+        enrolled = client.post("/enroll", headers=op, data={
+            "external_id": "emp-2", "name": "Page Picture", "purpose": "access-control",
+            "method": "written", "evidence": "form 2", "language": "en"},
+            files={"image": ("a.jpg", big[0], "image/jpeg")})
+        assert enrolled.status_code == 201, enrolled.text[:300]
+        tried = client.post("/try", headers={**op, "Accept": "text/html"},
+                            data={"mode": "identify", "purpose": "access-control"},
+                            files={"image": ("b.jpg", big[1], "image/jpeg")})
+        assert tried.status_code == 200 and '"external_id": "emp-2"' in tried.text
+    assert new_lines(opened, start) == []

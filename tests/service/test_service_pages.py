@@ -40,8 +40,8 @@ def html(service: Service, role: str, path: str, **kwargs: object) -> str:
 
 
 def test_every_page_has_a_json_twin_and_no_external_resource(service: Service) -> None:
-    for path in [*PAGES, "/kiosk"]:
-        role = "operator" if path == "/kiosk" else "admin"
+    for path in [*PAGES, "/assessment", "/kiosk", "/enroll", "/try"]:
+        role = "operator" if path in ("/kiosk", "/enroll", "/try") else "admin"
         page = html(service, role, path)
         assert not re.search(r"(src|href|action)=\"(https?:)?//", page), path
         assert '<link rel="stylesheet" href="/-/static/service.css">' in page

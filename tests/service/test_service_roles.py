@@ -100,6 +100,13 @@ def live_enrollment(world: World, role: str | None) -> Request:
         "liveness": {"challenge_id": challenge.id, "frames": wire_frames(frames)}}}
 
 
+def complete_assessment(world: World) -> str:
+    """The approval route, once every section of the draft holds the DPO's text."""
+    for key in world.fg.governance.assessment().pending:
+        world.fg.governance.write_section(key, "Reviewed by the DPO.", actor="test")
+    return "/assessment/approve"
+
+
 ROUTES = [
     Route("GET", "/", PUBLIC, 303, plain("/")),
     Route("GET", "/-/health", PUBLIC, 200, plain("/-/health")),
@@ -202,6 +209,29 @@ ROUTES = [
     Route("POST", "/kiosk/challenge", frozenset({OPR}), 201, lambda w, r: (
         "/kiosk/challenge", {"json": {"external_id": w.new_person()}})),
     Route("POST", "/kiosk/enroll.json", frozenset({OPR}), 201, live_enrollment),
+    Route("GET", "/enroll", frozenset({OPR}), 200, plain("/enroll")),
+    Route("GET", "/enroll.json", frozenset({OPR}), 200, plain("/enroll.json")),
+    Route("POST", "/enroll/faces.json", frozenset({OPR}), 200, lambda w, r: (
+        "/enroll/faces.json", {"files": {"image": ("photo.jpg", w.image(1))},
+                               "data": {"purpose": PURPOSE}})),
+    Route("POST", "/enroll", frozenset({OPR}), 201, lambda w, r: (
+        "/enroll", {"files": {"image": ("photo.jpg", w.image(1))},
+                    "data": {"external_id": f"photo-{next(w.counter)}", "name": "P",
+                             "purpose": PURPOSE, "method": "written", "evidence": "form 1",
+                             "language": "en"}})),
+    Route("GET", "/try", frozenset({OPR}), 200, plain("/try")),
+    Route("GET", "/try.json", frozenset({OPR}), 200, plain("/try.json")),
+    Route("POST", "/try", frozenset({OPR}), 200, lambda w, r: (
+        "/try", {"files": {"image": ("probe.jpg", w.image(0, 1))},
+                 "data": {"mode": "identify", "purpose": PURPOSE}})),
+    # last: a new draft takes the deployment out of service until it is approved again
+    Route("GET", "/assessment", READERS, 200, plain("/assessment")),
+    Route("GET", "/assessment.json", READERS, 200, plain("/assessment.json")),
+    Route("POST", "/assessment/draft", frozenset({ADM}), 303, plain("/assessment/draft")),
+    Route("POST", "/assessment/sections/{key}", frozenset({ADM}), 303, lambda w, r: (
+        "/assessment/sections/conclusion", {"data": {"text": f"Reviewed ({r})."}})),
+    Route("POST", "/assessment/approve", frozenset({ADM}), 303, lambda w, r: (
+        complete_assessment(w), {"data": {"by": "The DPO"}})),
 ]
 
 

@@ -29,6 +29,7 @@ from faceguard.api.batch import BatchReport, enroll_manifest
 from faceguard.api.config_watch import ConfigState, ConfigWatch
 from faceguard.api.consent import Consents
 from faceguard.api.core import Admission, Answer, Core
+from faceguard.api.detection import FacesFound, detect_faces
 from faceguard.api.governance import Governance
 from faceguard.api.liveness import Liveness
 from faceguard.api.redaction import Redaction
@@ -225,6 +226,12 @@ class Faceguard:
         return extract(core.engine, image, single_face=enroll, gate=gate,
                        limits=core.image_limits, choose=choose)
 
+    def faces_in(self, image: bytes, purpose: str, *, actor: str = "library") -> FacesFound:
+        """The faces of a picture about to be enrolled for ``purpose``, for the operator to
+        choose one (``enroll(face=box)``): detection only, recorded (``faces.detected``).
+        Refused as enrollment is: undeclared purpose (R1), failing check (R10...)."""
+        return detect_faces(self._core, self.governance, image, purpose, actor)
+
     def enroll(
         self,
         external_id: str,
@@ -235,7 +242,7 @@ class Faceguard:
         progress: Callable[[int], None] | None = None,
         replace: bool = False,
         liveness: LivenessAnswer | None = None,
-        face: FaceChoice | None = None,
+        face: FaceChoice | list[FaceChoice | None] | None = None,
     ) -> EnrollResult:
         """Enroll one or more images of a consenting person for ``purpose``.
 
@@ -247,8 +254,9 @@ class Faceguard:
         (R26), ``liveness`` must answer a challenge; its most frontal frame is enrolled (the
         same answer may enroll the person in each of their purposes, once each, for a minute).
         ``face`` picks the face of pictures holding several: a box ``(left, top, right,
-        bottom)`` or "centre" (the face nearest the picture's centre). The quality of each
-        picture is recorded with the enrollment (R11).
+        bottom)`` or "centre" (the face nearest the picture's centre), or a list with one
+        such choice (or ``None``) per image. The quality of each picture is recorded with
+        the enrollment (R11).
         """
         operation = Op.TEMPLATE_CORRECTED if replace else Op.TEMPLATE_ENROLLED
         with self._core.recorded(operation, actor, purpose):
@@ -272,7 +280,9 @@ class Faceguard:
                         self._core.enroll_gate.judge(image.quality)
                         extractions.append(image)
                     else:
-                        extractions.append(self._extract(image, enroll=True, choose=face))
+                        choice = ((face[number - 1] if number <= len(face) else None)
+                                  if isinstance(face, list) else face)
+                        extractions.append(self._extract(image, enroll=True, choose=choice))
                     if progress is not None:
                         progress(1)
                 except FaceguardError as exc:

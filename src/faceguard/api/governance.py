@@ -33,6 +33,7 @@ from faceguard.assess import (
     filing_status,
     load_assessment,
     protection_report,
+    save_assessment,
     save_draft,
 )
 from faceguard.audit.operations import Op
@@ -43,6 +44,9 @@ from faceguard.rights import views
 from faceguard.timeutil import iso, utc_now
 
 _CROSSED_KEY = "filing.crossed_on"
+
+#: The longest text the DPO may write in one section of the assessment.
+MAX_SECTION_CHARS = 20_000
 
 #: How long the go-live verdict is reused before the people count is read again.
 GATE_RECHECK_SECONDS = 2.0
@@ -150,6 +154,34 @@ class Governance(Part):
                         "keep_until": approval.keep_until.isoformat()},
             )
         return approved
+
+    def write_section(self, key: str, text: str, *, actor: str = "library") -> Assessment:
+        """Write the DPO's text of one section of the drafted assessment (what the CLI flow
+        does by hand in the TOML file). Refused (R10) without a drafted assessment or for a
+        section it does not have. The text is kept as written: a placeholder left in it
+        keeps the section pending, and editing an approved assessment requires approving
+        it again, as editing the file does."""
+        path = self._assessment_file()
+        found = load_assessment(path)
+        keys = [s.key for s in found.sections]
+        if key not in keys:
+            raise ConfigError(f"the assessment has no section {key!r}; its sections are "
+                              f"{', '.join(keys)}", rule="R10")
+        if len(text) > MAX_SECTION_CHARS:
+            raise ConfigError(f"the text of section {key!r} has {len(text):,} characters; at "
+                              f"most {MAX_SECTION_CHARS:,} are kept", rule="R10")
+        text = text.replace("\r\n", "\n").strip()
+        updated = replace(found, sections=tuple(
+            replace(s, dpo=text) if s.key == key else s for s in found.sections))
+        save_assessment(path, updated)
+        with self._core.store.write() as conn:
+            self._core.store.audit.append(
+                conn, actor=actor, operation=Op.ASSESSMENT_EDITED, outcome="ok",
+                rules=["R10"],
+                detail={"file": path.name, "section": key, "chars": len(text),
+                        "complete": updated.section(key).complete,
+                        "pending": len(updated.pending)})
+        return updated
 
     def assessment(self) -> Assessment:
         return load_assessment(self._assessment_file())

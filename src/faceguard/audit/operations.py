@@ -27,6 +27,9 @@ class Op(StrEnum):
         return member
 
     # ---- faces ------------------------------------------------------------------------
+    FACES_DETECTED = ("faces.detected", ("R9", "R11"),
+                      "the faces of a photo boxed for an operator to choose one to enroll "
+                      "(nothing recognised or kept)")
     TEMPLATE_ENROLLED = ("template.enrolled", ("R3", "R8", "R9"),
                          "templates stored for a purpose from a consented enrollment")
     TEMPLATE_CORRECTED = ("template.corrected", ("R3", "R8", "R9", "R16"),
@@ -81,6 +84,8 @@ class Op(StrEnum):
                       "a backup put back; the erasure ledger re-applied")
     # ---- governance -------------------------------------------------------------------
     ASSESSMENT_DRAFTED = ("assessment.drafted", ("R10",), "an impact assessment drafted")
+    ASSESSMENT_EDITED = ("assessment.edited", ("R10",),
+                         "a section of the impact assessment written by the DPO")
     ASSESSMENT_APPROVED = ("assessment.approved", ("R10",), "an impact assessment approved")
     DEPLOYMENT_RELOADED = ("deployment.reloaded", ("R10", "R11"),
                            "a running process found its deployment file changed: taken up "

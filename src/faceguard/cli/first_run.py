@@ -55,9 +55,9 @@ def print_trial(fg: Faceguard, data_dir: Path, base: str, keys: TrialKeys) -> No
         return
     click.echo("\nAPI keys, shown only now (log in with any of them at /-/login):")
     for role, secret in keys.secrets.items():
-        use = {"operator": "consents and enrollments, the kiosk",
+        use = {"operator": "consents and enrollments, the kiosk, the pages /enroll and /try",
                "terminal": f"verify and identify ({TRIAL_PURPOSE})",
-               "admin": "keys, notices, the assessment, erasure"}[role]
+               "admin": "keys, notices, the assessment (/assessment), erasure"}[role]
         click.echo(f"  {role:9s} {secret}   ({use})")
     click.echo(f"\nA first match: put a photo of one face at ./{PHOTO}, then run")
     for command in first_commands(base, keys):

@@ -116,6 +116,33 @@ def _extract(
                       found if choose is not None else len(faces))
 
 
+@dataclass(frozen=True)
+class FacesFound:
+    """The faces of a picture, for a person to choose one: the size of the decoded
+    (EXIF-oriented) picture and each face's box ``(left, top, right, bottom)`` in its
+    pixels, largest first, with whether it is big enough to enroll."""
+
+    width: int
+    height: int
+    boxes: tuple[tuple[int, int, int, int], ...]
+    usable: tuple[bool, ...]
+
+
+def find_faces(engine: FaceEngine, image: bytes, *, limits: ImageLimits | None,
+               min_face_px: int) -> FacesFound:
+    """Detect the faces of ``image`` (nothing aligned, embedded or kept)."""
+    with _slots:
+        rgb = decode_image(image, limits)
+        height, width = rgb.shape[:2]
+        if min(height, width) < MIN_IMAGE_SIDE:
+            raise ImageTooSmall(
+                f"the image is {width}x{height} pixels; a face needs at least "
+                f"{MIN_IMAGE_SIDE} on each side")
+        faces = sorted(engine.detect(rgb), key=lambda f: -f.width)
+    boxes = tuple((int(f.box[0]), int(f.box[1]), int(f.box[2]), int(f.box[3])) for f in faces)
+    return FacesFound(width, height, boxes, tuple(f.width >= min_face_px for f in faces))
+
+
 def chosen_face(faces: list[Face], choose: FaceChoice, width: int, height: int) -> Face:
     """The face ``choose`` designates among ``faces`` (``NoFaceFound`` saying how many were
     found when a box overlaps none of them enough)."""

@@ -18,17 +18,19 @@ import multiprocessing
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
+from typing import Any, TypeVar
 
 from faceguard.engine.imaging import ImageLimits
-from faceguard.engine.pipeline import Extraction, FaceChoice, extract
+from faceguard.engine.pipeline import Extraction, FaceChoice, FacesFound, extract, find_faces
 from faceguard.engine.quality import QualityGate
 from faceguard.engine.types import FaceEngine
 from faceguard.errors import ImageError
 
 _WORKER: dict[str, Any] = {}
+T = TypeVar("T")
 #: How often a worker looks whether the process that started it is still there.
 PARENT_CHECK_SECONDS = 1.0
 
@@ -52,6 +54,10 @@ def _run(image: bytes, single_face: bool, gate: QualityGate | None,
          limits: ImageLimits | None, choose: FaceChoice | None = None) -> Extraction:
     return extract(_WORKER["engine"], image, single_face=single_face, gate=gate, limits=limits,
                    choose=choose)
+
+
+def _find(image: bytes, limits: ImageLimits | None, min_face_px: int) -> FacesFound:
+    return find_faces(_WORKER["engine"], image, limits=limits, min_face_px=min_face_px)
 
 
 def _engine_id() -> str:
@@ -80,9 +86,17 @@ class ExtractionPool:
     def extract(self, image: bytes, *, single_face: bool, gate: QualityGate | None,
                 limits: ImageLimits | None, choose: FaceChoice | None = None) -> Extraction:
         """:func:`.pipeline.extract` in a worker; its errors are raised here unchanged."""
+        return self._submit(_run, bytes(image), single_face, gate, limits, choose)
+
+    def find_faces(self, image: bytes, *, limits: ImageLimits | None,
+                   min_face_px: int) -> FacesFound:
+        """:func:`.pipeline.find_faces` in a worker (detection only)."""
+        return self._submit(_find, bytes(image), limits, min_face_px)
+
+    def _submit(self, call: Callable[..., T], *args: Any) -> T:
         pool = self._pool
         try:
-            return pool.submit(_run, bytes(image), single_face, gate, limits, choose).result()
+            return pool.submit(call, *args).result()
         except BrokenProcessPool as exc:
             with self._lock:
                 if self._pool is pool:  # the first caller to see it rebuilds the pool

@@ -27,6 +27,8 @@ from faceguard.service import (
     body_limit,
     kiosk_live,
     pages,
+    pages_assess,
+    pages_faces,
     pages_keys,
     pages_kiosk,
     problems,
@@ -78,8 +80,8 @@ def build_state(fg: Faceguard, settings: ServiceSettings) -> ServiceState:
 
 #: The routers, in the order they are matched.
 MODULES = (routes_internal, routes_faces, routes_liveness, routes_consents, routes_rights,
-           routes_governance, routes_keys, routes_redact, pages, pages_keys, pages_kiosk,
-           kiosk_live)
+           routes_governance, routes_keys, routes_redact, pages, pages_assess, pages_faces,
+           pages_keys, pages_kiosk, kiosk_live)
 
 
 def api_routes() -> Iterator[APIRoute]:

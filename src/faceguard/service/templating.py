@@ -29,9 +29,12 @@ NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("/subjects", "People", ("admin", "operator")),
     ("/record", "Processing record", ("admin", "auditor")),
     ("/reports", "Assessment & filing", ("admin", "auditor")),
+    ("/assessment", "Impact assessment", ("admin", "auditor")),
     ("/reviews", "Rights requests", ("admin", "auditor")),
     ("/keys", "API keys", ("admin",)),
     ("/kiosk", "Kiosk", ("operator",)),
+    ("/enroll", "Enroll from photos", ("operator",)),
+    ("/try", "Try verify and identify", ("operator",)),
 )
 
 
