@@ -325,8 +325,11 @@ def test_openapi_health_metrics_and_headers(service: Service) -> None:
     docs = client.get("/-/docs")
     assert "/openapi.json" in docs.text and not re.search(r"(src|href)=\"https?://", docs.text)
     health = client.get("/-/health")
-    assert health.json() == {"status": "ok", "version": health.json()["version"],
-                             "deployment_live": True}
+    answer = health.json()
+    assert answer == {"status": "ok", "version": answer["version"], "deployment_live": True,
+                      "config": "current", "config_problem": None,
+                      "config_loaded_at": answer["config_loaded_at"]}
+    assert answer["config_loaded_at"]
     assert "frame-ancestors 'none'" in health.headers["content-security-policy"]
     assert health.headers["x-content-type-options"] == "nosniff"
     client.get("/api/v1/decisions/12345/explanation", headers=service.auth("admin"))
