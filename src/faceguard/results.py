@@ -49,6 +49,8 @@ class ConsentReceipt:
     notice_sha256: str
     superseded: int | None
     audit_seq: int
+    #: The language of the notice the person read (``zh-CN`` or ``en``).
+    language: str = "en"
 
 
 @dataclass(frozen=True)

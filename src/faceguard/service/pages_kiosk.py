@@ -130,7 +130,8 @@ def kiosk_data(fg: Faceguard) -> dict[str, Any]:
         "minors_allowed": bool(dep.minors_rules.strip()),
         "minors_rules": dep.minors_rules,
         "liveness_required": fg.liveness.required(),
-        "notices": {p: (n.fields | {"version": str(n.version)} if n else None)
+        "notices": {p: (n.fields | {"version": str(n.version), "texts": n.texts}
+                        if n else None)
                     for p, n in fg.consent.notices().items()},
     }
 
@@ -199,7 +200,8 @@ def _grant(fg: Faceguard, principal: Principal, external_id: str, name: str, pur
     evidence = (f"kiosk {principal.key.id}; notice v{version} read in {language}; "
                 f"{iso(utc_now())}")
     fg.consent.grant(external_id, purpose, name=name, method="click", evidence=evidence,
-                     minor=under_14, guardian=guardian, actor=principal.actor)
+                     minor=under_14, guardian=guardian, actor=principal.actor,
+                     language=language)
 
 
 @router.post("/decide", summary="Kiosk: record each decision", openapi_extra={
