@@ -177,9 +177,7 @@ class Consents(Part):
     def language(self) -> i18n.Language:
         """The deployment's language (``deployment.language``; ``zh-CN`` under the cn
         packs): the notice a consent is assumed read in when none is named."""
-        deployment = self._core.deployment
-        return i18n.default_language(pack_numbers(deployment).language,
-                                     deployment.deployment.language)
+        return self._core.language()
 
     def withdraw(
         self, external_id: str, purpose: str, *, actor: str = "library"

@@ -4,6 +4,7 @@ else the deployment's default (``deployment.language``; ``zh-CN`` under the cn p
 from __future__ import annotations
 
 from fastapi import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from faceguard import i18n
 from faceguard.i18n import LANGUAGES, Language, default_language, negotiate
@@ -30,3 +31,30 @@ def i18n_text(message: str, request: Request) -> str:
     """``message`` in the page's language (for texts made outside a template)."""
     with i18n.use(page_language(request)):
         return i18n.gettext(message)
+
+
+#: Paths whose answers are for programs, not people: always English.
+_MACHINE_PREFIXES = ("/api/", "/-/static/", "/-/health", "/-/metrics", "/-/public-key")
+
+
+def is_page(path: str) -> bool:
+    """Whether ``path`` answers a person (a page, or the kiosk's JSON that its script
+    shows to the person in front of it), not a program."""
+    if path.startswith("/kiosk"):
+        return True
+    return not path.startswith(_MACHINE_PREFIXES) and not path.endswith(".json")
+
+
+class PageLanguage:
+    """ASGI middleware: a page request runs in its page's language (``i18n.use``), so the
+    texts a route builds before rendering (a filing status, a refusal) are in it too."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not is_page(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        with i18n.use(page_language(Request(scope))):
+            await self.app(scope, receive, send)
