@@ -401,11 +401,11 @@ def test_the_consent_records_the_language_of_the_notice_read(fg: Faceguard) -> N
     default = fg.consent.grant(BOB[1], "access-control", name=BOB[2], method="click",
                                evidence="kiosk-3/19")  # the deployment's (gdpr: English)
     assert (chinese.language, default.language) == ("zh-CN", "en")
+    assert last_event(fg).detail["language"] == "en"  # the processing record says it too
     stored = rows(fg, "SELECT c.language FROM consents c WHERE c.id IN (?, ?) ORDER BY c.id",
                   chinese.consent_id, default.consent_id)
     assert stored == [("zh-CN",), ("en",)]
     assert [c["language"] for c in fg.rights.export(ALICE[1]).consents] == ["zh-CN"]
-    assert last_event(fg).detail["language"] == "en"
     with pytest.raises(ConfigError, match="unknown notice language 'fr'"):
         fg.consent.grant(ALICE[1], "access-control", name=ALICE[2], method="click",
                          evidence="e", language="fr")

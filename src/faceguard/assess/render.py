@@ -280,11 +280,19 @@ def render_pdf(kind: str, obj: Any, *, font: Path | None = None,
     """A PDF of the same document (see the module docstring for the font choice)."""
     from faceguard.assess.pdf import write_pdf
 
-    if font is None and language == "zh-CN":
-        font = cjk_font()
+    fallback = None
+    if language == "zh-CN":
+        # the CJK fonts have no Latin glyphs: the body font draws Latin, the CJK font the rest
+        fallback = cjk_font()
+        system_fonts = True
     regular, bold = _pick_font(font, system_fonts)
-    return write_pdf(document(kind, obj, trial=trial, language=language, packs=packs),
-                     regular, bold)
+    if fallback is not None and regular is None:
+        regular = fallback  # no Latin font on the machine: the CJK font alone
+    if regular == fallback:
+        fallback = None
+    doc = document(kind, obj, trial=trial, language=language, packs=packs)
+    with i18n.use(language):
+        return write_pdf(doc, regular, bold, fallback)
 
 
 #: TrueType fonts with the CJK ideographs, from distribution packages (Debian:

@@ -170,8 +170,8 @@ def transmission(d: Deployment, f: Facts) -> Draft:
     if d.deployment.transmission == "local":
         return Draft(
             _("Transmission: local. Face templates are stored and matched on the operator's "
-              "own equipment and not sent over the internet (FRM 8; R7). Sharing with other "
-              "processors and export abroad are refused unless a separate consent or "
+              "own equipment and not sent over the internet (FRM 8; R7). Sharing with others "
+              "and export abroad are refused unless a separate consent or "
               "recorded legal basis exists (R20, R21).")
         )
     return Draft(
