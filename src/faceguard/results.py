@@ -243,6 +243,8 @@ class ConsentRow:
     minor: bool
     granted_at: str
     ended_at: str | None
+    #: The language of the notice read (None: recorded before it was kept).
+    language: str | None = None
 
 
 @dataclass(frozen=True)

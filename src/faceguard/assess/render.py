@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -57,6 +58,8 @@ class Block:
     text: str = ""
     items: tuple[str, ...] = ()
     css: str = ""
+    #: The language of stored text (a draft's, a DPO's) when it is not the document's.
+    lang: str = ""
 
 
 @dataclass(frozen=True)
@@ -68,17 +71,29 @@ class Document:
     banner_css: str = ""
 
 
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def written_in(text: str) -> str:
+    """The language stored text is written in: ``zh-CN`` with Chinese characters, else
+    ``en`` (an assessment is drafted in its deployment's language)."""
+    return "zh-CN" if _CJK.search(text) else "en"
+
+
 def text_blocks(text: str, css: str = "") -> list[Block]:
-    """Plain section text to blocks: blank lines split paragraphs, ``- `` lines are items."""
+    """Plain section text to blocks: blank lines split paragraphs, ``- `` lines are items;
+    each marked with its language where that is not the document's."""
+    lang = written_in(text)
+    lang = "" if lang == i18n.current() else lang
     blocks: list[Block] = []
     for chunk in text.strip().split("\n\n"):
         lines = [line.rstrip() for line in chunk.strip().splitlines() if line.strip()]
         prose = [line for line in lines if not line.startswith("- ")]
         items = tuple(line[2:] for line in lines if line.startswith("- "))
         if prose:
-            blocks.append(Block("p", " ".join(prose), css=css))
+            blocks.append(Block("p", " ".join(prose), css=css, lang=lang))
         if items:
-            blocks.append(Block("ul", items=items, css=css))
+            blocks.append(Block("ul", items=items, css=css, lang=lang))
     return blocks
 
 
