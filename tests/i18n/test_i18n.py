@@ -32,7 +32,7 @@ def used_messages() -> set[str]:
         found.add(message[0] if isinstance(message, tuple) else message)
     keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
     for module in (*sorted((SRC / "assess").glob("*.py")), SRC / "api" / "consent.py",
-                   SRC / "service" / "pages_kiosk.py"):
+                   SRC / "service" / "pages_kiosk.py", SRC / "service" / "language.py"):
         for _line, message, _comments, _context in extract_from_file(
                 "python", str(module), keywords=keywords):
             found.add(message[0] if isinstance(message, tuple) else message)

@@ -47,6 +47,7 @@ def test_kiosk_in_chinese(browsing: Browsing, site: tuple[Service, str],  # noqa
     page.click("text=确认我的选择")
     page.wait_for_selector("#take-photo:not([hidden]):not([disabled])", timeout=15_000)
     assert "现在拍一张您的人脸照片" in page.inner_text("main")
+    assert "摄像头已就绪" in page.inner_text("#camera-status")  # the script speaks Chinese too
     page.click("#take-photo")
     page.wait_for_selector("#outcome-ok", timeout=30_000)
     text = page.inner_text("main")

@@ -58,3 +58,41 @@ class PageLanguage:
             return
         with i18n.use(page_language(Request(scope))):
             await self.app(scope, receive, send)
+
+
+def N_(message: str) -> str:
+    """Marks ``message`` for the catalogue; translated where it is shown."""
+    return message
+
+
+#: What the kiosk's script (``static/kiosk.js``) says to the person, in its own words: the
+#: page hands it their translations (``script_words``).
+SCRIPT_WORDS: tuple[str, ...] = (
+    N_("Camera ready. Look at the camera and press \u201cTake photo\u201d."),
+    N_("No camera available: choose a photo file below instead."),
+    N_("Photo taken. Checking\u2026"),
+    N_("Look straight at the screen while it changes colour"),
+    N_("Look straight at the camera"),
+    N_("Get ready: look straight at the camera"),
+    N_("You are not enrolled"),
+    N_("Something went wrong. Please try again."),
+    N_("reason:"),
+    N_("Please use one of the other ways in, or ask the staff."),
+    N_("Press \u201cTry again\u201d for a new check."),
+    N_("Preparing the check\u2026"),
+    N_("Recording\u2026"),
+    N_("The camera took too long to start. Please try again."),
+    N_("Thank you. Checking\u2026 this takes a few seconds."),
+    N_("%(num)s pictures taken; checking them."),
+    N_("The camera could not be started, so the live check cannot be done. Please use one "
+       "of the other ways in, or ask the staff."),
+    N_("The service could not be reached. Please try again."),
+    N_("No camera available here, so the live check cannot be done. Please use one of the "
+       "other ways in."),
+    N_("When you are ready, press \u201cStart the live check\u201d."),
+)
+
+
+def script_words() -> dict[str, str]:
+    """The kiosk script's words in the current language (English: none needed)."""
+    return {w: i18n.gettext(w) for w in SCRIPT_WORDS if i18n.gettext(w) != w}

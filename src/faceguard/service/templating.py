@@ -17,7 +17,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from faceguard import i18n
-from faceguard.service.language import page_language
+from faceguard.service.language import page_language, script_words
 
 if TYPE_CHECKING:
     from faceguard.service.auth import Principal
@@ -54,6 +54,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters["when"] = _short_time
     env.filters["t"] = i18n.gettext
+    env.globals["script_words"] = script_words
     # the language is the current context's (``i18n.use``), set per page by ``render``
     env.install_gettext_callables(  # type: ignore[attr-defined]
         i18n.gettext, i18n.ngettext, newstyle=True)
