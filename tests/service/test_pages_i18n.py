@@ -32,10 +32,11 @@ TEMPLATES = Path(__file__).resolve().parents[2] / "src" / "faceguard" / "templat
 CJK = re.compile(r"[\u4e00-\u9fff]")
 VIEWPORT = {"width": 1024, "height": 800}
 
-#: The page's text without the parts marked ``lang="en"``.
+#: The page's text without the parts marked ``lang="en"`` (and scripts: a detached copy's
+#: text includes them).
 WITHOUT_ENGLISH = """() => {
   const body = document.body.cloneNode(true);
-  body.querySelectorAll('[lang="en"]').forEach(e => e.remove());
+  body.querySelectorAll('[lang="en"], script, style').forEach(e => e.remove());
   return body.innerText;
 }"""
 
