@@ -7,7 +7,6 @@ declared FPIR can be had at a useful FNIR, naming the remedies where it cannot.
 
 from __future__ import annotations
 
-from faceguard.i18n import ngettext
 from faceguard.policy.deployment import Deployment
 from faceguard.policy.facts import DeploymentFacts, Finding, IdentificationOutlook
 from faceguard.policy.packs import PackNumbers
@@ -40,10 +39,10 @@ def _outlook_findings(outlook: IdentificationOutlook, fpir: float,
         return [Finding("R17", "WARN", f"purpose {name!r}: the engine's calibration has no 1:N "
                         "score tables, so identification is refused until `faceguard "
                         "calibrate` makes them")]
-    size = ngettext("%(num)s person enrolled (%(mean)s pictures each on average)",
-                    "%(num)s people enrolled (%(mean)s pictures each on average)",
-                    outlook.people) % {"num": f"{outlook.people:,}",
-                                       "mean": f"{outlook.mean_pictures:.1f}"}
+    # the check's texts are English whatever the request's language (a verdict is cached)
+    who = "person" if outlook.people == 1 else "people"
+    size = (f"{outlook.people:,} {who} enrolled ({outlook.mean_pictures:.1f} pictures "
+            "each on average)")
     if outlook.automatic:
         expected = (f"expected FPIR {outlook.expected_fpir:.2%}, FNIR "
                     f"{outlook.expected_fnir:.1%}")
