@@ -150,6 +150,7 @@ def test_every_page_in_both_languages(browsing: Browsing,  # noqa: F811
                        ("record", "/record"), ("reports", "/reports"),
                        ("reviews", "/reviews"), ("keys", "/keys"), ("api-docs", "/-/docs"),
                        ("error-not-found", "/subjects/" + "0" * 32),
+                       ("assessment-dpo", "/assessment"),
                        ("assessment", "/api/v1/reports/assessment?format=html"),
                        ("protection", "/api/v1/reports/protection?format=html")):
         page.goto(url + path)
@@ -163,7 +164,11 @@ def test_every_page_in_both_languages(browsing: Browsing,  # noqa: F811
     context = browsing.browser.new_context(locale=language, viewport=VIEWPORT,
                                            java_script_enabled=False)
     page = context.new_page()
-    log_in(page, url, service.secrets["operator"], "/kiosk")
+    log_in(page, url, service.secrets["operator"], "/enroll")
+    check(page, "operator-enroll")
+    page.goto(f"{url}/try")
+    check(page, "operator-try")
+    page.goto(f"{url}/kiosk")
     check(page, "kiosk-1-start")
     page.fill("#external_id", "resident-30")
     page.fill("#name", "Zhou Min")
@@ -189,4 +194,4 @@ def test_every_page_in_both_languages(browsing: Browsing,  # noqa: F811
     check(page, "kiosk-5-declined")
     context.close()
     assert [c["language"] for c in fg.rights.export("resident-30").consents] == [language]
-    assert len(check.seen) == 18
+    assert len(check.seen) == 21
