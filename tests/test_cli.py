@@ -164,3 +164,19 @@ def test_check_exit_2_only_for_an_unreadable_file(cli_data: Path) -> None:
     config.write_text(config.read_text().replace('contact = "', 'contact = "" # "'))
     code, out = run(cli_data, "check", "--json")
     assert code == 1 and {v["rule"] for v in json.loads(out)["violations"]} == {"R2"}
+
+
+def test_notice_in_two_languages_and_the_consent_language(cli_data: Path) -> None:
+    code, out = run(cli_data, "notice", "--purpose", "attendance", "--zh-field",
+                    "necessity=员工无需工卡即可签到。", "--json")
+    assert code == 0, out
+    texts = json.loads(out)["texts"]
+    assert texts["zh-CN"]["necessity"] == "员工无需工卡即可签到。" and "en" in texts
+    code, out = run(cli_data, "consent", "grant", "--subject", "emp-9", "--name", "Li Na",
+                    "--purpose", "attendance", "--method", "written", "--evidence", "form 9",
+                    "--language", "zh-CN")
+    assert code == 0 and "read in zh-CN" in out, out
+    code, out = run(cli_data, "consent", "grant", "--subject", "emp-9", "--name", "Li Na",
+                    "--purpose", "attendance", "--method", "written", "--evidence", "form 9",
+                    "--language", "fr")
+    assert code == 2 and "'fr' is not one of 'zh-CN', 'en'" in out

@@ -16,7 +16,7 @@ from conftest import TEST_DEPLOYMENT
 from faceguard import AuditEvent, Faceguard, Guardian
 from faceguard.audit.certificates import is_authentic
 from faceguard.engine.dlib_engine import DlibEngine
-from faceguard.errors import ConsentError, NotFound, NoticeError
+from faceguard.errors import ConfigError, ConsentError, NotFound, NoticeError
 from faceguard.timeutil import iso, utc_now
 from pgtest import raw, stored_bytes
 
@@ -62,7 +62,9 @@ def test_notice_version_and_hash_are_stored_with_the_consent(fg: Faceguard) -> N
         "access-control", {"method": "Camera image to encrypted template; image discarded."}
     )
     assert v2.version == 2
-    canonical = json.dumps(v2.fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    # the hash covers the notice in every language it was published in (English and zh-CN)
+    assert sorted(v2.texts) == ["en", "zh-CN"] and v2.texts["en"] == v2.fields
+    canonical = json.dumps(v2.texts, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert v2.sha256 == hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
     receipt = fg.consent.grant(
@@ -367,3 +369,62 @@ def test_retention_certificate_lists_the_expired_templates(fg: Faceguard, lfw: P
     [cert] = fg.rights.sweep(now=later(60)).certificates
     assert cert.subject_id == enrolled.subject_id
     assert cert.templates_deleted == enrolled.template_ids
+
+
+# ---- the notice in two languages, and the language a person read (R2, R3) --------------
+
+
+def test_notice_is_published_in_english_and_chinese_with_the_texts_terms(fg: Faceguard
+                                                                        ) -> None:
+    notice = fg.consent.publish_notice(
+        "attendance", translations={"zh-CN": {"necessity": "员工无需工卡即可签到。"}})
+    english, chinese = notice.in_language("en"), notice.in_language("zh-CN")
+    assert set(english) == set(chinese) == {"controller", "contact", "purpose", "method",
+                                             "retention", "necessity", "impact", "rights"}
+    assert english["retention"] == "30 days from enrollment, then erased"
+    assert chinese["retention"] == "自录入之日起保存 30 天，届时删除"
+    assert chinese["purpose"] == "考勤（attendance）" and english["purpose"] == "attendance"
+    assert chinese["necessity"] == "员工无需工卡即可签到。"
+    assert "撤回同意" in chinese["rights"] and "privacy@test.example" in chinese["rights"]
+    assert "加密" in chinese["method"] and "encrypted" in english["method"]
+    # what the kiosk reads back is what was published, hash and all
+    assert fg.consent.current_notice("attendance") == notice
+    with pytest.raises(NoticeError, match="incomplete in zh-CN"):
+        fg.consent.publish_notice("attendance", translations={"zh-CN": {"impact": " "}})
+    with pytest.raises(NoticeError, match="zh-CN only"):
+        fg.consent.publish_notice("attendance", translations={"fr": {"impact": "x"}})
+
+
+def test_the_consent_records_the_language_of_the_notice_read(fg: Faceguard) -> None:
+    chinese = fg.consent.grant(ALICE[1], "access-control", name=ALICE[2], method="click",
+                               evidence="kiosk-3/18", language="zh-CN")
+    default = fg.consent.grant(BOB[1], "access-control", name=BOB[2], method="click",
+                               evidence="kiosk-3/19")  # the deployment's (gdpr: English)
+    assert (chinese.language, default.language) == ("zh-CN", "en")
+    assert last_event(fg).detail["language"] == "en"  # the processing record says it too
+    stored = rows(fg, "SELECT c.language FROM consents c WHERE c.id IN (?, ?) ORDER BY c.id",
+                  chinese.consent_id, default.consent_id)
+    assert stored == [("zh-CN",), ("en",)]
+    assert [c["language"] for c in fg.rights.export(ALICE[1]).consents] == ["zh-CN"]
+    with pytest.raises(ConfigError, match="unknown notice language 'fr'"):
+        fg.consent.grant(ALICE[1], "access-control", name=ALICE[2], method="click",
+                         evidence="e", language="fr")
+
+
+def test_a_notice_published_before_translations_existed_is_read_in_english(
+        fg: Faceguard) -> None:
+    from faceguard.consent import records
+
+    with fg._store.write() as conn:
+        old = records.publish_notice(conn, "attendance", {
+            "controller": "Test Property Co.", "contact": "privacy@test.example",
+            "purpose": "attendance", "method": "m", "retention": "r", "necessity": "n",
+            "impact": "i", "rights": "x"})
+    assert old.languages == ["en"] and old.in_language("zh-CN") == old.fields
+    canonical = json.dumps(old.fields, sort_keys=True, separators=(",", ":"),
+                           ensure_ascii=False)
+    assert old.sha256 == hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    with pytest.raises(ConsentError, match="not published in 'zh-CN'") as refused:
+        fg.consent.grant(ALICE[1], "attendance", name=ALICE[2], method="click",
+                         evidence="e", language="zh-CN")
+    assert refused.value.rule == "R2"

@@ -104,15 +104,22 @@ def test_assessment_and_filing_packet_render_to_pdf(data: Path, tmp_path: Path) 
     assert run(data, "assess", "--init")[0] == 0
     complete_as_dpo(data / "assessment.toml")
     assert run(data, "assess", "--approve", "--by", "DPO")[0] == 0
+    # the documents come in the deployment's language (zh-CN under the cn packs) ...
+    chinese = tmp_path / "assessment-zh.pdf"
+    assert run(data, "assess", "--pdf", str(chinese))[0] == 0
+    assert "处理目的、处理方式的合法性、正当性和必要性" in "".join(
+        _pdf_text(chinese.read_bytes()).split())
+    # ... or in the one asked for
     pdf = tmp_path / "assessment.pdf"
-    code, _ = run(data, "assess", "--pdf", str(pdf), "--html", str(tmp_path / "a.html"))
+    code, _ = run(data, "assess", "--pdf", str(pdf), "--html", str(tmp_path / "a.html"),
+                  "--language", "en")
     assert code == 0
     text = _pdf_text(pdf.read_bytes())
     for heading in ("Lawfulness, legitimacy and necessity", "Description of the processing",
                     "Approved by DPO"):
         assert heading.lower() in text.lower(), heading
     packet_pdf = tmp_path / "filing.pdf"
-    code, out = run(data, "filing", "--pdf", str(packet_pdf))
+    code, out = run(data, "filing", "--pdf", str(packet_pdf), "--language", "en")
     assert code == 0, out
     packet = json.loads(out)
     assert packet["processor"]["name"] == "Sunshine Property Management Co."

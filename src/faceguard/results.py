@@ -49,6 +49,8 @@ class ConsentReceipt:
     notice_sha256: str
     superseded: int | None
     audit_seq: int
+    #: The language of the notice the person read (``zh-CN`` or ``en``).
+    language: str = "en"
 
 
 @dataclass(frozen=True)
@@ -241,6 +243,8 @@ class ConsentRow:
     minor: bool
     granted_at: str
     ended_at: str | None
+    #: The language of the notice read (None: recorded before it was kept).
+    language: str | None = None
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pypdf
 import pytest
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import extract_from_dir, extract_from_file
 
 from conftest import CN_TEST_DEPLOYMENT
 from faceguard import i18n
 from faceguard.assess import AssessmentFacts, draft_assessment
-from faceguard.assess.render import CJK_FONTS, render_html, render_pdf
-from faceguard.assess.sections import SECTIONS
+from faceguard.assess.render import CJK_FONTS, FILING_HEADINGS, render_html, render_pdf
+from faceguard.assess.sections import PLACEHOLDER, SECTIONS
 from faceguard.policy.deployment import parse_deployment
 from faceguard.policy.packs import combine_numbers, get_pack
 from faceguard.results import Stats
@@ -30,10 +30,25 @@ def used_messages() -> set[str]:
             str(SRC / "templates"), method_map=[("**.html", "jinja2")],
             options_map={"**.html": {"extensions": "jinja2.ext.i18n"}}):
         found.add(message[0] if isinstance(message, tuple) else message)
-    for *_where, message, _comments, _context in extract_from_dir(
-            str(SRC / "assess"), method_map=[("render.py", "python")]):
-        found.add(message[0] if isinstance(message, tuple) else message)
-    return found | {title for title, _sources, _fn in SECTIONS.values()}
+    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
+    for module in (*sorted((SRC / "assess").glob("*.py")), SRC / "api" / "consent.py",
+                   SRC / "service" / "pages_kiosk.py", SRC / "service" / "language.py"):
+        for _line, message, _comments, _context in extract_from_file(
+                "python", str(module), keywords=keywords):
+            found.add(message[0] if isinstance(message, tuple) else message)
+    return found | {title for title, _sources, _fn in SECTIONS.values()} | shown_values()
+
+
+def shown_values() -> set[str]:
+    """Values the pages and documents translate as they show them (``| t``, ``term``)."""
+    from faceguard.policy.purposes import PURPOSES
+    from faceguard.service.problems import TYPES
+
+    return ({t.title for t in TYPES.values()} | {t.explanation for t in TYPES.values()}
+            | set(PURPOSES.values()) | set(FILING_HEADINGS)
+            | {"active", "withdrawn", "superseded", "expired", "erased", "open", "answered",
+               "click", "signature", "written", "required", "off", "local", "network",
+               PLACEHOLDER})
 
 
 def test_every_message_has_a_chinese_translation() -> None:

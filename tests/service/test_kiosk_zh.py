@@ -37,12 +37,17 @@ def test_kiosk_in_chinese(browsing: Browsing, site: tuple[Service, str],  # noqa
     text = page.inner_text("main")
     assert "这是单独同意，仅针对这一用途" in text and "人脸信息处理者" in text
     assert "门禁通行" in text
+    # the notice itself is read in Chinese (the version published in both languages)
+    notice = page.inner_text(f"#notice-{PURPOSE}")
+    assert "门禁通行（access-control）" in notice and "自录入之日起保存 365 天，届时删除" in notice
+    assert "加密的数值模板" in notice and "撤回同意" in notice
     page.check(f'input[name="consent-{PURPOSE}"][value="agree"]')
     page.check('input[name="consent-attendance"][value="decline"]')
     shot(page, "kiosk-zh-2-notice-and-consent")
     page.click("text=确认我的选择")
     page.wait_for_selector("#take-photo:not([hidden]):not([disabled])", timeout=15_000)
     assert "现在拍一张您的人脸照片" in page.inner_text("main")
+    assert "摄像头已就绪" in page.inner_text("#camera-status")  # the script speaks Chinese too
     page.click("#take-photo")
     page.wait_for_selector("#outcome-ok", timeout=30_000)
     text = page.inner_text("main")
@@ -52,3 +57,6 @@ def test_kiosk_in_chinese(browsing: Browsing, site: tuple[Service, str],  # noqa
     consents = fg.rights.export("resident-88").consents
     assert [c["purpose"] for c in consents] == [PURPOSE]
     assert "read in zh-CN" in str(consents[0]["evidence_ref"])
+    assert consents[0]["language"] == "zh-CN"  # the consent record names the language
+    granted = fg._store.audit.events(operation="consent.granted", newest_first=True)[0]
+    assert granted.detail["language"] == "zh-CN"

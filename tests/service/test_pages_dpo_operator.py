@@ -159,6 +159,7 @@ def test_an_operator_enrolls_from_photos_and_the_try_page_matches(
     assert "signed form 2026-118" in consent["evidence_ref"]
     assert "operator holder" in consent["evidence_ref"]
     assert "read in zh-CN" in consent["evidence_ref"]
+    assert consent["language"] == "zh-CN"  # the consent record names it, not only the text
     # the try page: identify, then verify, on a third picture
     page.goto(f"{url}/try")
     page.select_option("#purpose", PURPOSE)

@@ -383,3 +383,32 @@ def test_enrollment_takes_the_face_to_enroll(service: Service, faces: Path) -> N
     bad = service.client.post(f"{ENROLL}?face=left", headers=op,
                               data={"external_id": "emp-19"}, files={"image": ("two.jpg", two)})
     assert bad.status_code == 422
+
+
+def test_notices_in_two_languages_and_the_language_a_consent_was_read_in(
+        service: Service) -> None:
+    """REST: a notice published with its Chinese text, read back in both languages; a
+    consent names the language of the notice read (default: the deployment's)."""
+    admin, operator = service.auth("admin"), service.auth("operator")
+    published = service.client.post(
+        "/api/v1/notices/attendance", headers=admin,
+        json={"translations": {"zh-CN": {"necessity": "员工无需工卡即可签到。"}}})
+    assert published.status_code == 201, published.text
+    texts = service.client.get("/api/v1/notices/attendance", headers=operator).json()["texts"]
+    assert texts["zh-CN"]["necessity"] == "员工无需工卡即可签到。"
+    assert texts["zh-CN"]["retention"] == "自录入之日起保存 30 天，届时删除"
+    assert texts["en"]["retention"] == "30 days from enrollment, then erased"
+    body = {"external_id": "emp-zh", "name": "Wang Fang", "purpose": "attendance",
+            "method": "click", "evidence": "tablet 4"}
+    read = service.client.post("/api/v1/consents", headers=operator,
+                               json=body | {"language": "zh-CN"})
+    assert read.status_code == 201 and read.json()["language"] == "zh-CN"
+    default = service.client.post("/api/v1/consents", headers=operator,
+                                  json=body | {"external_id": "emp-en"})
+    assert default.json()["language"] == "en"  # the gdpr test deployment's language
+    problem(service.client.post("/api/v1/consents", headers=operator,
+                                json=body | {"language": "fr"}), 422, "validation")
+    problem(service.client.post("/api/v1/notices/attendance", headers=admin,
+                                json={"translations": {"zh-CN": {"impact": ""}}}),
+            422, "validation")
+    assert [c["language"] for c in service.fg.rights.export("emp-zh").consents] == ["zh-CN"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from faceguard import i18n
 from faceguard.api.core import Part
 from faceguard.audit.operations import Op
 from faceguard.consent import declines
@@ -23,37 +24,60 @@ DEFAULT_NOTICE_TEXT = {
 }
 
 
+def _notice_text(purpose: str, retention_days: int, necessity: str, contact: str
+                 ) -> dict[str, str]:
+    """The prefilled notice fields but the processor's, in the current language
+    (``i18n.use``); the deployment's own necessity text is used as written unless the
+    catalogue has it (the sample texts of the starter and trial files)."""
+    _ = i18n.gettext
+    label = _(purpose.replace("-", " "))
+    return {
+        "purpose": purpose if i18n.current() == "en" else f"{label}（{purpose}）",
+        "method": _(DEFAULT_NOTICE_TEXT["method"]),
+        "retention": i18n.ngettext("%(num)s day from enrollment, then erased",
+                                   "%(num)s days from enrollment, then erased",
+                                   retention_days) % {"num": retention_days},
+        "necessity": _(necessity),
+        "impact": _(DEFAULT_NOTICE_TEXT["impact"]),
+        "rights": _("Ask %(contact)s to see, copy, correct or delete your data, or withdraw "
+                    "consent at any time; withdrawal erases your face template at once.")
+                  % {"contact": contact},
+    }
+
+
 class Consents(Part):
     """Publishing notices, granting and withdrawing consents, reading them, kiosk declines."""
 
     def publish_notice(
-        self, purpose: str, fields: dict[str, str] | None = None, *, actor: str = "library"
+        self, purpose: str, fields: dict[str, str] | None = None, *, actor: str = "library",
+        translations: dict[str, dict[str, str]] | None = None,
     ) -> consents.Notice:
-        """Publish the next notice version for ``purpose`` (R2), prefilled from the
-        deployment; ``fields`` override or complete the prefilled text."""
+        """Publish the next notice version for ``purpose`` (R2) in English and Chinese
+        (``zh-CN``), prefilled from the deployment; ``fields`` override or complete the
+        English text, ``translations`` (``{"zh-CN": {...}}``) the Chinese."""
         with self._core.recorded(Op.NOTICE_PUBLISHED, actor, purpose):
-            return self._publish_notice(purpose, fields or {}, actor)
+            return self._publish_notice(purpose, fields or {}, translations or {}, actor)
 
-    def _publish_notice(self, purpose: str, fields: dict[str, str], actor: str
+    def _publish_notice(self, purpose: str, fields: dict[str, str],
+                        translations: dict[str, dict[str, str]], actor: str
                         ) -> consents.Notice:
         section = self._core.purpose(purpose)
         dep = self._core.deployment.deployment
-        content = {
-            "controller": dep.controller,
-            "contact": dep.contact,
-            "purpose": purpose,
-            "method": DEFAULT_NOTICE_TEXT["method"],
-            "retention": f"{section.retention_days} days from enrollment, then erased",
-            "necessity": section.necessity,
-            "impact": DEFAULT_NOTICE_TEXT["impact"],
-            "rights": (
-                f"Ask {dep.contact} to see, copy, correct or delete your data, or withdraw "
-                "consent at any time; withdrawal erases your face template at once."
-            ),
-        }
-        content.update(fields)
+        texts: dict[str, dict[str, str]] = {}
+        for language in i18n.LANGUAGES:
+            with i18n.use(language):
+                texts[language] = {"controller": dep.controller, "contact": dep.contact,
+                                   **_notice_text(purpose, section.retention_days,
+                                                  section.necessity, dep.contact)}
+        unknown = sorted(set(translations) - set(texts) | ({"en"} & set(translations)))
+        if unknown:
+            raise NoticeError(f"notice translations are for zh-CN only (English is "
+                              f"'fields'), not {', '.join(unknown)}")
+        content = texts.pop("en") | fields
+        for translated, override in translations.items():
+            texts[translated] = texts[translated] | override
         with self._core.store.write() as conn:
-            notice = consents.publish_notice(conn, purpose, content)
+            notice = consents.publish_notice(conn, purpose, content, texts)
             self._core.store.audit.append(
                 conn,
                 actor=actor,
@@ -61,7 +85,8 @@ class Consents(Part):
                 outcome="ok",
                 purpose=purpose,
                 rules=["R2"],
-                detail={"version": notice.version, "sha256": notice.sha256},
+                detail={"version": notice.version, "sha256": notice.sha256,
+                        "languages": notice.languages},
             )
         return notice
 
@@ -76,10 +101,18 @@ class Consents(Part):
         minor: bool = False,
         guardian: consents.Guardian | None = None,
         actor: str = "library",
+        language: str | None = None,
     ) -> ConsentReceipt:
-        """Record one separate consent of a person for one purpose (R3; R5 under 14)."""
+        """Record one separate consent of a person for one purpose (R3; R5 under 14).
+        ``language``: the language of the notice the person read (``zh-CN`` or ``en``;
+        default the deployment's, ``deployment.language``), kept with the consent."""
         if not external_id.strip():
             raise ConfigError("an external ID is required to identify the person")
+        if language is None:
+            language = self.language()
+        if language not in i18n.LANGUAGES:
+            raise ConfigError(f"unknown notice language {language!r}; one of "
+                              f"{', '.join(i18n.LANGUAGES)}")
         with self._core.recorded(Op.CONSENT_GRANTED, actor, purpose):
             self._core.purpose(purpose)
             if minor and not self._core.deployment.deployment.minors_rules.strip():
@@ -119,6 +152,7 @@ class Consents(Part):
                     evidence_ref=evidence,
                     minor=minor,
                     guardian=guardian,
+                    language=language,
                 )
                 seq = self._core.store.audit.append(
                     conn,
@@ -132,11 +166,18 @@ class Consents(Part):
                         "method": method,
                         "notice_version": notice.version,
                         "minor": minor,
+                        "language": language,
                     },
                 )
         return ConsentReceipt(
-            subject, purpose, consent_id, notice.version, notice.sha256, superseded, seq
+            subject, purpose, consent_id, notice.version, notice.sha256, superseded, seq,
+            language,
         )
+
+    def language(self) -> i18n.Language:
+        """The deployment's language (``deployment.language``; ``zh-CN`` under the cn
+        packs): the notice a consent is assumed read in when none is named."""
+        return self._core.language()
 
     def withdraw(
         self, external_id: str, purpose: str, *, actor: str = "library"

@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from faceguard import db
+from faceguard import db, i18n
 from faceguard.engine.calibration import Calibration, OperatingPoint
 from faceguard.engine.imaging import ImageLimits
 from faceguard.engine.quality import ENROLL_GATE, PROBE_GATE, QualityGate
@@ -114,6 +114,15 @@ class Core:
             return views.stats(conn)
 
     # ---- policy helpers -----------------------------------------------------------------
+
+    def language(self) -> i18n.Language:
+        """The deployment's language (``deployment.language``; ``zh-CN`` under the cn
+        packs): what its documents are drafted in, and the notice a consent is assumed
+        read in when none is named."""
+        from faceguard.policy.packs import pack_numbers
+
+        return i18n.default_language(pack_numbers(self.deployment).language,
+                                     self.deployment.deployment.language)
 
     def purpose(self, purpose: str) -> PurposeSection:
         """The declared purpose; ``PurposeError`` (R1/R27) if unknown or undeclared."""

@@ -44,6 +44,7 @@ from faceguard.engine.pipeline import Extraction, FaceChoice, extract, quality_r
 from faceguard.engine.types import FaceEngine, require_same_engine
 from faceguard.engine.workers import ExtractionPool
 from faceguard.errors import ConfigError, FaceguardError
+from faceguard.i18n import Language
 from faceguard.index.decision import (
     decide,
     doubt_reason,
@@ -127,6 +128,11 @@ class Faceguard:
     def stats(self) -> Stats:
         """Counts for reports: active people, templates per purpose."""
         return self._core.stats()
+
+    def language(self) -> Language:
+        """The deployment's language (``deployment.language``; ``zh-CN`` under the cn
+        packs): its documents' and, unless a person names another, its notices'."""
+        return self._core.language()
 
     # ---- construction -------------------------------------------------------------------
 

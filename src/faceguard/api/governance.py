@@ -16,7 +16,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from faceguard import db
+from faceguard import db, i18n
 from faceguard.api.core import Part
 from faceguard.assess import (
     Assessment,
@@ -129,7 +129,11 @@ class Governance(Part):
         (``faceguard assess --init``); an earlier approved one is archived, not lost."""
         path = self._assessment_file()
         previous = load_assessment(path) if path.exists() else None
-        draft = draft_assessment(self._core.deployment, self._assessment_facts(), previous=previous)
+        language = self._core.language()
+        with i18n.use(language):  # the facts' texts (controls) too
+            facts = self._assessment_facts()
+        draft = draft_assessment(self._core.deployment, facts, previous=previous,
+                                 language=language)
         archived = save_draft(path, draft)
         with self._core.store.write() as conn:
             self._core.store.audit.append(

@@ -20,6 +20,7 @@ from faceguard.engine.choice import Detector, engine_calibration, make_engine
 from faceguard.engine.dlib_engine import DlibEngine
 from faceguard.engine.evaluation import EvalReport, Pair
 from faceguard.errors import ConfigError
+from faceguard.i18n import Language
 from faceguard.index.evaluation import (
     IdentifyReport,
     Split,
@@ -161,15 +162,20 @@ class Tools:
 
     @staticmethod
     def render_report(kind: str, report: object, *, html: Path | None = None,
-                      pdf: Path | None = None, trial: bool = False) -> list[str]:
+                      pdf: Path | None = None, trial: bool = False,
+                      language: Language = "en", packs: Sequence[str] | None = None
+                      ) -> list[str]:
         """Write ``report`` (an assessment, filing packet or protection report) as HTML
-        and/or PDF, labelled a trial for a trial deployment; returns the paths written."""
+        and/or PDF in ``language``, labelled a trial for a trial deployment, in the words
+        of its ``packs`` (GDPR's without a cn pack); returns the paths written."""
         written = []
         if html is not None:
-            html.write_text(render_html(kind, report, trial=trial), encoding="utf-8")
+            html.write_text(render_html(kind, report, trial=trial, language=language,
+                                        packs=packs), encoding="utf-8")
             written.append(str(html))
         if pdf is not None:
-            pdf.write_bytes(render_pdf(kind, report, trial=trial))
+            pdf.write_bytes(render_pdf(kind, report, trial=trial, language=language,
+                                       packs=packs))
             written.append(str(pdf))
         return written
 

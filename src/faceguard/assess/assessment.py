@@ -25,6 +25,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from faceguard import i18n
 from faceguard.assess import sections as drafting
 from faceguard.assess.sections import PLACEHOLDER, SECTION_KEYS, todo
 from faceguard.assess.storage import dump_toml, parse_assessment_toml
@@ -221,11 +222,19 @@ def _carried(old: Section, previous: Assessment, same: bool) -> str:
 
 
 def draft_assessment(deployment: Deployment, facts: AssessmentFacts, *,
-                     previous: Assessment | None = None) -> Assessment:
+                     previous: Assessment | None = None,
+                     language: i18n.Language = "en") -> Assessment:
     """A complete draft: every section of ``SECTION_KEYS``, prefilled from the deployment and
-    ``facts``; sections needing a person hold ``PLACEHOLDER`` text. With ``previous``, the
-    DPO's texts are carried over (kept as they are only from an unapproved draft of the same
-    deployment; otherwise wrapped in a review placeholder)."""
+    ``facts`` in ``language`` (``zh-CN``: with the texts' own Chinese terms); sections
+    needing a person hold ``PLACEHOLDER`` text. With ``previous``, the DPO's texts are
+    carried over (kept as they are only from an unapproved draft of the same deployment;
+    otherwise wrapped in a review placeholder)."""
+    with i18n.use(language):
+        return _draft(deployment, facts, previous)
+
+
+def _draft(deployment: Deployment, facts: AssessmentFacts, previous: Assessment | None
+           ) -> Assessment:
     dep = deployment.deployment
     fingerprint = deployment_fingerprint(deployment)
     numbers = pack_numbers(deployment)

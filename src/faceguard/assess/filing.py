@@ -10,6 +10,7 @@ The numbers come from the pack (``policy.pack_numbers``), passed in as plain par
 Once the obligation arises its date is recorded by the caller (``crossed_on``); the deadline
 is 30 working days later (``workdays``). The obligation stays once recorded, even if the
 count falls below the threshold again (fail closed), until ``filed_on`` is recorded.
+The texts (``detail``, warnings) are in the current language (``i18n.use``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from faceguard.assess.assessment import (
 )
 from faceguard.assess.workdays import add_working_days, working_days_between
 from faceguard.errors import ConfigError, FaceguardError
+from faceguard.i18n import gettext as _
+from faceguard.i18n import ngettext
 from faceguard.policy.deployment import Deployment
 from faceguard.policy.purposes import PURPOSES
 
@@ -51,7 +54,8 @@ class FilingStatus:
 
     @property
     def threshold_text(self) -> str:
-        return f"{'>=' if self.inclusive else '>'} {self.threshold:,} people"
+        return ngettext("%(op)s %(num)s person", "%(op)s %(num)s people", self.threshold) % {
+            "op": ">=" if self.inclusive else ">", "num": f"{self.threshold:,}"}
 
 
 def filing_status(people: int, threshold: int, *, inclusive: bool, public_place_triggers: bool,
@@ -77,42 +81,51 @@ def filing_status(people: int, threshold: int, *, inclusive: bool, public_place_
     status = FilingStatus(False, False, None, None, False, "", people=people,
                           threshold=threshold, inclusive=inclusive, trigger=trigger,
                           filed_on=filed_on)
+    stored = ngettext("%(num)s person stored", "%(num)s people stored", people) % {
+        "num": f"{people:,}"}
     if not (by_count or by_place or crossed_on is not None):
         if people * 100 >= threshold * warning_percent:
-            return replace(status, approaching=True, detail=(
-                f"R15: {people:,} people stored, {people * 100 // threshold}% of the filing "
-                f"threshold ({limit}); prepare the filing packet"))
-        return replace(status, detail=(
-            f"{people:,} people stored; filing threshold ({limit}) not reached"))
+            return replace(status, approaching=True, detail=_(
+                "R15: %(stored)s, %(share)s%% of the filing threshold (%(limit)s); prepare "
+                "the filing packet") % {"stored": stored, "share": people * 100 // threshold,
+                                        "limit": limit})
+        return replace(status, detail=_("%(stored)s; filing threshold (%(limit)s) not "
+                                        "reached") % {"stored": stored, "limit": limit})
     crossed = crossed_on or today
     status = replace(status, required=True, crossed_on=crossed,
                      newly_crossed=crossed_on is None)
-    reason = {"count": f"{people:,} people stored, threshold {limit}",
-              "public-place": "public-place use",
-              "count+public-place": f"{people:,} people stored, threshold {limit}, and "
-                                    "public-place use",
-              "": f"threshold reached on {crossed}, count now {people:,}"}[trigger]
+    values = {"stored": stored, "limit": limit, "day": crossed, "num": f"{people:,}"}
+    reason = {"count": _("%(stored)s, threshold %(limit)s"),
+              "public-place": _("public-place use"),
+              "count+public-place": _("%(stored)s, threshold %(limit)s, and public-place "
+                                      "use"),
+              "": _("threshold reached on %(day)s, count now %(num)s")}[trigger] % values
     try:
         deadline = add_working_days(crossed, working_days)
     except FaceguardError as exc:
-        return replace(status, detail=(
-            f"R15: filing required ({reason}) since {crossed}; file as soon as possible: "
-            f"the deadline is unknown: {exc.message}"))
+        return replace(status, detail=_(
+            "R15: filing required (%(reason)s) since %(day)s; file as soon as possible: the "
+            "deadline is unknown: %(error)s") % {"reason": reason, "day": crossed,
+                                                 "error": exc.message})
     status = replace(status, deadline=deadline)
     if filed_on is not None:
-        return replace(status, detail=f"R15: filing required ({reason}); filed on {filed_on}")
+        return replace(status, detail=_("R15: filing required (%(reason)s); filed on "
+                                        "%(day)s") % {"reason": reason, "day": filed_on})
     if today > deadline:
-        return replace(status, overdue=True, detail=(
-            f"R15: filing OVERDUE: required since {crossed} ({reason}); the deadline was "
-            f"{deadline}"))
+        return replace(status, overdue=True, detail=_(
+            "R15: filing OVERDUE: required since %(day)s (%(reason)s); the deadline was "
+            "%(deadline)s") % {"day": crossed, "reason": reason, "deadline": deadline})
     try:
         left: int | None = working_days_between(today, deadline)
     except FaceguardError:
         left = None
-    return replace(status, working_days_left=left, detail=(
-        f"R15: filing required since {crossed} ({reason}); file with the cyberspace "
-        f"authority by {deadline} ({working_days} working days)"
-        + (f"; {left} working days left" if left is not None else "")))
+    detail = _("R15: filing required since %(day)s (%(reason)s); file with the cyberspace "
+               "authority by %(deadline)s (%(days)s working days)") % {
+        "day": crossed, "reason": reason, "deadline": deadline, "days": working_days}
+    if left is not None:
+        detail += ngettext("; %(num)s working day left", "; %(num)s working days left",
+                           left) % {"num": left}
+    return replace(status, working_days_left=left, detail=detail)
 
 
 @dataclass(frozen=True)
@@ -180,20 +193,21 @@ def filing_packet(deployment: Deployment, facts: AssessmentFacts,
     dep = deployment.deployment
     warnings = []
     if assessment is None:
-        warnings.append("R10: no impact assessment; the filing must include an approved one")
+        warnings.append(_("R10: no impact assessment; the filing must include an approved "
+                          "one"))
     elif assessment.approval is None:
-        warnings.append("R10: the impact assessment is not approved")
+        warnings.append(_("R10: the impact assessment is not approved"))
     elif assessment.approval.deployment_sha256 != deployment_fingerprint(deployment):
-        warnings.append("R10: reassessment required: purposes/place/method changed since "
-                        f"approval on {assessment.approval.at.date()}")
+        warnings.append(_("R10: reassessment required: purposes/place/method changed since "
+                          "approval on %(day)s") % {"day": assessment.approval.at.date()})
     if not status.required:
-        warnings.append("R15: filing is not required yet; this packet is preparatory")
+        warnings.append(_("R15: filing is not required yet; this packet is preparatory"))
     return FilingPacket(
         generated_on=facts.as_of,
         authority=authority,
         processor=Processor(dep.controller, dep.contact, dep.name),
         purposes=[
-            PurposeEntry(name, PURPOSES.get(name, ""), p.necessity,
+            PurposeEntry(name, _(PURPOSES[name]) if name in PURPOSES else "", _(p.necessity),
                          facts.retention_days.get(name, p.retention_days),
                          facts.templates.get(name, 0))
             for name, p in sorted(deployment.purposes.items())
@@ -201,8 +215,8 @@ def filing_packet(deployment: Deployment, facts: AssessmentFacts,
         methods=Methods(
             dep.place, dep.public_place, dep.collection_area, dep.signage, dep.transmission,
             dep.liveness, list(dep.alternatives),
-            "Face images are turned into encrypted templates on the operator's equipment; "
-            "images are discarded at once; matching per purpose under valid consent",
+            _("Face images are turned into encrypted templates on the operator's equipment; "
+              "images are discarded at once; matching per purpose under valid consent"),
         ),
         people=facts.people_enrolled,
         status=status,

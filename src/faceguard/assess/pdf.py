@@ -1,8 +1,11 @@
 """Write a ``render.Document`` as PDF with fpdf2 (no browser), A4, one font family.
 
-With ``regular=None`` the PDF core font Helvetica is used (Latin-1 only). Characters the
-font cannot show are replaced (``ASCII_STANDINS``, else ``?``) and counted; a note at
-the end says how many.
+With ``regular=None`` the PDF core font Helvetica is used (Latin-1 only). A ``fallback``
+font (the CJK font of Chinese documents, whose ideographs the body font lacks) draws what
+the body font cannot: fpdf2 switches font per character, so Latin text keeps the body
+font (the CJK fallback fonts of the distributions have no Latin glyphs). Characters no
+font can show are replaced (``ASCII_STANDINS``, else ``?``) and counted; a note at the
+end says how many.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from faceguard.errors import ConfigError
+from faceguard.i18n import gettext
 
 if TYPE_CHECKING:
     from faceguard.assess.render import Block, Document
@@ -56,12 +60,14 @@ class _Cleaner:
 
 class _Pdf(FPDF):
     footer_text = ""
+    page_word = "page"
 
     def footer(self) -> None:
         self.set_y(-12)
         self.set_font(size=7.5)
         self.set_text_color(*_INK["note"])
-        self.cell(0, 5, f"{self.footer_text} - page {self.page_no()}/{{nb}}", align="C")
+        self.cell(0, 5, f"{self.footer_text} - {self.page_word} {self.page_no()}/{{nb}}",
+                  align="C")
 
 
 def _ttf_cmap(path: Path) -> set[int]:
@@ -72,9 +78,9 @@ def _ttf_cmap(path: Path) -> set[int]:
         return set(font.getBestCmap() or {})
 
 
-def _setup_fonts(pdf: _Pdf, regular: Path | None, bold: Path | None
-                 ) -> tuple[str, str, _Cleaner]:
-    """Family, bold style and cleaner for the chosen font."""
+def _setup_fonts(pdf: _Pdf, regular: Path | None, bold: Path | None,
+                 fallback: Path | None = None) -> tuple[str, str, _Cleaner]:
+    """Family, bold style and cleaner for the chosen font (and its fallback)."""
     if regular is None:
         return "helvetica", "B", _Cleaner(lambda ch: 0x20 <= ord(ch) <= 0xFF and ord(ch) != 0x7F)
     try:
@@ -82,9 +88,16 @@ def _setup_fonts(pdf: _Pdf, regular: Path | None, bold: Path | None
         pdf.add_font("body", "", str(regular))
         if bold is not None:
             pdf.add_font("body", "B", str(bold))
+        if fallback is not None:
+            cmap |= _ttf_cmap(fallback)
+            pdf.add_font("fallback", "", str(fallback))
+            pdf.set_fallback_fonts(["fallback"], exact_match=False)
     except Exception as exc:  # fontTools and fpdf raise many types for a bad font file
         raise ConfigError(f"cannot use {regular} as the PDF font: {exc}") from exc
-    return "body", "B" if bold is not None else "", _Cleaner(lambda ch: ord(ch) in cmap)
+    # with a fallback font, no bold style: fpdf2 (2.8) then draws some regular Latin runs
+    # with the bold font's glyph numbers (garbage); headings stay larger instead
+    strong = "B" if bold is not None and fallback is None else ""
+    return "body", strong, _Cleaner(lambda ch: ord(ch) in cmap)
 
 
 class _Writer:
@@ -119,15 +132,17 @@ class _Writer:
             self.pdf.ln(1.5)
 
 
-def write_pdf(doc: Document, regular: Path | None, bold: Path | None) -> bytes:
-    """The PDF bytes of ``doc``."""
+def write_pdf(doc: Document, regular: Path | None, bold: Path | None,
+              fallback: Path | None = None) -> bytes:
+    """The PDF bytes of ``doc`` (``fallback``: a font for what ``regular`` lacks)."""
     pdf = _Pdf(format="A4")
     pdf.set_margins(_MARGIN, _MARGIN, _MARGIN)
     pdf.set_auto_page_break(True, margin=_MARGIN)
-    family, strong, clean = _setup_fonts(pdf, regular, bold)
+    family, strong, clean = _setup_fonts(pdf, regular, bold, fallback)
     pdf.set_title(clean(doc.title))
     pdf.set_creator("faceguard")
     pdf.footer_text = clean(doc.title)
+    pdf.page_word = clean(gettext("page"))
     pdf.add_page()
     write = _Writer(pdf, family, strong, clean)
     write(doc.title, 16, bold=True, gap=3)

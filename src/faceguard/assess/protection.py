@@ -15,6 +15,9 @@ information protection. Each control says who provides it:
 Everything else (machine rooms, networks, backups, people) is the operator's: listed in
 ``operator_tasks``. The plausibility checks are heuristics that warn with their reason;
 grading stays the operator's decision (and the public security organ's).
+
+The texts are in the current language (``i18n.use``): English or Chinese with the
+standard's own terms (等级保护, 安全计算环境, 身份鉴别, 访问控制, 安全审计...).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from faceguard.errors import ConfigError
+from faceguard.i18n import gettext as _
 from faceguard.policy.packs import DEFAULT_SECURITY_LOG_RETENTION_MONTHS
 
 Provider = Literal["library", "service"]
@@ -77,107 +81,120 @@ class ProtectionReport:
 def _controls(profile: int, log_months: int = DEFAULT_SECURITY_LOG_RETENTION_MONTHS
               ) -> list[Control]:
     l3 = profile >= 3
+    months = {"months": log_months}
     return [
         Control(
-            "identity.unique", "Unique identities",
-            "every user has a unique identity; authentication information is complex and "
-            "changed regularly",
-            "service", "one API key per user; every processing event records the actor",
+            "identity.unique", _("Unique identities"),
+            _("every user has a unique identity; authentication information is complex and "
+              "changed regularly"),
+            "service", _("one API key per user; every processing event records the actor"),
         ),
         Control(
-            "identity.failed_login", "Failed-login handling" + (" and two factors" if l3 else ""),
-            "lock out or end the session after repeated failures; time out idle sessions"
-            + ("; two or more authentication factors, one of them cryptographic" if l3 else ""),
+            "identity.failed_login",
+            _("Failed-login handling and two factors") if l3 else _("Failed-login handling"),
+            _("lock out or end the session after repeated failures; time out idle sessions; "
+              "two or more authentication factors, one of them cryptographic") if l3 else
+            _("lock out or end the session after repeated failures; time out idle sessions"),
             "service",
-            "lockout after repeated failed logins" + ("; TOTP as second factor" if l3 else ""),
+            _("lockout after repeated failed logins; TOTP as second factor") if l3 else
+            _("lockout after repeated failed logins"),
         ),
         Control(
-            "access.least_privilege", "Least privilege" + (", separate roles" if l3 else ""),
-            "grant the least privileges needed; remove default accounts"
-            + ("; separate administrator, auditor and operator roles" if l3 else ""),
+            "access.least_privilege",
+            _("Least privilege, separate roles") if l3 else _("Least privilege"),
+            _("grant the least privileges needed; remove default accounts; separate "
+              "administrator, auditor and operator roles") if l3 else
+            _("grant the least privileges needed; remove default accounts"),
             "service",
-            ("separate admin, auditor and operator roles; no account holds two"
-             if l3 else "roles per API key; read-only auditor role"),
+            (_("separate admin, auditor and operator roles; no account holds two")
+             if l3 else _("roles per API key; read-only auditor role")),
         ),
         Control(
-            "audit.processing", "Audit of processing",
-            "audit every user and important security event; protect the records; keep them "
-            f">= {log_months} months (CSL 21)",
+            "audit.processing", _("Audit of processing"),
+            _("audit every user and important security event; protect the records; keep them "
+              ">= %(months)s months (CSL 21)") % months,
             "library",
-            "every enrollment, match, export, share and deletion appended to a hash-chained "
-            "record with Ed25519-signed checkpoints; never pruned by the library (kept >= 3 "
-            "years, R11)",
+            _("every enrollment, match, export, share and deletion appended to a hash-chained "
+              "record with Ed25519-signed checkpoints; never pruned by the library (kept >= 3 "
+              "years, R11)"),
         ),
         Control(
-            "audit.user_actions", "Audit of user actions",
-            f"log logins, failures and administrative actions; keep >= {log_months} months",
-            "service", "service logins and key management recorded in the processing record",
+            "audit.user_actions", _("Audit of user actions"),
+            _("log logins, failures and administrative actions; keep >= %(months)s months")
+            % months,
+            "service", _("service logins and key management recorded in the processing "
+                         "record"),
         ),
         Control(
-            "integrity", "Integrity" + (" (cryptographic)" if l3 else ""),
-            ("cryptographic integrity of important data in transit and at rest"
-             if l3 else "integrity checks for important data in transit"),
+            "integrity", _("Integrity (cryptographic)") if l3 else _("Integrity"),
+            (_("cryptographic integrity of important data in transit and at rest")
+             if l3 else _("integrity checks for important data in transit")),
             "library",
-            "AES-256-GCM authentication tags bound to subject and record IDs; hash chain and "
-            "signatures over the processing record",
+            _("AES-256-GCM authentication tags bound to subject and record IDs; hash chain and "
+              "signatures over the processing record"),
         ),
         Control(
-            "confidentiality", "Confidentiality at rest" + (" (cryptographic)" if l3 else ""),
-            ("cryptographic confidentiality of important data in transit and at rest"
-             if l3 else "protect important data in storage"),
+            "confidentiality",
+            _("Confidentiality at rest (cryptographic)") if l3 else _("Confidentiality at rest"),
+            (_("cryptographic confidentiality of important data in transit and at rest")
+             if l3 else _("protect important data in storage")),
             "library",
-            "templates and identities encrypted with AES-256-GCM under per-person keys, "
-            "wrapped by a master key kept outside the database",
+            _("templates and identities encrypted with AES-256-GCM under per-person keys, "
+              "wrapped by a master key kept outside the database"),
         ),
         Control(
-            "backup", "Backup and recovery",
-            "local backup and recovery of important data"
-            + ("; off-site real-time backup; redundancy of key systems" if l3 else ""),
+            "backup", _("Backup and recovery"),
+            _("local backup and recovery of important data; off-site real-time backup; "
+              "redundancy of key systems") if l3 else
+            _("local backup and recovery of important data"),
             "library",
-            "record store and key store are separate files; a record-store backup holds "
-            "ciphertext only, so erasures stay effective in old backups",
+            _("record store and key store are separate files; a record-store backup holds "
+              "ciphertext only, so erasures stay effective in old backups"),
         ),
         Control(
-            "residual", "Residual data clearing",
-            "clear authentication information"
-            + ("; fully clear storage holding sensitive data before reuse" if l3 else ""),
+            "residual", _("Residual data clearing"),
+            _("clear authentication information; fully clear storage holding sensitive data "
+              "before reuse") if l3 else _("clear authentication information"),
             "library",
-            "raw images only in memory; crypto-shredding of a person's key on erasure; "
-            "SQLite secure_delete overwrites deleted rows",
+            _("raw images only in memory; crypto-shredding of a person's key on erasure; "
+              "SQLite secure_delete overwrites deleted rows"),
         ),
         Control(
-            "personal_information", "Personal information protection",
-            "collect and keep only what the service needs; forbid unauthorised access and use",
+            "personal_information", _("Personal information protection"),
+            _("collect and keep only what the service needs; forbid unauthorised access and "
+              "use"),
             "library",
-            "consent-gated enrollment per purpose, per-purpose partitions, finite retention "
-            "with automatic erasure",
+            _("consent-gated enrollment per purpose, per-purpose partitions, finite retention "
+              "with automatic erasure"),
         ),
     ]
 
 
 def _operator_tasks(profile: int, public_place: bool, log_months: int) -> list[str]:
     tasks = [
-        "Physical security: locked machine room or cabinet, tamper-resistant cameras and "
-        "devices, visitor records.",
-        "Network boundary: firewall and segmentation; no inbound internet access to the "
-        "gallery; TLS on every network link.",
-        "Backups: regular backups of the record store, kept off-site, and of the key store "
-        "kept apart from them; tested restores.",
-        "Master key custody: who holds it, where it is stored (ideally an HSM or KMS), how it "
-        "is rotated.",
-        "Host hardening, patching and malware protection; time synchronisation for audit "
-        "timestamps.",
-        f"Security logs of hosts and network devices kept >= {log_months} months (CSL 21).",
-        "Staff training and written security management rules, roles and responsibilities.",
-        "Vulnerability scanning and penetration testing; an incident response plan (R22).",
-        "MLPS filing with the local public security organ for level 2 and above.",
+        _("Physical security: locked machine room or cabinet, tamper-resistant cameras and "
+          "devices, visitor records."),
+        _("Network boundary: firewall and segmentation; no inbound internet access to the "
+          "gallery; TLS on every network link."),
+        _("Backups: regular backups of the record store, kept off-site, and of the key store "
+          "kept apart from them; tested restores."),
+        _("Master key custody: who holds it, where it is stored (ideally an HSM or KMS), how "
+          "it is rotated."),
+        _("Host hardening, patching and malware protection; time synchronisation for audit "
+          "timestamps."),
+        _("Security logs of hosts and network devices kept >= %(months)s months (CSL 21).")
+        % {"months": log_months},
+        _("Staff training and written security management rules, roles and "
+          "responsibilities."),
+        _("Vulnerability scanning and penetration testing; an incident response plan (R22)."),
+        _("MLPS filing with the local public security organ for level 2 and above."),
     ]
     if profile >= 3:
-        tasks.append("Level 3: off-site real-time backup and redundant key systems; a "
-                     "security management centre; MLPS evaluation at least once a year.")
+        tasks.append(_("Level 3: off-site real-time backup and redundant key systems; a "
+                       "security management centre; MLPS evaluation at least once a year."))
     if public_place:
-        tasks.append("Public place: signage as recorded, and physical protection of devices "
-                     "in the collection area.")
+        tasks.append(_("Public place: signage as recorded, and physical protection of "
+                       "devices in the collection area."))
     return tasks
 
 
@@ -188,26 +205,29 @@ def _warnings(level: int, public_place: bool, people: int, purposes: list[str],
     if level == 1:
         if level_1_max_people is not None and people > level_1_max_people:
             found.append(LevelWarning(
-                "R24", f"level 1 for {people:,} people: a leak of biometric data of more than "
-                f"{level_1_max_people:,} people seriously harms citizens' rights (GB/T 22240: "
-                "level 2)", 2))
+                "R24", _("level 1 for %(people)s people: a leak of biometric data of more "
+                         "than %(max)s people seriously harms citizens' rights (GB/T 22240: "
+                         "level 2)") % {"people": f"{people:,}",
+                                        "max": f"{level_1_max_people:,}"}, 2))
         if public_place:
             found.append(LevelWarning(
-                "R24", "level 1 in a public place: a failure harms social order and the public "
-                "interest, not only individuals (GB/T 22240: level 2 or above)", 2))
+                "R24", _("level 1 in a public place: a failure harms social order and the "
+                         "public interest, not only individuals (GB/T 22240: level 2 or "
+                         "above)"), 2))
         if "payment-verification" in purposes:
             found.append(LevelWarning(
-                "R24", "level 1 for payment verification: a false match causes financial loss "
-                "(GB/T 22240: serious harm to citizens' rights, level 2)", 2))
+                "R24", _("level 1 for payment verification: a false match causes financial "
+                         "loss (GB/T 22240: serious harm to citizens' rights, level 2)"), 2))
     if level <= 2 and level_3_people is not None and people >= level_3_people:
         found.append(LevelWarning(
-            "R24", f"level {level} for {people:,} people: a leak at this scale can seriously "
-            "harm social order (GB/T 22240: level 3)", 3))
+            "R24", _("level %(level)s for %(people)s people: a leak at this scale can "
+                     "seriously harm social order (GB/T 22240: level 3)")
+            % {"level": level, "people": f"{people:,}"}, 3))
     if level >= 4:
         found.append(LevelWarning(
-            "R24", f"level {level} concerns national security or especially serious harm to "
-            "social order; faceguard provides level 3 controls only, the rest must be added "
-            "and evaluated", level))
+            "R24", _("level %(level)s concerns national security or especially serious harm "
+                     "to social order; faceguard provides level 3 controls only, the rest "
+                     "must be added and evaluated") % {"level": level}, level))
     return found
 
 

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -29,8 +30,9 @@ from faceguard import i18n
 from faceguard.assess.assessment import Assessment, content_hash
 from faceguard.assess.filing import FilingPacket
 from faceguard.assess.protection import ProtectionReport
+from faceguard.assess.sections import PLACEHOLDER
 from faceguard.errors import ConfigError
-from faceguard.i18n import Language
+from faceguard.i18n import Language, ngettext
 from faceguard.i18n import gettext as _
 
 Kind = Literal["assessment", "filing", "protection"]
@@ -56,6 +58,8 @@ class Block:
     text: str = ""
     items: tuple[str, ...] = ()
     css: str = ""
+    #: The language of stored text (a draft's, a DPO's) when it is not the document's.
+    lang: str = ""
 
 
 @dataclass(frozen=True)
@@ -67,22 +71,41 @@ class Document:
     banner_css: str = ""
 
 
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def written_in(text: str) -> str:
+    """The language stored text is written in: ``zh-CN`` with Chinese characters, else
+    ``en`` (an assessment is drafted in its deployment's language)."""
+    return "zh-CN" if _CJK.search(text) else "en"
+
+
 def text_blocks(text: str, css: str = "") -> list[Block]:
-    """Plain section text to blocks: blank lines split paragraphs, ``- `` lines are items."""
+    """Plain section text to blocks: blank lines split paragraphs, ``- `` lines are items;
+    each marked with its language where that is not the document's."""
+    lang = written_in(text)
+    lang = "" if lang == i18n.current() else lang
     blocks: list[Block] = []
     for chunk in text.strip().split("\n\n"):
         lines = [line.rstrip() for line in chunk.strip().splitlines() if line.strip()]
         prose = [line for line in lines if not line.startswith("- ")]
         items = tuple(line[2:] for line in lines if line.startswith("- "))
         if prose:
-            blocks.append(Block("p", " ".join(prose), css=css))
+            blocks.append(Block("p", " ".join(prose), css=css, lang=lang))
         if items:
-            blocks.append(Block("ul", items=items, css=css))
+            blocks.append(Block("ul", items=items, css=css, lang=lang))
     return blocks
 
 
-def _assessment_doc(a: Assessment) -> Document:
-    rows = [(_("Deployment"), a.deployment), (_("Personal information processor"), a.controller),
+def _shown(text: str) -> str:
+    """Stored text as a reader sees it: the DPO placeholder marker in the reader's words
+    (the file keeps the marker, which approval looks for)."""
+    return text.replace(PLACEHOLDER, _(PLACEHOLDER))
+
+
+def _assessment_doc(a: Assessment, pipl: bool = True) -> Document:
+    processor = _("Personal information processor") if pipl else _("Controller")
+    rows = [(_("Deployment"), a.deployment), (processor, a.controller),
             (_("Drafted on"), a.drafted_on.isoformat()),
             (_("Deployment fingerprint"), a.deployment_sha256),
             (_("Content hash"), content_hash(a))]
@@ -103,12 +126,13 @@ def _assessment_doc(a: Assessment) -> Document:
     for number, s in enumerate(a.sections, start=1):
         blocks += [Block("h2", f"{number}. {_(s.title)}"),
                    Block("note", _("Sources: ") + "; ".join(s.sources))]
-        blocks += text_blocks(s.prefilled)
+        blocks += text_blocks(_shown(s.prefilled))
         if s.dpo.strip() or s.needs_human:
             blocks.append(Block("h3", _("Assessment by the DPO")))
-            blocks += text_blocks(s.dpo or "(empty)", "" if s.complete else "todo")
-    return Document(_("Personal information protection impact assessment"), rows, blocks,
-                    banner, css)
+            blocks += text_blocks(_shown(s.dpo) or _("(empty)"), "" if s.complete else "todo")
+    title = (_("Personal information protection impact assessment") if pipl else
+             _("Data protection impact assessment (DPIA)"))
+    return Document(title, rows, blocks, banner, css)
 
 
 #: Headings of a filing packet, in order (the PDF test checks each one).
@@ -116,66 +140,92 @@ FILING_HEADINGS = ("Processor", "Filing status", "Purposes", "Methods", "People 
                    "Safeguards", "Rules applied", "Impact assessment")
 
 
-def _filing_doc(p: FilingPacket) -> Document:
+def _yes(flag: bool) -> str:
+    return _("yes") if flag else _("no")
+
+
+def _filing_doc(p: FilingPacket, pipl: bool = True) -> Document:
     s, m = p.status, p.methods
-    rows = [("Generated on", p.generated_on.isoformat()),
-            ("Filing authority", p.authority or "the competent cyberspace administration")]
-    purposes = tuple(f"{x.name}: {x.description} Necessity: {x.necessity} Retention: "
-                     f"{x.retention_days} days. Templates: {x.templates:,}." for x in p.purposes)
-    status_items = [f"Required: {'yes' if s.required else 'no'} ({s.threshold_text})",
-                    f"Threshold crossed on: {s.crossed_on or '-'}",
-                    f"Deadline: {s.deadline or '-'}", f"Overdue: {'yes' if s.overdue else 'no'}"]
+    rows = [(_("Generated on"), p.generated_on.isoformat()),
+            (_("Filing authority"),
+             p.authority or _("the competent cyberspace administration"))]
+    purposes = tuple(
+        _("%(name)s: %(description)s Necessity: %(necessity)s Retention: %(days)s days. "
+          "Templates: %(templates)s.") % {
+            "name": x.name, "description": x.description, "necessity": x.necessity,
+            "days": x.retention_days, "templates": f"{x.templates:,}"} for x in p.purposes)
+    status_items = [_("Required: %(yes)s (%(threshold)s)") % {"yes": _yes(s.required),
+                                                             "threshold": s.threshold_text},
+                    _("Threshold crossed on: %(day)s") % {"day": s.crossed_on or "-"},
+                    _("Deadline: %(day)s") % {"day": s.deadline or "-"},
+                    _("Overdue: %(yes)s") % {"yes": _yes(s.overdue)}]
     rules = tuple(f"{r.get('id', '-')}: " + "; ".join(f"{k} {v}" for k, v in r.items()
                                                        if k != "id") for r in p.rules)
+    none = (_("(none)"),)
     sections: list[tuple[str, list[Block]]] = [
-        ("Processor", [Block("ul", items=(f"Name: {p.processor.name}",
-                                          f"Contact: {p.processor.contact}",
-                                          f"Deployment: {p.processor.deployment}"))]),
+        ("Processor", [Block("ul", items=(
+            _("Name: %(value)s") % {"value": p.processor.name},
+            _("Contact: %(value)s") % {"value": p.processor.contact},
+            _("Deployment: %(value)s") % {"value": p.processor.deployment}))]),
         ("Filing status", [Block("p", s.detail), Block("ul", items=tuple(status_items))]),
         ("Purposes", [Block("ul", items=purposes)]),
         ("Methods", [Block("p", m.processing), Block("ul", items=(
-            f"Place type: {m.place}", f"Public place: {'yes' if m.public_place else 'no'}",
-            f"Collection area: {m.collection_area or '-'}", f"Signage: {m.signage or '-'}",
-            f"Transmission: {m.transmission}", f"Liveness: {m.liveness}",
-            f"Alternatives: {', '.join(m.alternatives) or '(none)'}"))]),
-        ("People stored", [Block("p", f"{p.people:,} distinct people.")]),
-        ("Safeguards", [Block("p", f"Protection level: {p.protection_level}."),
-                        Block("ul", items=tuple(p.safeguards) or ("(none)",))]),
-        ("Rules applied", [Block("ul", items=rules or ("(none)",))]),
+            _("Place type: %(value)s") % {"value": m.place},
+            _("Public place: %(value)s") % {"value": _yes(m.public_place)},
+            _("Collection area: %(value)s") % {"value": m.collection_area or "-"},
+            _("Signage: %(value)s") % {"value": m.signage or "-"},
+            _("Transmission: %(value)s") % {"value": _(m.transmission)},
+            _("Liveness: %(value)s") % {"value": _(m.liveness)},
+            _("Alternatives: %(value)s") % {
+                "value": ", ".join(i18n.term(a) for a in m.alternatives)
+                or _("(none)")}))]),
+        ("People stored", [Block("p", ngettext("%(num)s distinct person.",
+                                               "%(num)s distinct people.", p.people)
+                                 % {"num": f"{p.people:,}"})]),
+        ("Safeguards", [Block("p", _("Protection level: %(level)s.")
+                              % {"level": p.protection_level}),
+                        Block("ul", items=tuple(p.safeguards) or none)]),
+        ("Rules applied", [Block("ul", items=rules or none)]),
     ]
     blocks: list[Block] = []
     for heading, body in sections:
-        blocks += [Block("h2", heading), *body]
-    blocks.append(Block("h2", "Impact assessment"))
+        blocks += [Block("h2", _(heading)), *body]
+    blocks.append(Block("h2", _("Impact assessment")))
     if p.assessment is None:
-        blocks.append(Block("p", "No impact assessment.", css="warn"))
+        blocks.append(Block("p", _("No impact assessment."), css="warn"))
     else:
-        inner = _assessment_doc(p.assessment)
+        inner = _assessment_doc(p.assessment, pipl)
         blocks.append(Block("p", inner.banner, css=inner.banner_css))
         blocks += [Block("h3", b.text) if b.kind == "h2" else b for b in inner.blocks]
     banner = "; ".join(p.warnings)
-    return Document("Filing packet: face recognition application (FRM 15)", rows, blocks,
+    return Document(_("Filing packet: face recognition application (FRM 15)"), rows, blocks,
                     banner, "warn" if banner else "")
 
 
-def _protection_doc(r: ProtectionReport) -> Document:
-    rows = [("Declared level", str(r.level)), ("Control profile", f"level {r.profile}"),
-            ("Place type", r.place), ("Public place", "yes" if r.public_place else "no"),
-            ("People", f"{r.people:,}"), ("Purposes", ", ".join(r.purposes) or "-")]
-    blocks = [Block("h2", "Controls faceguard provides")]
+def _protection_doc(r: ProtectionReport, pipl: bool = True) -> Document:
+    rows = [(_("Declared level"), str(r.level)),
+            (_("Control profile"), _("level %(level)s") % {"level": r.profile}),
+            (_("Place type"), r.place), (_("Public place"), _yes(r.public_place)),
+            (_("People"), f"{r.people:,}"), (_("Purposes"), ", ".join(r.purposes) or "-")]
+    blocks = [Block("h2", _("Controls faceguard provides"))]
     for c in r.controls:
         blocks += [Block("h3", f"{c.name} [{c.provided_by}]"),
-                   Block("p", f"Requirement: {c.requirement}."), Block("p", f"How: {c.how}.")]
-    blocks += [Block("h2", "What the operator must add"),
-               Block("ul", items=tuple(r.operator_tasks)), Block("h2", "Plausibility")]
+                   Block("p", _("Requirement: %(text)s.") % {"text": c.requirement}),
+                   Block("p", _("How: %(text)s.") % {"text": c.how})]
+    blocks += [Block("h2", _("What the operator must add")),
+               Block("ul", items=tuple(r.operator_tasks)), Block("h2", _("Plausibility"))]
     if r.warnings:
-        blocks.append(Block("ul", items=tuple(f"[{w.rule}] {w.reason}; suggested level "
-                                              f"{w.suggested_level}" for w in r.warnings),
-                            css="warn"))
+        blocks.append(Block("ul", items=tuple(
+            _("[%(rule)s] %(reason)s; suggested level %(level)s") % {
+                "rule": w.rule, "reason": w.reason, "level": w.suggested_level}
+            for w in r.warnings), css="warn"))
     else:
-        blocks.append(Block("p", "The declared level is plausible for the place and scale."))
-    banner = "Level plausible" if r.plausible else f"{len(r.warnings)} plausibility warnings"
-    return Document("Protection level report (MLPS)", rows, blocks, banner,
+        blocks.append(Block("p", _("The declared level is plausible for the place and "
+                                   "scale.")))
+    banner = (_("Level plausible") if r.plausible else
+              ngettext("%(num)s plausibility warning", "%(num)s plausibility warnings",
+                       len(r.warnings)) % {"num": len(r.warnings)})
+    return Document(_("Protection level report (MLPS)"), rows, blocks, banner,
                     "ok" if r.plausible else "warn")
 
 
@@ -184,25 +234,29 @@ TRIAL_BANNER = ("TRIAL deployment (faceguard serve --dev): not lawful for real p
                 "no DPO has approved this document")
 
 
-def document(kind: str, obj: Any, *, trial: bool = False, language: Language = "en"
-             ) -> Document:
+def document(kind: str, obj: Any, *, trial: bool = False, language: Language = "en",
+             packs: Sequence[str] | None = None) -> Document:
     """The intermediate document for ``kind`` (``assessment``, ``filing``, ``protection``)
     in ``language`` (headings, labels and the generated frame; the texts a person wrote
-    stay as written); a ``trial``'s carries ``TRIAL_BANNER`` first."""
+    stay as written, and an assessment's drafted text is in the language it was drafted
+    in); a ``trial``'s carries ``TRIAL_BANNER`` first. ``packs``: the deployment's law
+    packs; without a ``cn`` pack the words are GDPR's (controller, data protection impact
+    assessment), not PIPL's (unknown: PIPL's)."""
+    pipl = packs is None or any(p.startswith("cn") for p in packs)
     with i18n.use(language):
-        return _document(kind, obj, trial)
+        return _document(kind, obj, trial, pipl)
 
 
-def _document(kind: str, obj: Any, trial: bool) -> Document:
+def _document(kind: str, obj: Any, trial: bool, pipl: bool) -> Document:
     expected = KINDS.get(kind)
     if expected is None:
         raise ConfigError(f"unknown report kind {kind!r}; one of {', '.join(KINDS)}")
     if not isinstance(obj, expected):
         raise ConfigError(f"a {kind} report needs a {expected.__name__}, "
                           f"not {type(obj).__name__}")
-    builders: dict[str, Callable[[Any], Document]] = {
+    builders: dict[str, Callable[[Any, bool], Document]] = {
         "assessment": _assessment_doc, "filing": _filing_doc, "protection": _protection_doc}
-    doc = builders[kind](obj)
+    doc = builders[kind](obj, pipl)
     if trial:
         first = _(TRIAL_BANNER)
         banner = f"{first}. {doc.banner}" if doc.banner else first
@@ -215,31 +269,45 @@ def _document(kind: str, obj: Any, trial: bool) -> Document:
 def _environment() -> Any:
     import jinja2
 
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("faceguard", "templates"),
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
-        lstrip_blocks=True,
+        lstrip_blocks=True, extensions=["jinja2.ext.i18n"],
     )
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        i18n.gettext, i18n.ngettext, newstyle=True)
+    return env
 
 
-def render_html(kind: str, obj: Any, *, trial: bool = False, language: Language = "en"
-                ) -> str:
+def render_html(kind: str, obj: Any, *, trial: bool = False, language: Language = "en",
+                packs: Sequence[str] | None = None) -> str:
     """A self-contained HTML page (inline CSS, nothing external)."""
-    doc = document(kind, obj, trial=trial, language=language)
-    return str(_environment().get_template(f"{kind}.html").render(doc=doc, kind=kind,
-                                                                    language=language))
+    doc = document(kind, obj, trial=trial, language=language, packs=packs)
+    pipl = packs is None or any(p.startswith("cn") for p in packs)
+    with i18n.use(language):
+        return str(_environment().get_template(f"{kind}.html").render(
+            doc=doc, kind=kind, language=language, pipl=pipl))
 
 
 def render_pdf(kind: str, obj: Any, *, font: Path | None = None,
                system_fonts: bool = True, trial: bool = False,
-               language: Language = "en") -> bytes:
+               language: Language = "en", packs: Sequence[str] | None = None) -> bytes:
     """A PDF of the same document (see the module docstring for the font choice)."""
     from faceguard.assess.pdf import write_pdf
 
-    if font is None and language == "zh-CN":
-        font = cjk_font()
+    fallback = None
+    if language == "zh-CN":
+        # the CJK fonts have no Latin glyphs: the body font draws Latin, the CJK font the rest
+        fallback = cjk_font()
+        system_fonts = True
     regular, bold = _pick_font(font, system_fonts)
-    return write_pdf(document(kind, obj, trial=trial, language=language), regular, bold)
+    if fallback is not None and regular is None:
+        regular = fallback  # no Latin font on the machine: the CJK font alone
+    if regular == fallback:
+        fallback = None
+    doc = document(kind, obj, trial=trial, language=language, packs=packs)
+    with i18n.use(language):
+        return write_pdf(doc, regular, bold, fallback)
 
 
 #: TrueType fonts with the CJK ideographs, from distribution packages (Debian:

@@ -20,19 +20,28 @@ from faceguard.errors import (
 @click.option("--field", "fields", multiple=True, metavar="NAME=TEXT",
               help="Override a notice field (controller, contact, purpose, method, retention, "
                    "necessity, impact, rights).")
+@click.option("--zh-field", "zh_fields", multiple=True, metavar="NAME=TEXT",
+              help="Override a field of the Chinese (zh-CN) notice.")
 @json_option
 @pass_ctx
-def notice(ctx: Context, purpose: str, fields: tuple[str, ...], as_json: bool) -> None:
-    """Publish the next version of a purpose's notice (R2)."""
+def notice(ctx: Context, purpose: str, fields: tuple[str, ...], zh_fields: tuple[str, ...],
+           as_json: bool) -> None:
+    """Publish the next version of a purpose's notice (R2), in English and Chinese."""
     out = Output(as_json)
-    overrides = {}
-    for item in fields:
-        name, sep, text = item.partition("=")
-        if not sep:
-            out.fail(ConfigError(f"--field must be NAME=TEXT, got {item!r}"))
-        overrides[name] = text
+
+    def overrides(items: tuple[str, ...], option: str) -> dict[str, str]:
+        found = {}
+        for item in items:
+            name, sep, text = item.partition("=")
+            if not sep:
+                out.fail(ConfigError(f"{option} must be NAME=TEXT, got {item!r}"))
+            found[name] = text
+        return found
+
+    english, chinese = overrides(fields, "--field"), overrides(zh_fields, "--zh-field")
     with ctx.open(out) as fg:
-        result = fg.consent.publish_notice(purpose, overrides, actor="cli")
+        result = fg.consent.publish_notice(purpose, english, actor="cli",
+                                           translations={"zh-CN": chinese})
     out.emit(result, f"notice {purpose} v{result.version} published ({result.sha256[:12]})")
 
 
@@ -51,12 +60,15 @@ def consent() -> None:
 @click.option("--guardian-name", default="")
 @click.option("--guardian-relationship", default="")
 @click.option("--guardian-evidence", default="")
+@click.option("--language", type=click.Choice(["zh-CN", "en"]), default=None,
+              help="The language of the notice the person read (default: the "
+                   "deployment's, deployment.language).")
 @json_option
 @pass_ctx
 def consent_grant(
     ctx: Context, external_id: str, name: str, purpose: str, method: str, evidence: str,
     minor: bool, guardian_name: str, guardian_relationship: str, guardian_evidence: str,
-    as_json: bool,
+    language: str | None, as_json: bool,
 ) -> None:
     """Record a separate consent for one purpose."""
     from faceguard import Guardian
@@ -68,9 +80,10 @@ def consent_grant(
     with ctx.open(out) as fg:
         result = fg.consent.grant(
             external_id, purpose, name=name, method=method, evidence=evidence,
-            minor=minor, guardian=guardian, actor="cli",
+            minor=minor, guardian=guardian, actor="cli", language=language,
         )
-    out.emit(result, f"consent recorded: {purpose} (notice v{result.notice_version})")
+    out.emit(result, f"consent recorded: {purpose} (notice v{result.notice_version}, read "
+                     f"in {result.language})")
 
 
 @consent.command("withdraw")

@@ -24,6 +24,7 @@ from faceguard.errors import (
     ConfigError,
     FaceguardError,
 )
+from faceguard.i18n import ngettext
 
 if TYPE_CHECKING:
     from faceguard.engine.choice import Detector
@@ -73,7 +74,10 @@ def enroll(
     ):
         result = fg.enroll(external_id, data, purpose, actor="cli", progress=update,
                            replace=replace, face=face)
-    out.emit(result, f"enrolled {len(result.template_ids)} templates for {purpose}")
+    count = len(result.template_ids)
+    out.emit(result, ngettext("enrolled %(num)s template for %(purpose)s",
+                              "enrolled %(num)s templates for %(purpose)s", count)
+             % {"num": count, "purpose": purpose})
 
 
 @click.command()

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from faceguard import i18n
 from faceguard.cli.common import (
     EXIT_NEGATIVE,
     Context,
@@ -23,6 +24,7 @@ from faceguard.errors import (
     FaceguardError,
 )
 from faceguard.fixes import fix_text
+from faceguard.i18n import Language
 
 if TYPE_CHECKING:
     from faceguard.api.faceguard import Faceguard
@@ -65,9 +67,22 @@ def check(ctx: Context, command_config: Path | None, as_json: bool) -> None:
 
 
 def _write_report(kind: str, obj: Any, html: Path | None, pdf: Path | None,
-                  fg: Faceguard) -> list[str]:
+                  fg: Faceguard, language: Language) -> list[str]:
     return facade().tools.render_report(kind, obj, html=html, pdf=pdf,
-                                         trial=fg.deployment.deployment.trial)
+                                        trial=fg.deployment.deployment.trial,
+                                        language=language,
+                                        packs=fg.deployment.deployment.packs)
+
+
+#: ``--language`` of the document commands: the deployment's language by default.
+language_option = click.option(
+    "--language", type=click.Choice(["zh-CN", "en"]), default=None,
+    help="The language of the HTML/PDF and of the generated texts (default: the "
+         "deployment's, deployment.language; zh-CN under the cn packs).")
+
+
+def _language(fg: Faceguard, chosen: str | None) -> Language:
+    return "zh-CN" if chosen == "zh-CN" else "en" if chosen == "en" else fg.language()
 
 
 @click.command()
@@ -77,12 +92,13 @@ def _write_report(kind: str, obj: Any, html: Path | None, pdf: Path | None,
 @click.option("--by", default="", help="Who approves (the DPO).")
 @click.option("--html", type=click.Path(path_type=Path, dir_okay=False), default=None)
 @click.option("--pdf", type=click.Path(path_type=Path, dir_okay=False), default=None)
+@language_option
 @config_option
 @json_option
 @pass_ctx
 def assess(
     ctx: Context, mode: str, by: str, html: Path | None, pdf: Path | None,
-    command_config: Path | None, as_json: bool,
+    language: str | None, command_config: Path | None, as_json: bool,
 ) -> None:
     """The impact assessment (R10): --init drafts it, --approve --by NAME approves it."""
     ctx = _with_config(ctx, command_config)
@@ -100,7 +116,8 @@ def assess(
         else:
             assessment = fg.governance.assessment()
             text = fg.governance.facts().assessment.detail
-        written = _write_report("assessment", assessment, html, pdf, fg)
+        written = _write_report("assessment", assessment, html, pdf, fg,
+                                _language(fg, language))
     out.emit({"assessment": assessment.to_dict(), "written": written},
              "\n".join([text, *[f"wrote {w}" for w in written]]))
 
@@ -110,16 +127,20 @@ def assess(
 @click.option("--pdf", type=click.Path(path_type=Path, dir_okay=False), default=None)
 @click.option("--json-out", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Write the packet's JSON to this file.")
+@language_option
 @config_option
 @pass_ctx
 def filing(ctx: Context, html: Path | None, pdf: Path | None, json_out: Path | None,
-           command_config: Path | None) -> None:
-    """The filing packet for the cyberspace authority (R15), as JSON, HTML and PDF."""
+           language: str | None, command_config: Path | None) -> None:
+    """The filing packet for the cyberspace authority (R15), as JSON, HTML and PDF, in the
+    deployment's language (or --language)."""
     ctx = _with_config(ctx, command_config)
     out = Output(True)
     with ctx.open(out) as fg:
-        packet = fg.governance.filing(actor="cli")
-        _write_report("filing", packet, html, pdf, fg)
+        chosen = _language(fg, language)
+        with i18n.use(chosen):
+            packet = fg.governance.filing(actor="cli")
+        _write_report("filing", packet, html, pdf, fg, chosen)
     if json_out is not None:
         json_out.write_text(packet.to_json(), encoding="utf-8")
     click.echo(packet.to_json())
@@ -128,17 +149,21 @@ def filing(ctx: Context, html: Path | None, pdf: Path | None, json_out: Path | N
 @click.command()
 @click.option("--html", type=click.Path(path_type=Path, dir_okay=False), default=None)
 @click.option("--pdf", type=click.Path(path_type=Path, dir_okay=False), default=None)
+@language_option
 @config_option
 @json_option
 @pass_ctx
-def protection(ctx: Context, html: Path | None, pdf: Path | None,
+def protection(ctx: Context, html: Path | None, pdf: Path | None, language: str | None,
                command_config: Path | None, as_json: bool) -> None:
-    """Controls faceguard provides at the declared protection level, and what to add (R24)."""
+    """Controls faceguard provides at the declared protection level, and what to add (R24),
+    in the deployment's language (or --language)."""
     ctx = _with_config(ctx, command_config)
     out = Output(as_json)
     with ctx.open(out) as fg:
-        report = fg.governance.protection()
-        _write_report("protection", report, html, pdf, fg)
+        chosen = _language(fg, language)
+        with i18n.use(chosen):
+            report = fg.governance.protection()
+        _write_report("protection", report, html, pdf, fg, chosen)
     lines = [f"level {report.level}: {len(report.controls)} controls"]
     lines += [f"  warning: {w}" for w in report.warnings]
     out.emit(report, "\n".join(lines))

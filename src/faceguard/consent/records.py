@@ -1,7 +1,10 @@
 """Notices and consents (R2, R3, R5): one consent per subject and purpose, never implied.
 
-A notice is versioned per purpose and must hold every field R2 lists; its SHA-256 (over a
-canonical JSON encoding) is stored with each consent given under it. Consents are rows
+A notice is versioned per purpose and must hold every field R2 lists, in each language it
+is published in (English, the source, and ``zh-CN``: one version holds both, so a person
+reads the same notice whichever language they choose); its SHA-256 (over a canonical JSON
+encoding of every language's text) is stored with each consent given under it, and the
+consent names the language the person read (``language``). Consents are rows
 ``(subject, purpose)`` with their method, evidence and time; under-14s need a guardian.
 """
 
@@ -9,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,9 +39,16 @@ NOTICE_FIELDS: dict[str, str] = {
 CONSENT_METHODS = ("click", "signature", "written")
 
 
+#: The language of a notice's ``fields`` (the source text).
+SOURCE_LANGUAGE = "en"
+#: The languages a notice may be published in besides the source.
+NOTICE_LANGUAGES = ("en", "zh-CN")
+
+
 @dataclass(frozen=True)
 class Notice:
-    """A published notice version."""
+    """A published notice version: ``fields`` in English, ``texts`` in every language
+    it was published in (``texts["en"]`` is ``fields``)."""
 
     id: int
     purpose: str
@@ -46,6 +56,15 @@ class Notice:
     fields: dict[str, str]
     sha256: str
     created_at: str
+    texts: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def languages(self) -> list[str]:
+        return sorted(self.texts or {SOURCE_LANGUAGE: self.fields})
+
+    def in_language(self, language: str) -> dict[str, str]:
+        """The notice as read in ``language`` (English where it was not published in it)."""
+        return self.texts.get(language, self.fields)
 
 
 @dataclass(frozen=True)
@@ -73,6 +92,8 @@ class ConsentRecord:
     granted_at: str
     ended_at: str | None
     end_reason: str | None
+    #: The language of the notice the person read (None: recorded before it was kept).
+    language: str | None = None
 
 
 def notice_hash(fields: dict[str, str]) -> str:
@@ -80,7 +101,7 @@ def notice_hash(fields: dict[str, str]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def validate_notice_fields(fields: dict[str, str]) -> None:
+def validate_notice_fields(fields: dict[str, str], language: str = SOURCE_LANGUAGE) -> None:
     """``NoticeError`` (R2) naming every missing, empty or unknown field."""
     missing = [k for k in NOTICE_FIELDS if not str(fields.get(k, "")).strip()]
     unknown = sorted(set(fields) - set(NOTICE_FIELDS))
@@ -90,31 +111,53 @@ def validate_notice_fields(fields: dict[str, str]) -> None:
     if unknown:
         problems.append("unknown fields: " + ", ".join(unknown))
     if problems:
-        raise NoticeError("the notice is incomplete (" + "; ".join(problems) + ")")
+        where = "" if language == SOURCE_LANGUAGE else f" in {language}"
+        raise NoticeError(f"the notice is incomplete{where} (" + "; ".join(problems) + ")")
 
 
-def publish_notice(conn: Connection, purpose: str, fields: dict[str, str]) -> Notice:
-    """Store the next version of ``purpose``'s notice after validating its fields."""
+def _stored(content: dict[str, Any]) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """A stored notice's English fields and its texts by language (a notice of one
+    language is stored flat, as before translations existed)."""
+    if SOURCE_LANGUAGE in content and isinstance(content[SOURCE_LANGUAGE], dict):
+        texts = {str(k): dict(v) for k, v in content.items()}
+        return texts[SOURCE_LANGUAGE], texts
+    return dict(content), {SOURCE_LANGUAGE: dict(content)}
+
+
+def publish_notice(conn: Connection, purpose: str, fields: dict[str, str],
+                   translations: dict[str, dict[str, str]] | None = None) -> Notice:
+    """Store the next version of ``purpose``'s notice after validating its fields (English)
+    and each of its ``translations`` (by language, e.g. ``{"zh-CN": {...}}``)."""
     validate_notice_fields(fields)
     if fields["purpose"] != purpose and purpose not in fields["purpose"]:
         raise NoticeError(f"the notice's purpose field does not mention {purpose!r}")
+    translations = dict(translations or {})
+    for language, text in translations.items():
+        if language not in NOTICE_LANGUAGES or language == SOURCE_LANGUAGE:
+            raise NoticeError(f"a notice cannot be published in {language!r}; translations "
+                              f"are {', '.join(NOTICE_LANGUAGES[1:])}")
+        validate_notice_fields(text, language)
+    content: dict[str, Any] = (
+        {SOURCE_LANGUAGE: dict(fields), **{k: dict(v) for k, v in translations.items()}}
+        if translations else dict(fields))
     current = conn.execute(
         sa.select(sa.func.max(db.notices.c.version)).where(db.notices.c.purpose == purpose)
     ).scalar()
     version = int(current or 0) + 1
-    digest = notice_hash(fields)
+    digest = notice_hash(content)
     created = iso(utc_now())
     result = conn.execute(
         db.notices.insert().values(
             purpose=purpose,
             version=version,
-            content=json.dumps(fields, sort_keys=True, ensure_ascii=False),
+            content=json.dumps(content, sort_keys=True, ensure_ascii=False),
             sha256=digest,
             created_at=created,
         )
     )
     notice_id = int(result.inserted_primary_key[0])  # type: ignore[index]
-    return Notice(notice_id, purpose, version, dict(fields), digest, created)
+    english, texts = _stored(content)
+    return Notice(notice_id, purpose, version, english, digest, created, texts)
 
 
 def current_notice(conn: Connection, purpose: str) -> Notice:
@@ -130,10 +173,11 @@ def current_notice(conn: Connection, purpose: str) -> Notice:
             f"no notice has been published for purpose {purpose!r}; people must be told "
             "before they consent"
         )
-    fields = json.loads(row.content)
-    if notice_hash(fields) != row.sha256:
+    content = json.loads(row.content)
+    if notice_hash(content) != row.sha256:
         raise NoticeError(f"notice {purpose} v{row.version} does not match its stored hash")
-    return Notice(row.id, row.purpose, row.version, fields, row.sha256, row.created_at)
+    english, texts = _stored(content)
+    return Notice(row.id, row.purpose, row.version, english, row.sha256, row.created_at, texts)
 
 
 #: The longest evidence reference stored (the column's width on every database).
@@ -172,13 +216,19 @@ def grant(
     evidence_ref: str,
     minor: bool,
     guardian: Guardian | None,
+    language: str | None = None,
 ) -> tuple[int, int | None]:
     """Record a consent; returns ``(new consent id, id of the consent it superseded)``.
+    ``language`` is the language of the notice the person read (one of the notice's).
 
     Raises ``ConsentError`` for a bad method or missing evidence (R3) and for a minor
     without a complete guardian consent (R5).
     """
     validate_grant(method, evidence_ref, minor, guardian)
+    if language is not None and language not in notice.languages:
+        raise ConsentError(f"notice {purpose} v{notice.version} was not published in "
+                           f"{language!r} (it exists in {', '.join(notice.languages)}), so "
+                           "nobody can have read it in that language", rule="R2")
     guardian_ct: bytes | None = None
     if minor and guardian is not None:
         guardian_ct = vault.seal(
@@ -202,6 +252,7 @@ def grant(
             guardian_ct=guardian_ct,
             status="active",
             granted_at=now,
+            language=language,
         )
     )
     return int(result.inserted_primary_key[0]), previous  # type: ignore[index]
@@ -275,7 +326,7 @@ def consents_of(conn: Connection, subject_id: str) -> list[ConsentRecord]:
     return [
         ConsentRecord(
             r.id, r.subject_id, r.purpose, r.version, r.notice_sha256, r.method, r.evidence_ref,
-            bool(r.minor), r.status, r.granted_at, r.ended_at, r.end_reason,
+            bool(r.minor), r.status, r.granted_at, r.ended_at, r.end_reason, r.language,
         )
         for r in rows
     ]

@@ -84,6 +84,8 @@ consents = sa.Table(
     # Text on PostgreSQL, which enforces widths (an erasure's reason is the operator's words);
     # SQLite never enforced the 32 its first schema declared (migration r0006).
     sa.Column("end_reason", sa.String(32).with_variant(sa.Text(), "postgresql"), nullable=True),
+    # the language of the notice the person read (``zh-CN``, ``en``); NULL before r0008
+    sa.Column("language", sa.String(8), nullable=True),
     sa.Index(
         "uq_active_consent",
         "subject_id",

@@ -81,6 +81,14 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return found.ngettext(singular, plural, n)
 
 
+def term(code: str) -> str:
+    """A code word of the deployment file (``resident-card``, ``access-control``) as a
+    reader sees it: the code itself in English, its catalogue word elsewhere (住户卡)."""
+    if _current.get() == "en":
+        return code
+    return gettext(code.replace("-", " "))
+
+
 def default_language(pack_language: str | None, configured: str | None) -> Language:
     """``deployment.language``, else the packs' (``language`` in a pack's numbers: ``zh-CN``
     in the cn packs), else ``en``."""

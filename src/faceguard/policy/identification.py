@@ -39,7 +39,9 @@ def _outlook_findings(outlook: IdentificationOutlook, fpir: float,
         return [Finding("R17", "WARN", f"purpose {name!r}: the engine's calibration has no 1:N "
                         "score tables, so identification is refused until `faceguard "
                         "calibrate` makes them")]
-    size = (f"{outlook.people:,} people enrolled ({outlook.mean_pictures:.1f} pictures "
+    # the check's texts are English whatever the request's language (a verdict is cached)
+    who = "person" if outlook.people == 1 else "people"
+    size = (f"{outlook.people:,} {who} enrolled ({outlook.mean_pictures:.1f} pictures "
             "each on average)")
     if outlook.automatic:
         expected = (f"expected FPIR {outlook.expected_fpir:.2%}, FNIR "

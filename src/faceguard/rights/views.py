@@ -36,7 +36,8 @@ def people(conn: sa.Connection, vault: Vault, *, offset: int, limit: int
         out.append(SubjectRow(
             row.id, external, name, row.created_at, row.last_seen_at,
             int(counts.get(row.id, 0)),
-            [ConsentRow(c.purpose, c.status, c.method, c.minor, c.granted_at, c.ended_at)
+            [ConsentRow(c.purpose, c.status, c.method, c.minor, c.granted_at, c.ended_at,
+                        c.language)
              for c in consents.consents_of(conn, row.id)]))
     return out, int(total)
 

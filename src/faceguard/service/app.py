@@ -43,6 +43,7 @@ from faceguard.service import (
 )
 from faceguard.service.auth import roles_of
 from faceguard.service.deps import ServiceState
+from faceguard.service.language import PageLanguage
 from faceguard.service.routes_internal import _version
 from faceguard.service.settings import ServiceSettings
 
@@ -147,6 +148,7 @@ def create_app(fg: Faceguard, settings: ServiceSettings | None = None) -> FastAP
         response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
         return response
 
+    app.add_middleware(PageLanguage)
     body_limit.install(app, max(settings.max_upload_bytes, settings.max_liveness_bytes),
                        settings.body_idle_seconds)
     app.openapi = _openapi(app)  # type: ignore[method-assign]

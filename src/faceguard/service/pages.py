@@ -67,7 +67,8 @@ def dashboard_data(fg: Faceguard, expiring_days: int) -> dict[str, Any]:
         "filing": filing,
         "expiring_days": expiring_days,
         "expiring": fg.rights.expiring(within_days=expiring_days),
-        "notices": {p: ({"version": n.version, "created_at": n.created_at} if n else None)
+        "notices": {p: ({"version": n.version, "created_at": n.created_at,
+                         "languages": n.languages} if n else None)
                     for p, n in notices.items()},
         "reviews_open": len(fg.rights.reviews("open")),
         "alarms": fg.audit.alarms(),

@@ -207,7 +207,7 @@ def _enroll(fg: Faceguard, principal: Principal, upload: Upload, form: dict[str,
                 f"on the enroll page; notice v{version} read in {form['language']}")
     receipt = fg.consent.grant(form["external_id"], purpose, name=form["name"],
                                method=form["method"], evidence=evidence[:500],
-                               actor=principal.actor)
+                               actor=principal.actor, language=form["language"])
     face: list[FaceChoice | None] = list(choices)
     result = fg.enroll(form["external_id"], upload.images, purpose, actor=principal.actor,
                        face=face if any(face) else None)

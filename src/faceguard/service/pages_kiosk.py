@@ -38,6 +38,7 @@ from faceguard.errors import (
     TooManyFaces,
 )
 from faceguard.i18n import LANGUAGES
+from faceguard.i18n import gettext as _
 from faceguard.results import EnrollResult
 from faceguard.service.auth import OperatorKey, Principal
 from faceguard.service.deps import State
@@ -48,6 +49,13 @@ from faceguard.service.uploads import openapi_body, read_images
 from faceguard.timeutil import iso, utc_now
 
 router = APIRouter(prefix="/kiosk", tags=["kiosk"])
+
+
+def N_(message: str) -> str:
+    """Marks ``message`` for the catalogue; translated where it is shown."""
+    return message
+
+
 PAGE_ERRORS: dict[int | str, dict[str, Any]] = {
     303: {"description": "to the login page"},
     **responses(*AUTH_ERRORS, 400, 403, 409, 413, 415, html=True)}
@@ -55,71 +63,74 @@ Field = Annotated[str, Form(max_length=200)]
 DECISION_FIELD = "consent-"
 
 QUALITY_WORDS = {
-    "size": "Your face was too small in the picture. Please come a little closer.",
-    "sharpness": "The picture was blurred. Please hold still and try again.",
-    "pose": "Please look straight at the camera and try again.",
+    "size": N_("Your face was too small in the picture. Please come a little closer."),
+    "sharpness": N_("The picture was blurred. Please hold still and try again."),
+    "pose": N_("Please look straight at the camera and try again."),
 }
 
 
 #: The liveness reasons a person can do something about (R26), in their words.
 LIVENESS_WORDS = {
-    "challenge.expired": "That took too long. Please try again.",
-    "motion.too_slow": "That took too long. Please try again.",
-    "motion.none": "We did not see the head movements we asked for. Please try again and "
-                   "move your head clearly.",
-    "motion.mismatch": "We saw other movements than the ones we asked for. Please follow the "
-                       "instructions one by one.",
-    "motion.wrong_order": "The movements came in another order than the one we asked for. "
-                          "Please follow the instructions one by one.",
-    "motion.not_facing": "Please look straight at the camera before you start moving.",
-    "depth.insufficient": "Please turn your head a little further.",
-    "face.not_found": "We could not see your face clearly. Please face the camera in good "
-                      "light.",
-    "face.too_small": "Your face was too small in the picture. Please come a little closer.",
-    "frames.too_few": "The camera sent too few pictures. Please try again.",
-    "frames.gap": "The camera stopped for a moment. Please try again.",
-    "colour.none": "We could not see the screen's colours on your face. Please come closer "
-                   "to the screen and look at it while it changes colour.",
-    "colour.unclear": "We could not see the screen's colours on your face clearly. Please "
-                      "look at the screen while it changes colour.",
-    "colour.not_seen": "Please keep your face in view while the screen changes colour.",
+    "challenge.expired": N_("That took too long. Please try again."),
+    "motion.too_slow": N_("That took too long. Please try again."),
+    "motion.none": N_("We did not see the head movements we asked for. Please try again and "
+                   "move your head clearly."),
+    "motion.mismatch": N_("We saw other movements than the ones we asked for. Please follow the "
+                       "instructions one by one."),
+    "motion.wrong_order": N_("The movements came in another order than the one we asked for. "
+                          "Please follow the instructions one by one."),
+    "motion.not_facing": N_("Please look straight at the camera before you start moving."),
+    "depth.insufficient": N_("Please turn your head a little further."),
+    "face.not_found": N_("We could not see your face clearly. Please face the camera in good "
+                      "light."),
+    "face.too_small": N_("Your face was too small in the picture. Please come a little closer."),
+    "frames.too_few": N_("The camera sent too few pictures. Please try again."),
+    "frames.gap": N_("The camera stopped for a moment. Please try again."),
+    "colour.none": N_("We could not see the screen's colours on your face. Please come closer "
+                   "to the screen and look at it while it changes colour."),
+    "colour.unclear": N_("We could not see the screen's colours on your face clearly. Please "
+                      "look at the screen while it changes colour."),
+    "colour.not_seen": N_("Please keep your face in view while the screen changes colour."),
 }
 
 
 def liveness_words(exc: LivenessError) -> str:
-    """Why the live check refused, for the person at the kiosk (R26)."""
+    """Why the live check refused, for the person at the kiosk (R26), in the page's
+    language (the request's ``i18n.use``)."""
     if exc.decision == "locked":
-        return ("Too many attempts have failed, so the live check is paused here for a while. "
-                "Please use one of the other ways in, or ask the staff.")
+        return _("Too many attempts have failed, so the live check is paused here for a "
+                 "while. Please use one of the other ways in, or ask the staff.")
     if exc.decision == "required":
-        return ("A live check with the camera is needed here: a photo cannot be used. If the "
-                "camera does not work, please use one of the other ways in.")
+        return _("A live check with the camera is needed here: a photo cannot be used. If "
+                 "the camera does not work, please use one of the other ways in.")
     if exc.decision == "attack":
-        return ("The check did not see a live person in front of the camera (it looked like "
-                "a photo, a screen or a recording). If that is wrong, please ask the staff.")
-    for code, _ in exc.reasons:
+        return _("The check did not see a live person in front of the camera (it looked "
+                 "like a photo, a screen or a recording). If that is wrong, please ask the "
+                 "staff.")
+    for code, _reason in exc.reasons:
         if code in LIVENESS_WORDS:
-            return LIVENESS_WORDS[code]
-    return "The live check did not succeed. Please try again."
+            return _(LIVENESS_WORDS[code])
+    return _("The live check did not succeed. Please try again.")
 
 
 def plain_words(exc: FaceguardError) -> str:
-    """What went wrong, for the person at the kiosk."""
+    """What went wrong, for the person at the kiosk, in the page's language."""
     if isinstance(exc, LivenessError):
         return liveness_words(exc)
     if isinstance(exc, NoFaceFound):
-        return ("We could not see a face in the picture. Please look straight at the camera, "
-                "in good light, and try again.")
+        return _("We could not see a face in the picture. Please look straight at the "
+                 "camera, in good light, and try again.")
     if isinstance(exc, TooManyFaces):
-        return "We saw more than one face. Please make sure only you are in the picture."
+        return _("We saw more than one face. Please make sure only you are in the picture.")
     if isinstance(exc, QualityError):
-        return QUALITY_WORDS.get(exc.check, "The picture was not clear enough. Please try "
-                                 "again.")
+        return _(QUALITY_WORDS.get(exc.check, N_("The picture was not clear enough. Please "
+                                                 "try again.")))
     if isinstance(exc, ImageError):
-        return "The picture could not be read. Please take it again."
+        return _("The picture could not be read. Please take it again.")
     if isinstance(exc, PolicyError):
-        return f"Face recognition cannot be set up for you here right now ({exc})."
-    return f"Something went wrong: {exc.message}"
+        return _("Face recognition cannot be set up for you here right now (%(reason)s).") % {
+            "reason": exc}
+    return _("Something went wrong: %(reason)s") % {"reason": exc.message}
 
 
 def kiosk_data(fg: Faceguard) -> dict[str, Any]:
@@ -130,7 +141,8 @@ def kiosk_data(fg: Faceguard) -> dict[str, Any]:
         "minors_allowed": bool(dep.minors_rules.strip()),
         "minors_rules": dep.minors_rules,
         "liveness_required": fg.liveness.required(),
-        "notices": {p: (n.fields | {"version": str(n.version)} if n else None)
+        "notices": {p: (n.fields | {"version": str(n.version), "texts": n.texts}
+                        if n else None)
                     for p, n in fg.consent.notices().items()},
     }
 
@@ -199,7 +211,8 @@ def _grant(fg: Faceguard, principal: Principal, external_id: str, name: str, pur
     evidence = (f"kiosk {principal.key.id}; notice v{version} read in {language}; "
                 f"{iso(utc_now())}")
     fg.consent.grant(external_id, purpose, name=name, method="click", evidence=evidence,
-                     minor=under_14, guardian=guardian, actor=principal.actor)
+                     minor=under_14, guardian=guardian, actor=principal.actor,
+                     language=language)
 
 
 @router.post("/decide", summary="Kiosk: record each decision", openapi_extra={

@@ -45,7 +45,10 @@ def publish_notice(fg: FG, principal: AdminKey, purpose: PurposePath,
                    body: NoticeCreate | None = None) -> NoticePublic:
     """Prefilled from the deployment file; ``fields`` override the prefilled text."""
     fields = {str(k): v for k, v in body.fields.items()} if body is not None else {}
-    return _notice(fg.consent.publish_notice(purpose, fields, actor=principal.actor))
+    translations = ({str(lang): {str(k): v for k, v in text.items()}
+                     for lang, text in body.translations.items()} if body is not None else {})
+    return _notice(fg.consent.publish_notice(purpose, fields, actor=principal.actor,
+                                             translations=translations))
 
 
 @router.post("/consents", status_code=status.HTTP_201_CREATED,
@@ -59,7 +62,8 @@ def grant_consent(fg: FG, principal: OperatorKey, body: ConsentCreate) -> Consen
                          body.guardian.evidence) if body.guardian is not None else None)
     receipt = fg.consent.grant(
         body.external_id, body.purpose, name=body.name, method=body.method,
-        evidence=body.evidence, minor=body.under_14, guardian=guardian, actor=principal.actor)
+        evidence=body.evidence, minor=body.under_14, guardian=guardian, actor=principal.actor,
+        language=body.language)
     return public(ConsentReceiptPublic, receipt)
 
 

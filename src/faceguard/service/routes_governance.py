@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from faceguard import i18n
 from faceguard.api.faceguard import Faceguard
 from faceguard.assess import render_html, render_pdf
 from faceguard.errors import ConfigError, NotFound
+from faceguard.i18n import Language
 from faceguard.results import MAX_ID
 from faceguard.service.auth import ReaderKey, StaffKey
 from faceguard.service.deps import FG
+from faceguard.service.language import page_language
 from faceguard.service.problems import AUTH_ERRORS, ProblemError, responses
 from faceguard.service.schemas import (
     AuditEventPublic,
@@ -64,11 +67,14 @@ def report(fg: Faceguard, kind: str, actor: str) -> Any:
                            rule=exc.rule) from exc
 
 
-def render(kind: str, obj: Any, fmt: str, *, trial: bool = False) -> Response:
+def render(kind: str, obj: Any, fmt: str, *, trial: bool = False, language: Language = "en",
+           packs: list[str] | None = None) -> Response:
     if fmt == "html":
-        return HTMLResponse(render_html(kind, obj, trial=trial))
+        return HTMLResponse(render_html(kind, obj, trial=trial, language=language,
+                                        packs=packs))
     if fmt == "pdf":
-        return Response(render_pdf(kind, obj, trial=trial), media_type="application/pdf",
+        return Response(render_pdf(kind, obj, trial=trial, language=language, packs=packs),
+                        media_type="application/pdf",
                         headers={"Content-Disposition": f'attachment; filename="{kind}.pdf"'})
     data = obj.to_dict()
     return JSONResponse(data)
@@ -82,10 +88,17 @@ def render(kind: str, obj: Any, fmt: str, *, trial: bool = False) -> Response:
                **responses(*AUTH_ERRORS, 404, 409)},
     summary="The impact assessment, filing packet or protection report (JSON, HTML or PDF)")
 def get_report(
-    fg: FG, principal: ReaderKey, kind: Annotated[ReportKind, Path()],
+    request: Request, fg: FG, principal: ReaderKey, kind: Annotated[ReportKind, Path()],
     fmt: Annotated[ReportFormat, Query(alias="format")] = "json",
+    lang: Annotated[Language | None, Query(description="the language of the HTML or PDF "
+                                           "(default: the browser's, else the "
+                                           "deployment's); JSON is always English")] = None,
 ) -> Response:
     """``assessment`` (R10), ``filing`` (R15: 404 when no pack requires filing; making it
-    is recorded) or ``protection`` (R24)."""
-    return render(kind, report(fg, kind, principal.actor), fmt,
-                  trial=fg.deployment.deployment.trial)
+    is recorded) or ``protection`` (R24). HTML and PDF are in ``lang``; an assessment's
+    drafted text is in the language it was drafted in (the deployment's)."""
+    language: Language = "en" if fmt == "json" else (lang or page_language(request))
+    with i18n.use(language):  # the packet's and the report's generated texts too
+        obj = report(fg, kind, principal.actor)
+    return render(kind, obj, fmt, trial=fg.deployment.deployment.trial, language=language,
+                  packs=list(fg.deployment.deployment.packs))

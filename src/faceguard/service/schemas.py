@@ -74,11 +74,17 @@ class _In(BaseModel):
 # ---- requests ---------------------------------------------------------------------------
 
 
-class NoticeCreate(_In):
-    """Overrides of the prefilled notice text (R2); empty: all fields from the deployment."""
+NoticeField = Literal["controller", "contact", "purpose", "method", "retention", "necessity",
+                      "impact", "rights"]
 
-    fields: dict[Literal["controller", "contact", "purpose", "method", "retention",
-                         "necessity", "impact", "rights"], Text] = Field(default_factory=dict)
+
+class NoticeCreate(_In):
+    """Overrides of the prefilled notice text (R2); empty: all fields from the deployment.
+    The notice is published in English (``fields``) and Chinese (``translations["zh-CN"]``)."""
+
+    fields: dict[NoticeField, Text] = Field(default_factory=dict)
+    translations: dict[Literal["zh-CN"], dict[NoticeField, Text]] = Field(
+        default_factory=dict)
 
 
 class GuardianIn(_In):
@@ -98,6 +104,8 @@ class ConsentCreate(_In):
                                                max_length=256)]
     under_14: bool = False
     guardian: GuardianIn | None = None
+    #: The language of the notice the person read (default: the deployment's language).
+    language: Literal["zh-CN", "en"] | None = None
 
 
 class WithdrawalCreate(_In):
@@ -198,6 +206,8 @@ class NoticePublic(BaseModel):
     sha256: str
     created_at: str
     fields: dict[str, str]
+    #: The notice in each language it was published in (``en``, ``zh-CN``).
+    texts: dict[str, dict[str, str]]
 
 
 class ConsentReceiptPublic(derived(ConsentReceipt)):  # type: ignore[misc]

@@ -9,6 +9,7 @@ to a file input).
 from __future__ import annotations
 
 import functools
+import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -17,7 +18,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from faceguard import i18n
-from faceguard.service.language import page_language
+from faceguard.service.language import page_language, script_words
 
 if TYPE_CHECKING:
     from faceguard.service.auth import Principal
@@ -38,6 +39,14 @@ NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 
 
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def written_in(text: str) -> str:
+    """The language stored text (a drafted assessment, a DPO's words) is written in."""
+    return "zh-CN" if _CJK.search(text or "") else "en"
+
+
 def _short_time(value: str | None) -> str:
     """``2026-11-22T19:40:01.123456+00:00`` -> ``2026-11-22 19:40 UTC``."""
     if not value:
@@ -54,6 +63,8 @@ def environment() -> jinja2.Environment:
     )
     env.filters["when"] = _short_time
     env.filters["t"] = i18n.gettext
+    env.filters["written_in"] = written_in
+    env.globals["script_words"] = script_words
     # the language is the current context's (``i18n.use``), set per page by ``render``
     env.install_gettext_callables(  # type: ignore[attr-defined]
         i18n.gettext, i18n.ngettext, newstyle=True)

@@ -14,6 +14,11 @@
 (function () {
   "use strict";
 
+  // the page's words in its language (#kiosk-words, from the catalogue); English otherwise
+  var words = document.getElementById("kiosk-words");
+  var WORDS = words ? JSON.parse(words.textContent) : {};
+  function t(text) { return WORDS[text] || text; }
+
   var MAX_SIDE = 640;        // frames are scaled down to this width at most
   var JPEG_QUALITY = 0.85;
   var LEAD_MS = 2500;        // "get ready" countdown while the camera starts
@@ -51,11 +56,11 @@
       video.addEventListener("playing", function () {
         button.hidden = false;
         button.disabled = false;
-        status.textContent = "Camera ready. Look at the camera and press \u201cTake photo\u201d.";
+        status.textContent = t("Camera ready. Look at the camera and press \u201cTake photo\u201d.");
       });
       video.play();
     }).catch(function () {
-      status.textContent = "No camera available: choose a photo file below instead.";
+      status.textContent = t("No camera available: choose a photo file below instead.");
     });
 
     button.addEventListener("click", function () {
@@ -71,7 +76,7 @@
         input.files = files.files;
         stopStream(stream);
         stream = null;
-        status.textContent = "Photo taken. Checking\u2026";
+        status.textContent = t("Photo taken. Checking\u2026");
         form.submit();
       }, "image/jpeg", 0.92);
     });
@@ -209,14 +214,14 @@
           if (elapsed < plan.baseline) {
             markStep(-1);
             prompt.textContent = elapsed < colourPhase(challenge)
-              ? "Look straight at the screen while it changes colour"
-              : "Look straight at the camera";
+              ? t("Look straight at the screen while it changes colour")
+              : t("Look straight at the camera");
             return;
           }
           var index = Math.floor((elapsed - plan.baseline) / plan.step);
           if (index >= challenge.instructions.length) {
             markStep(challenge.instructions.length);
-            prompt.textContent = "Look straight at the camera";
+            prompt.textContent = t("Look straight at the camera");
             return;
           }
           var remaining = plan.step - (elapsed - plan.baseline - index * plan.step);
@@ -241,7 +246,7 @@
         (function tick() {
           var left = end - performance.now();
           if (left <= 0) { resolve(); return; }
-          prompt.textContent = "Get ready: look straight at the camera " + Math.ceil(left / 1000);
+          prompt.textContent = t("Get ready: look straight at the camera") + " " + Math.ceil(left / 1000);
           setTimeout(tick, 100);
         })();
       });
@@ -278,11 +283,11 @@
       var codes = errors.map(function (e) { return e.code; }).filter(Boolean);
       var locked = errors.some(function (e) { return e.decision === "locked"; });
       outcome.dataset.outcome = "refused";
-      el("live-title").textContent = "You are not enrolled";
-      el("live-message").textContent = data.detail || "Something went wrong. Please try again.";
+      el("live-title").textContent = t("You are not enrolled");
+      el("live-message").textContent = data.detail || t("Something went wrong. Please try again.");
       if (data.rule) {
         rule.querySelector(".rule").textContent = data.rule;
-        el("live-reasons").textContent = codes.length ? " \u00b7 reason: " + codes.join(", ") : "";
+        el("live-reasons").textContent = codes.length ? " \u00b7 " + t("reason:") + " " + codes.join(", ") : "";
         rule.hidden = false;
       } else {
         rule.hidden = true;
@@ -290,8 +295,8 @@
       var fixable = result.retry || data.rule === "R26" ||
         [413, 415, 422].indexOf(result.status) >= 0;
       retry.hidden = locked || !fixable;
-      say(retry.hidden ? "Please use one of the other ways in, or ask the staff."
-                       : "Press \u201cTry again\u201d for a new check.");
+      say(retry.hidden ? t("Please use one of the other ways in, or ask the staff.")
+                       : t("Press \u201cTry again\u201d for a new check."));
     }
 
     function attempt() {
@@ -300,7 +305,7 @@
       start.hidden = true;
       retry.hidden = true;
       outcome.hidden = true;
-      say("Preparing the check\u2026");
+      say(t("Preparing the check\u2026"));
       var stage = "asking";
       postJSON(form.dataset.challengeUrl, { external_id: externalId }).then(function (asked) {
         if (!asked.ok) { showOutcome(asked); return; }
@@ -321,18 +326,18 @@
           if (plan.step < MIN_STEP_MS) {  // the camera took too long: nothing worth sending
             return null;
           }
-          say("Recording\u2026");
+          say(t("Recording\u2026"));
           return film(challenge, plan);
         }).then(function (frames) {
           if (frames === null) {
-            return { ok: false, status: 0, data: { detail: "The camera took too long to " +
-              "start. Please try again.", errors: [] }, retry: true };
+            return { ok: false, status: 0, data: { detail: t("The camera took too long to start. " +
+              "Please try again."), errors: [] }, retry: true };
           }
           stopStream(stream);
           stream = null;
           markStep(challenge.instructions.length);
-          prompt.textContent = "Thank you. Checking\u2026 this takes a few seconds.";
-          say(frames.length + " pictures taken; checking them.");
+          prompt.textContent = t("Thank you. Checking\u2026 this takes a few seconds.");
+          say(t("%(num)s pictures taken; checking them.").replace("%(num)s", frames.length));
           stage = "sending";
           return postJSON(form.dataset.enrollUrl, {
             external_id: externalId, purposes: purposes,
@@ -342,19 +347,19 @@
       }).catch(function () {
         var camera = stage === "camera";
         showOutcome({ ok: false, status: 0, data: { detail: camera
-          ? "The camera could not be started, so the live check cannot be done. Please use " +
-            "one of the other ways in, or ask the staff."
-          : "The service could not be reached. Please try again." } });
+          ? t("The camera could not be started, so the live check cannot be done. Please " +
+              "use one of the other ways in, or ask the staff.")
+          : t("The service could not be reached. Please try again.") } });
         retry.hidden = camera;
       });
     }
 
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia || !window.fetch) {
-      say("No camera available here, so the live check cannot be done. Please use one of " +
-          "the other ways in.");
+      say(t("No camera available here, so the live check cannot be done. Please use one " +
+            "of the other ways in."));
       return;
     }
-    say("When you are ready, press \u201cStart the live check\u201d.");
+    say(t("When you are ready, press \u201cStart the live check\u201d."));
     start.hidden = false;
     start.addEventListener("click", attempt);
     retry.addEventListener("click", attempt);
