@@ -11,18 +11,23 @@ Files, in one folder (``FacepluginEngine(folder)``):
     non-maximum suppression, then made square around their centre (side = their height).
     ``detector="dlib"`` uses dlib's HOG detector (the default engine's) instead.
 ``fr_landmark.onnx``
-    input ``[1, 1, 64, 64]``: the face box cropped, resized, grey, ``pixel / 256``; output
-    ``[1, 136]``: 68 points ``x, y`` as fractions of the box. The five alignment points are
-    the centres of the two eyes (mean of 4 eye points each), the nose tip and the two mouth
-    corners (mean of the outer and inner corner).
+    input ``[1, 1, 64, 64]``: the detector's box (as the detector gives it, not made square)
+    cropped, resized, grey, ``pixel / 256``; output ``[1, 136]``: 68 points ``x, y`` as
+    fractions of the box. The five alignment points are the centres of the two eyes (mean of
+    4 eye points each), the nose tip and the two mouth corners (mean of the outer and inner
+    corner). With ``mirror_points`` the model also runs on the mirrored crop and the points
+    are averaged with their mirrored counterparts (steadier points; one more 64x64 pass).
 ``fr_feature.onnx``
-    input ``[N, 3, 112, 112]``: the chip aligned by a similarity transform of the five points
-    onto the 112x112 reference (``onnx_engine.REFERENCE_112``), RGB, ``(pixel - 127) / 128``;
-    output ``[N, 512]``, L2-normalised here.
+    input ``[N, 3, 112, 112]``: the chip aligned by the least-squares similarity transform of
+    the five points onto the 112x112 reference (``onnx_engine.REFERENCE_112``), RGB,
+    ``(pixel - 127) / 128``; output ``[N, 512]``. With ``flip`` the template is the mean of
+    the embeddings of the chip and of its mirror image (two passes); L2-normalised here.
 
-Templates are tagged ``faceplugin:<sha256 of the three files>`` (plus ``+dlib`` with dlib's
-detector), so they never mix with another engine's; each needs its own calibration
-(``faceguard calibrate``; docs/CALIBRATION.md).
+What each choice is worth on the LFW pairs: docs/PERFORMANCE.md. Templates are tagged
+``faceplugin:<sha256 of the three files>`` plus the settings that change them (``+dlib``
+with dlib's detector, ``+flip``, ``+mirror``), so they never mix with another engine's or
+another setting's; each needs its own calibration (``faceguard calibrate``;
+docs/CALIBRATION.md).
 """
 
 from __future__ import annotations
@@ -34,13 +39,23 @@ from typing import Any, Literal
 
 import numpy as np
 
-from faceguard.engine.onnx_engine import REFERENCE_112
+from faceguard.engine.onnx_engine import REFERENCE_112, similarity_transform
 from faceguard.engine.types import Face
 from faceguard.errors import ConfigError
 
 FILES = ("fr_detect.onnx", "fr_landmark.onnx", "fr_feature.onnx")
+#: Defaults of the options (measured on the LFW pairs: docs/PERFORMANCE.md).
+FLIP = False
+MIRROR_POINTS = False
+_Box = tuple[int, int, int, int]
 _DETECT_HW = (240, 320)
 _NMS_OVERLAP = 0.4
+#: The 68 points of the mirrored face, in the order of the face's own points (jaw, brows,
+#: nose, eyes and mouth swap sides; the nose bridge stays).
+_MIRROR_68 = np.array([*range(16, -1, -1), *range(26, 16, -1), *range(27, 31),
+                       *range(35, 30, -1), 45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40,
+                       *range(54, 47, -1), *range(59, 54, -1), *range(64, 59, -1),
+                       *range(67, 64, -1)])
 
 
 class FacepluginEngine:
@@ -49,6 +64,7 @@ class FacepluginEngine:
     name = "faceplugin"
 
     def __init__(self, folder: Path, *, detector: Literal["own", "dlib"] = "own",
+                 flip: bool = FLIP, mirror_points: bool = MIRROR_POINTS,
                  min_score: float = 0.65, threads: int = 1) -> None:
         paths = [folder / f for f in FILES]
         missing = [str(p) for p in paths if not p.is_file()]
@@ -56,15 +72,18 @@ class FacepluginEngine:
             raise ConfigError(f"model files not found: {', '.join(missing)}")
         self.folder, self.detector, self.min_score, self.threads = (folder, detector, min_score,
                                                                    threads)
+        self.flip, self.mirror_points = flip, mirror_points
         digest = hashlib.sha256(b"\0".join(p.read_bytes() for p in paths)).hexdigest()[:12]
-        self._engine_id = f"faceplugin:{digest}" + ("+dlib" if detector == "dlib" else "")
+        self._engine_id = (f"faceplugin:{digest}" + ("+dlib" if detector == "dlib" else "")
+                           + ("+flip" if flip else "") + ("+mirror" if mirror_points else ""))
         self._sessions: dict[str, Any] | None = None
         self._dlib: Any = None
         self._lock = threading.Lock()
 
     def __reduce__(self) -> tuple[Any, ...]:
         # rebuilt in worker processes from its folder and settings, sessions loaded there
-        return (_rebuild, (self.folder, self.detector, self.min_score, self.threads))
+        return (_rebuild, (self.folder, self.detector, self.flip, self.mirror_points,
+                           self.min_score, self.threads))
 
     @property
     def engine_id(self) -> str:
@@ -95,19 +114,20 @@ class FacepluginEngine:
     def detect(self, rgb: np.ndarray) -> list[Face]:
         """Every face, largest first, with its five alignment points."""
         boxes = self._dlib_boxes(rgb) if self.detector == "dlib" else self._own_boxes(rgb)
-        faces = [Face(box, self._points(rgb, box), score, scheme="eyes-nose-mouth5")
-                 for box, score in boxes]
+        faces = [Face(box, self._points(rgb, crop), score, scheme="eyes-nose-mouth5")
+                 for box, crop, score in boxes]
         faces.sort(key=lambda f: f.area, reverse=True)
         return faces
 
-    def _dlib_boxes(self, rgb: np.ndarray) -> list[tuple[tuple[int, int, int, int], float]]:
+    def _dlib_boxes(self, rgb: np.ndarray) -> list[tuple[_Box, _Box, float]]:
         if self._dlib is None:
             from faceguard.engine.dlib_engine import DlibEngine
 
             self._dlib = DlibEngine()
-        return [(f.box, f.detector_score) for f in self._dlib.detect(rgb)]
+        return [(f.box, f.box, f.detector_score) for f in self._dlib.detect(rgb)]
 
-    def _own_boxes(self, rgb: np.ndarray) -> list[tuple[tuple[int, int, int, int], float]]:
+    def _own_boxes(self, rgb: np.ndarray) -> list[tuple[_Box, _Box, float]]:
+        """(the box made square around its centre, the box as detected, score) per face."""
         import cv2
 
         height, width = rgb.shape[:2]
@@ -125,12 +145,14 @@ class FacepluginEngine:
             side, cx, cy = y2 - y1, (x1 + x2) / 2, (y1 + y2) / 2
             box = (max(int(cx - side / 2), 0), max(int(cy - side / 2), 0),
                    min(int(cx + side / 2), width - 1), min(int(cy + side / 2), height - 1))
-            if box[2] > box[0] and box[3] > box[1]:
-                out.append((box, float(scores[keep][i])))
+            crop = (max(int(x1), 0), max(int(y1), 0), min(int(x2), width - 1),
+                    min(int(y2), height - 1))
+            if box[2] > box[0] and box[3] > box[1] and crop[2] > crop[0] and crop[3] > crop[1]:
+                out.append((box, crop, float(scores[keep][i])))
         return out
 
-    def _points(self, rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-        """The five alignment points from the 68-point model on the box."""
+    def _landmarks68(self, rgb: np.ndarray, box: _Box) -> np.ndarray:
+        """The 68 points of the landmark model on the crop ``box``, in image pixels."""
         import cv2
 
         left, top, right, bottom = box
@@ -140,7 +162,21 @@ class FacepluginEngine:
         tensor = (grey.astype(np.float32) / 256.0)[None, None]
         (out,) = self._load()["lmk"].run(None, {"input": tensor})
         points = np.asarray(out, dtype=np.float64).reshape(68, 2)
-        points = points * np.array([right - left, bottom - top]) + np.array([left, top])
+        result: np.ndarray = points * np.array([right - left, bottom - top]) + np.array(
+            [left, top])
+        return result
+
+    def _points(self, rgb: np.ndarray, box: _Box) -> np.ndarray:
+        """The five alignment points from the 68-point model on the box (averaged with the
+        points found on the mirrored picture, with ``mirror_points``)."""
+        points = self._landmarks68(rgb, box)
+        if self.mirror_points:
+            width = rgb.shape[1]
+            left, top, right, bottom = box
+            mirrored = self._landmarks68(np.ascontiguousarray(rgb[:, ::-1]),
+                                         (width - right, top, width - left, bottom))
+            mirrored[:, 0] = width - mirrored[:, 0]
+            points = (points + mirrored[_MIRROR_68]) / 2
         return np.stack([
             points[[37, 38, 40, 41]].mean(axis=0),  # eye on the image's left
             points[[43, 44, 46, 47]].mean(axis=0),  # eye on the image's right
@@ -152,10 +188,7 @@ class FacepluginEngine:
     def align(self, rgb: np.ndarray, face: Face) -> np.ndarray:
         import cv2
 
-        matrix, _ = cv2.estimateAffinePartial2D(face.landmarks.astype(np.float32),
-                                                REFERENCE_112)
-        if matrix is None:
-            raise ConfigError("the landmarks are degenerate; cannot align the face")
+        matrix = similarity_transform(face.landmarks, REFERENCE_112)
         chip = cv2.warpAffine(rgb, matrix, (112, 112), borderMode=cv2.BORDER_REPLICATE)
         return np.ascontiguousarray(chip, dtype=np.uint8)
 
@@ -166,16 +199,24 @@ class FacepluginEngine:
     def embed_batch(self, chips: list[np.ndarray]) -> np.ndarray:
         batch = ((np.stack(chips).astype(np.float32) - 127.0) / 128.0).transpose(0, 3, 1, 2)
         session = self._load()["emb"]
-        rows = [np.asarray(session.run(None, {"input": chip[None]})[0], dtype=np.float32)[0]
-                for chip in batch]  # the model takes one chip at a time
+
+        def one(chip: np.ndarray) -> np.ndarray:  # the model takes one chip at a time
+            vector = np.asarray(session.run(None, {"input": chip[None]})[0],
+                                dtype=np.float32)[0]
+            unit: np.ndarray = vector / max(float(np.linalg.norm(vector)), 1e-12)
+            return unit
+
+        rows = [one(chip) + one(np.ascontiguousarray(chip[:, :, ::-1])) if self.flip
+                else one(chip) for chip in batch]
         out = np.stack(rows)
         result: np.ndarray = out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         return result
 
 
-def _rebuild(folder: Path, detector: Literal["own", "dlib"], min_score: float,
-             threads: int) -> FacepluginEngine:
-    return FacepluginEngine(folder, detector=detector, min_score=min_score, threads=threads)
+def _rebuild(folder: Path, detector: Literal["own", "dlib"], flip: bool, mirror_points: bool,
+             min_score: float, threads: int) -> FacepluginEngine:
+    return FacepluginEngine(folder, detector=detector, flip=flip, mirror_points=mirror_points,
+                            min_score=min_score, threads=threads)
 
 
 def _nms(boxes: np.ndarray, scores: np.ndarray) -> list[int]:
