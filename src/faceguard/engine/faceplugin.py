@@ -15,8 +15,6 @@ Files, in one folder (``FacepluginEngine(folder)``):
     cropped, resized, grey, ``pixel / 256``; output ``[1, 136]``: 68 points ``x, y`` as
     fractions of the box. The five alignment points are the centres of the two eyes (mean of
     4 eye points each), the nose tip and the two mouth corners (mean of the outer and inner
-    corner). With ``mirror_points`` the model also runs on the mirrored crop and the points
-    are averaged with their mirrored counterparts (steadier points; one more 64x64 pass).
 ``fr_feature.onnx``
     input ``[N, 3, 112, 112]``: the chip aligned by the least-squares similarity transform of
     the five points onto the 112x112 reference (``onnx_engine.REFERENCE_112``), RGB,
@@ -25,7 +23,7 @@ Files, in one folder (``FacepluginEngine(folder)``):
 
 What each choice is worth on the LFW pairs: docs/PERFORMANCE.md. Templates are tagged
 ``faceplugin:<sha256 of the three files>`` plus the settings that change them (``+dlib``
-with dlib's detector, ``+flip``, ``+mirror``), so they never mix with another engine's or
+with dlib's detector, ``+flip``), so they never mix with another engine's or
 another setting's; each needs its own calibration (``faceguard calibrate``;
 docs/CALIBRATION.md).
 """
@@ -46,16 +44,9 @@ from faceguard.errors import ConfigError
 FILES = ("fr_detect.onnx", "fr_landmark.onnx", "fr_feature.onnx")
 #: Defaults of the options (measured on the LFW pairs: docs/PERFORMANCE.md).
 FLIP = False
-MIRROR_POINTS = False
 _Box = tuple[int, int, int, int]
 _DETECT_HW = (240, 320)
 _NMS_OVERLAP = 0.4
-#: The 68 points of the mirrored face, in the order of the face's own points (jaw, brows,
-#: nose, eyes and mouth swap sides; the nose bridge stays).
-_MIRROR_68 = np.array([*range(16, -1, -1), *range(26, 16, -1), *range(27, 31),
-                       *range(35, 30, -1), 45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40,
-                       *range(54, 47, -1), *range(59, 54, -1), *range(64, 59, -1),
-                       *range(67, 64, -1)])
 
 
 class FacepluginEngine:
@@ -64,7 +55,7 @@ class FacepluginEngine:
     name = "faceplugin"
 
     def __init__(self, folder: Path, *, detector: Literal["own", "dlib"] = "own",
-                 flip: bool = FLIP, mirror_points: bool = MIRROR_POINTS,
+                 flip: bool = FLIP,
                  min_score: float = 0.65, threads: int = 1) -> None:
         paths = [folder / f for f in FILES]
         missing = [str(p) for p in paths if not p.is_file()]
@@ -72,18 +63,18 @@ class FacepluginEngine:
             raise ConfigError(f"model files not found: {', '.join(missing)}")
         self.folder, self.detector, self.min_score, self.threads = (folder, detector, min_score,
                                                                    threads)
-        self.flip, self.mirror_points = flip, mirror_points
+        self.flip = flip
         digest = hashlib.sha256(b"\0".join(p.read_bytes() for p in paths)).hexdigest()[:12]
         self._engine_id = (f"faceplugin:{digest}" + ("+dlib" if detector == "dlib" else "")
-                           + ("+flip" if flip else "") + ("+mirror" if mirror_points else ""))
+                           + ("+flip" if flip else ""))
         self._sessions: dict[str, Any] | None = None
         self._dlib: Any = None
         self._lock = threading.Lock()
 
     def __reduce__(self) -> tuple[Any, ...]:
         # rebuilt in worker processes from its folder and settings, sessions loaded there
-        return (_rebuild, (self.folder, self.detector, self.flip, self.mirror_points,
-                           self.min_score, self.threads))
+        return (_rebuild, (self.folder, self.detector, self.flip, self.min_score,
+                           self.threads))
 
     @property
     def engine_id(self) -> str:
@@ -151,8 +142,8 @@ class FacepluginEngine:
                 out.append((box, crop, float(scores[keep][i])))
         return out
 
-    def _landmarks68(self, rgb: np.ndarray, box: _Box) -> np.ndarray:
-        """The 68 points of the landmark model on the crop ``box``, in image pixels."""
+    def _points(self, rgb: np.ndarray, box: _Box) -> np.ndarray:
+        """The five alignment points from the 68-point model on the crop ``box``."""
         import cv2
 
         left, top, right, bottom = box
@@ -162,21 +153,7 @@ class FacepluginEngine:
         tensor = (grey.astype(np.float32) / 256.0)[None, None]
         (out,) = self._load()["lmk"].run(None, {"input": tensor})
         points = np.asarray(out, dtype=np.float64).reshape(68, 2)
-        result: np.ndarray = points * np.array([right - left, bottom - top]) + np.array(
-            [left, top])
-        return result
-
-    def _points(self, rgb: np.ndarray, box: _Box) -> np.ndarray:
-        """The five alignment points from the 68-point model on the box (averaged with the
-        points found on the mirrored picture, with ``mirror_points``)."""
-        points = self._landmarks68(rgb, box)
-        if self.mirror_points:
-            width = rgb.shape[1]
-            left, top, right, bottom = box
-            mirrored = self._landmarks68(np.ascontiguousarray(rgb[:, ::-1]),
-                                         (width - right, top, width - left, bottom))
-            mirrored[:, 0] = width - mirrored[:, 0]
-            points = (points + mirrored[_MIRROR_68]) / 2
+        points = points * np.array([right - left, bottom - top]) + np.array([left, top])
         return np.stack([
             points[[37, 38, 40, 41]].mean(axis=0),  # eye on the image's left
             points[[43, 44, 46, 47]].mean(axis=0),  # eye on the image's right
@@ -213,10 +190,10 @@ class FacepluginEngine:
         return result
 
 
-def _rebuild(folder: Path, detector: Literal["own", "dlib"], flip: bool, mirror_points: bool,
-             min_score: float, threads: int) -> FacepluginEngine:
-    return FacepluginEngine(folder, detector=detector, flip=flip, mirror_points=mirror_points,
-                            min_score=min_score, threads=threads)
+def _rebuild(folder: Path, detector: Literal["own", "dlib"], flip: bool, min_score: float,
+             threads: int) -> FacepluginEngine:
+    return FacepluginEngine(folder, detector=detector, flip=flip, min_score=min_score,
+                            threads=threads)
 
 
 def _nms(boxes: np.ndarray, scores: np.ndarray) -> list[int]:
