@@ -109,12 +109,13 @@ class FacepluginEngine:
             return self._sessions
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
-        """Every face, largest first, with its five alignment points."""
+        """Every face, largest first (by the detector's own box: made square, a box cut off
+        at the picture's edge or around part of a face can outgrow the real one), with its
+        five alignment points."""
         boxes = self._dlib_boxes(rgb) if self.detector == "dlib" else self._own_boxes(rgb)
-        faces = [Face(box, self._points(rgb, crop), score, scheme="eyes-nose-mouth5")
-                 for box, crop, score in boxes]
-        faces.sort(key=lambda f: f.area, reverse=True)
-        return faces
+        boxes.sort(key=lambda b: (b[1][2] - b[1][0]) * (b[1][3] - b[1][1]), reverse=True)
+        return [Face(box, self._points(rgb, crop), score, scheme="eyes-nose-mouth5")
+                for box, crop, score in boxes]
 
     def _dlib_boxes(self, rgb: np.ndarray) -> list[tuple[_Box, _Box, float]]:
         if self._dlib is None:
