@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import REPO, images_of, people_with
-from faceguard import EngineMismatch, Faceguard
+from faceguard import ConfigError, EngineMismatch, Faceguard
 from faceguard.cli.main import main
 from faceguard.engine.dlib_engine import DlibEngine
 from faceguard.engine.faceplugin import FacepluginEngine
@@ -75,3 +75,29 @@ def test_a_deployment_cannot_mix_engines(folder: Path, lfw: Path, data_dir: Path
         with pytest.raises(EngineMismatch, match="re-enroll"):
             fg.enroll("tb", [photo], "attendance")
         assert fg.governance.people_enrolled() == 1
+
+
+def test_each_setting_tags_its_templates_and_flip_averages_the_mirror(folder: Path,
+                                                                      lfw: Path) -> None:
+    """The options change templates, so each has its own engine ID (never mixed); with
+    ``flip`` a chip and its mirror image give one template, the mean of both embeddings."""
+    plain = FacepluginEngine(folder, flip=False)
+    flipped = FacepluginEngine(folder, flip=True)
+    rgb_order = FacepluginEngine(folder, channels="rgb")
+    ids = {plain.engine_id, flipped.engine_id, rgb_order.engine_id,
+           FacepluginEngine(folder, detector="dlib").engine_id}
+    assert len(ids) == 4 and all(i.startswith("faceplugin:") for i in ids)
+    rgb = decode_image((lfw / "Colin_Powell" / "Colin_Powell_0001.jpg").read_bytes())
+    (face, *_) = flipped.detect(rgb)
+    chip = flipped.align(rgb, face)
+    mirror = np.ascontiguousarray(chip[:, ::-1])
+    both = flipped.embed_batch([chip, mirror])
+    assert np.allclose(both[0], both[1], atol=1e-5)
+    alone, other = plain.embed_batch([chip, mirror])
+    assert float(alone @ other) < 0.99  # the network itself is not mirror-invariant
+    mean = (alone + other) / np.linalg.norm(alone + other)
+    assert np.allclose(both[0], mean, atol=1e-5)
+    # the channel order is the embedder's input, not a label: it changes the template
+    assert float(rgb_order.embed(chip) @ plain.embed(chip)) < 0.99
+    with pytest.raises(ConfigError, match="channels must be 'rgb' or 'bgr'"):
+        FacepluginEngine(folder, channels="grey")  # type: ignore[arg-type]

@@ -12,7 +12,7 @@ from onnx import TensorProto, helper, numpy_helper
 from faceguard import ConfigError, EngineMismatch
 from faceguard.engine.dlib_engine import DlibEngine
 from faceguard.engine.imaging import decode_image
-from faceguard.engine.onnx_engine import OnnxEngine
+from faceguard.engine.onnx_engine import REFERENCE_112, OnnxEngine, similarity_transform
 from faceguard.engine.pipeline import extract
 
 
@@ -132,3 +132,21 @@ def test_the_facade_runs_on_an_onnx_engine_with_its_own_calibration(
         assert fg.rights.export("cp").templates[0]["engine"] == engine.engine_id
         assert fg.verify("cp", photo, "attendance").decision == "match"
         assert len(result.template_ids) == 1
+
+
+def test_the_alignment_is_the_least_squares_similarity() -> None:
+    """A known similarity is recovered exactly; with one point off, every point still counts
+    (the fit moves a little towards it; it is not thrown away as an outlier)."""
+    angle, scale, shift = 0.3, 1.7, np.array([12.0, -5.0])
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    dst = REFERENCE_112.astype(np.float64)
+    src = (dst - shift) @ np.linalg.inv(scale * rotation).T
+    matrix = similarity_transform(src, dst)
+    assert np.allclose(src @ matrix[:, :2].T + matrix[:, 2], dst, atol=1e-9)
+    moved = src.copy()
+    moved[4] += [6.0, 0.0]  # one mouth corner misplaced
+    bent = similarity_transform(moved, dst)
+    residual = np.linalg.norm(moved @ bent[:, :2].T + bent[:, 2] - dst, axis=1)
+    assert 0 < residual[:4].max() < residual[4]
+    with pytest.raises(ConfigError, match="degenerate"):
+        similarity_transform(np.ones((5, 2)), dst)

@@ -420,6 +420,9 @@ UNIT_CASES = [
     ("check_identification_outlook", BASE, replace(GOOD, identification=(GOOD_OUTLOOK,)), CN,
      ["R17"]),
     ("check_identification_outlook", BASE, POOR, CN, ["R17", "R17"]),
+    # FNIR 12%: useful under the packs' 20%, not under a pack asking for at most 10%
+    ("check_identification_outlook", BASE, replace(GOOD, identification=(GOOD_OUTLOOK,)),
+     replace(CN, useful_fnir=0.1), ["R17", "R17"]),
     ("check_identification_outlook", BASE, replace(GOOD, identification=(UNCALIBRATED,)), CN,
      ["R17"]),
 ]

@@ -14,6 +14,7 @@ from faceguard.errors import ConfigError
 from faceguard.policy import CHECKS, get_pack, known_pack_ids, load_pack, pack_numbers, rules_for
 from faceguard.policy.deployment import Deployment, parse_deployment
 from faceguard.policy.packs import (
+    DEFAULT_USEFUL_FNIR,
     Pack,
     PackNumbers,
     PackNumberSpec,
@@ -151,6 +152,20 @@ def test_covered_by_needs_applies_always(tmp_path: Path) -> None:
         load_pack(path)
 
 
+def test_useful_fnir_is_pack_data() -> None:
+    """R17's useful FNIR comes from the packs (the lowest wins), 20% where none sets it."""
+    assert get_pack("cn").numbers.useful_fnir == get_pack("cn-draft-2023").numbers.useful_fnir
+    assert pack_numbers(deployment('["cn"]')).useful_fnir == 0.2
+    assert get_pack("gdpr").numbers.useful_fnir is None
+    assert pack_numbers(deployment('["gdpr"]')).useful_fnir == DEFAULT_USEFUL_FNIR == 0.2
+
+
+def test_the_lowest_useful_fnir_wins(tmp_path: Path) -> None:
+    strict = load_pack(write_pack(tmp_path, "[numbers]\n", "[numbers]\nuseful_fnir = 0.05\n"))
+    assert combine_numbers([get_pack("cn"), strict]).useful_fnir == 0.05
+    assert combine_numbers([strict, get_pack("cn")]).useful_fnir == 0.05
+
+
 def test_law_differences_are_pack_data() -> None:
     bipa = pack_numbers(deployment('["bipa"]'))
     assert bipa.written_release_required and bipa.sharing_forbidden
@@ -214,6 +229,8 @@ def test_a_rule_named_by_two_packs_keeps_the_stricter_kind(tmp_path: Path) -> No
          r"key 'numbers\.filing_threshold_people'"),
         ("[numbers]\n", "[numbers]\nfiling_threshold_people = \"many\"\n",
          r"key 'numbers\.filing_threshold_people'"),
+        ("[numbers]\n", "[numbers]\nuseful_fnir = 1.5\n", r"key 'numbers\.useful_fnir'"),
+        ("[numbers]\n", "[numbers]\nuseful_fnir = 0\n", r"key 'numbers\.useful_fnir'"),
         ("[numbers]\n", "[numbers]\nfiling_deadline = 30\n",
          r"unknown key 'numbers\.filing_deadline'"),
         ('check = "check_assessment"\nenforced_at = "go-live gate, as R10"', "",

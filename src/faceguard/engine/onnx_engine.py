@@ -17,10 +17,10 @@ Embedder
            normalised as ``(pixel - 127.5) / 128``.
     output ``float32 [N, D]``: one embedding per chip; faceguard L2-normalises it.
 
-Chips are aligned with a similarity transform of the five landmarks onto the usual 112x112
-reference points (scaled to S). Templates are tagged ``onnx:<sha256 of both files>``, so they
-never mix with the dlib engine's, and each such engine needs its own calibration file
-(``scripts/calibrate.py`` on embeddings made with it).
+Chips are aligned with the least-squares similarity transform of the five landmarks onto the
+usual 112x112 reference points (scaled to S). Templates are tagged ``onnx:<sha256 of both
+files>``, so they never mix with the dlib engine's, and each such engine needs its own
+calibration file (``faceguard calibrate``).
 """
 
 from __future__ import annotations
@@ -41,6 +41,24 @@ REFERENCE_112 = np.array(
     [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655],
      [70.7299, 92.2041]], dtype=np.float32,
 )
+
+
+def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """The 2x3 matrix of the similarity (rotation, uniform scale, shift; no reflection)
+    taking the points ``src`` nearest to ``dst`` in least squares (Umeyama, 1991): every
+    point counts, none is discarded as an outlier. ``ConfigError`` if the points coincide."""
+    src, dst = np.asarray(src, dtype=np.float64), np.asarray(dst, dtype=np.float64)
+    src_mean, dst_mean = src.mean(axis=0), dst.mean(axis=0)
+    src_c, dst_c = src - src_mean, dst - dst_mean
+    spread = float((src_c**2).sum(axis=1).mean())
+    if not np.isfinite(spread) or spread < 1e-9:
+        raise ConfigError("the landmarks are degenerate; cannot align the face")
+    u, sigma, vt = np.linalg.svd(dst_c.T @ src_c / len(src))
+    sign = np.array([1.0, 1.0 if np.linalg.det(u) * np.linalg.det(vt) > 0 else -1.0])
+    rotation = u @ np.diag(sign) @ vt
+    scale = float((sigma * sign).sum()) / spread
+    shift = dst_mean - scale * rotation @ src_mean
+    return np.hstack([scale * rotation, shift[:, None]])
 
 
 class OnnxEngine:
@@ -119,10 +137,7 @@ class OnnxEngine:
         import cv2
 
         size = int(self._load()["chip"])
-        target = REFERENCE_112 * (size / 112.0)
-        matrix, _ = cv2.estimateAffinePartial2D(face.landmarks.astype(np.float32), target)
-        if matrix is None:
-            raise ConfigError("the landmarks are degenerate; cannot align the face")
+        matrix = similarity_transform(face.landmarks, REFERENCE_112 * (size / 112.0))
         chip = cv2.warpAffine(rgb, matrix, (size, size), borderMode=cv2.BORDER_REPLICATE)
         return np.ascontiguousarray(chip, dtype=np.uint8)
 

@@ -9,7 +9,8 @@ A deployment names one or more packs; all of them apply. ``rules_for`` is the un
 rules (a rule two packs share keeps the stricter kind) plus the rules a shipped pack marks
 ``applies_always``, and ``pack_numbers`` the strictest of their numbers and flags (the lowest
 filing threshold, the highest minors' age, the longest record keeping, the shortest
-retention, a written release or no sharing if any pack asks for it).
+retention, the lowest useful FNIR, a written release or no sharing if any pack asks for
+it).
 
 No code asks which pack is named: whatever differs between jurisdictions is a number, a flag
 or a list a pack declares here, read through ``PackNumbers``.
@@ -75,6 +76,9 @@ DEFAULT_ASSESSMENT_RETENTION_YEARS = 3
 DEFAULT_SECURITY_LOG_RETENTION_MONTHS = 6
 #: Longest retention of any purpose (R8: no unlimited terms); a pack may set a shorter one.
 DEFAULT_MAX_RETENTION_DAYS = 3650
+#: R17: automatic 1:N answers missing more than this share of enrolled people (FNIR) are
+#: warned about, naming the remedies; a pack may set a lower share.
+DEFAULT_USEFUL_FNIR = 0.2
 
 
 class _Strict(BaseModel):
@@ -122,7 +126,10 @@ class PackNumberSpec(_Strict):
     #: The language people are addressed in by default where the pack's law applies
     #: (``deployment.language`` overrides it; the first pack naming one wins).
     language: Literal["zh-CN", "en"] | None = None
-
+    #: R17: the largest share of enrolled people that automatic 1:N answers may miss (the
+    #: false-negative identification rate at the purpose's declared FPIR) before ``check``
+    #: warns that identification is not useful as configured, naming the remedies.
+    useful_fnir: float | None = Field(default=None, gt=0, lt=1)
 
     @model_validator(mode="after")
     def _filing_complete(self) -> PackNumberSpec:
@@ -299,8 +306,9 @@ def rules_for(deployment: Deployment) -> dict[str, Rule]:
 class PackNumbers:
     """The strictest numbers across the packs a deployment names: the lowest filing
     threshold and deadline, the highest minors' age, the longest record keeping, the shortest
-    retentions, the most frequent compliance audit; liveness, a written release and no
-    sharing if any pack requires it; every pack's extra assessment sources.
+    retentions, the most frequent compliance audit, the lowest useful FNIR (R17); liveness,
+    a written release and no sharing if any pack requires it; every pack's extra assessment
+    sources.
 
     ``filing_threshold_people`` is compared with ``filing_threshold_comparison`` (">=" or
     ">"); ``filing_due(people)`` applies it. ``None`` means no named pack sets the number.
@@ -324,6 +332,7 @@ class PackNumbers:
     written_release_required: bool = False
     sharing_forbidden: bool = False
     language: str | None = None
+    useful_fnir: float = DEFAULT_USEFUL_FNIR
     compliance_audit_people: int | None = None
     compliance_audit_interval_years: int | None = None
     #: (assessment section key, sources), in the packs' order; see ``sources_for``.
@@ -399,6 +408,8 @@ def combine_numbers(packs: Iterable[Pack]) -> PackNumbers:
         written_release_required=any(s.written_release_required for s in specs),
         sharing_forbidden=any(s.sharing_forbidden for s in specs),
         language=next((s.language for s in specs if s.language), None),
+        useful_fnir=min((s.useful_fnir for s in specs if s.useful_fnir is not None),
+                        default=DEFAULT_USEFUL_FNIR),
         compliance_audit_people=min(audit_people) if audit_people else None,
         compliance_audit_interval_years=min(audit_years) if audit_years else None,
         assessment_sources=tuple(
