@@ -195,7 +195,8 @@ def test_every_pack_number_is_read_by_the_product() -> None:
 def test_no_code_names_a_pack() -> None:
     """Law as data: the product never branches on which pack is named."""
     src = REPO / "src" / "faceguard"
-    named = re.compile(r"[\"'](cn|cn-draft-2023|gdpr|bipa|eu-ai-act)[\"']")
+    named = re.compile(r"[\"'](cn|cn-draft-2023|gdpr|bipa|eu-ai-act)[\"']"
+                       r"|startswith\([\"'](cn|gdpr|bipa|eu)")
     for path in src.rglob("*.py"):
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if named.search(line) and not line.lstrip().startswith(("packs = [", "id = ")):
@@ -269,3 +270,14 @@ def test_policy_all_lists_exactly_its_public_names() -> None:
     public = {n for n in vars(policy) if not n.startswith("_")}
     modules = {n for n in public if type(getattr(policy, n)).__name__ == "module"}
     assert set(policy.__all__) == public - modules
+
+
+def test_the_documents_words_are_pack_data() -> None:
+    """Whose words the assessment uses comes from the packs' ``vocabulary``, not their names."""
+    from faceguard.policy.packs import pipl_words
+
+    assert get_pack("cn").numbers.vocabulary == "processor"
+    assert get_pack("gdpr").numbers.vocabulary == "controller"
+    assert pipl_words(["cn"]) and pipl_words(["gdpr", "cn-draft-2023"])
+    assert not pipl_words(["gdpr"]) and not pipl_words(["bipa", "eu-ai-act"])
+    assert pipl_words(None)

@@ -34,6 +34,7 @@ from faceguard.assess.sections import PLACEHOLDER
 from faceguard.errors import ConfigError
 from faceguard.i18n import Language, ngettext
 from faceguard.i18n import gettext as _
+from faceguard.policy.packs import pipl_words
 
 Kind = Literal["assessment", "filing", "protection"]
 KINDS: dict[str, type] = {
@@ -240,9 +241,9 @@ def document(kind: str, obj: Any, *, trial: bool = False, language: Language = "
     in ``language`` (headings, labels and the generated frame; the texts a person wrote
     stay as written, and an assessment's drafted text is in the language it was drafted
     in); a ``trial``'s carries ``TRIAL_BANNER`` first. ``packs``: the deployment's law
-    packs; without a ``cn`` pack the words are GDPR's (controller, data protection impact
-    assessment), not PIPL's (unknown: PIPL's)."""
-    pipl = packs is None or any(p.startswith("cn") for p in packs)
+    packs, whose ``vocabulary`` says whose words are used: GDPR's (controller, data
+    protection impact assessment) or PIPL's (unknown: PIPL's)."""
+    pipl = pipl_words(packs)
     with i18n.use(language):
         return _document(kind, obj, trial, pipl)
 
@@ -283,7 +284,7 @@ def render_html(kind: str, obj: Any, *, trial: bool = False, language: Language 
                 packs: Sequence[str] | None = None) -> str:
     """A self-contained HTML page (inline CSS, nothing external)."""
     doc = document(kind, obj, trial=trial, language=language, packs=packs)
-    pipl = packs is None or any(p.startswith("cn") for p in packs)
+    pipl = pipl_words(packs)
     with i18n.use(language):
         return str(_environment().get_template(f"{kind}.html").render(
             doc=doc, kind=kind, language=language, pipl=pipl))

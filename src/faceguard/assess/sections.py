@@ -63,10 +63,10 @@ def _yes(flag: bool) -> str:
 
 
 def under_pipl(d: Deployment) -> bool:
-    """Whether the deployment answers to PIPL (a ``cn`` pack): its documents use PIPL's
-    words (personal information processor, personal information protection impact
-    assessment); otherwise GDPR's (controller, data protection impact assessment)."""
-    return any(p.startswith("cn") for p in d.deployment.packs)
+    """Whether the deployment's documents use PIPL's words (personal information processor,
+    personal information protection impact assessment), as its packs' ``vocabulary``
+    says; otherwise GDPR's (controller, data protection impact assessment)."""
+    return pack_numbers(d).vocabulary in ("processor", None)
 
 
 def scope(d: Deployment, f: Facts) -> Draft:

@@ -126,6 +126,11 @@ class PackNumberSpec(_Strict):
     #: The language people are addressed in by default where the pack's law applies
     #: (``deployment.language`` overrides it; the first pack naming one wins).
     language: Literal["zh-CN", "en"] | None = None
+    #: Whose words the generated documents use: PIPL's ``processor`` (personal information
+    #: processor, personal information protection impact assessment) or GDPR's
+    #: ``controller`` (controller, data protection impact assessment); PIPL's where any
+    #: pack names them.
+    vocabulary: Literal["processor", "controller"] | None = None
     #: R17: the largest share of enrolled people that automatic 1:N answers may miss (the
     #: false-negative identification rate at the purpose's declared FPIR) before ``check``
     #: warns that identification is not useful as configured, naming the remedies.
@@ -332,6 +337,7 @@ class PackNumbers:
     written_release_required: bool = False
     sharing_forbidden: bool = False
     language: str | None = None
+    vocabulary: str | None = None
     useful_fnir: float = DEFAULT_USEFUL_FNIR
     compliance_audit_people: int | None = None
     compliance_audit_interval_years: int | None = None
@@ -408,6 +414,8 @@ def combine_numbers(packs: Iterable[Pack]) -> PackNumbers:
         written_release_required=any(s.written_release_required for s in specs),
         sharing_forbidden=any(s.sharing_forbidden for s in specs),
         language=next((s.language for s in specs if s.language), None),
+        vocabulary=min((s.vocabulary for s in specs if s.vocabulary), default=None,
+                       key=("processor", "controller").index),
         useful_fnir=min((s.useful_fnir for s in specs if s.useful_fnir is not None),
                         default=DEFAULT_USEFUL_FNIR),
         compliance_audit_people=min(audit_people) if audit_people else None,
@@ -416,6 +424,14 @@ def combine_numbers(packs: Iterable[Pack]) -> PackNumbers:
             (key, tuple(sources)) for p in chosen for key, sources in p.assessment_sources.items()
         ),
     )
+
+
+def pipl_words(pack_ids: Iterable[str] | None) -> bool:
+    """Whether documents for a deployment under ``pack_ids`` use PIPL's words (its packs'
+    ``vocabulary``; PIPL's where the packs are unknown or name none)."""
+    if pack_ids is None:
+        return True
+    return combine_numbers(get_pack(p) for p in pack_ids).vocabulary in ("processor", None)
 
 
 def pack_numbers(deployment: Deployment) -> PackNumbers:
