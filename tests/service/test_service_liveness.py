@@ -376,6 +376,13 @@ def test_the_kiosk_enrolls_each_agreed_purpose_from_one_live_answer(service: Ser
     swapped = client.post("/kiosk/enroll.json", headers=operator, json=answer(
         challenge, junk(10, tag=4), external_id="resident-18", purposes=[PURPOSE]))
     assert codes(refused(swapped)) == ["challenge.wrong_subject"]
+    # the person reads the movements in the kiosk's language; a program gets English
+    chinese = client.post("/kiosk/challenge", headers={**operator, "Accept-Language": "zh-CN"},
+                          json={"external_id": "resident-19"}).json()
+    assert all(text.startswith("请") and text.endswith("。") for text in chinese["instructions"])
+    assert len(chinese["instructions"]) == len(chinese["movements"])
+    program = client.post(CHALLENGES, headers={**operator, "Accept-Language": "zh-CN"}).json()
+    assert all(text.isascii() for text in program["instructions"])
     missing = client.post("/kiosk/challenge", headers=operator, json={})
     assert refused(missing, 422, "validation", None)["errors"][0]["loc"] == [
         "body", "external_id"]

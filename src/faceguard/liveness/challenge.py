@@ -37,7 +37,8 @@ from faceguard.timeutil import iso, utc_now
 #: The head movements a challenge can ask for.
 MOVEMENTS: tuple[str, ...] = ("turn-left", "turn-right", "look-up", "look-down")
 
-#: Plain-language instructions for the kiosk, per movement.
+#: Plain-language instructions for the kiosk, per movement (in English; the kiosk shows
+#: them in its page's language from the message catalogue).
 INSTRUCTIONS: dict[str, str] = {
     "turn-left": "Turn your head to your left, then back to the camera.",
     "turn-right": "Turn your head to your right, then back to the camera.",

@@ -23,6 +23,7 @@ from typing import Any
 from fastapi import APIRouter, Request, status
 from starlette.concurrency import run_in_threadpool
 
+from faceguard import i18n
 from faceguard.errors import FaceguardError
 from faceguard.results import EnrollResult
 from faceguard.service.auth import OperatorKey
@@ -71,7 +72,11 @@ def challenge(state: State, principal: OperatorKey,
                                           actor=principal.actor)
     except FaceguardError as exc:
         raise kiosk_problem(exc, []) from exc
-    return ChallengePublic.model_validate(issued.to_wire())
+    wire = issued.to_wire()
+    # the person reads the movements in the kiosk's language (the REST route answers a
+    # program, in English)
+    wire["instructions"] = [i18n.gettext(text) for text in wire["instructions"]]
+    return ChallengePublic.model_validate(wire)
 
 
 @router.post("/enroll.json", status_code=status.HTTP_201_CREATED,
