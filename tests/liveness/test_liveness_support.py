@@ -97,6 +97,22 @@ def umist_frame(root: Path, person: str, index: int, *, mirror: bool = False,
     return np.asarray(rgb, np.uint8)
 
 
+def placement(seed: int) -> tuple[float, float]:
+    """Where answer ``seed`` stands: a shift (fractions of the picture) on a grid of nine
+    places 5% apart, so that answers of consecutive seeds stand apart."""
+    return 0.05 * (seed % 3 - 1), 0.05 * ((seed // 3) % 3 - 1)
+
+
+def shifted(rgb: np.ndarray, dx: float, dy: float) -> np.ndarray:
+    """``rgb`` moved by ``dx``, ``dy`` (fractions of its size), edges repeated."""
+    import cv2
+
+    height, width = rgb.shape[:2]
+    matrix = np.float32([[1, 0, dx * width], [0, 1, dy * height]])
+    return np.asarray(cv2.warpAffine(rgb, matrix, (width, height),
+                                     borderMode=cv2.BORDER_REPLICATE), np.uint8)
+
+
 #: UMIST s18 from near-frontal (7) to profile (3): the frontal detector finds 7 to 4.
 TURN = (6, 5, 4, 3, 4, 5, 6, 7)
 
@@ -111,8 +127,11 @@ def umist_answer(root: Path, asked: Challenge | tuple[str, ...], *, person: str 
     start the answer: 3, or, for a challenge with colours, one every 130 ms while they are
     shown, each lit by the colour of its moment (simulated reflection, ``screenlight``);
     ``lit_by`` lights them by another challenge's colours instead (a recorded answer).
-    Every frame carries its own sensor noise (distinct bytes).
+    Every frame carries its own sensor noise (distinct bytes), and each answer its own
+    place in the picture (``placement(seed)``): a person never stands exactly where they
+    stood before, and answers that look the same are replays (perceptual hash).
     """
+    dx, dy = placement(seed)
     order = asked.movements if isinstance(asked, Challenge) else asked
     light = lit_by if lit_by is not None else (asked if isinstance(asked, Challenge) else None)
     plan: list[tuple[int, bool, int]] = []
@@ -129,6 +148,7 @@ def umist_answer(root: Path, asked: Challenge | tuple[str, ...], *, person: str 
     frames = []
     for number, (index, mirror, t) in enumerate(plan):
         rgb = umist_frame(root, person, index, mirror=mirror, seed=seed * 1000 + number)
+        rgb = shifted(rgb, dx, dy)
         if light is not None:
             rgb = lit(rgb, colour_at(light.colours, light.colour_ms, light.colour_start_ms, t),
                       centre=(0.5, 0.55))

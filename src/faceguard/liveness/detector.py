@@ -48,6 +48,7 @@ from faceguard.liveness.motion import (
     check_movements,
     frame_digest,
     observe,
+    perceptual_hash,
 )
 from faceguard.liveness.parallax import ParallaxConfig, SegmentStats, analyse_segment, judge
 from faceguard.liveness.passive import PassiveScorer, default_scorers
@@ -77,6 +78,16 @@ class PadConfig:
     #: How much longer than the server's time since issuing the capture may seem to last
     #: (the terminal's clock may run a little fast).
     clock_slack_ms: int = 500
+    #: Near-duplicate frames (perceptual hash): a frame within this many bits of 64 of one
+    #: received in an earlier presentation looks the same. A person standing still looks
+    #: the same from one attempt to the next too, so one such frame proves nothing: an
+    #: answer is a replay when at least ``replay_share`` of its frames (and
+    #: ``replay_min_frames``) look like earlier ones, and they show at least
+    #: ``replay_distinct`` different pictures (the movements, not only a still face).
+    near_duplicate_bits: int = 8
+    replay_share: float = 0.6
+    replay_min_frames: int = 4
+    replay_distinct: int = 3
     motion: MotionPolicy = field(default_factory=MotionPolicy)
     parallax: ParallaxConfig = field(default_factory=ParallaxConfig)
     consistency: ConsistencyPolicy = field(default_factory=ConsistencyPolicy)
@@ -206,11 +217,15 @@ class PresentationAttackDetector:
                 return done([nonce, CheckResult.failed(
                     "frames", "attack", "frames.duplicated",
                     f"frame {index + 1} shows exactly the same pixels as frame {index}")])
+        near = self._near_duplicates(rgbs)
+        if near.outcome != "pass":
+            return done([nonce, timing, clock, near])
+        checks_so_far = [nonce, timing, clock, near]
         seen = self._find_faces(rgbs, [f.captured_at_ms for f in frames])
         motion, observed = check_movements(seen.poses, challenge.movements, self.config.motion)
         colour = check_colours(challenge.colours, [f.captured_at_ms for f in frames],
                                self._reflections(seen), self.challenges.policy.colour)
-        checks = [nonce, timing, clock, colour, motion]
+        checks = [*checks_so_far, colour, motion]
         checks += self._evidence(seen, observed)
         return done(checks, self._best_frame(seen))
 
@@ -249,6 +264,28 @@ class PresentationAttackDetector:
                 exc.add_context(f"frame {number} of {len(frames)}")
                 raise
         return rgbs
+
+    def _near_duplicates(self, rgbs: list[np.ndarray]) -> CheckResult:
+        """Frames that look like frames of an earlier presentation (re-encoded, rescaled,
+        slightly cropped copies): a replayed answer when enough of them, showing movement
+        (``PadConfig.replay_*``). Every frame's hash is remembered."""
+        config = self.config
+        hashes = [perceptual_hash(rgb) for rgb in rgbs]
+        similar = self.seen_frames.check_and_add_similar(hashes, config.near_duplicate_bits)
+        distinct: list[int] = []
+        for index in similar:
+            if all(bin(hashes[index] ^ hashes[d]).count("1") > config.near_duplicate_bits
+                   for d in distinct):
+                distinct.append(index)
+        share = len(similar) / len(rgbs)
+        if (share >= config.replay_share and len(similar) >= config.replay_min_frames
+                and len(distinct) >= config.replay_distinct):
+            return CheckResult.failed(
+                "replay", "attack", "frames.replayed",
+                f"{len(similar)} of {len(rgbs)} frames look like frames of an earlier "
+                f"presentation (re-encoded or rescaled copies, {len(distinct)} different "
+                "pictures among them)", near_duplicate_share=share)
+        return CheckResult.passed("replay", near_duplicate_share=share)
 
     def _find_faces(self, rgbs: list[np.ndarray], times: Sequence[int]) -> _Seen:
         seen = _Seen(rgbs, [], [], [], [], {})
