@@ -98,9 +98,10 @@ def umist_frame(root: Path, person: str, index: int, *, mirror: bool = False,
 
 
 def placement(seed: int) -> tuple[float, float]:
-    """Where answer ``seed`` stands: a shift (fractions of the picture) on a grid of nine
-    places 5% apart, so that answers of consecutive seeds stand apart."""
-    return 0.05 * (seed % 3 - 1), 0.05 * ((seed // 3) % 3 - 1)
+    """Where answer ``seed`` stands: a shift (fractions of the picture) among six places 5%
+    apart (level or higher: UMIST's crops are tight, and a face moved down loses its chin),
+    so that answers of consecutive seeds stand apart."""
+    return 0.05 * (seed % 3 - 1), -0.05 * ((seed // 3) % 2)
 
 
 def shifted(rgb: np.ndarray, dx: float, dy: float) -> np.ndarray:
@@ -149,9 +150,9 @@ def umist_answer(root: Path, asked: Challenge | tuple[str, ...], *, person: str 
     for number, (index, mirror, t) in enumerate(plan):
         rgb = umist_frame(root, person, index, mirror=mirror, seed=seed * 1000 + number)
         rgb = shifted(rgb, dx, dy)
-        if light is not None:
+        if light is not None:  # the light falls on the face where it stands
             rgb = lit(rgb, colour_at(light.colours, light.colour_ms, light.colour_start_ms, t),
-                      centre=(0.5, 0.55))
+                      centre=(0.5 + dx, 0.55 + dy))
         frames.append(Frame(encode_jpeg(rgb, 92), start_ms + t))
     return frames
 

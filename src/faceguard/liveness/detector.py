@@ -88,6 +88,12 @@ class PadConfig:
     replay_share: float = 0.6
     replay_min_frames: int = 4
     replay_distinct: int = 3
+    #: Fusion of a trained model's score (scorer ``onnx``) with the other evidence: a score
+    #: below the model's threshold but at least ``model_doubt`` passes only when the rest is
+    #: strong: the colours followed (agreement at least ``colour_strong``) and, where depth
+    #: is judged, the depth check passed. Otherwise a retry (``passive.doubtful``).
+    model_doubt: float = 0.2
+    colour_strong: float = 0.9
     motion: MotionPolicy = field(default_factory=MotionPolicy)
     parallax: ParallaxConfig = field(default_factory=ParallaxConfig)
     consistency: ConsistencyPolicy = field(default_factory=ConsistencyPolicy)
@@ -227,7 +233,7 @@ class PresentationAttackDetector:
                                self._reflections(seen), self.challenges.policy.colour)
         checks = [*checks_so_far, colour, motion]
         checks += self._evidence(seen, observed)
-        return done(checks, self._best_frame(seen))
+        return done(self._fused(checks), self._best_frame(seen))
 
     def assess_recording(
         self, frames: Sequence[np.ndarray], times_ms: Sequence[int] | None = None,
@@ -237,7 +243,7 @@ class PresentationAttackDetector:
         times = list(times_ms) if times_ms is not None else [100 * i for i in range(len(frames))]
         seen = self._find_faces(list(frames), times)
         observed = observe(seen.poses, self.config.motion)
-        checks = self._evidence(seen, observed, windows_only=True)
+        checks = self._fused(self._evidence(seen, observed, windows_only=True))
         return combine(checks, best_frame=self._best_frame(seen),
                        seconds=time.perf_counter() - started)
 
@@ -254,6 +260,32 @@ class PresentationAttackDetector:
                        seconds=time.perf_counter() - started)
 
     # ---- stages --------------------------------------------------------------------------
+
+    def _fused(self, checks: list[CheckResult]) -> list[CheckResult]:
+        """``checks`` and, where a trained model is in doubt and the other evidence is not
+        strong, a ``fusion`` retry (``PadConfig.model_doubt``)."""
+        model = next((s for s in self.scorers if s.name == "onnx"), None)
+        passive = next((c for c in checks if c.name == "passive"), None)
+        if model is None or passive is None or passive.outcome != "pass":
+            return checks
+        score = passive.scores.get("onnx")
+        if score is None or not self.config.model_doubt <= score < model.threshold:
+            return checks
+        by_name = {c.name: c for c in checks}
+        colour = by_name.get("colour")
+        depth = by_name.get("depth")
+        strong = (colour is None or (colour.outcome == "pass" and colour.scores.get(
+            "agreement", 0.0) >= self.config.colour_strong)) and (
+            depth is None or depth.outcome == "pass")
+        if colour is None and depth is None:
+            strong = False
+        if strong:
+            return checks
+        return [*checks, CheckResult.failed(
+            "fusion", "retry", "passive.doubtful",
+            f"the presentation-attack model is in doubt (score {score:.2f}, attack from "
+            f"{model.threshold:.2f}) and the other evidence is not strong enough to outweigh "
+            "it", model_score=score)]
 
     def _decode(self, frames: Sequence[Frame]) -> list[np.ndarray]:
         rgbs = []

@@ -234,9 +234,13 @@ class OnnxPadScorer:
                     raise ConfigError(f"PAD model not found: {self.model_path}")
                 import onnxruntime
 
+                options = onnxruntime.SessionOptions()
+                # One thread: a decision's few crops gain little from more, and the
+                # service's workers share the cores.
+                options.intra_op_num_threads = 1
                 try:
                     session = onnxruntime.InferenceSession(
-                        str(self.model_path), providers=["CPUExecutionProvider"])
+                        str(self.model_path), options, providers=["CPUExecutionProvider"])
                 except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types
                     raise ConfigError(f"PAD model {self.model_path.name} could not be "
                                       f"loaded: {exc}") from exc

@@ -71,11 +71,15 @@ def render_replay(
     times_ms: Sequence[int] | None = None,
     size: tuple[int, int] = (640, 480),
     pitch_px: float | None = None,
+    reflections: Sequence[tuple[float, float, float] | None] | None = None,
+    reflectance: float = 0.08,
 ) -> AttackSequence:
     """Film the RGB frames of ``video`` played on a hand-held phone (see the module
     docstring). ``size`` is the output ``(width, height)``; ``pitch_px`` fixes the projected
     size of one screen pixel in camera pixels (default: random in 0.35-2.5). The capture
-    times are the video's own (``times_ms``, default 100 ms apart)."""
+    times are the video's own (``times_ms``, default 100 ms apart). ``reflections``: per
+    frame, the colour (RGB, 0-1) of the light falling on the phone's glass (a kiosk's screen
+    colours), reflected over the whole screen at ``reflectance`` of full white."""
     import cv2
 
     out_w, out_h = size
@@ -127,10 +131,14 @@ def render_replay(
         sheet = np.zeros((out_h, out_w), np.float32)
         outline = cv2.perspectiveTransform(corners, homography).reshape(-1, 2)
         cv2.fillConvexPoly(sheet, np.round(outline).astype(np.int32), 1.0)
-        warped = cv2.warpPerspective(texture, homography, (out_w, out_h), flags=cv2.INTER_LINEAR)
+        warped = np.asarray(cv2.warpPerspective(texture, homography, (out_w, out_h),
+                                                flags=cv2.INTER_LINEAR), np.float32)
         warped *= grid.modulation(np.linalg.inv(homography), (out_h, out_w))
         bands = 1 + band_depth * np.cos(2 * np.pi * (yy / band_period + band_speed * index))
         warped *= bands[:, :, None]
+        light = reflections[index] if reflections is not None else None
+        if light is not None:
+            warped += 255 * reflectance * np.asarray(light, np.float32)
         image = np.asarray(cv2.GaussianBlur(
             background.astype(np.float32) * (1 - sheet[:, :, None]) + warped * sheet[:, :, None],
             (0, 0), blur), np.float32)
