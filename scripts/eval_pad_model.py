@@ -255,6 +255,31 @@ def challenge(detector: PresentationAttackDetector) -> dict[str, Any]:
             "accepted_but_for_the_movements": dict(but_motion)}
 
 
+def umist() -> dict[str, Any]:
+    """Every window of 5 consecutive UMIST pictures (real heads turning) through the depth
+    check on the whole crop (as scripts/eval_liveness.py): how many a real head passes."""
+    from faceguard.liveness.parallax import analyse_segment
+
+    verdicts: Counter[str] = Counter()
+    refused = []
+    for person in sorted(p.name for p in (LIVENESS / "umist").iterdir() if p.is_dir()):
+        frames = []
+        for picture in sorted((LIVENESS / "umist" / person).glob("*.png")):
+            with Image.open(picture) as image:
+                frames.append(np.asarray(image.convert("L")))
+        height, width = frames[0].shape
+        for start in range(len(frames) - 5 + 1):
+            stats = analyse_segment(frames[start:start + 5], (0, 0, width, height))
+            verdicts[stats.verdict] += 1
+            if stats.verdict in ("planar", "bent"):
+                refused.append(f"{person}[{start}:{start + 5}] {stats.verdict}")
+    total = sum(verdicts.values())
+    return {"windows": total, "verdicts": dict(verdicts),
+            "acceptance": verdicts["3d"] / total,
+            "called_attacks": (verdicts["planar"] + verdicts["bent"]) / total,
+            "attacks": refused}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--json", type=Path)
@@ -275,12 +300,15 @@ def main() -> None:
             results[section] = clips(detector, args.windows)
         elif section == "prints":
             results[section] = prints(detector, args.prints)
+        elif section == "umist":
+            results[section] = umist()
         elif section == "challenge":
             results[section] = challenge(detector)
         else:
             raise SystemExit(f"unknown section {section}")
         results[section]["wall_seconds"] = round(time.perf_counter() - started, 1)
-        print(section, json.dumps(results[section].get("summary"), indent=1), flush=True)
+        print(section, json.dumps(results[section].get("summary", results[section]),
+                                  indent=1), flush=True)
         if args.json:
             args.json.write_text(json.dumps(results, indent=1))
 

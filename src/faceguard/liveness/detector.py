@@ -52,6 +52,7 @@ from faceguard.liveness.motion import (
 )
 from faceguard.liveness.parallax import ParallaxConfig, SegmentStats, analyse_segment, judge
 from faceguard.liveness.passive import PassiveScorer, default_scorers
+from faceguard.liveness.pose import LandmarkPose
 from faceguard.liveness.types import CheckResult, Frame, PadDecision, PadReason, combine
 
 Box = tuple[int, int, int, int]
@@ -94,6 +95,11 @@ class PadConfig:
     #: is judged, the depth check passed. Otherwise a retry (``passive.doubtful``).
     model_doubt: float = 0.2
     colour_strong: float = 0.9
+    #: Head yaw for the movements from dlib's 68 landmarks (``liveness.pose``, where the
+    #: model is installed) instead of the engine's 5. Less moved by JPEG (docs/LIVENESS.md),
+    #: but off by default: on the composed UMIST answers the 68-point fit on faces turned
+    #: far read extra movements (``motion.mismatch``), not yet understood.
+    pose_68: bool = False
     motion: MotionPolicy = field(default_factory=MotionPolicy)
     parallax: ParallaxConfig = field(default_factory=ParallaxConfig)
     consistency: ConsistencyPolicy = field(default_factory=ConsistencyPolicy)
@@ -171,6 +177,8 @@ class PresentationAttackDetector:
         self.scorers = list(default_scorers() if scorers is None else scorers)
         self.config = config or PadConfig()
         self.seen_frames: FrameMemory = seen_frames or SeenFrames(self.challenges.policy.memory)
+        pose = LandmarkPose()
+        self._pose = pose if self.config.pose_68 and pose.available() else None
 
     def issue_challenge(self, terminal: str, *, subject: str | None = None) -> Challenge:
         return self.challenges.issue(terminal, subject=subject)
@@ -335,7 +343,12 @@ class PresentationAttackDetector:
             chip = self.engine.align(work, face)
             seen.chips[index] = chip
             quality = measure_quality(face, chip)
-            seen.poses.append(PoseSample(int(t_ms), quality.yaw, quality.pitch))
+            yaw, pitch = quality.yaw, quality.pitch
+            if self._pose is not None:
+                # The yaw from 18 points; the pitch stays the 5 landmarks' (the 68-point
+                # fit's nose base drifts on faces turned far, which reads as nodding).
+                yaw = self._pose.pose(work, face.box)[0]
+            seen.poses.append(PoseSample(int(t_ms), yaw, pitch))
         return seen
 
     def _from_neutral(self, pose: PoseSample, observed: ObservedMotion) -> float:
