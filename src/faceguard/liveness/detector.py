@@ -80,12 +80,14 @@ class PadConfig:
     #: (the terminal's clock may run a little fast).
     clock_slack_ms: int = 500
     #: Near-duplicate frames (perceptual hash): a frame within this many bits of 64 of one
-    #: received in an earlier presentation looks the same. A person standing still looks
+    #: received in an earlier presentation looks the same (re-encoded and rescaled copies of
+    #: live clip frames: at most 6 bits in 95%; the same scene shifted by 5% of the picture:
+    #: more than 6, mostly). A person standing still looks
     #: the same from one attempt to the next too, so one such frame proves nothing: an
     #: answer is a replay when at least ``replay_share`` of its frames (and
     #: ``replay_min_frames``) look like earlier ones, and they show at least
     #: ``replay_distinct`` different pictures (the movements, not only a still face).
-    near_duplicate_bits: int = 8
+    near_duplicate_bits: int = 6
     replay_share: float = 0.6
     replay_min_frames: int = 4
     replay_distinct: int = 3

@@ -248,21 +248,24 @@ def analyse_segment(
     if not candidates:
         return lost(int(alive.sum()))
     # The frame most out of plane first; when most points cannot be found again there (a
-    # head turned far), the most distorted frame before it, and so on (at most 3 tries):
-    # points lost are not depth, a parallax measured is.
-    stats: SegmentStats | None = None
-    peak_index = len(greys)
-    for _ in range(3):
+    # head turned far), the most distorted frames before it (at most 2 more): points lost
+    # are not depth, but a parallax measured on an earlier frame is. Only depth found there
+    # counts (its pose change is not known, so it cannot show a plane).
+    peak = max(candidates, key=lambda c: c[0])
+    first = _plane_and_parallax(greys, peak, pose_change, cfg)
+    peak_index = peak[1]
+    for _ in range(2):
+        if first.kept > cfg.max_kept:
+            break
         earlier = [c for c in candidates if c[1] < peak_index]
         if not earlier:
             break
         peak = max(earlier, key=lambda c: c[0])
         peak_index = peak[1]
-        stats = _plane_and_parallax(greys, peak, pose_change, cfg)
-        if stats.kept > cfg.max_kept:
-            break
-    assert stats is not None
-    return stats
+        retried = _plane_and_parallax(greys, peak, 0.0, cfg)
+        if retried.verdict in ("3d", "bent"):
+            return replace(retried, pose_change=pose_change)
+    return first
 
 
 def _plane_and_parallax(
