@@ -64,9 +64,9 @@ def frame_digest(data: bytes) -> str:
 def perceptual_hash(rgb: np.ndarray) -> int:
     """A 64-bit perceptual hash of a frame: the signs, against their median, of the 63
     lowest spatial frequencies (DCT of the grey picture at 32x32, constant term left out),
-    plus a zero bit. Re-encoding, rescaling and a slight crop change a few bits (at most 8
-    of 64 on the live clips' frames, JPEG quality 40-90, scaled 0.8-1.2, cropped by up to
-    2%); different scenes differ in about half."""
+    plus a zero bit. Re-encoding and rescaling change a few bits (at most 2 of 64 on the
+    live clips' frames, JPEG quality 60-75, scaled 0.8-1.1; up to 8 when also cropped by up
+    to 2%); different scenes differ in about half."""
     import cv2
 
     grey = rgb if rgb.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)

@@ -249,8 +249,9 @@ def analyse_segment(
         return lost(int(alive.sum()))
     # The frame most out of plane first; when most points cannot be found again there (a
     # head turned far), the most distorted frames before it (at most 2 more): points lost
-    # are not depth, but a parallax measured on an earlier frame is. Only depth found there
-    # counts (its pose change is not known, so it cannot show a plane).
+    # are not depth, but a parallax measured on an earlier frame is. Only a 3-D verdict
+    # there counts: a smaller movement's pose change is not known (it cannot show a plane)
+    # and its little parallax is weak evidence of a bent sheet.
     peak = max(candidates, key=lambda c: c[0])
     first = _plane_and_parallax(greys, peak, pose_change, cfg)
     peak_index = peak[1]
@@ -263,7 +264,7 @@ def analyse_segment(
         peak = max(earlier, key=lambda c: c[0])
         peak_index = peak[1]
         retried = _plane_and_parallax(greys, peak, 0.0, cfg)
-        if retried.verdict in ("3d", "bent"):
+        if retried.verdict == "3d":
             return replace(retried, pose_change=pose_change)
     return first
 
@@ -367,10 +368,11 @@ def classify(stats: SegmentStats, config: ParallaxConfig | None = None) -> Verdi
 def judge(segments: Sequence[SegmentStats]) -> CheckResult:
     """The ``depth`` check on the whole answer (all its segments).
 
-    Any planar segment is an attack (a head cannot move out of plane without parallax), and
-    so is any segment whose parallax a sheet bent about one axis explains; otherwise the
-    answer passes when at least half of its segments (and one at least) are
-    three-dimensional; otherwise retry.
+    Any planar segment is an attack (a head cannot move out of plane without parallax); so
+    are more segments whose parallax a sheet bent about one axis explains than 3-D ones (the
+    sheet model sometimes explains one segment of a real head); otherwise the answer passes
+    when at least half of its segments (and one at least) are three-dimensional; otherwise
+    retry.
     """
     if not segments:
         return CheckResult.failed("depth", "retry", "depth.no_segment",
@@ -388,14 +390,14 @@ def judge(segments: Sequence[SegmentStats]) -> CheckResult:
             "the face moved out of plane but its motion is explained by a single plane "
             f"(parallax {worst.parallax_px:.2f} px): a photo or a screen", **scores)
     bent = [s for s in segments if s.verdict == "bent"]
-    if bent:
+    solid = sum(s.verdict == "3d" for s in segments)
+    if len(bent) > solid:
         worst = max(bent, key=lambda s: s.sheet_explained)
         scores = {**worst.as_scores(), "segments": float(len(segments)), **counts}
         return CheckResult.failed(
             "depth", "attack", "depth.bent",
             "the face's depth is that of a sheet bent about one axis (it explains "
             f"{worst.sheet_explained:.0%} of the parallax): a curved photo", **scores)
-    solid = sum(s.verdict == "3d" for s in segments)
     if solid and 2 * solid >= len(segments):
         return CheckResult("depth", "pass", (), scores)
     if all(s.verdict == "lost" for s in segments):
