@@ -90,7 +90,7 @@ def test_a_live_answer_passes_and_the_same_recording_fails_another_sequence(
     # the same head, the same movements, lit by the first sequence, against a second one
     second = detector.challenges.issue("kiosk-1", movements=ORDER, colours=(
         "blue", "yellow", "red", "cyan", "green", "red", "magenta", "green"))
-    replayed = umist_answer(root, second, seed=52, lit_by=first)
+    replayed = umist_answer(root, second, seed=52, lit_by=first, place=1)
     clock.now += timedelta(seconds=9)
     refused = detector.check(second.id, replayed, terminal="kiosk-1")
     assert refused.decision == "attack", refused.reasons

@@ -122,7 +122,7 @@ def test_a_still_face_like_an_earlier_one_is_not_a_replay(
     root = require_liveness()
     first = ask(detector)
     detector.check(first.id, umist_answer(root, first, seed=12), terminal="kiosk-1")
-    where = placement(12)  # where the first answer stood
+    where = placement(0)  # where the first answer stood
     still = [Frame(encode_jpeg(shifted(umist_frame(root, "s18", 7, seed=500 + i), *where), 88),
                    1000 + 120 * i) for i in range(12)]
     decision = detector.check(ask(detector).id, still, terminal="kiosk-1")

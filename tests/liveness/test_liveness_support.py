@@ -97,12 +97,11 @@ def umist_frame(root: Path, person: str, index: int, *, mirror: bool = False,
     return np.asarray(rgb, np.uint8)
 
 
-def placement(seed: int) -> tuple[float, float]:
-    """Where answer ``seed`` stands: a sideways shift (fraction of the picture) among five
-    places 2% apart (UMIST's crops are tight: larger shifts take the face's surroundings,
-    which the colour check compares it with), so that answers of consecutive seeds stand
-    apart."""
-    return 0.02 * (seed % 5 - 2), 0.0
+def placement(place: int) -> tuple[float, float]:
+    """Where an answer stands: ``place`` steps of 2% of the picture sideways (UMIST's crops
+    are tight: larger shifts take in the face's surroundings, which the colour check
+    compares it with)."""
+    return 0.02 * place, 0.0
 
 
 def shifted(rgb: np.ndarray, dx: float, dy: float) -> np.ndarray:
@@ -121,7 +120,7 @@ TURN = (6, 5, 4, 3, 4, 5, 6, 7)
 
 def umist_answer(root: Path, asked: Challenge | tuple[str, ...], *, person: str = "s18",
                  seed: int = 0, start_ms: int = 1000, step_ms: int = 300,
-                 lit_by: Challenge | None = None) -> list[Frame]:
+                 lit_by: Challenge | None = None, place: int = 0) -> list[Frame]:
     """Frames answering a challenge of ``turn-left``/``turn-right`` with a real head turn.
 
     UMIST's series turn the head toward one profile (``turn-left`` in camera terms); the
@@ -129,11 +128,12 @@ def umist_answer(root: Path, asked: Challenge | tuple[str, ...], *, person: str 
     start the answer: 3, or, for a challenge with colours, one every 130 ms while they are
     shown, each lit by the colour of its moment (simulated reflection, ``screenlight``);
     ``lit_by`` lights them by another challenge's colours instead (a recorded answer).
-    Every frame carries its own sensor noise (distinct bytes), and each answer its own
-    place in the picture (``placement(seed)``): a person never stands exactly where they
-    stood before, and answers that look the same are replays (perceptual hash).
+    Every frame carries its own sensor noise (distinct bytes). ``place`` moves the person
+    sideways (``placement``): answers made of the very same pictures look the same
+    (perceptual hash) and are replays, so a second honest answer in one store stands
+    elsewhere.
     """
-    dx, dy = placement(seed)
+    dx, dy = placement(place)
     order = asked.movements if isinstance(asked, Challenge) else asked
     light = lit_by if lit_by is not None else (asked if isinstance(asked, Challenge) else None)
     plan: list[tuple[int, bool, int]] = []

@@ -174,7 +174,7 @@ def test_a_real_head_turning_enrolls_verifies_and_identifies(service: Service,
     assert codes(refused(again)) == ["challenge.replayed"]
     # verification from a new live answer of the same head
     challenge = ask(service, "terminal")
-    body = answer(challenge, umist_answer(root, from_wire(challenge), seed=32),
+    body = answer(challenge, umist_answer(root, from_wire(challenge), seed=32, place=1),
                   external_id="umist-18")
     verified = client.post(VERIFY, headers=terminal, json=body)
     assert verified.status_code == 200, verified.text
@@ -186,7 +186,7 @@ def test_a_real_head_turning_enrolls_verifies_and_identifies(service: Service,
     assert "did not pass (attack: challenge.replayed)" in problem["detail"]
     # identification
     challenge = ask(service, "terminal")
-    body = answer(challenge, umist_answer(root, from_wire(challenge), seed=33))
+    body = answer(challenge, umist_answer(root, from_wire(challenge), seed=33, place=-1))
     found = client.post(IDENTIFY, headers=terminal, json=body)
     assert found.status_code == 200, found.text
     assert (found.json()["decision"], found.json()["external_id"]) == ("match", "umist-18")
