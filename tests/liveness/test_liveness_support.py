@@ -120,7 +120,8 @@ TURN = (6, 5, 4, 3, 4, 5, 6, 7)
 
 def umist_answer(root: Path, asked: Challenge | tuple[str, ...], *, person: str = "s18",
                  seed: int = 0, start_ms: int = 1000, step_ms: int = 300,
-                 lit_by: Challenge | None = None, place: int = 0) -> list[Frame]:
+                 lit_by: Challenge | None = None, place: int = 0,
+                 neutral: int = 7) -> list[Frame]:
     """Frames answering a challenge of ``turn-left``/``turn-right`` with a real head turn.
 
     UMIST's series turn the head toward one profile (``turn-left`` in camera terms); the
@@ -139,9 +140,9 @@ def umist_answer(root: Path, asked: Challenge | tuple[str, ...], *, person: str 
     plan: list[tuple[int, bool, int]] = []
     if light is not None and light.colours:
         end = light.colour_start_ms + light.colour_ms * len(light.colours) + 200
-        plan += [(7, False, t) for t in range(0, end, 130)]
+        plan += [(neutral, False, t) for t in range(0, end, 130)]
     else:
-        plan += [(7, False, t) for t in range(0, 3 * step_ms, step_ms)]
+        plan += [(neutral, False, t) for t in range(0, 3 * step_ms, step_ms)]
     for movement in order:
         if movement not in ("turn-left", "turn-right"):
             raise ValueError(movement)

@@ -30,7 +30,7 @@ from PIL import Image
 from faceguard import Faceguard
 from faceguard.engine.dlib_engine import DlibEngine
 from faceguard.errors import LivenessError
-from faceguard.liveness import ChallengeStore, LivenessAnswer
+from faceguard.liveness import ChallengeStore, LivenessAnswer, SeenFrames
 from faceguard.liveness.attacks import encode_jpeg, render_attack
 from faceguard.service.pages_kiosk import liveness_words
 from liveness.test_liveness_support import (
@@ -432,8 +432,11 @@ def test_kiosk_live_check_with_a_real_head_turning(playwright: sync_api.Playwrig
     store = answerable_store()
     fg.liveness.configure().detector.challenges = store
     challenge = store.issue("gate", movements=ORDER)
+    # the same UMIST pictures as the camera's: a real second attempt would not be, so a
+    # fresh frame memory (else the perceptual hashes call it a replay)
+    fg.liveness.configure().detector.seen_frames = SeenFrames()
     found = fg.identify(b"", PURPOSE, liveness=LivenessAnswer(
-        challenge.id, tuple(umist_answer(root, challenge, seed=77, place=1)), "gate"))
+        challenge.id, tuple(umist_answer(root, challenge, seed=77)), "gate"))
     assert (found.decision, found.external_id) == ("match", "resident-18")
 
 
