@@ -20,7 +20,14 @@ from faceguard.liveness import (
     PresentationAttackDetector,
 )
 from faceguard.liveness.attacks import encode_jpeg, render_attack
-from test_liveness_support import AnsweringClock, require_liveness, umist_answer, umist_frame
+from test_liveness_support import (
+    AnsweringClock,
+    placement,
+    require_liveness,
+    shifted,
+    umist_answer,
+    umist_frame,
+)
 
 ORDER = ("turn-left", "turn-right")
 
@@ -77,6 +84,50 @@ def test_frames_sent_again_for_a_new_challenge_are_an_attack(
     detector.check(ask(detector).id, frames[:5], terminal="kiosk-1")
     decision = detector.check(ask(detector).id, frames, terminal="kiosk-1")
     assert (decision.decision, only_reason(decision)) == ("attack", "frames.replayed")
+
+
+def _reencoded(frames: list[Frame], scale: float, quality: int) -> list[Frame]:
+    """The frames decoded, rescaled and JPEG-encoded again: other bytes, other pixels."""
+    import cv2
+
+    copies = []
+    for frame in frames:
+        bgr = cv2.imdecode(np.frombuffer(frame.data, np.uint8), cv2.IMREAD_COLOR)
+        bgr = cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        copies.append(Frame(encode_jpeg(np.ascontiguousarray(bgr[:, :, ::-1]), quality),
+                            frame.captured_at_ms + 7))
+    return copies
+
+
+def test_a_reencoded_rescaled_copy_of_an_answer_is_a_replay(
+    detector: PresentationAttackDetector,
+) -> None:
+    root = require_liveness()
+    first = ask(detector)
+    sent = umist_answer(root, first, seed=11)
+    assert detector.check(first.id, sent, terminal="kiosk-1").decision == "live"
+    copy = _reencoded(sent, 0.9, 70)
+    assert not {f.data for f in copy} & {f.data for f in sent}
+    decision = detector.check(ask(detector).id, copy, terminal="kiosk-1")
+    assert (decision.decision, only_reason(decision), decision.rule) == (
+        "attack", "frames.replayed", "R26")
+    assert decision.scores["replay.near_duplicate_share"] >= 0.9
+
+
+def test_a_still_face_like_an_earlier_one_is_not_a_replay(
+    detector: PresentationAttackDetector,
+) -> None:
+    """Frames that only repeat a still face (a person waiting at the same kiosk again) look
+    like earlier ones but show no movement: not a replay by themselves."""
+    root = require_liveness()
+    first = ask(detector)
+    detector.check(first.id, umist_answer(root, first, seed=12), terminal="kiosk-1")
+    where = placement(0)  # where the first answer stood
+    still = [Frame(encode_jpeg(shifted(umist_frame(root, "s18", 7, seed=500 + i), *where), 88),
+                   1000 + 120 * i) for i in range(12)]
+    decision = detector.check(ask(detector).id, still, terminal="kiosk-1")
+    assert "frames.replayed" not in decision.codes, decision.reasons
+    assert decision.decision != "live"  # no movement: not live either
 
 
 def test_frames_out_of_order_are_an_attack(detector: PresentationAttackDetector) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -107,3 +108,46 @@ def test_eval_pad_on_generated_recordings(tmp_path: Path, faces: Path) -> None:
     (tmp_path / "broken.txt").write_text("nothing.mp4,live\n")
     failed = CliRunner().invoke(eval_pad, [str(tmp_path / "broken.txt")])
     assert failed.exit_code == 2 and "not found" in failed.output
+
+
+def test_eval_pad_names_an_unreadable_file_and_judges_the_others(tmp_path: Path,
+                                                                  faces: Path) -> None:
+    good = faces / "vietmoney_fas" / "data" / "test" / "true_001.jpg"
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    (tmp_path / "list.txt").write_text(f"{good},live\nbroken.jpg,spoof_print\n")
+    result = CliRunner().invoke(eval_pad, [str(tmp_path / "list.txt"), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["presentations"] == 1 and report["bona_fide"] == 1
+    [(name, why)] = report["unreadable"]
+    assert name.endswith("broken.jpg") and why
+    assert any("1 file(s) could not be read" in n and "broken.jpg" in n
+               for n in report["notes"])
+    text = CliRunner().invoke(eval_pad, [str(tmp_path / "list.txt")])
+    assert "unreadable: 1 file(s) left out" in text.output
+
+
+def test_video_frame_times_come_from_the_container(tmp_path: Path) -> None:
+    """A variable-rate video (frames 40 ms then 120 ms apart): the times read are the
+    container's, not the index over the nominal rate."""
+    av = pytest.importorskip("av", reason="PyAV (a test dependency) writes the test video")
+    from faceguard.liveness.evaluation import read_video
+
+    path = tmp_path / "vfr.mp4"
+    stamps_ms = [0, 40, 80, 200, 320, 440, 480]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=1000)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.time_base = Fraction(1, 1000)
+        for number, t in enumerate(stamps_ms):
+            frame = av.VideoFrame.from_ndarray(
+                np.full((48, 64, 3), 20 * number, np.uint8), format="rgb24")
+            frame.pts = t
+            frame.time_base = Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    frames, times = read_video(path)
+    assert len(frames) == len(stamps_ms)
+    assert times == stamps_ms, times

@@ -48,6 +48,30 @@ def test_a_challenge_issued_on_one_worker_is_answered_on_the_other_once(
         assert replay.decision == "attack" and "challenge.replayed" in replay.codes
 
 
+def test_a_reencoded_copy_of_an_answer_is_refused_on_the_other_worker(
+        workers: tuple[Faceguard, Faceguard]) -> None:
+    import cv2
+    import numpy as np
+
+    from faceguard.liveness.attacks import encode_jpeg
+
+    root = require_liveness()
+    one, two = workers
+    challenge = one.liveness.configure().detector.challenges.issue("gate-2", movements=TURNS)
+    frames = umist_answer(root, challenge, seed=22)
+    assert one.liveness.check(challenge.id, frames, subject=None, terminal="gate-2").live
+    copy = []
+    for frame in frames:  # decoded, scaled to 110%, encoded again: other bytes and pixels
+        bgr = cv2.imdecode(np.frombuffer(frame.data, np.uint8), cv2.IMREAD_COLOR)
+        bgr = cv2.resize(bgr, None, fx=1.1, fy=1.1, interpolation=cv2.INTER_LINEAR)
+        copy.append(Frame(encode_jpeg(np.ascontiguousarray(bgr[:, :, ::-1]), 75),
+                          frame.captured_at_ms))
+    again = two.liveness.configure().detector.challenges.issue("gate-2", movements=TURNS)
+    decision = two.liveness.check(again.id, copy, subject=None, terminal="gate-2")
+    assert decision.decision == "attack" and decision.codes == ("frames.replayed",)
+    assert decision.rule == "R26"
+
+
 def test_failures_on_both_workers_count_toward_one_lockout(
         workers: tuple[Faceguard, Faceguard]) -> None:
     one, two = workers

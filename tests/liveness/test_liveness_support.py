@@ -97,13 +97,31 @@ def umist_frame(root: Path, person: str, index: int, *, mirror: bool = False,
     return np.asarray(rgb, np.uint8)
 
 
+def placement(place: int) -> tuple[float, float]:
+    """Where an answer stands: ``place`` steps of 2% of the picture sideways (UMIST's crops
+    are tight: larger shifts take in the face's surroundings, which the colour check
+    compares it with)."""
+    return 0.02 * place, 0.0
+
+
+def shifted(rgb: np.ndarray, dx: float, dy: float) -> np.ndarray:
+    """``rgb`` moved by ``dx``, ``dy`` (fractions of its size), edges repeated."""
+    import cv2
+
+    height, width = rgb.shape[:2]
+    matrix = np.float32([[1, 0, dx * width], [0, 1, dy * height]])
+    return np.asarray(cv2.warpAffine(rgb, matrix, (width, height),
+                                     borderMode=cv2.BORDER_REPLICATE), np.uint8)
+
+
 #: UMIST s18 from near-frontal (7) to profile (3): the frontal detector finds 7 to 4.
 TURN = (6, 5, 4, 3, 4, 5, 6, 7)
 
 
 def umist_answer(root: Path, asked: Challenge | tuple[str, ...], *, person: str = "s18",
                  seed: int = 0, start_ms: int = 1000, step_ms: int = 300,
-                 lit_by: Challenge | None = None) -> list[Frame]:
+                 lit_by: Challenge | None = None, place: int = 0,
+                 neutral: int = 7) -> list[Frame]:
     """Frames answering a challenge of ``turn-left``/``turn-right`` with a real head turn.
 
     UMIST's series turn the head toward one profile (``turn-left`` in camera terms); the
@@ -111,16 +129,20 @@ def umist_answer(root: Path, asked: Challenge | tuple[str, ...], *, person: str 
     start the answer: 3, or, for a challenge with colours, one every 130 ms while they are
     shown, each lit by the colour of its moment (simulated reflection, ``screenlight``);
     ``lit_by`` lights them by another challenge's colours instead (a recorded answer).
-    Every frame carries its own sensor noise (distinct bytes).
+    Every frame carries its own sensor noise (distinct bytes). ``place`` moves the person
+    sideways (``placement``): answers made of the very same pictures look the same
+    (perceptual hash) and are replays, so a second honest answer in one store stands
+    elsewhere.
     """
+    dx, dy = placement(place)
     order = asked.movements if isinstance(asked, Challenge) else asked
     light = lit_by if lit_by is not None else (asked if isinstance(asked, Challenge) else None)
     plan: list[tuple[int, bool, int]] = []
     if light is not None and light.colours:
         end = light.colour_start_ms + light.colour_ms * len(light.colours) + 200
-        plan += [(7, False, t) for t in range(0, end, 130)]
+        plan += [(neutral, False, t) for t in range(0, end, 130)]
     else:
-        plan += [(7, False, t) for t in range(0, 3 * step_ms, step_ms)]
+        plan += [(neutral, False, t) for t in range(0, 3 * step_ms, step_ms)]
     for movement in order:
         if movement not in ("turn-left", "turn-right"):
             raise ValueError(movement)
@@ -129,9 +151,10 @@ def umist_answer(root: Path, asked: Challenge | tuple[str, ...], *, person: str 
     frames = []
     for number, (index, mirror, t) in enumerate(plan):
         rgb = umist_frame(root, person, index, mirror=mirror, seed=seed * 1000 + number)
-        if light is not None:
+        rgb = shifted(rgb, dx, dy)
+        if light is not None:  # the light falls on the face where it stands
             rgb = lit(rgb, colour_at(light.colours, light.colour_ms, light.colour_start_ms, t),
-                      centre=(0.5, 0.55))
+                      centre=(0.5 + dx, 0.55 + dy))
         frames.append(Frame(encode_jpeg(rgb, 92), start_ms + t))
     return frames
 

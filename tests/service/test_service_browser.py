@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from random import Random
+from typing import Any
 
 import numpy as np
 import pytest
@@ -29,8 +30,8 @@ from PIL import Image
 from faceguard import Faceguard
 from faceguard.engine.dlib_engine import DlibEngine
 from faceguard.errors import LivenessError
-from faceguard.liveness import ChallengeStore, LivenessAnswer
-from faceguard.liveness.attacks import render_attack
+from faceguard.liveness import ChallengeStore, LivenessAnswer, SeenFrames
+from faceguard.liveness.attacks import encode_jpeg, render_attack
 from faceguard.service.pages_kiosk import liveness_words
 from liveness.test_liveness_support import (
     TURN,
@@ -289,6 +290,18 @@ SCREEN_LIGHT = """
 """
 
 
+def reencoded(jpeg: str) -> str:
+    """A frame as a replay carries it: decoded, scaled by 0.95 and JPEG-encoded again."""
+    import base64
+
+    import cv2
+
+    bgr = cv2.imdecode(np.frombuffer(base64.b64decode(jpeg), np.uint8), cv2.IMREAD_COLOR)
+    bgr = cv2.resize(bgr, None, fx=0.95, fy=0.95, interpolation=cv2.INTER_AREA)
+    rgb = np.ascontiguousarray(bgr[:, :, ::-1])
+    return base64.b64encode(encode_jpeg(rgb, 80)).decode("ascii")
+
+
 def first_challenge_asks(movements: tuple[str, ...]) -> ChallengeStore:
     """A challenge store whose first challenge asks ``movements`` (a seeded random source:
     the page and the server are unchanged, only the draw is known in advance)."""
@@ -363,6 +376,9 @@ def test_kiosk_live_check_with_a_real_head_turning(playwright: sync_api.Playwrig
         route.fulfill(response=response)
 
     page.route("**/kiosk/challenge", person_reads_the_challenge)
+    sent: list[dict[str, Any]] = []
+    page.on("request", lambda request: sent.append(request.post_data_json)
+            if request.url.endswith("/kiosk/enroll.json") else None)
     page.click("#live-start")
     page.wait_for_selector("#live-instructions li")
     assert page.locator("#live-instructions li").all_inner_texts() == asked["instructions"]
@@ -377,6 +393,34 @@ def test_kiosk_live_check_with_a_real_head_turning(playwright: sync_api.Playwrig
     assert page.get_attribute("#live-outcome", "data-outcome") == "enrolled", outcome
     assert "Done: face recognition is set up for you" in outcome
     assert "For access control: kept until" in outcome and "For attendance" in outcome
+    # The recording the page sent, re-encoded (other bytes), replayed from the same kiosk
+    # session against a new challenge: refused (R26), nothing more enrolled.
+    [recorded] = sent
+    page.unroute("**/kiosk/challenge")
+    frames = recorded["liveness"]["frames"]
+    wait_ms = frames[-1]["t_ms"] - frames[0]["t_ms"] + 1000  # as long as a capture takes
+    replayed = dict(recorded, liveness=dict(recorded["liveness"], frames=[
+        {"t_ms": f["t_ms"], "jpeg": reencoded(f["jpeg"])}
+        for f in recorded["liveness"]["frames"]]))
+    answer = page.evaluate("""async (body) => {
+        const post = (url, data) => fetch(url, {method: "POST", credentials: "same-origin",
+            headers: {"Content-Type": "application/json", "Accept": "application/json"},
+            body: JSON.stringify(data)})
+            .then(async r => ({status: r.status, data: await r.json()}));
+        const issued = await post("/kiosk/challenge", {external_id: body.external_id});
+        body.liveness.challenge_id = issued.data.challenge_id;
+        await new Promise(done => setTimeout(done, body.wait_ms));
+        delete body.wait_ms;
+        return {issued: issued.status, colours: issued.data.colours,
+                answer: await post("/kiosk/enroll.json", body)};
+    }""", {**replayed, "wait_ms": wait_ms})
+    assert answer["issued"] == 201, answer
+    assert answer["answer"]["status"] == 403, answer
+    problem = answer["answer"]["data"]
+    assert problem["rule"] == "R26"
+    codes = [e.get("code") for e in problem["errors"] if e.get("code")]
+    # the frames look like those sent before (perceptual hash): caught before the colours
+    assert codes == ["frames.replayed"], problem
     browser.close()
     assert fg.stats().templates == {PURPOSE: 1, "attendance": 1}
     [passed] = fg._store.audit.events(operation="liveness.passed")
@@ -388,6 +432,9 @@ def test_kiosk_live_check_with_a_real_head_turning(playwright: sync_api.Playwrig
     store = answerable_store()
     fg.liveness.configure().detector.challenges = store
     challenge = store.issue("gate", movements=ORDER)
+    # the same UMIST pictures as the camera's: a real second attempt would not be, so a
+    # fresh frame memory (else the perceptual hashes call it a replay)
+    fg.liveness.configure().detector.seen_frames = SeenFrames()
     found = fg.identify(b"", PURPOSE, liveness=LivenessAnswer(
         challenge.id, tuple(umist_answer(root, challenge, seed=77)), "gate"))
     assert (found.decision, found.external_id) == ("match", "resident-18")

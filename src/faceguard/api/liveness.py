@@ -29,6 +29,7 @@ from faceguard.liveness.challenge import Challenge
 from faceguard.liveness.consistency import ConsistencyPolicy
 from faceguard.liveness.detector import PadConfig, PresentationAttackDetector
 from faceguard.liveness.lockout import Lock, Lockouts
+from faceguard.liveness.passive import scorers_for
 from faceguard.liveness.shared import (
     SharedChallenges,
     SharedFrames,
@@ -92,8 +93,9 @@ class Liveness(Part):
         # worker is answered on another, and a replay is refused on every one.
         records = self._core.store.records
         challenges = SharedChallenges(records)
+        scorers = scorers_for(self._core.deployment.pad_model, self._core.config_dir)
         return PresentationAttackDetector(
-            self._core.engine, challenges, config=config,
+            self._core.engine, challenges, config=config, scorers=scorers,
             seen_frames=SharedFrames(records, challenges.policy.memory))
 
     # ---- operations ---------------------------------------------------------------------

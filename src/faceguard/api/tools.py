@@ -31,8 +31,14 @@ from faceguard.index.evaluation import (
 )
 from faceguard.liveness.detector import PresentationAttackDetector
 from faceguard.liveness.evaluation import PadReport, PadSample, evaluate_pad, read_samples
+from faceguard.liveness.passive import scorers_for
 from faceguard.policy import DeploymentFacts, check_deployment
-from faceguard.policy.deployment import Deployment, PurposeSection, load_deployment
+from faceguard.policy.deployment import (
+    Deployment,
+    PurposeSection,
+    load_deployment,
+    read_pad_model,
+)
 from faceguard.policy.facts import CheckResult
 from faceguard.redact.output import write_text_atomic
 from faceguard.redact.report import RedactionReport
@@ -181,11 +187,16 @@ class Tools:
 
     @staticmethod
     def evaluate_pad(samples: Sequence[PadSample], *, stride: int = 1, max_frames: int = 300,
-                     progress: Callable[[int], None] | None = None) -> PadReport:
+                     progress: Callable[[int], None] | None = None,
+                     pad_model: Path | None = None) -> PadReport:
         """Presentation-attack detection figures (APCER, BPCER, decision time) on labelled
         media (``faceguard eval-pad``; ``pad_samples`` reads them), with the default
-        engine's detector."""
-        detector = PresentationAttackDetector(DlibEngine(cnn_fallback=False))
+        engine's detector; ``pad_model``: a TOML file whose ``[pad_model]`` table names an
+        operator-supplied model to run as well (relative paths from its folder)."""
+        scorers = None
+        if pad_model is not None:
+            scorers = scorers_for(read_pad_model(pad_model), pad_model.parent)
+        detector = PresentationAttackDetector(DlibEngine(cnn_fallback=False), scorers=scorers)
         return evaluate_pad(samples, detector, stride=stride, max_frames=max_frames,
                             progress=progress)
 

@@ -1,8 +1,9 @@
 """``faceguard eval-pad``: APCER, BPCER and decision time on labelled recordings (R26).
 
 Registered on the main command group with ``main.add_command(eval_pad)``. Exit codes as for
-the other commands: 0 done, 2 a bad source (unreadable, unlabelled, missing files), 4 an
-image that cannot be decoded.
+the other commands: 0 done (a file that cannot be read or decoded is left out, counted and
+named in the report), 2 a bad source (unreadable, unlabelled, missing files) or a bad
+``--pad-model``.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ def _lines(report: object) -> list[str]:
     times = report.decision_seconds
     lines.append(f"decision time: median {times['median']:.2f} s, p95 {times['p95']:.2f} s, "
                  f"max {times['max']:.2f} s")
+    if report.unreadable:
+        lines.append(f"unreadable: {len(report.unreadable)} file(s) left out")
     lines += [f"note: {note}" for note in report.notes]
     return lines
 
@@ -54,9 +57,13 @@ def _lines(report: object) -> list[str]:
               help="Use every N-th frame of a video.")
 @click.option("--max-frames", default=300, show_default=True, type=click.IntRange(2, 100_000),
               help="Frames read per video at most.")
+@click.option("--pad-model", "pad_model", default=None,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A TOML file with a [pad_model] table (faceguard.toml will do): run that "
+                   "operator-supplied ONNX model beside the other checks.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def eval_pad(source: Path, label: str | None, stride: int, max_frames: int,
-             as_json: bool) -> None:
+             pad_model: Path | None, as_json: bool) -> None:
     """Presentation-attack detection figures on SOURCE (ISO/IEC 30107-3 terms).
 
     SOURCE is a folder (labels.csv inside, or sub-folders live/, spoof_print/, ...), a CSV
@@ -67,7 +74,7 @@ def eval_pad(source: Path, label: str | None, stride: int, max_frames: int,
         samples = facade().tools.pad_samples(source, label=label)
         with progress_bar(len(samples), "judging") as update:
             report = facade().tools.evaluate_pad(samples, stride=stride, max_frames=max_frames,
-                                            progress=update)
+                                                 progress=update, pad_model=pad_model)
     except FaceguardError as exc:
         code = 4 if isinstance(exc, (ImageError, FaceError)) else 2
         if as_json:

@@ -44,11 +44,12 @@ class AttackSequence:
     face_boxes: list[Box]
     medium: Medium
     motion: Motion
+    bent: bool = False
 
     @property
     def species(self) -> str:
-        """The attack type, e.g. ``print-turn`` or ``screen-mixed``."""
-        return f"{self.medium}-{self.motion}"
+        """The attack type, e.g. ``print-turn``, ``bent-print-turn`` or ``screen-mixed``."""
+        return f"{'bent-' if self.bent else ''}{self.medium}-{self.motion}"
 
     def to_frames(self, quality: int = 90) -> list[Frame]:
         """The sequence as a client would send it: JPEG bytes and capture times."""
@@ -94,6 +95,44 @@ def _plane_homography(
                       focal * placed[:, 1] / placed[:, 2] + oh / 2], axis=1)
     source = np.array([[0, 0], [tw, 0], [tw, th], [0, th]], np.float32)
     return np.asarray(cv2.getPerspectiveTransform(source, image.astype(np.float32)))
+
+
+def _bent_sheet(
+    texture: np.ndarray, out_wh: tuple[int, int], pose: dict[str, float], focal: float,
+    bend: float, strips: int = 24,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The sheet curved around a vertical axis by ``bend`` radians over its width (a photo
+    held bowed, the edges toward the camera for a positive bend), as vertical strips each
+    flat: the warped texture and the sheet's mask in the image."""
+    import cv2
+
+    th, tw = texture.shape[:2]
+    ow, oh = out_wh
+    half_h = 0.5 * th / tw
+    radius = 1.0 / bend
+    rot = _rotation(pose["yaw"], pose["pitch"], pose["roll"])
+    offset = np.array([pose["tx"], pose["ty"], pose["dist"]])
+    warped = np.zeros((oh, ow, 3), np.float32)
+    mask = np.zeros((oh, ow), np.float32)
+    edges = np.linspace(0, tw, strips + 1)
+    for left, right in zip(edges[:-1], edges[1:], strict=True):
+        points = []
+        for column, y in ((left, -half_h), (right, -half_h), (right, half_h), (left, half_h)):
+            arc = column / tw - 0.5
+            local = np.array([radius * math.sin(arc / radius), y,
+                              -radius * (1 - math.cos(arc / radius))])
+            placed = rot @ local + offset
+            points.append([focal * placed[0] / placed[2] + ow / 2,
+                           focal * placed[1] / placed[2] + oh / 2])
+        source = np.array([[left, 0], [right, 0], [right, th], [left, th]], np.float32)
+        homography = cv2.getPerspectiveTransform(source, np.array(points, np.float32))
+        strip = np.zeros((oh, ow), np.float32)
+        cv2.fillConvexPoly(strip, np.round(np.array(points)).astype(np.int32), 1.0)
+        strip *= 1 - mask  # nearer strips first would need a depth order; overlaps are rare
+        warped += cv2.warpPerspective(texture, homography, (ow, oh),
+                                      flags=cv2.INTER_LINEAR).astype(np.float32) * strip[:, :, None]
+        mask += strip
+    return warped, mask
 
 
 def _sign(rng: np.random.Generator) -> float:
@@ -186,6 +225,7 @@ def render_attack(
     size: tuple[int, int] = (480, 360),
     fps: float = 10.0,
     strength: float | None = None,
+    bend: float = 0.0,
 ) -> AttackSequence:
     """Film ``photo`` (RGB uint8) on a moving plane. ``face_box`` is the face in the photo
     (default: its central 60%). ``size`` is the output ``(width, height)``. The movement's
@@ -194,6 +234,9 @@ def render_attack(
 
     A screen's pixel grid is drawn with a projected period of 0.6 to 2.5 image pixels (near
     the camera's resolution, where moire appears; finer grids blur away entirely).
+
+    ``bend`` (radians over the sheet's width, e.g. 0.5-2) curves a print around a vertical
+    axis: a photo held bowed, no longer one plane (the species becomes ``bent-print-...``).
     """
     import cv2
 
@@ -255,11 +298,14 @@ def render_attack(
         for k, j in zip(("yaw", "pitch", "roll", "tx", "ty", "dist"), jitter, strict=True):
             pose[k] += float(j)
         homography = _plane_homography(texture_wh, (out_w, out_h), pose, focal)
-        sheet = np.zeros((out_h, out_w), np.float32)
-        outline = cv2.perspectiveTransform(sheet_corners, homography).reshape(-1, 2)
-        cv2.fillConvexPoly(sheet, np.round(outline).astype(np.int32), 1.0)
-        warped = cv2.warpPerspective(texture, homography, (out_w, out_h),
-                                     flags=cv2.INTER_LINEAR).astype(np.float32)
+        if bend:
+            warped, sheet = _bent_sheet(texture, (out_w, out_h), pose, focal, bend)
+        else:
+            sheet = np.zeros((out_h, out_w), np.float32)
+            outline = cv2.perspectiveTransform(sheet_corners, homography).reshape(-1, 2)
+            cv2.fillConvexPoly(sheet, np.round(outline).astype(np.int32), 1.0)
+            warped = cv2.warpPerspective(texture, homography, (out_w, out_h),
+                                         flags=cv2.INTER_LINEAR).astype(np.float32)
         if grid is not None:
             warped *= grid.modulation(np.linalg.inv(homography), (out_h, out_w))
         image = np.asarray(cv2.GaussianBlur(
@@ -281,4 +327,4 @@ def render_attack(
         boxes.append((int(corners[:, 0].min()), int(corners[:, 1].min()),
                       int(corners[:, 0].max()), int(corners[:, 1].max())))
         times.append(start_ms + int(round(index * 1000 / fps + rng.uniform(-8, 8))))
-    return AttackSequence(out_frames, times, boxes, medium, motion)
+    return AttackSequence(out_frames, times, boxes, medium, motion, bent=bool(bend))

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from random import Random
 from typing import Any, Protocol
+
+import numpy as np
 
 from faceguard.errors import ConfigError
 from faceguard.liveness.colour import PALETTE, ColourPolicy, random_colours
@@ -284,12 +286,23 @@ class ChallengeStore:
                 remembered.popitem(last=False)
 
 
+def hamming(hashes: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """Bits differing between each of ``hashes`` (rows) and each of ``other`` (columns)."""
+    counts: np.ndarray = np.bitwise_count(hashes[:, None] ^ other[None, :]).astype(np.int64)
+    return counts
+
+
 class FrameMemory(Protocol):
     """What the detector needs to catch frames sent again (in memory here; in the database
     when several workers share it, ``liveness.shared``)."""
 
     def check_and_add(self, digests: list[str]) -> list[int]:
         """Indexes of ``digests`` seen in an earlier presentation; all are then remembered."""
+        ...
+
+    def check_and_add_similar(self, hashes: list[int], max_distance: int) -> list[int]:
+        """Indexes of the perceptual ``hashes`` within ``max_distance`` bits of a frame of an
+        earlier presentation; all are then remembered."""
         ...
 
 
@@ -305,6 +318,7 @@ class SeenFrames:
         self._max = max_items
         self._lock = threading.Lock()
         self._seen: OrderedDict[str, datetime] = OrderedDict()
+        self._similar: deque[tuple[datetime, np.ndarray]] = deque()
 
     def check_and_add(self, digests: list[str]) -> list[int]:
         """Indexes of ``digests`` seen in an earlier presentation; all are then remembered."""
@@ -320,3 +334,23 @@ class SeenFrames:
             while len(self._seen) > self._max:
                 self._seen.popitem(last=False)
         return repeated
+
+    def check_and_add_similar(self, hashes: list[int], max_distance: int) -> list[int]:
+        """Indexes of the perceptual ``hashes`` within ``max_distance`` bits of a frame of an
+        earlier presentation; all are then remembered."""
+        if not hashes:
+            return []
+        now = self._clock()
+        mine = np.array(hashes, np.uint64)
+        with self._lock:
+            horizon = now - self._memory
+            while self._similar and self._similar[0][0] < horizon:
+                self._similar.popleft()
+            earlier = [h for _, h in self._similar]
+            self._similar.append((now, mine))
+            while sum(len(h) for _, h in self._similar) > self._max:
+                self._similar.popleft()
+        if not earlier:
+            return []
+        close = hamming(mine, np.concatenate(earlier)).min(axis=1) <= max_distance
+        return [int(i) for i in np.flatnonzero(close)]

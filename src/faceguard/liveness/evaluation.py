@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from faceguard.engine.imaging import decode_image
-from faceguard.errors import ConfigError
+from faceguard.errors import ConfigError, FaceguardError
 from faceguard.liveness.detector import PresentationAttackDetector
 from faceguard.liveness.types import PadDecision
 
@@ -83,6 +83,8 @@ class PadReport:
     apcer_max: float | None
     decision_seconds: dict[str, float]
     notes: list[str] = field(default_factory=list)
+    #: Files that could not be read or decoded: (file, why); not counted in any rate.
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
     outcomes: list[PadOutcome] = field(default_factory=list)
 
 
@@ -160,7 +162,11 @@ def _require(samples: list[PadSample], source: Path) -> list[PadSample]:
 
 def read_video(path: Path, *, stride: int = 1, max_frames: int = 300,
                ) -> tuple[list[np.ndarray], list[int]]:
-    """RGB frames (every ``stride``-th, at most ``max_frames``) and their times in ms."""
+    """RGB frames (every ``stride``-th, at most ``max_frames``) and their times in ms.
+
+    The times are the container's presentation times of the frames read (OpenCV's
+    ``CAP_PROP_POS_MSEC``), right for variable-rate video; only where the container gives
+    none (or times that do not increase) are they computed from the index and nominal rate."""
     import cv2
 
     capture = cv2.VideoCapture(str(path))
@@ -168,7 +174,8 @@ def read_video(path: Path, *, stride: int = 1, max_frames: int = 300,
         raise ConfigError(f"cannot open video {path}")
     fps = float(capture.get(cv2.CAP_PROP_FPS)) or 30.0
     frames: list[np.ndarray] = []
-    times: list[int] = []
+    stamps: list[float] = []
+    nominal: list[int] = []
     index = 0
     try:
         while len(frames) < max_frames:
@@ -177,13 +184,17 @@ def read_video(path: Path, *, stride: int = 1, max_frames: int = 300,
                 break
             if index % stride == 0:
                 frames.append(np.ascontiguousarray(bgr[:, :, ::-1]))
-                times.append(int(round(index * 1000 / fps)))
+                stamps.append(float(capture.get(cv2.CAP_PROP_POS_MSEC)))
+                nominal.append(int(round(index * 1000 / fps)))
             index += 1
     finally:
         capture.release()
     if not frames:
         raise ConfigError(f"no frame could be read from {path}")
-    return frames, times
+    increasing = all(b > a for a, b in zip(stamps, stamps[1:], strict=False))
+    if len(stamps) > 1 and increasing and all(np.isfinite(stamps)):
+        return frames, [int(round(t - stamps[0])) for t in stamps]
+    return frames, nominal
 
 
 def judge_sample(
@@ -242,15 +253,27 @@ def evaluate_pad(
     max_frames: int = 300,
     progress: Callable[[int], None] | None = None,
 ) -> PadReport:
-    """Run the detector on every sample and report (see the module docstring)."""
+    """Run the detector on every sample and report (see the module docstring). A file that
+    cannot be read or decoded is skipped, named in ``unreadable`` and a note; the others are
+    still judged."""
     outcomes = []
+    unreadable: list[tuple[str, str]] = []
     for sample in samples:
-        decision, frames = judge_sample(detector, sample, stride=stride, max_frames=max_frames)
-        outcomes.append(PadOutcome(str(sample.path), sample.label, decision.decision,
-                                   decision.codes, decision.seconds, frames))
+        try:
+            decision, frames = judge_sample(detector, sample, stride=stride,
+                                            max_frames=max_frames)
+        except (FaceguardError, OSError) as exc:
+            unreadable.append((str(sample.path), str(exc)))
+        else:
+            outcomes.append(PadOutcome(str(sample.path), sample.label, decision.decision,
+                                       decision.codes, decision.seconds, frames))
         if progress is not None:
             progress(1)
     report = pad_report(outcomes)
+    report.unreadable = unreadable
+    if unreadable:
+        report.notes.append(f"{len(unreadable)} file(s) could not be read and were left out: "
+                            + "; ".join(f"{name} ({why})" for name, why in unreadable))
     if any(not s.is_video for s in samples):
         report.notes.append("images were judged by the passive scorers alone; a single "
                             "picture cannot show three-dimensional motion")

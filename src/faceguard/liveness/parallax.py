@@ -43,7 +43,7 @@ import numpy as np
 from faceguard.liveness.types import CheckResult
 
 Box = tuple[int, int, int, int]
-Verdict = Literal["3d", "planar", "insufficient", "lost"]
+Verdict = Literal["3d", "planar", "bent", "insufficient", "lost"]
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,10 @@ class ParallaxConfig:
     max_zoom: float = 1.2
     #: Percentile (as a fraction) of the residual motion reported as ``parallax_px``.
     quantile: float = 0.85
+    #: A parallax that a sheet bent about one axis explains (at least this share of its
+    #: variance, leaving at most ``bent_rms_px``) is a bent photo, not a head.
+    bent_explained: float = 0.75
+    bent_rms_px: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,10 @@ class SegmentStats:
     parallax_share: float
     motion: float
     pose_change: float
+    #: The best sheet bent about one axis (:func:`sheet_fit`): the share of the parallax's
+    #: variance it explains, and what it leaves unexplained (RMS, px); 0 when not measured.
+    sheet_explained: float = 0.0
+    sheet_rms_px: float = 0.0
 
     def as_scores(self) -> dict[str, float]:
         return {
@@ -113,7 +121,8 @@ class SegmentStats:
             "parallax_share": self.parallax_share,
             "parallax_px": self.parallax_px, "noise_px": self.noise_px,
             "distortion": self.distortion, "motion": self.motion,
-            "pose_change": self.pose_change,
+            "pose_change": self.pose_change, "sheet_explained": self.sheet_explained,
+            "sheet_rms_px": self.sheet_rms_px,
         }
 
 
@@ -219,7 +228,7 @@ def analyse_segment(
         return lost(0 if corners is None else len(corners))
     start = corners.reshape(-1, 2).astype(np.float32)
     current, alive = start.copy(), np.ones(len(start), bool)
-    peak: tuple[float, int, np.ndarray, np.ndarray, np.ndarray] | None = None
+    candidates: list[tuple[float, int, np.ndarray, np.ndarray, np.ndarray]] = []
     for index in range(1, len(greys)):
         current, keep, _ = _track(greys[index - 1], greys[index], current, cfg.levels,
                                   cfg.fb_max_px)
@@ -235,14 +244,42 @@ def analyse_segment(
         if not 1 / cfg.max_zoom <= zoom <= cfg.max_zoom:
             continue  # a change of scale too large to compare fine texture across
         distortion = _similarity_gap(p0, projected) / cfg.face_px
-        if peak is None or distortion >= peak[0]:
-            peak = (distortion, index, p0, p1, homography)
-    if peak is None:
+        candidates.append((distortion, index, p0, p1, homography))
+    if not candidates:
         return lost(int(alive.sum()))
+    # The frame most out of plane first; when most points cannot be found again there (a
+    # head turned far), the most distorted frames before it (at most 2 more): points lost
+    # are not depth, but a parallax measured on an earlier frame is. Only a 3-D verdict
+    # there counts: a smaller movement's pose change is not known (it cannot show a plane)
+    # and its little parallax is weak evidence of a bent sheet.
+    peak = max(candidates, key=lambda c: c[0])
+    first = _plane_and_parallax(greys, peak, pose_change, cfg)
+    peak_index = peak[1]
+    for _ in range(2):
+        if first.kept > cfg.max_kept:
+            break
+        earlier = [c for c in candidates if c[1] < peak_index]
+        if not earlier:
+            break
+        peak = max(earlier, key=lambda c: c[0])
+        peak_index = peak[1]
+        retried = _plane_and_parallax(greys, peak, 0.0, cfg)
+        if retried.verdict == "3d":
+            return replace(retried, pose_change=pose_change)
+    return first
+
+
+def _plane_and_parallax(
+    greys: list[np.ndarray], peak: tuple[float, int, np.ndarray, np.ndarray, np.ndarray],
+    pose_change: float, cfg: ParallaxConfig,
+) -> SegmentStats:
+    """Undo the plane's motion from the first frame to frame ``peak``, measure what still
+    moves."""
+    import cv2
+
     distortion, index, p0, p1, homography = peak
     motion = float(np.median(np.linalg.norm(p1 - p0, axis=1))) / cfg.face_px
     height, width = greys[0].shape
-    # Plane + parallax: undo the plane's motion, then measure what still moves.
     warped = cv2.warpPerspective(
         greys[index], homography, (width, height),
         flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
@@ -250,7 +287,7 @@ def analyse_segment(
     kept = float(keep.mean())
     if int(keep.sum()) < cfg.min_tracks:
         # Most points cannot be found again once the plane's motion is undone: parts of the
-        # face moved differently (depth, occlusion), which ``classify`` reads from ``kept``.
+        # face moved differently (depth or occlusion), or the tracker lost them: no verdict.
         few = SegmentStats("insufficient", len(p0), kept, 0.0, 0.0, distortion, 0.0, motion,
                            pose_change)
         return replace(few, verdict=classify(few, cfg))
@@ -262,9 +299,50 @@ def analyse_segment(
     parallax = float(np.quantile(magnitude, cfg.quantile))
     noise = float(np.median(fb[keep])) / 2.0
     share = float(np.mean(magnitude > cfg.min_parallax_px))
+    explained, unexplained = sheet_fit(p0[keep], q1 - q0)
     stats = SegmentStats("insufficient", len(p0), kept, parallax, noise, distortion, share,
-                         motion, pose_change)
+                         motion, pose_change, explained, unexplained)
     return replace(stats, verdict=classify(stats, cfg))
+
+
+def _design(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Columns of a bent sheet's residual motion: its depth a cubic of ``u`` (across the
+    axis), the factor of the parallax field varying linearly along ``v``."""
+    columns = [u ** k for k in range(4)] + [v * u ** k for k in range(3)]
+    return np.stack(columns, axis=1)
+
+
+def sheet_fit(points: np.ndarray, residual: np.ndarray, angles: int = 12,
+              ) -> tuple[float, float]:
+    """Is the parallax left after undoing the plane that of a sheet bent about one axis?
+
+    A sheet curved about an axis (a bowed photo) has a depth that varies across the axis
+    only, so its plane-plus-parallax residual is a function of the coordinate ``u`` across
+    the axis (times a factor varying smoothly along it). A head's depth curves along every
+    direction (nose, brows, chin, cheeks). Both components of ``residual`` are fitted by
+    least squares with the sheet's model for each axis direction (every 180/``angles``
+    degrees); returned for the best: the share of the residual's variance explained, and
+    the RMS left unexplained (px). Measured (docs/LIVENESS.md): simulated bent prints 0.78 to
+    0.99 explained, at most 0.95 px left; UMIST heads 0.35 to 0.97, at least 0.65 px left.
+    """
+    count = len(points)
+    if count < 30:
+        return 0.0, 0.0
+    centred = points - points.mean(axis=0)
+    centred = centred / (float(np.abs(centred).max()) or 1.0)
+    best: float | None = None
+    for step in range(angles):
+        angle = np.pi * step / angles
+        u = centred[:, 0] * np.cos(angle) + centred[:, 1] * np.sin(angle)
+        v = -centred[:, 0] * np.sin(angle) + centred[:, 1] * np.cos(angle)
+        design = _design(u, v)
+        fitted = design @ np.linalg.lstsq(design, residual, rcond=None)[0]
+        error = float(((residual - fitted) ** 2).sum())
+        if best is None or error < best:
+            best = error
+    assert best is not None
+    total = float(((residual - residual.mean(axis=0)) ** 2).sum())
+    return 1.0 - best / total if total > 0 else 1.0, float(np.sqrt(best / count))
 
 
 def classify(stats: SegmentStats, config: ParallaxConfig | None = None) -> Verdict:
@@ -274,8 +352,12 @@ def classify(stats: SegmentStats, config: ParallaxConfig | None = None) -> Verdi
         return "lost"
     depth = stats.parallax_px >= cfg.min_parallax_px and (
         stats.parallax_px >= cfg.noise_factor * stats.noise_px)
-    if depth or (stats.kept <= cfg.max_kept and stats.tracks >= cfg.min_tracks_kept):
-        return "3d"
+    if depth:
+        sheet = (stats.sheet_explained >= cfg.bent_explained
+                 and stats.sheet_rms_px <= cfg.bent_rms_px)
+        return "bent" if sheet else "3d"
+    if stats.kept <= cfg.max_kept and stats.tracks >= cfg.min_tracks_kept:
+        return "insufficient"  # points lost once the plane is undone: not depth by itself
     flat = stats.parallax_px <= cfg.max_planar_parallax_px and stats.kept >= cfg.min_planar_kept
     moved = stats.distortion >= cfg.min_distortion or stats.pose_change >= cfg.min_pose_change
     if flat and moved:
@@ -284,19 +366,22 @@ def classify(stats: SegmentStats, config: ParallaxConfig | None = None) -> Verdi
 
 
 def judge(segments: Sequence[SegmentStats]) -> CheckResult:
-    """The ``depth`` check over several segments.
+    """The ``depth`` check on the whole answer (all its segments).
 
-    Any planar segment is an attack (a head cannot move out of plane without parallax);
-    otherwise one three-dimensional segment passes; otherwise retry.
+    Any planar segment is an attack (a head cannot move out of plane without parallax); so
+    are more segments whose parallax a sheet bent about one axis explains than 3-D ones (the
+    sheet model sometimes explains one segment of a real head); otherwise the answer passes
+    when at least half of its segments (and one at least) are three-dimensional; otherwise
+    retry.
     """
     if not segments:
         return CheckResult.failed("depth", "retry", "depth.no_segment",
                                   "no stretch of frames with a trackable face")
     best = max(segments, key=lambda s: (s.parallax_px, s.distortion))
-    planar = [s for s in segments if s.verdict == "planar"]
     counts = {f"segments_{v}": float(sum(s.verdict == v for s in segments))
-              for v in ("3d", "planar", "insufficient", "lost")}
+              for v in ("3d", "planar", "bent", "insufficient", "lost")}
     scores = {**best.as_scores(), "segments": float(len(segments)), **counts}
+    planar = [s for s in segments if s.verdict == "planar"]
     if planar:
         worst = max(planar, key=lambda s: max(s.distortion, s.pose_change))
         scores = {**worst.as_scores(), "segments": float(len(segments)), **counts}
@@ -304,7 +389,16 @@ def judge(segments: Sequence[SegmentStats]) -> CheckResult:
             "depth", "attack", "depth.planar",
             "the face moved out of plane but its motion is explained by a single plane "
             f"(parallax {worst.parallax_px:.2f} px): a photo or a screen", **scores)
-    if any(s.verdict == "3d" for s in segments):
+    bent = [s for s in segments if s.verdict == "bent"]
+    solid = sum(s.verdict == "3d" for s in segments)
+    if len(bent) > solid:
+        worst = max(bent, key=lambda s: s.sheet_explained)
+        scores = {**worst.as_scores(), "segments": float(len(segments)), **counts}
+        return CheckResult.failed(
+            "depth", "attack", "depth.bent",
+            "the face's depth is that of a sheet bent about one axis (it explains "
+            f"{worst.sheet_explained:.0%} of the parallax): a curved photo", **scores)
+    if solid and 2 * solid >= len(segments):
         return CheckResult("depth", "pass", (), scores)
     if all(s.verdict == "lost" for s in segments):
         return CheckResult.failed("depth", "retry", "depth.lost",

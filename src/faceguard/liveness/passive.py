@@ -24,11 +24,14 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
 from faceguard.errors import ConfigError
+
+if TYPE_CHECKING:
+    from faceguard.policy.deployment import PadModelSection
 
 Box = tuple[int, int, int, int]
 
@@ -45,6 +48,19 @@ class PassiveScorer(Protocol):
     def score(self, rgb: np.ndarray, box: Box) -> float:
         """Attack evidence for the face at ``box`` ``(left, top, right, bottom)`` in ``rgb``."""
         ...
+
+
+def _shifted_region(rgb: np.ndarray, box: Box, grow: float) -> np.ndarray:
+    """The face box grown by ``grow`` (less where the picture is too small for it), moved
+    inside the picture rather than cut at its edge: the crop keeps the box's shape."""
+    left, top, right, bottom = box
+    height, width = rgb.shape[:2]
+    box_w, box_h = max(right - left, 1), max(bottom - top, 1)
+    grow = min(grow, (width - 1) / box_w, (height - 1) / box_h)
+    crop_w, crop_h = box_w * grow, box_h * grow
+    x0 = min(max((left + right) / 2 - crop_w / 2, 0.0), width - crop_w)
+    y0 = min(max((top + bottom) / 2 - crop_h / 2, 0.0), height - crop_h)
+    return rgb[int(y0):int(y0 + crop_h), int(x0):int(x0 + crop_w)]
 
 
 def _face_region(rgb: np.ndarray, box: Box, grow: float = 1.0) -> np.ndarray:
@@ -161,9 +177,11 @@ class OnnxPadScorer:
     """A user-supplied PAD model in ONNX format, run with ONNX Runtime on the CPU.
 
     Input contract: one float32 tensor ``[1, 3, H, W]`` (``H`` and ``W`` fixed in the model),
-    RGB channel order (``bgr=True`` for BGR models), values ``(pixel / 255 - mean) / std``.
-    The crop is the face box grown by ``crop_scale`` around its centre (clipped to the image),
-    resized to ``W x H``.
+    RGB channel order (``bgr=True`` for BGR models), values ``(pixel / 255 - mean) / std``
+    (``pixels="unit"``, default) or the raw 0-255 values (``pixels="raw"``). The crop is the
+    face box grown by ``crop_scale`` around its centre, clipped at the image's edge
+    (``crop="clip"``, default) or moved inside the image keeping its size where the image
+    allows (``crop="shift"``), resized to ``W x H``.
 
     Output contract: the model's first output, either one value (shape ``[1]`` or ``[1, 1]``)
     that is the attack probability (``output="probability"``) or an attack logit
@@ -186,7 +204,15 @@ class OnnxPadScorer:
         bgr: bool = False,
         live_index: int = 0,
         output: Literal["probability", "logit", "logits"] | None = None,
+        pixels: Literal["unit", "raw"] = "unit",
+        crop: Literal["clip", "shift"] = "clip",
     ) -> None:
+        if pixels not in ("unit", "raw") or crop not in ("clip", "shift"):
+            raise ConfigError(f"PAD model: pixels must be 'unit' or 'raw' (not {pixels!r}), "
+                              f"crop 'clip' or 'shift' (not {crop!r})")
+        if crop_scale <= 0 or not 0 < threshold <= 1:
+            raise ConfigError(f"PAD model: crop_scale must be positive (not {crop_scale}) and "
+                              f"threshold in (0, 1] (not {threshold})")
         self.model_path = Path(model_path)
         self.threshold = threshold
         self.crop_scale = crop_scale
@@ -195,6 +221,8 @@ class OnnxPadScorer:
         self.bgr = bgr
         self.live_index = live_index
         self.output = output
+        self.pixels = pixels
+        self.crop = crop
         self._lock = threading.Lock()
         self._session: Any = None
         self._input: tuple[str, int, int] | None = None
@@ -206,9 +234,13 @@ class OnnxPadScorer:
                     raise ConfigError(f"PAD model not found: {self.model_path}")
                 import onnxruntime
 
+                options = onnxruntime.SessionOptions()
+                # One thread: a decision's few crops gain little from more, and the
+                # service's workers share the cores.
+                options.intra_op_num_threads = 1
                 try:
                     session = onnxruntime.InferenceSession(
-                        str(self.model_path), providers=["CPUExecutionProvider"])
+                        str(self.model_path), options, providers=["CPUExecutionProvider"])
                 except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types
                     raise ConfigError(f"PAD model {self.model_path.name} could not be "
                                       f"loaded: {exc}") from exc
@@ -226,7 +258,10 @@ class OnnxPadScorer:
     def _tensor(self, rgb: np.ndarray, box: Box, height: int, width: int) -> np.ndarray:
         import cv2
 
-        crop = _face_region(rgb, box, self.crop_scale)
+        if self.crop == "shift":
+            crop = _shifted_region(rgb, box, self.crop_scale)
+        else:
+            crop = _face_region(rgb, box, self.crop_scale)
         if crop.size == 0:
             crop = rgb
         if crop.ndim == 2:
@@ -234,7 +269,10 @@ class OnnxPadScorer:
         resized = cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA)
         if self.bgr:
             resized = resized[:, :, ::-1]
-        tensor = resized.astype(np.float32).transpose(2, 0, 1)[None] / 255.0
+        tensor = resized.astype(np.float32).transpose(2, 0, 1)[None]
+        if self.pixels == "raw":
+            return np.ascontiguousarray(tensor, dtype=np.float32)
+        tensor /= 255.0
         return np.ascontiguousarray((tensor - self.mean) / self.std, dtype=np.float32)
 
     def score(self, rgb: np.ndarray, box: Box) -> float:
@@ -253,3 +291,26 @@ class OnnxPadScorer:
             shifted = np.exp(result - result.max())
             result = shifted / shifted.sum()
         return float(min(max(1.0 - result[self.live_index], 0.0), 1.0))
+
+
+def scorers_for(pad_model: PadModelSection | None, config_dir: Path) -> list[PassiveScorer]:
+    """The deployment's passive scorers: the moire scorer, and the operator's model named
+    in ``[pad_model]`` (a path relative to ``config_dir``, the folder of faceguard.toml).
+    A model file that is missing is a ``ConfigError`` naming it, at once, not at the first
+    presentation."""
+    scorers = default_scorers()
+    if pad_model is None:
+        return scorers
+    path = Path(pad_model.path)
+    if not path.is_absolute():
+        path = config_dir / path
+    if not path.is_file():
+        raise ConfigError(f"pad_model.path: the PAD model {path} does not exist (R26: the "
+                          "deployment names a presentation-attack model it cannot run)")
+    scorers.append(OnnxPadScorer(
+        path, threshold=pad_model.threshold, crop_scale=pad_model.crop_scale,
+        mean=(pad_model.mean[0], pad_model.mean[1], pad_model.mean[2]),
+        std=(pad_model.std[0], pad_model.std[1], pad_model.std[2]),
+        bgr=pad_model.channels == "bgr", live_index=pad_model.live_class,
+        output=pad_model.output, pixels=pad_model.pixels, crop=pad_model.crop))
+    return scorers

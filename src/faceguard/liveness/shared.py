@@ -23,6 +23,7 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from random import Random
 
+import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -31,6 +32,7 @@ from faceguard.errors import require_text
 from faceguard.liveness.challenge import (
     Challenge,
     ChallengePolicy,
+    hamming,
     judge_answer,
     make_challenge,
     refuse_settled,
@@ -47,6 +49,8 @@ _F = db.liveness_frames.c
 _E = db.liveness_counts.c
 _L = db.liveness_locks.c
 _P = db.liveness_passed.c
+#: Prefix of the perceptual hashes kept beside the frames' SHA-256 digests.
+_PHASH = "p:"
 
 
 def _to_row(challenge: Challenge) -> str:
@@ -145,6 +149,30 @@ class SharedFrames:
                 index_elements=["digest"], set_={"seen_at": insert.excluded.seen_at}),
                 [{"digest": d, "seen_at": iso(now)} for d in sorted(set(digests))])
         return [i for i, d in enumerate(digests) if d in seen]
+
+    def check_and_add_similar(self, hashes: list[int], max_distance: int) -> list[int]:
+        """Indexes of the perceptual ``hashes`` within ``max_distance`` bits of a frame of an
+        earlier presentation; all are then remembered. They share the table of digests,
+        as ``p:`` and 16 hex digits (a SHA-256 digest is 64 hex digits: never confused)."""
+        if not hashes:
+            return []
+        now = self._clock()
+        horizon = iso(now - self._memory)
+        keys = sorted({f"{_PHASH}{h:016x}" for h in hashes})
+        with self._engine.begin() as conn:
+            conn.execute(db.liveness_frames.delete().where(_F.seen_at < horizon))
+            earlier = [int(d[len(_PHASH):], 16) for d in conn.execute(
+                sa.select(_F.digest).where(_F.digest.like(f"{_PHASH}%"))).scalars()]
+            insert = (postgresql.insert if conn.dialect.name == "postgresql"
+                      else sqlite.insert)(db.liveness_frames)
+            conn.execute(insert.on_conflict_do_update(
+                index_elements=["digest"], set_={"seen_at": insert.excluded.seen_at}),
+                [{"digest": d, "seen_at": iso(now)} for d in keys])
+        if not earlier:
+            return []
+        close = hamming(np.array(hashes, np.uint64),
+                        np.array(earlier, np.uint64)).min(axis=1) <= max_distance
+        return [int(i) for i in np.flatnonzero(close)]
 
 
 class SharedLockout:

@@ -177,6 +177,33 @@ class Authorisation(_Strict):
     valid_until: date
 
 
+class PadModelSection(_Strict):
+    """``[pad_model]``: a trained single-image presentation-attack model the operator
+    supplies (faceguard ships and downloads none), run by ``liveness.OnnxPadScorer`` beside
+    the challenge's own checks. The keys state the model's input and output contract; nothing
+    is assumed about the file."""
+
+    #: The ONNX file (relative paths start at the folder of faceguard.toml).
+    path: str = Field(min_length=1)
+    #: Channel order the model was trained on.
+    channels: Literal["rgb", "bgr"] = "rgb"
+    #: Input values: ``unit`` (pixel / 255, then ``mean``/``std``) or ``raw`` (0-255).
+    pixels: Literal["unit", "raw"] = "unit"
+    mean: list[float] = Field(default_factory=lambda: [0.0] * 3, min_length=3, max_length=3)
+    std: list[float] = Field(default_factory=lambda: [1.0] * 3, min_length=3, max_length=3)
+    #: The crop: the face box grown this much around its centre.
+    crop_scale: float = Field(default=1.5, gt=0, le=10)
+    #: ``clip`` at the picture's edge, or ``shift`` the crop inside the picture.
+    crop: Literal["clip", "shift"] = "clip"
+    #: What the first output holds: ``logits`` or ``probability`` (K >= 2 classes), or one
+    #: attack ``probability`` or ``logit``.
+    output: Literal["logits", "probability", "logit"] = "logits"
+    #: The bona fide class among K >= 2.
+    live_class: int = Field(default=0, ge=0)
+    #: Attack score (1 - P(live)) at or above which a presentation is an attack.
+    threshold: float = Field(default=0.5, gt=0, le=1)
+
+
 class StorageSection(_Strict):
     """Where the records live: ``url`` names a PostgreSQL database shared by every worker
     (``postgresql://user@host/db``); without it, ``faceguard.db`` in the data directory.
@@ -204,6 +231,7 @@ class Deployment(_Strict):
     transmission_basis: TransmissionBasis | None = None
     authorisations: list[Authorisation] = Field(default_factory=list)
     storage: StorageSection | None = None
+    pad_model: PadModelSection | None = None
 
     @field_validator("purposes")
     @classmethod
@@ -298,3 +326,19 @@ on_doubt = "needs-review"            # 1:N: a doubtful answer goes to a person (
 # reference = "Transmission consent form v2"
 # evidence = "Signed forms kept by the property office, binder T-2025"
 """
+
+
+def read_pad_model(path: Path) -> PadModelSection:
+    """The ``[pad_model]`` table of the TOML file ``path`` (a deployment file will do; only
+    this table is read). ``ConfigError`` naming the file and key when it is missing or bad."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    table = read_toml(text, str(path)).get("pad_model")
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path} has no [pad_model] table naming a PAD model")
+    try:
+        return PadModelSection.model_validate(table)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: [pad_model]: {describe_validation_error(exc)}") from exc
