@@ -68,15 +68,23 @@ def test_a_changed_file_is_taken_up_refused_or_left_for_a_restart(
     _write(config, renamed)
     fg.reload_config()
 
+    # the presentation-attack model: loaded with the liveness detector, at start only
+    _write(config, renamed + '\n[pad_model]\npath = "pad.onnx"\n')
+    state = fg.reload_config()
+    assert state.state == "restart-needed" and "pad_model" in (state.reason or "")
+    assert fg.deployment.pad_model is None
+    _write(config, renamed)
+    fg.reload_config()
+
     # a missing file
     config.unlink()
     state = fg.reload_config()
     assert state.state == "invalid" and "missing" in (state.reason or "")
-    # newest first: missing; the database (taken up, and put back, where the environment
-    # names it); the level; the invalid edit; the rename
+    # newest first: missing; the PAD model; the database (taken up, and put back, where the
+    # environment names it); the level; the invalid edit; the rename
     database = ["ok", "ok"] if os.environ.get("FACEGUARD_DATABASE_URL") else ["deferred"]
     assert [e["outcome"] for e in _reloads(fg)] == [
-        "rejected", *database, "deferred", "rejected", "ok"]
+        "rejected", "deferred", *database, "deferred", "rejected", "ok"]
 
 
 def test_a_reassessment_is_required_after_an_edit_and_passes_once_approved(

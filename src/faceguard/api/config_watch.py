@@ -14,7 +14,8 @@ and then:
 - or it does not validate: the deployment in force stays, and ``state`` says ``invalid``
   with the reason, until the file validates again;
 - or it changes what only a start can apply (``RESTART_ONLY``: the database, the protection
-  level that decides the start-up checks of keys and TOTP): the deployment in force stays,
+  level that decides the start-up checks of keys and TOTP, the presentation-attack model
+  loaded with the liveness detector): the deployment in force stays,
   and ``state`` says ``restart-needed`` with the reason.
 
 Each outcome is recorded once in the processing record (``deployment.reloaded``; R10, R11)
@@ -72,6 +73,8 @@ RESTART_ONLY: tuple[tuple[str, Callable[[Deployment], object], str], ...] = (
     ("storage.url", _database, "the database is opened once, at start"),
     ("deployment.protection_level", lambda d: d.deployment.protection_level,
      "the keys and second factor a level requires (R25) are checked at start"),
+    ("pad_model", lambda d: d.pad_model,
+     "the presentation-attack model is loaded once, at start (R26)"),
 )
 
 
