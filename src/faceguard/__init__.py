@@ -10,8 +10,9 @@ engine, database, image or web library.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from faceguard import lazy
 
 if TYPE_CHECKING:
     from faceguard.access.keys import ApiKey, ApiKeys, CreatedKey
@@ -198,17 +199,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'faceguard' has no attribute {name!r}")
-    value: object = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
+__getattr__, __dir__ = lazy.exports(__name__, _EXPORTS, globals())
 
 __all__ = [
     "Calibration",

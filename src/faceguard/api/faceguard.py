@@ -108,8 +108,8 @@ class Faceguard:
 
     def reload_config(self, *, actor: str = "library") -> ConfigState:
         """Take up the deployment file if it changed since it was read, validated as at
-        start; a file that does not validate, or changes the database or the protection
-        level, leaves the deployment in force and says why (``api.config_watch``)."""
+        start; a file that does not validate, or changes what only a start applies
+        (``config_watch.RESTART_ONLY``), leaves the deployment in force and says why."""
         return self._config.poll(actor)
 
     @property

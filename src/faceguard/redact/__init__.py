@@ -12,8 +12,9 @@ covered where. Usable without a data directory::
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from faceguard import lazy
 
 if TYPE_CHECKING:
     from faceguard.redact.batch import redact_media, work_units
@@ -53,17 +54,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value: object = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
+__getattr__, __dir__ = lazy.exports(__name__, _EXPORTS, globals())
 
 
 __all__ = [
