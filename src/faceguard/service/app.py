@@ -137,8 +137,9 @@ def create_app(fg: Faceguard, settings: ServiceSettings | None = None) -> FastAP
     async def measure(request: Request,
                       call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
-        # faceguard.toml edited since? (one stat while it is not; api.config_watch)
-        state.fg.reload_config(actor="service")
+        # faceguard.toml edited since? (one stat while it is not; api.config_watch); the
+        # pages and /-/health show this state
+        request.state.config = state.fg.reload_config(actor="service")
         response = await call_next(request)
         route = request.scope.get("route")
         template = route.path if isinstance(route, APIRoute) else "(other)"

@@ -10,7 +10,7 @@ a random session token, not the key. ``/-/logout`` ends the session. Logging in 
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
@@ -32,6 +32,9 @@ from faceguard.service.schemas import HealthPublic, PublicKeyPublic
 from faceguard.service.settings import SETTINGS_DOC
 from faceguard.service.templating import render, safe_next
 
+if TYPE_CHECKING:
+    from faceguard.api.config_watch import ConfigState
+
 router = APIRouter(prefix="/-", tags=["internal"])
 
 
@@ -43,11 +46,11 @@ def _version() -> str:
 
 
 @router.get("/health", response_model=HealthPublic, summary="Is the service up?")
-def health(fg: FG) -> HealthPublic:
+def health(request: Request, fg: FG) -> HealthPublic:
     """Public. ``deployment_live`` is false while the deployment fails its check;
     ``config`` is not ``current`` while an edit of ``faceguard.toml`` is not in force
     (``config_problem`` says why)."""
-    config = fg.reload_config(actor="service")
+    config: ConfigState = request.state.config  # polled by the app's middleware
     live = fg.governance.check().passed
     return HealthPublic(status="ok", version=_version(), deployment_live=live,
                         config=config.state, config_problem=config.reason,

@@ -86,7 +86,9 @@ def render(request: Request, template: str, *, principal: Principal | None = Non
     common = {
         "dev": bool(state and state.settings.dev),
         "trial": bool(state and state.fg.deployment.deployment.trial),
-        "config": state.fg.reload_config(actor="service") if state else None,
+        # polled by the app's middleware (not yet where an outer middleware answers)
+        "config": getattr(request.state, "config", None) or (
+            state.fg.reload_config(actor="service") if state else None),
         "site": state.fg.deployment.deployment.name if state else "faceguard",
         "principal": principal,
         "nav": nav,
