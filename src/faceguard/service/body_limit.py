@@ -12,7 +12,7 @@ clients sending a byte now and then cannot hold connections (and a worker's stop
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, NoReturn
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -44,7 +44,7 @@ class BodyLimit:
         refused = False
         complete = False
 
-        async def refuse(kind: str, detail: str) -> None:
+        async def refuse(kind: str, detail: str) -> NoReturn:
             nonlocal refused
             # answer now: whatever parses the body (FastAPI turns errors raised while
             # parsing a form into a 400) must not answer in our stead
@@ -70,7 +70,7 @@ class BodyLimit:
             return message
 
         async def guarded(message: Message) -> None:
-            if not refused:  # the 413 was sent: what the app answers after it is dropped
+            if not refused:  # the 413 or 408 was sent: what the app answers after it is dropped
                 await send(message)
 
         try:
