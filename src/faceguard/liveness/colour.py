@@ -21,6 +21,16 @@ theirs (a cosine over all slots and channels). The start is searched within ``st
 of the announced one (display and camera latency). ``colour.mismatch`` (an attack) when the
 reflected colours follow another sequence; ``colour.none`` (a retry) when too little light is
 reflected to tell (the face too far from the screen, a bright room).
+
+Light on a face, or light on glass (:func:`check_colours`, ``colour.on_glass``): a phone held
+close enough fills the picture's surroundings with the room, so the glass's reflection of the
+kiosk lies on the shown face and not around it, as on a real face. What still tells them apart
+is how the light adds up. Skin *reflects* the screen's light: each part of the face brightens in
+proportion to its own brightness (its albedo), pale forehead more than dark brows. A sheet of
+glass *adds* the same light everywhere, over dark and bright parts of the shown face alike. The
+face's inner region is cut into a grid of cells; each cell's swing with the issued colours
+(per channel, relative to the background so camera gains cancel) is set against the cell's
+own brightness. On a face they rise together (a positive correlation); on glass they do not.
 """
 
 from __future__ import annotations
@@ -67,6 +77,16 @@ class ColourPolicy:
     max_contradiction: float = 0.5
     #: Least root-mean-square reflected signal (log units) to judge at all.
     min_signal: float = 0.006
+    #: Cells per side of the grid laid over the face's inner region (light reflected or
+    #: added, module docstring).
+    grid: int = 6
+    #: Correlation between each cell's swing with the colours and its own brightness: at or
+    #: below ``max_added`` the light was added evenly, as on glass (an attack); below
+    #: ``min_reflected`` a retry. Measured on simulated light (docs/LIVENESS.md): real clips
+    #: lit as a face reflects 0.33 to 0.55; the same clips replayed on a phone whose glass
+    #: reflects the colours -0.42 to 0.16.
+    min_reflected: float = 0.25
+    max_added: float = 0.1
 
 
 def random_colours(rng: Random, count: int) -> tuple[str, ...]:
@@ -90,15 +110,10 @@ def _mean_rgb(region: np.ndarray) -> np.ndarray:
     return np.asarray(region.reshape(-1, region.shape[2])[:, :3].mean(axis=0), np.float64)
 
 
-def reflection(rgb: np.ndarray, box: Box) -> np.ndarray:
-    """``log(face) - log(background)`` per channel for one frame (``box`` in its pixels).
-
-    The face is the inner part of the box (skin, away from hair and the box's edges); the
-    background is the picture's border outside the face box grown by half."""
+def _background(rgb: np.ndarray, box: Box) -> np.ndarray:
+    """The mean colour of the picture's border outside the face box grown by half."""
     left, top, right, bottom = box
     width, height = right - left, bottom - top
-    inner = rgb[max(top + int(0.25 * height), 0):max(top + int(0.8 * height), 0),
-                max(left + int(0.2 * width), 0):max(left + int(0.8 * width), 0)]
     rows, cols = rgb.shape[:2]
     mask = np.zeros((rows, cols), bool)
     band_y, band_x = max(rows // 8, 1), max(cols // 8, 1)
@@ -109,20 +124,65 @@ def reflection(rgb: np.ndarray, box: Box) -> np.ndarray:
     mask[max(grown_t, 0):max(grown_b, 0), max(grown_l, 0):max(grown_r, 0)] = False
     background = rgb[mask] if mask.any() else rgb.reshape(-1, rgb.shape[2] if rgb.ndim == 3
                                                            else 1)
-    face = _mean_rgb(inner)
-    back = _mean_rgb(background if background.ndim == 2 else background[:, None])
-    return np.asarray(np.log(face + 1.0) - np.log(back + 1.0), np.float64)
+    return _mean_rgb(background if background.ndim == 2 else background[:, None])
+
+
+def reflection(rgb: np.ndarray, box: Box, grid: int = 6) -> np.ndarray:
+    """What one frame shows of the screen's light (``box`` in its pixels), shape
+    ``(1 + grid * grid, 3)``.
+
+    Row 0: ``log(face) - log(background)`` per channel, the face being the inner part of the
+    box (skin, away from hair and the box's edges) and the background the picture's border
+    outside the face box grown by half. Rows 1 on: the mean of each cell of a ``grid`` x
+    ``grid`` grid over the face's inner region divided by the background's (linear: how the
+    light adds up, module docstring)."""
+    left, top, right, bottom = box
+    width, height = right - left, bottom - top
+    inner = rgb[max(top + int(0.25 * height), 0):max(top + int(0.8 * height), 0),
+                max(left + int(0.2 * width), 0):max(left + int(0.8 * width), 0)]
+    back = _background(rgb, box)
+    out = np.full((1 + grid * grid, 3), np.nan)
+    out[0] = np.log(_mean_rgb(inner) + 1.0) - np.log(back + 1.0)
+    x0, x1 = left + 0.15 * width, left + 0.85 * width
+    y0, y1 = top + 0.2 * height, top + 0.9 * height
+    xs = [max(int(x0 + (x1 - x0) * k / grid), 0) for k in range(grid + 1)]
+    ys = [max(int(y0 + (y1 - y0) * k / grid), 0) for k in range(grid + 1)]
+    for row in range(grid):
+        for col in range(grid):
+            cell = rgb[ys[row]:ys[row + 1], xs[col]:xs[col + 1]]
+            out[1 + row * grid + col] = _mean_rgb(cell) / (back + 1.0)
+    return out
+
+
+def _added_or_reflected(slots: np.ndarray, issued: np.ndarray) -> float | None:
+    """Correlation of each cell's swing with the issued colours and its brightness, over the
+    cells and channels (each channel centred): near 1 for light reflected by skin, near 0 for
+    light added evenly by glass. ``slots``: (slots, cells, 3); cells not seen in every slot
+    (outside the picture) are left out, and without half of them nothing is judged."""
+    whole = np.all(np.isfinite(slots), axis=(0, 2))
+    if whole.sum() < max(slots.shape[1] // 2, 3):
+        return None
+    slots = slots[:, whole]
+    base = slots.mean(axis=0)
+    power = (issued ** 2).sum(axis=0)
+    if np.any(power <= 0):
+        return None
+    swing = ((slots - base) * issued[:, None, :]).sum(axis=0) / power
+    swing = swing - swing.mean(axis=0)
+    base = base - base.mean(axis=0)
+    norm = float(np.sqrt((swing ** 2).sum() * (base ** 2).sum()))
+    return float((swing * base).sum() / norm) if norm > 0 else None
 
 
 def _slot_means(
     times: Sequence[float], signals: np.ndarray, start: float, policy: ColourPolicy, count: int,
 ) -> np.ndarray | None:
-    slots = np.full((count, 3), np.nan)
+    slots = np.full((count, *signals.shape[1:]), np.nan)
     for slot in range(count):
         low = start + (slot + policy.edge) * policy.colour_ms
         high = start + (slot + 1 - policy.edge) * policy.colour_ms
         inside = [i for i, t in enumerate(times) if low <= t <= high
-                  and np.all(np.isfinite(signals[i]))]
+                  and np.all(np.isfinite(signals[i][0]))]
         if not inside:
             return None
         slots[slot] = signals[inside].mean(axis=0)
@@ -133,53 +193,73 @@ def check_colours(
     colours: Sequence[str], times_ms: Sequence[int], signals: Sequence[np.ndarray | None],
     policy: ColourPolicy | None = None,
 ) -> CheckResult:
-    """The ``colour`` check: did the face reflect the issued colours, in order and in time?
+    """The ``colour`` check: did the face reflect the issued colours, in order and in time,
+    as skin reflects light rather than as glass adds it?
 
     ``times_ms`` are the frames' capture times; ``signals`` each frame's :func:`reflection`
-    (``None`` without a face)."""
+    (``None`` without a face). A signal of row 0 alone (three values) carries no cells: the
+    light's kind is then not judged."""
     policy = policy or ColourPolicy()
     if not colours:
         return CheckResult.passed("colour")
     count = len(colours)
-    values = np.array([s if s is not None else np.full(3, np.nan) for s in signals], np.float64)
+    arrays = [None if s is None else np.atleast_2d(np.asarray(s, np.float64)) for s in signals]
+    shape = next((a.shape for a in arrays if a is not None), (1, 3))
+    values = np.array([a if a is not None and a.shape == shape else np.full(shape, np.nan)
+                       for a in arrays], np.float64)
     issued = np.array([PALETTE[c] for c in colours], np.float64) / 255.0
     issued -= issued.mean(axis=0)
     first = float(times_ms[0])
-    lag: float
-    best: tuple[float, float, float] | None = None  # agreement, signal, start
+    # agreement, signal, lag, the slots' cells
+    best: tuple[float, float, float, np.ndarray] | None = None
     for step in range(0, policy.start_slack_ms + 1, 25):
-        lag = float(step)
-        start = first + policy.start_ms + lag
+        start = first + policy.start_ms + float(step)
         slots = _slot_means(times_ms, values, start, policy, count)
         if slots is None:
             continue
-        seen = slots - slots.mean(axis=0)
+        seen = slots[:, 0] - slots[:, 0].mean(axis=0)
         signal = float(np.sqrt(np.mean(seen ** 2)))
         norm = float(np.linalg.norm(seen) * np.linalg.norm(issued))
         agreement = float(np.sum(seen * issued) / norm) if norm > 0 else 0.0
         if best is None or agreement > best[0]:
-            best = (agreement, signal, lag)
+            best = (agreement, signal, float(step), slots[:, 1:])
     if best is None:
         return CheckResult.failed(
             "colour", "retry", "colour.not_seen",
             "the face was not seen during every colour of the sequence; face the screen while "
             "it changes colour")
-    agreement, signal, lag = best
+    agreement, signal, lag, cells = best
     scores = {"agreement": agreement, "signal": signal, "lag_ms": lag}
     if signal < policy.min_signal:
         return CheckResult.failed(
             "colour", "retry", "colour.none",
             f"the face reflected too little of the screen's light ({signal:.4f}); come closer "
             "to the screen", **scores)
-    if agreement >= policy.min_agreement:
-        return CheckResult("colour", "pass", (), scores)
     if agreement <= policy.max_contradiction:
         return CheckResult.failed(
             "colour", "attack", "colour.mismatch",
             f"the light on the face does not follow the colours shown (agreement "
             f"{agreement:.2f}): a recording or a screen, not a face before this screen",
             **scores)
-    return CheckResult.failed(
-        "colour", "retry", "colour.unclear",
-        f"the light on the face follows the colours shown only in part (agreement "
-        f"{agreement:.2f} < {policy.min_agreement:.2f})", **scores)
+    if agreement < policy.min_agreement:
+        return CheckResult.failed(
+            "colour", "retry", "colour.unclear",
+            f"the light on the face follows the colours shown only in part (agreement "
+            f"{agreement:.2f} < {policy.min_agreement:.2f})", **scores)
+    reflected = _added_or_reflected(cells, issued) if cells.shape[1] > 1 else None
+    if reflected is None:
+        return CheckResult("colour", "pass", (), scores)
+    scores["reflected"] = reflected
+    if reflected <= policy.max_added:
+        return CheckResult.failed(
+            "colour", "attack", "colour.on_glass",
+            f"the colours lie evenly over dark and bright parts of the face (correlation "
+            f"{reflected:.2f}), as light on a screen's glass does, not as skin reflects it",
+            **scores)
+    if reflected < policy.min_reflected:
+        return CheckResult.failed(
+            "colour", "retry", "colour.flat",
+            f"the colours on the face follow its brightness only weakly (correlation "
+            f"{reflected:.2f} < {policy.min_reflected:.2f}); face the screen, closer",
+            **scores)
+    return CheckResult("colour", "pass", (), scores)

@@ -242,7 +242,8 @@ class PresentationAttackDetector:
         seen = self._find_faces(rgbs, [f.captured_at_ms for f in frames])
         motion, observed = check_movements(seen.poses, challenge.movements, self.config.motion)
         colour = check_colours(challenge.colours, [f.captured_at_ms for f in frames],
-                               self._reflections(seen), self.challenges.policy.colour)
+                               self._reflections(seen, self.challenges.policy.colour.grid),
+                               self.challenges.policy.colour)
         checks = [*checks_so_far, colour, motion]
         checks += self._evidence(seen, observed)
         return done(self._fused(checks), self._best_frame(seen))
@@ -362,7 +363,7 @@ class PresentationAttackDetector:
                    abs((pose.pitch or 0.0) - observed.base_pitch) / policy.nod_threshold)
 
     @staticmethod
-    def _reflections(seen: _Seen) -> list[np.ndarray | None]:
+    def _reflections(seen: _Seen, grid: int) -> list[np.ndarray | None]:
         signals: list[np.ndarray | None] = []
         for index, face in enumerate(seen.faces):
             if face is None:
@@ -370,7 +371,7 @@ class PresentationAttackDetector:
                 continue
             scale = seen.scales[index]
             box: Box = tuple(int(round(v / scale)) for v in face.box)  # type: ignore[assignment]
-            signals.append(reflection(seen.native[index], box))
+            signals.append(reflection(seen.native[index], box, grid))
         return signals
 
     @staticmethod
