@@ -72,7 +72,9 @@ class PadConfig:
     min_face_px: int = 100
     #: Frames compared for the identity check turn at most this much (landmark yaw).
     max_identity_yaw: float = 0.3
-    embed_frames: int = 5
+    #: Frames embedded for the identity check (the most frontal and the rest spread over
+    #: the answer): 3 cost 0.23 s on one core with dlib, 5 cost 0.38 s.
+    embed_frames: int = 3
     passive_frames: int = 3
     window: int = 10
     limits: ImageLimits = FRAME_LIMITS
@@ -334,10 +336,13 @@ class PresentationAttackDetector:
 
     def _find_faces(self, rgbs: list[np.ndarray], times: Sequence[int]) -> _Seen:
         seen = _Seen(rgbs, [], [], [], [], {})
+        # Only the largest face is used: an engine that can look for it at less cost than
+        # for every face (dlib: without upscaling first; faces judged are 100 px or more).
+        detect = getattr(self.engine, "detect_largest", None) or self.engine.detect
         for index, (rgb, t_ms) in enumerate(zip(rgbs, times, strict=True)):
             scale = min(1.0, self.config.working_side / max(rgb.shape[:2]))
             work = _resize(rgb, scale)
-            faces = self.engine.detect(work)
+            faces = detect(work)
             face = faces[0] if faces else None
             seen.work.append(work)
             seen.scales.append(scale)
@@ -369,9 +374,8 @@ class PresentationAttackDetector:
             if face is None:
                 signals.append(None)
                 continue
-            scale = seen.scales[index]
-            box: Box = tuple(int(round(v / scale)) for v in face.box)  # type: ignore[assignment]
-            signals.append(reflection(seen.native[index], box, grid))
+            # Mean colours need no full resolution: the working copy, in its coordinates.
+            signals.append(reflection(seen.work[index], face.box, grid))
         return signals
 
     @staticmethod
