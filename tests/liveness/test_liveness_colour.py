@@ -111,3 +111,46 @@ def test_frames_longer_than_the_time_since_issuing_are_refused(
     clock.now += timedelta(seconds=2)  # the frames span 7.6 s: filmed before the challenge
     decision = detector.check(challenge.id, frames, terminal="kiosk-1")
     assert decision.decision == "attack" and decision.codes == ("frames.before_challenge",)
+
+
+@pytest.mark.parametrize("clip", ["d10.mp4", "d11.mp4", "d12.mp4"])
+def test_colours_added_by_a_phones_glass_are_refused_where_skin_reflects_them(
+    engine: DlibEngine, clip: str,
+) -> None:
+    """A real clip (a real face, filmed without a kiosk) lit as skin reflects the issued
+    colours (``screenlight``: in proportion to its brightness) passes the colour check; the
+    same clip replayed on a simulated phone whose glass reflects the same colours evenly
+    (``replay``) follows the sequence just as well, and is refused as light on glass.
+    (Seeded: on 83 such replays 2 passed the check, docs/LIVENESS.md.)"""
+    from faceguard.liveness import Frame
+    from faceguard.liveness.attacks import encode_jpeg
+    from faceguard.liveness.replay import render_replay
+    from faceguard.liveness.screenlight import colour_at, lit
+    from test_liveness_support import AnsweringClock, video_frames
+
+    root = require_liveness()
+    frames, times = video_frames(root / "videos" / clip, stride=3, limit=36)
+    stamps = [t - times[0] for t in times]
+    detector = PresentationAttackDetector(
+        engine, ChallengeStore(clock=AnsweringClock(), rng=Random(19)), scorers=[])
+    rng = np.random.default_rng(19)
+    for kind in ("skin", "glass"):
+        asked = detector.challenges.issue("kiosk-1")
+        shown = [colour_at(asked.colours, asked.colour_ms, asked.colour_start_ms, t)
+                 for t in stamps]
+        if kind == "skin":
+            filmed = [lit(f, c) for f, c in zip(frames, shown, strict=True)]
+        else:
+            light = [None if c is None else tuple(v / 255 for v in PALETTE[c]) for c in shown]
+            filmed = render_replay(frames, rng, times_ms=stamps, reflections=light).frames
+        sent = [Frame(encode_jpeg(f, 90), 1000 + t) for f, t in zip(filmed, stamps, strict=True)]
+        decision = detector.check(asked.id, sent, terminal="kiosk-1")
+        # the light follows the sequence either way (a recording could not)
+        assert decision.scores["colour.agreement"] > ColourPolicy().max_contradiction, kind
+        if kind == "skin":
+            assert not [c for c in decision.codes if c.startswith("colour.")], decision.reasons
+            assert decision.scores["colour.reflected"] >= ColourPolicy().min_reflected
+        else:
+            assert decision.decision == "attack" and "colour.on_glass" in decision.codes, (
+                decision.reasons)
+            assert decision.scores["colour.reflected"] <= ColourPolicy().max_added

@@ -108,7 +108,9 @@ def _stats(verdict: str, parallax: float = 0.5, distortion: float = 0.03) -> Seg
 @pytest.mark.parametrize(("verdicts", "outcome", "code"), [
     (["3d", "insufficient"], "pass", None),
     (["3d", "planar"], "attack", "depth.planar"),
-    (["bent", "insufficient"], "attack", "depth.bent"),
+    (["bent", "insufficient"], "retry", "depth.curved"),
+    (["bent", "bent", "insufficient"], "attack", "depth.bent"),
+    (["bent", "bent", "3d"], "attack", "depth.bent"),
     (["3d", "bent"], "pass", None),
     (["3d", "insufficient", "insufficient"], "retry", "depth.insufficient"),
     (["insufficient", "lost"], "retry", "depth.insufficient"),

@@ -336,9 +336,10 @@ class PresentationAttackDetector:
 
     def _find_faces(self, rgbs: list[np.ndarray], times: Sequence[int]) -> _Seen:
         seen = _Seen(rgbs, [], [], [], [], {})
-        # Only the largest face is used: an engine that can look for it at less cost than
-        # for every face (dlib: without upscaling first; faces judged are 100 px or more).
-        detect = getattr(self.engine, "detect_largest", None) or self.engine.detect
+        # Not the engine's cheaper detect_largest: dlib's boxes found without upscaling
+        # moved the landmarks enough that 3 of 24 composed live answers (UMIST) lost their
+        # depth, against none (docs/LIVENESS.md).
+        detect = self.engine.detect
         for index, (rgb, t_ms) in enumerate(zip(rgbs, times, strict=True)):
             scale = min(1.0, self.config.working_side / max(rgb.shape[:2]))
             work = _resize(rgb, scale)
@@ -429,10 +430,13 @@ class PresentationAttackDetector:
                     spans.append((start, peak))
                 previous = peak
         else:
+            # A recording: overlapping windows. An answer in which no movement was seen is a
+            # retry whatever its depth; its depth is still judged (a plane is an attack), on
+            # windows side by side, at half the cost.
             size = self.config.window
             last = max(len(poses) - size, 0)
-            spans = [(s, min(s + size, len(poses)) - 1)
-                     for s in range(0, last + 1, max(size // 2, 1))]
+            step = max(size // 2, 1) if windows_only else size
+            spans = [(s, min(s + size, len(poses)) - 1) for s in range(0, last + 1, step)]
         segments = []
         for start, end in spans:
             first = next((i for i in range(start, end + 1) if seen.faces[i] is not None), None)

@@ -369,10 +369,10 @@ def judge(segments: Sequence[SegmentStats]) -> CheckResult:
     """The ``depth`` check on the whole answer (all its segments).
 
     Any planar segment is an attack (a head cannot move out of plane without parallax); so
-    are more segments whose parallax a sheet bent about one axis explains than 3-D ones (the
-    sheet model sometimes explains one segment of a real head); otherwise the answer passes
-    when at least half of its segments (and one at least) are three-dimensional; otherwise
-    retry.
+    are more segments whose parallax a sheet bent about one axis explains than 3-D ones, two
+    at least (the sheet model sometimes explains one segment of a real head: one such
+    segment alone is a retry, ``depth.curved``); otherwise the answer passes when at least
+    half of its segments (and one at least) are three-dimensional; otherwise retry.
     """
     if not segments:
         return CheckResult.failed("depth", "retry", "depth.no_segment",
@@ -394,10 +394,16 @@ def judge(segments: Sequence[SegmentStats]) -> CheckResult:
     if len(bent) > solid:
         worst = max(bent, key=lambda s: s.sheet_explained)
         scores = {**worst.as_scores(), "segments": float(len(segments)), **counts}
+        if len(bent) >= 2:
+            return CheckResult.failed(
+                "depth", "attack", "depth.bent",
+                "the face's depth is that of a sheet bent about one axis (it explains "
+                f"{worst.sheet_explained:.0%} of the parallax): a curved photo", **scores)
         return CheckResult.failed(
-            "depth", "attack", "depth.bent",
-            "the face's depth is that of a sheet bent about one axis (it explains "
-            f"{worst.sheet_explained:.0%} of the parallax): a curved photo", **scores)
+            "depth", "retry", "depth.curved",
+            "in the one stretch judged, the face's depth looked like that of a bent sheet "
+            f"(it explains {worst.sheet_explained:.0%} of the parallax); turn the head again",
+            **scores)
     if solid and 2 * solid >= len(segments):
         return CheckResult("depth", "pass", (), scores)
     if all(s.verdict == "lost" for s in segments):
