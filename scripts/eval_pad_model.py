@@ -210,7 +210,8 @@ def light(names: list[str | None]) -> list[tuple[float, float, float] | None]:
                                     PALETTE[n][2] / 255) for n in names]
 
 
-def challenge(detector: PresentationAttackDetector, starts: int) -> dict[str, Any]:
+def challenge(detector: PresentationAttackDetector, starts: int,
+              only: set[str] | None = None) -> dict[str, Any]:
     store = ChallengeStore(ChallengePolicy(max_outstanding=1000), clock=_Clock())
     judge = PresentationAttackDetector(detector.engine, store, scorers=detector.scorers)
     rng = np.random.default_rng(20261209)
@@ -219,6 +220,8 @@ def challenge(detector: PresentationAttackDetector, starts: int) -> dict[str, An
     totals: Counter[str] = Counter()
     colour_scores: dict[str, list[float]] = defaultdict(list)
     for path in sorted((LIVENESS / "videos").glob("*.mp4")):
+        if only and path.stem not in only:
+            continue
         frames, times = read_video(path, stride=STRIDE, max_frames=400)
         length = 36
         if len(frames) < length:
@@ -302,6 +305,8 @@ def main() -> None:
     parser.add_argument("--prints", type=int, default=100)
     parser.add_argument("--starts", type=int, default=2,
                         help="challenge: answers cut from each clip, spread over it")
+    parser.add_argument("--clips", default="",
+                        help="challenge: only these clips (names without .mp4, commas)")
     args = parser.parse_args()
     detector = PresentationAttackDetector(DlibEngine(cnn_fallback=False),
                                           scorers=[MoireScorer(), model()])
@@ -319,7 +324,8 @@ def main() -> None:
         elif section == "umist":
             results[section] = umist()
         elif section == "challenge":
-            results[section] = challenge(detector, args.starts)
+            results[section] = challenge(detector, args.starts,
+                                         set(args.clips.split(",")) if args.clips else None)
         else:
             raise SystemExit(f"unknown section {section}")
         results[section]["wall_seconds"] = round(time.perf_counter() - started, 1)
