@@ -219,6 +219,7 @@ def challenge(detector: PresentationAttackDetector, starts: int,
     but_motion: Counter[str] = Counter()
     totals: Counter[str] = Counter()
     colour_scores: dict[str, list[float]] = defaultdict(list)
+    answers: list[dict[str, Any]] = []
     for path in sorted((LIVENESS / "videos").glob("*.mp4")):
         if only and path.stem not in only:
             continue
@@ -262,6 +263,14 @@ def challenge(detector: PresentationAttackDetector, starts: int,
                 name = f"{path.name}[{start}]"
                 outcomes.append(PadOutcome(name, label, decision.decision, decision.codes,
                                            decision.seconds, len(answer)))
+                # each check's outcome and scores: other operating points (the model's
+                # threshold, the colour thresholds) can be worked out from them afterwards
+                answers.append({"name": name, "label": label, "decision": decision.decision,
+                                "checks": {c.name: {"outcome": c.outcome,
+                                                    "codes": [r.code for r in c.reasons],
+                                                    **{k: round(float(v), 4)
+                                                       for k, v in c.scores.items()}}
+                                           for c in decision.checks}})
                 totals[label] += 1
                 if decision.decision == "live" or (decision.codes and all(
                         c.startswith("motion.") for c in decision.codes)):
@@ -269,7 +278,7 @@ def challenge(detector: PresentationAttackDetector, starts: int,
         print(path.name, dict(totals), dict(but_motion), flush=True)
     return {"summary": _summary(outcomes), "presentations": dict(totals),
             "accepted_but_for_the_movements": dict(but_motion),
-            "colour_reflected": dict(colour_scores)}
+            "colour_reflected": dict(colour_scores), "answers": answers}
 
 
 def umist() -> dict[str, Any]:

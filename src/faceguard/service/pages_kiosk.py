@@ -81,6 +81,7 @@ LIVENESS_WORDS = {
                           "Please follow the instructions one by one."),
     "motion.not_facing": N_("Please look straight at the camera before you start moving."),
     "depth.insufficient": N_("Please turn your head a little further."),
+    "depth.curved": N_("Please turn your head a little further."),
     "face.not_found": N_("We could not see your face clearly. Please face the camera in good "
                       "light."),
     "face.too_small": N_("Your face was too small in the picture. Please come a little closer."),
@@ -91,6 +92,8 @@ LIVENESS_WORDS = {
     "colour.unclear": N_("We could not see the screen's colours on your face clearly. Please "
                       "look at the screen while it changes colour."),
     "colour.not_seen": N_("Please keep your face in view while the screen changes colour."),
+    "colour.flat": N_("We could not see the screen's colours on your face clearly. Please "
+                   "look at the screen while it changes colour."),
 }
 
 
