@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +38,7 @@ from faceguard.liveness import (
     SeenFrames,
 )
 from faceguard.liveness.attacks import encode_jpeg
-from faceguard.liveness.evaluation import read_video
+from faceguard.liveness.evaluation import SteppingClock, read_video
 from faceguard.liveness.screenlight import colour_at, lit
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -47,22 +47,12 @@ MODELS = Path(os.environ.get("FACEGUARD_MODELS", SHARED / "models"))
 CLIPS = ("d0.mp4", "d3.mp4", "d11.mp4", "d14.mp4")
 
 
-class _Clock:
-    """Each reading 5 s later: an answer arrives as long after its challenge as a capture."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(seconds=5)
-        return self.now
-
-
 def main(rounds: int = 3) -> None:
     engine = DlibEngine(cnn_fallback=False)
     model = OnnxPadScorer(MODELS / "faceplugin" / "fr_liveness.onnx", bgr=True, pixels="raw",
                           crop_scale=2.7, crop="shift", live_index=0)
-    store = ChallengeStore(ChallengePolicy(max_outstanding=1000), clock=_Clock())
+    store = ChallengeStore(ChallengePolicy(max_outstanding=1000),
+                           clock=SteppingClock(timedelta(seconds=5)))
     detectors = {"moire only": PresentationAttackDetector(engine, store,
                                                           scorers=[MoireScorer()]),
                  "moire + model": PresentationAttackDetector(
@@ -91,12 +81,12 @@ def main(rounds: int = 3) -> None:
     seconds: dict[str, list[float]] = {f"{kind}, {name}": [] for kind in ("window", "answer")
                                        for name in detectors}
     for _ in range(rounds):
-        for (frames, times), (clip, stamps) in zip(windows, answers, strict=True):
+        for (frames, times), (long_frames, stamps) in zip(windows, answers, strict=True):
             for name, detector in detectors.items():
                 started = time.perf_counter()
                 detector.assess_recording(frames, times)
                 seconds[f"window, {name}"].append(time.perf_counter() - started)
-                seconds[f"answer, {name}"].append(answer(detector, clip, stamps))
+                seconds[f"answer, {name}"].append(answer(detector, long_frames, stamps))
     for name, values in seconds.items():
         print(f"{name}: median {np.median(values):.3f} s, p95 "
               f"{np.quantile(values, 0.95):.3f} s over {len(values)} decisions")

@@ -63,6 +63,7 @@ from faceguard.liveness import (
 from faceguard.liveness.attacks import encode_jpeg, render_attack
 from faceguard.liveness.evaluation import (
     PadOutcome,
+    SteppingClock,
     evaluate_pad,
     pad_report,
     read_samples,
@@ -189,21 +190,6 @@ def prints(detector: PresentationAttackDetector, count: int) -> dict[str, Any]:
     return {"photos": len(photos), "summary": _summary(outcomes)}
 
 
-class _Clock:
-    """Each reading 3 s later: issuing and answering take the time of a capture."""
-
-    def __init__(self) -> None:
-        from datetime import UTC, datetime
-
-        self.now = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> Any:
-        from datetime import timedelta
-
-        self.now += timedelta(seconds=3)
-        return self.now
-
-
 def light(names: list[str | None]) -> list[tuple[float, float, float] | None]:
     """The screen colours named, as RGB in 0-1 (``None``: the screen is neutral)."""
     return [None if n is None else (PALETTE[n][0] / 255, PALETTE[n][1] / 255,
@@ -212,7 +198,7 @@ def light(names: list[str | None]) -> list[tuple[float, float, float] | None]:
 
 def challenge(detector: PresentationAttackDetector, starts: int,
               only: set[str] | None = None) -> dict[str, Any]:
-    store = ChallengeStore(ChallengePolicy(max_outstanding=1000), clock=_Clock())
+    store = ChallengeStore(ChallengePolicy(max_outstanding=1000), clock=SteppingClock())
     judge = PresentationAttackDetector(detector.engine, store, scorers=detector.scorers)
     rng = np.random.default_rng(20261209)
     outcomes: list[PadOutcome] = []

@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -86,6 +87,21 @@ class PadReport:
     #: Files that could not be read or decoded: (file, why); not counted in any rate.
     unreadable: list[tuple[str, str]] = field(default_factory=list)
     outcomes: list[PadOutcome] = field(default_factory=list)
+
+
+class SteppingClock:
+    """A challenge store's clock for judging recorded answers: each reading ``step`` later
+    than the last, so that an answer arrives as long after its challenge as a capture takes
+    (the server's clock check) without waiting for it."""
+
+    def __init__(self, step: timedelta = timedelta(seconds=3),
+                 start: datetime = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)) -> None:
+        self.now = start
+        self.step = step
+
+    def __call__(self) -> datetime:
+        self.now += self.step
+        return self.now
 
 
 def _norm_label(label: str) -> str:
