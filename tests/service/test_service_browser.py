@@ -247,8 +247,11 @@ def live_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: DlibEngin
 
 #: Chromium's fake camera cannot see the page: this stands in for the screen's light on the
 #: face. The page's camera stream is drawn on a canvas, and while the page shows a colour
-#: (``body[data-flash]``) the middle of the picture, where the face is, is lit by it, fading
-#: toward the edges (the room behind is too far to be lit). The page films the canvas.
+#: (``body[data-flash]``) the middle of the picture, where the face is, reflects it as skin
+#: does: each pixel gains the colour in proportion to its own brightness (the picture times
+#: the colour, added), fading toward the edges (the room behind is too far to be lit). A
+#: colour laid evenly over the picture would be light on glass, which the server refuses
+#: (``colour.on_glass``). The page films the canvas.
 SCREEN_LIGHT = """
 (() => {
   const rgb = {red: [255, 0, 0], green: [0, 255, 0], blue: [0, 0, 255],
@@ -265,18 +268,31 @@ SCREEN_LIGHT = """
     canvas.width = video.videoWidth || 480;
     canvas.height = video.videoHeight || 360;
     const context = canvas.getContext("2d");
+    const reflected = document.createElement("canvas");
+    reflected.width = canvas.width;
+    reflected.height = canvas.height;
+    const lit = reflected.getContext("2d");
     const draw = () => {
+      context.globalCompositeOperation = "source-over";
       context.globalAlpha = 1;
       context.drawImage(video, 0, 0, canvas.width, canvas.height);
       const name = document.body.dataset.flash;
       if (name && rgb[name]) {
         const [r, g, b] = rgb[name];
         const x = canvas.width / 2, y = canvas.height * 0.55, reach = canvas.height * 0.45;
-        const light = context.createRadialGradient(x, y, 0, x, y, reach);
-        light.addColorStop(0, `rgba(${r},${g},${b},0.3)`);
-        light.addColorStop(1, `rgba(${r},${g},${b},0)`);
-        context.fillStyle = light;
-        context.fillRect(0, 0, canvas.width, canvas.height);
+        // the picture times the colour, fading out: what the face reflects
+        lit.globalCompositeOperation = "source-over";
+        lit.drawImage(video, 0, 0, reflected.width, reflected.height);
+        const light = lit.createRadialGradient(x, y, 0, x, y, reach);
+        light.addColorStop(0, `rgb(${r},${g},${b})`);
+        light.addColorStop(1, "rgb(0,0,0)");
+        lit.globalCompositeOperation = "multiply";
+        lit.fillStyle = light;
+        lit.fillRect(0, 0, reflected.width, reflected.height);
+        // added to the picture
+        context.globalCompositeOperation = "lighter";
+        context.globalAlpha = 0.35;
+        context.drawImage(reflected, 0, 0);
       }
     };
     const timer = setInterval(draw, 20);
