@@ -250,8 +250,8 @@ def live_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: DlibEngin
 #: (``body[data-flash]``) the middle of the picture, where the face is, reflects it as skin
 #: does: each pixel gains the colour in proportion to its own brightness (the picture times
 #: the colour, added), fading toward the edges (the room behind is too far to be lit). A
-#: colour laid evenly over the picture would be light on glass, which the server refuses
-#: (``colour.on_glass``). The page films the canvas.
+#: picture blended toward the colour whatever its brightness would be light added as on
+#: glass, which the server refuses (``colour.on_glass``). The page films the canvas.
 SCREEN_LIGHT = """
 (() => {
   const rgb = {red: [255, 0, 0], green: [0, 255, 0], blue: [0, 0, 255],
