@@ -17,22 +17,17 @@ import pytest
 from conftest import REPO
 from faceguard.liveness import Challenge, ChallengeStore, Frame
 from faceguard.liveness.attacks import encode_jpeg
+from faceguard.liveness.evaluation import SteppingClock
 from faceguard.liveness.screenlight import colour_at, lit
 
 
-class AnsweringClock:
+class AnsweringClock(SteppingClock):
     """A test clock for challenge stores: each reading advances it by ``step``, the time a
     person takes to answer (the server checks that frames are not longer than that)."""
 
     def __init__(self, step: timedelta = timedelta(seconds=6),
                  start: datetime | None = None) -> None:
-        self.now = start or datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
-        self.step = step
-
-    def __call__(self) -> datetime:
-        now = self.now
-        self.now += self.step
-        return now
+        super().__init__(step, start or datetime(2026, 5, 1, 9, 0, tzinfo=UTC))
 
 
 class AnswerableStore(ChallengeStore):

@@ -129,7 +129,7 @@ def _background(rgb: np.ndarray, box: Box) -> np.ndarray:
     return _mean_rgb(background if background.ndim == 2 else background[:, None])
 
 
-def reflection(rgb: np.ndarray, box: Box, grid: int = 6) -> np.ndarray:
+def reflection(rgb: np.ndarray, box: Box, grid: int = ColourPolicy.grid) -> np.ndarray:
     """What one frame shows of the screen's light (``box`` in its pixels), shape
     ``(1 + grid * grid, 3)``.
 
@@ -257,7 +257,7 @@ def check_colours(
             f"{agreement:.2f}): a recording or a screen, not a face before this screen",
             **scores)
     # Light that follows the sequence at all is judged for its kind: on glass, an attack.
-    reflected = _added_or_reflected(cells, issued) if cells.shape[1] > 1 else None
+    reflected = _added_or_reflected(cells, issued)
     if reflected is not None:
         scores["reflected"] = reflected
         if reflected <= policy.max_added:

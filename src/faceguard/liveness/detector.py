@@ -336,14 +336,13 @@ class PresentationAttackDetector:
 
     def _find_faces(self, rgbs: list[np.ndarray], times: Sequence[int]) -> _Seen:
         seen = _Seen(rgbs, [], [], [], [], {})
-        # Not the engine's cheaper detect_largest: dlib's boxes found without upscaling
-        # moved the landmarks enough that 3 of 24 composed live answers (UMIST) lost their
-        # depth, against none (docs/LIVENESS.md).
-        detect = self.engine.detect
         for index, (rgb, t_ms) in enumerate(zip(rgbs, times, strict=True)):
             scale = min(1.0, self.config.working_side / max(rgb.shape[:2]))
             work = _resize(rgb, scale)
-            faces = detect(work)
+            # Not the engine's cheaper detect_largest: dlib's boxes found without upscaling
+            # moved the landmarks enough that 3 of 24 composed live answers (UMIST) lost
+            # their depth, against none (docs/LIVENESS.md).
+            faces = self.engine.detect(work)
             face = faces[0] if faces else None
             seen.work.append(work)
             seen.scales.append(scale)

@@ -90,9 +90,10 @@ class PadReport:
 
 
 class SteppingClock:
-    """A challenge store's clock for judging recorded answers: each reading ``step`` later
-    than the last, so that an answer arrives as long after its challenge as a capture takes
-    (the server's clock check) without waiting for it."""
+    """A challenge store's clock for judging recorded answers (evaluations, benchmarks,
+    tests): each reading ``step`` later than the last, the first ``start``, so that an answer
+    arrives as long after its challenge as a capture takes (the server's clock check)
+    without waiting for it."""
 
     def __init__(self, step: timedelta = timedelta(seconds=3),
                  start: datetime = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)) -> None:
@@ -100,8 +101,9 @@ class SteppingClock:
         self.step = step
 
     def __call__(self) -> datetime:
+        now = self.now
         self.now += self.step
-        return self.now
+        return now
 
 
 def _norm_label(label: str) -> str:
