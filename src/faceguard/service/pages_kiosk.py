@@ -69,6 +69,10 @@ QUALITY_WORDS = {
 }
 
 
+_TURN_FURTHER = N_("Please turn your head a little further.")
+_COLOURS_UNCLEAR = N_("We could not see the screen's colours on your face clearly. Please "
+                      "look at the screen while it changes colour.")
+
 #: The liveness reasons a person can do something about (R26), in their words.
 LIVENESS_WORDS = {
     "challenge.expired": N_("That took too long. Please try again."),
@@ -80,8 +84,8 @@ LIVENESS_WORDS = {
     "motion.wrong_order": N_("The movements came in another order than the one we asked for. "
                           "Please follow the instructions one by one."),
     "motion.not_facing": N_("Please look straight at the camera before you start moving."),
-    "depth.insufficient": N_("Please turn your head a little further."),
-    "depth.curved": N_("Please turn your head a little further."),
+    "depth.insufficient": _TURN_FURTHER,
+    "depth.curved": _TURN_FURTHER,
     "face.not_found": N_("We could not see your face clearly. Please face the camera in good "
                       "light."),
     "face.too_small": N_("Your face was too small in the picture. Please come a little closer."),
@@ -89,11 +93,9 @@ LIVENESS_WORDS = {
     "frames.gap": N_("The camera stopped for a moment. Please try again."),
     "colour.none": N_("We could not see the screen's colours on your face. Please come closer "
                    "to the screen and look at it while it changes colour."),
-    "colour.unclear": N_("We could not see the screen's colours on your face clearly. Please "
-                      "look at the screen while it changes colour."),
+    "colour.unclear": _COLOURS_UNCLEAR,
     "colour.not_seen": N_("Please keep your face in view while the screen changes colour."),
-    "colour.flat": N_("We could not see the screen's colours on your face clearly. Please "
-                   "look at the screen while it changes colour."),
+    "colour.flat": _COLOURS_UNCLEAR,
 }
 
 
