@@ -12,8 +12,11 @@ alternating, several rounds, on one thread:
   identity, passive. The clips were not filmed answering movements, so the decision is a
   retry; every check runs all the same.
 
-Prints the median and 95th percentile of each and the ratio with the model / without. Needs
-../shared (or FACEGUARD_*).
+A third detector searches every frame in full (``PadConfig(follow_size=None)``, as before the
+face's size was followed from frame to frame), the baseline of the detection's cost.
+
+Prints the median and 95th percentile of each, the ratio with the model / without, and the
+ratio following the face's size / every frame in full. Needs ../shared (or FACEGUARD_*).
 
     OMP_NUM_THREADS=1 taskset -c 0 python bench/bench_pad.py
 """
@@ -34,6 +37,7 @@ from faceguard.liveness import (
     Frame,
     MoireScorer,
     OnnxPadScorer,
+    PadConfig,
     PresentationAttackDetector,
     SeenFrames,
 )
@@ -56,7 +60,10 @@ def main(rounds: int = 3) -> None:
     detectors = {"moire only": PresentationAttackDetector(engine, store,
                                                           scorers=[MoireScorer()]),
                  "moire + model": PresentationAttackDetector(
-                     engine, store, scorers=[MoireScorer(), model])}
+                     engine, store, scorers=[MoireScorer(), model]),
+                 "moire + model, every frame searched in full": PresentationAttackDetector(
+                     engine, store, scorers=[MoireScorer(), model],
+                     config=PadConfig(follow_size=None))}
     windows, answers = [], []
     for clip in CLIPS:
         frames, times = read_video(LIVENESS / "videos" / clip, stride=3, max_frames=36)
@@ -94,6 +101,10 @@ def main(rounds: int = 3) -> None:
         ratio = (np.median(seconds[f"{kind}, moire + model"])
                  / np.median(seconds[f"{kind}, moire only"]))
         print(f"{kind}: with the model / without: {ratio:.2f}x (medians)")
+        ratio = (np.median(seconds[f"{kind}, moire + model"]) / np.median(
+            seconds[f"{kind}, moire + model, every frame searched in full"]))
+        print(f"{kind}: following the face's size / every frame in full: {ratio:.2f}x "
+              "(medians)")
 
 
 if __name__ == "__main__":

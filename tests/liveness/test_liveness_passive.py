@@ -208,6 +208,38 @@ def test_a_model_in_doubt_is_outweighed_only_by_strong_other_evidence(
             assert decision.codes == ("passive.doubtful",) and decision.rule == "R26"
 
 
+def test_a_models_uncertain_attack_verdict_yields_only_to_an_answered_colour_challenge(
+    engine: DlibEngine, tmp_path: Path,
+) -> None:
+    """The tiny model calls a real head turn an attack (its threshold below the crop's
+    brightness). Where the colours followed strongly and depth passed, a score under
+    ``model_outweighed`` is outweighed and the answer is live; a score at or above it, a
+    challenge answered without strong colours, or no outweighing at all leave the attack."""
+    root = require_liveness()
+    model = OnnxPadScorer(_model(tmp_path / "one.onnx", 1), threshold=0.05)
+    clock = AnsweringClock()
+    cases = ((PadConfig(), "live"), (PadConfig(model_outweighed=None), "attack"),
+             (PadConfig(colour_strong=1.01), "attack"),
+             (PadConfig(model_outweighed=0.06), "attack"))
+    for seed, (config, expected) in enumerate(cases):
+        detector = PresentationAttackDetector(engine, ChallengeStore(clock=clock),
+                                              scorers=[model], config=config)
+        challenge = detector.challenges.issue("kiosk-1", movements=("turn-left", "turn-right"))
+        decision = detector.check(challenge.id, umist_answer(root, challenge, seed=60 + seed),
+                                  terminal="kiosk-1")
+        assert 0.06 <= decision.scores["passive.onnx"] < 0.9, decision.scores
+        assert decision.decision == expected, (config, decision.reasons)
+        if expected == "live":
+            assert decision.scores["passive.outweighed"] == 1.0
+        else:
+            assert decision.codes == ("passive.onnx",) and decision.rule == "R26"
+    # Without a challenge the model is the only defence against a replay: its threshold holds.
+    frames, times = video_frames(root / "videos" / "d3.mp4", stride=3, limit=12)
+    recording = PresentationAttackDetector(engine, scorers=[model]).assess_recording(
+        frames, times)
+    assert recording.decision == "attack" and "passive.onnx" in recording.codes
+
+
 def test_yaw_from_68_landmarks_moves_less_under_jpeg_than_from_5(engine: DlibEngine) -> None:
     """Re-encoding real live frames at JPEG quality 80 moves the 18-point yaw less than the
     5-point yaw (measured over 122 frames: mean 0.0044 against 0.0072)."""
