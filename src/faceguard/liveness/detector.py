@@ -312,7 +312,9 @@ class PresentationAttackDetector:
         depth_passed = depth is not None and depth.outcome == "pass"
         if passive.outcome == "attack":
             outweighed = self.config.model_outweighed
-            if (outweighed is not None and score < outweighed and colour_strong
+            # colour_strong implies a colour check: its light judged as reflected by skin
+            reflected = colour is not None and "reflected" in colour.scores
+            if (outweighed is not None and score < outweighed and colour_strong and reflected
                     and depth_passed and [r.code for r in passive.reasons] == ["passive.onnx"]):
                 return [CheckResult("passive", "pass", (), {**passive.scores, "outweighed": 1.0})
                         if c is passive else c for c in checks]
