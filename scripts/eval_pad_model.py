@@ -34,6 +34,10 @@ Sections (every derived frame stays in memory):
    ``--starts`` answers are cut from each clip; each is judged by a kiosk that has seen no
    other (a fresh frame memory), so that the near-duplicate rule, measured on its own, does
    not stop a replay before the checks under test.
+5. ``printed-answers``: ``--prints`` LFW photos printed flat and bent, held through a whole
+   challenge while the paper reflects the issued colours as skin does; accepted but for the
+   movements, and which checks refused them. ``--shard i/n`` takes every n-th photo from
+   the i-th (one process per core).
 """
 
 from __future__ import annotations
@@ -190,6 +194,56 @@ def prints(detector: PresentationAttackDetector, count: int) -> dict[str, Any]:
     return {"photos": len(photos), "summary": _summary(outcomes)}
 
 
+def printed_answers(detector: PresentationAttackDetector, count: int,
+                    shard: tuple[int, int] = (0, 1)) -> dict[str, Any]:
+    """LFW photos printed flat or bent, held before the kiosk through a whole challenge
+    (36 frames at 10 fps, turned, tilted or both) while the paper reflects the issued
+    colours as skin does (``screenlight.lit`` centred on the printed face: the worst case for
+    the colour check, which a print passes), each judged by ``check`` with a fresh frame
+    memory. The movements of a sheet are not the asked ones, so, as for the replays, the
+    share accepted but for the movements is what counts."""
+    rng = np.random.default_rng(20261210 + shard[0])
+    store = ChallengeStore(ChallengePolicy(max_outstanding=100_000), clock=SteppingClock())
+    judge = PresentationAttackDetector(detector.engine, store, scorers=detector.scorers)
+    folders = sorted((FACES / "lfw" / "lfw").iterdir())
+    outcomes: list[PadOutcome] = []
+    but_motion: Counter[str] = Counter()
+    refused_by: dict[str, Counter[str]] = defaultdict(Counter)
+    chosen = folders[:: max(len(folders) // count, 1)][:count]
+    for number, folder in enumerate(chosen[shard[0]::shard[1]]):
+        with Image.open(sorted(folder.glob("*.jpg"))[0]) as image:
+            photo = np.asarray(image.convert("RGB"))
+        motion = ("turn", "tilt", "mixed")[number % 3]
+        for bend in (0.0, float(rng.uniform(0.8, 2.0)) * (1 if rng.random() < 0.5 else -1)):
+            sequence = render_attack(photo, rng, medium="print", motion=motion,  # type: ignore[arg-type]
+                                     face_box=(70, 70, 180, 190), frames=36,
+                                     size=(640, 480), bend=bend)
+            ch = store.issue("eval")
+            stamps = [t - sequence.times_ms[0] for t in sequence.times_ms]
+            shown = []
+            for rgb, box, t in zip(sequence.frames, sequence.face_boxes, stamps, strict=True):
+                height, width = rgb.shape[:2]
+                centre = ((box[0] + box[2]) / 2 / width, (box[1] + box[3]) / 2 / height)
+                shown.append(lit(rgb, colour_at(ch.colours, ch.colour_ms, ch.colour_start_ms, t),
+                                 centre=centre))
+            judge.seen_frames = SeenFrames()
+            decision = judge.check(ch.id, [Frame(encode_jpeg(f, 85), 1000 + t)
+                                           for f, t in zip(shown, stamps, strict=True)],
+                                   terminal="eval")
+            label = "bent-print" if bend else "flat-print"
+            outcomes.append(PadOutcome(folder.name, label, decision.decision, decision.codes,
+                                       decision.seconds, len(shown)))
+            if decision.decision == "live" or (decision.codes and all(
+                    c.startswith("motion.") for c in decision.codes)):
+                but_motion[label] += 1
+            refused_by[label].update({c.name for c in decision.checks
+                                      if c.outcome != "pass" and c.name != "motion"})
+        if number % 20 == 19:
+            print(f"printed answers {number + 1}", dict(but_motion), flush=True)
+    return {"summary": _summary(outcomes), "accepted_but_for_the_movements": dict(but_motion),
+            "refused_by": {k: dict(v) for k, v in refused_by.items()}}
+
+
 def light(names: list[str | None]) -> list[tuple[float, float, float] | None]:
     """The screen colours named, as RGB in 0-1 (``None``: the screen is neutral)."""
     return [None if n is None else (PALETTE[n][0] / 255, PALETTE[n][1] / 255,
@@ -300,6 +354,9 @@ def main() -> None:
     parser.add_argument("--prints", type=int, default=100)
     parser.add_argument("--starts", type=int, default=2,
                         help="challenge: answers cut from each clip, spread over it")
+    parser.add_argument("--shard", default="0/1",
+                        help="printed-answers: this share of the photos (i/n: every n-th "
+                             "from the i-th), to run on several cores")
     parser.add_argument("--clips", default="",
                         help="challenge: only these clips (names without .mp4, commas)")
     args = parser.parse_args()
@@ -316,6 +373,9 @@ def main() -> None:
             results[section] = clips(detector, args.windows)
         elif section == "prints":
             results[section] = prints(detector, args.prints)
+        elif section == "printed-answers":
+            index, of = (int(v) for v in args.shard.split("/"))
+            results[section] = printed_answers(detector, args.prints, (index, of))
         elif section == "umist":
             results[section] = umist()
         elif section == "challenge":
