@@ -118,10 +118,12 @@ class PadConfig:
     #: ``None``: never outweighed.
     model_outweighed: float | None = 0.9
     #: Head yaw for the movements from dlib's 68 landmarks (``liveness.pose``, where the
-    #: model is installed) instead of the engine's 5. Less moved by JPEG (docs/LIVENESS.md),
-    #: but off by default: on the composed UMIST answers the 68-point fit on faces turned
-    #: far read extra movements (``motion.mismatch``), not yet understood.
-    pose_68: bool = False
+    #: model is installed) instead of the engine's 5: less moved by JPEG (docs/LIVENESS.md).
+    pose_68: bool = True
+    #: ... only where the 5 landmarks' yaw is within this (near frontal). Beyond it the
+    #: 68-point fit folded back on composed UMIST answers (-0.41, -0.16, -0.23, -0.41 through
+    #: a turn to profile: a turn read as turning back, ``motion.mismatch``).
+    pose_68_within: float = 0.3
     motion: MotionPolicy = field(default_factory=MotionPolicy)
     parallax: ParallaxConfig = field(default_factory=ParallaxConfig)
     consistency: ConsistencyPolicy = field(default_factory=ConsistencyPolicy)
@@ -137,6 +139,8 @@ class _Seen:
     faces: list[Face | None]
     poses: list[PoseSample]
     chips: dict[int, np.ndarray]
+    #: Frames whose face was found by following the last one's size (``detect_sized``).
+    followed: set[int] = field(default_factory=set)
 
 
 def _without_slow_fallback(engine: FaceEngine) -> FaceEngine:
@@ -375,6 +379,8 @@ class PresentationAttackDetector:
             faces = []
             if sized is not None and follow is not None and width:
                 faces = sized(work, follow * width)
+                if faces:
+                    seen.followed.add(index)
             if not faces:
                 faces = self.engine.detect(work)
             face = faces[0] if faces else None
@@ -390,9 +396,12 @@ class PresentationAttackDetector:
             seen.chips[index] = chip
             quality = measure_quality(face, chip)
             yaw, pitch = quality.yaw, quality.pitch
-            if self._pose is not None:
-                # The yaw from 18 points; the pitch stays the 5 landmarks' (the 68-point
-                # fit's nose base drifts on faces turned far, which reads as nodding).
+            if self._pose is not None and abs(yaw) < self.config.pose_68_within:
+                # The yaw from 18 points near frontal, where the movement thresholds lie and
+                # JPEG noise matters; beyond, the 68-point fit folds back as the far eye's
+                # contour collapses (a turn read as turning back), so the 5 landmarks'
+                # stays. The pitch stays the 5 landmarks' (the 68-point fit's nose base
+                # drifts on faces turned far, which reads as nodding).
                 yaw = self._pose.pose(work, face.box)[0]
             seen.poses.append(PoseSample(int(t_ms), yaw, pitch))
         return seen
@@ -479,6 +488,12 @@ class PresentationAttackDetector:
                 continue
             face = seen.faces[first]
             assert face is not None
+            if first in seen.followed:
+                # Depth tracks the points inside this box: the box of the full search, as
+                # measured. A followed face's box may stand a HOG cell off and take in the
+                # flat background beside the face (composed UMIST answers were then called
+                # planar 5 times in 24, against once).
+                face = next(iter(self.engine.detect(seen.work[first])), face)
             # Yaw only: landmark pitch jitters too much at rest to prove a movement.
             changes = [abs((p.yaw or 0.0) - (poses[first].yaw or 0.0))
                        for p in poses[first:end + 1] if p.yaw is not None]
