@@ -70,9 +70,9 @@ class PadConfig:
     working_side: int = 320
     #: Once a face is found, the next frame's is sought among faces at least this share of
     #: its width (``detect_sized``, engines that have it): a kiosk's face is large, so HOG
-    #: runs without the upscaling that a search for small faces needs (a 36-frame answer:
-    #: 0.78 s instead of 1.45 s, docs/LIVENESS.md). A frame where none is found is searched
-    #: in full. ``None``: every frame in full.
+    #: runs without the upscaling that a search for small faces needs (a 36-frame answer
+    #: in 0.56 to 0.66 of the time, bench/bench_pad.py). A frame where none is found is
+    #: searched in full. ``None``: every frame in full.
     follow_size: float | None = 0.75
     #: Narrowest face (pixels, full-resolution frames) on which depth is judged.
     min_face_px: int = 100
