@@ -159,14 +159,18 @@ class DlibEngine:
         # landmarks and the colour check's cells (docs/LIVENESS.md).
         scale = max(self._detection_scale(height, width, max(min_face_px, 1.0)), 1.0)
         with self._models() as models:
-            work = _resize(rgb, scale)
-            return self._faces(models, rgb, [(r, 1.0, scale) for r in models["hog"](work, 0)])
+            return self._faces(models, rgb, self._hog(models, rgb, scale))
+
+    @staticmethod
+    def _hog(models: dict[str, Any], rgb: np.ndarray, scale: float
+             ) -> list[tuple[Any, float, float]]:
+        """HOG's boxes on ``rgb`` scaled by ``scale`` (the array itself at 1), each with the
+        scale it was found at, as ``_faces`` takes them."""
+        return [(r, 1.0, scale) for r in models["hog"](_resize(rgb, scale), 0)]
 
     def _detect(self, models: dict[str, Any], rgb: np.ndarray) -> list[Face]:
         height, width = rgb.shape[:2]
-        scale = self._detection_scale(height, width)
-        work = _resize(rgb, scale)  # the array itself at scale 1
-        boxes = [(r, 1.0, scale) for r in models["hog"](work, 0)]
+        boxes = self._hog(models, rgb, self._detection_scale(height, width))
         if not boxes and self.cnn_fallback:
             cnn_scale = min(1.0, self.cnn_max_side / max(height, width))
             small = _resize(rgb, cnn_scale) if cnn_scale < 1.0 else rgb
@@ -191,8 +195,7 @@ class DlibEngine:
             scale = min(1.0, self.max_detect_side / max(height, width))
             if self._detection_scale(height, width) <= scale:
                 return self._detect(models, rgb)
-            work = _resize(rgb, scale) if scale < 1.0 else rgb
-            boxes = [(r, 1.0, scale) for r in models["hog"](work, 0)]
+            boxes = self._hog(models, rgb, scale)
             return self._faces(models, rgb, boxes) if boxes else self._detect(models, rgb)
 
     @staticmethod
