@@ -40,6 +40,7 @@ from faceguard.liveness.challenge import (
 )
 from faceguard.liveness.colour import check_colours, reflection
 from faceguard.liveness.consistency import ConsistencyPolicy, check_identity
+from faceguard.liveness.fusion import fuse
 from faceguard.liveness.motion import (
     MotionPolicy,
     ObservedMotion,
@@ -109,13 +110,8 @@ class PadConfig:
     colour_strong: float = 0.9
     #: ... and a score from the model's threshold up to ``model_outweighed`` is outweighed
     #: (the passive check passes) where a colour challenge was answered: the colours
-    #: followed strongly, reflected as by skin, and depth passed. The model, a third party's
-    #: of unknown provenance, then cannot alone refuse what the challenge proved; without a
-    #: challenge (recordings, single pictures) its threshold stands. Measured on 275
-    #: answers of each kind (docs/LIVENESS.md): its false attacks on live faces scored 0.52
-    #: to 0.95, 16 of 18 under 0.9; of the replays that only the model refused, 7 of 8
-    #: scored 0.97 or more, one 0.94.
-    #: ``None``: never outweighed.
+    #: followed strongly, reflected as by skin, and depth passed (``fusion``, where the
+    #: measurements behind 0.9 are). ``None``: never outweighed.
     model_outweighed: float | None = 0.9
     #: Head yaw for the movements from dlib's 68 landmarks (``liveness.pose``, where the
     #: model is installed) instead of the engine's 5: less moved by JPEG (docs/LIVENESS.md).
@@ -297,44 +293,14 @@ class PresentationAttackDetector:
     # ---- stages --------------------------------------------------------------------------
 
     def _fused(self, checks: list[CheckResult]) -> list[CheckResult]:
-        """``checks`` and, where a trained model is in doubt and the other evidence is not
-        strong, a ``fusion`` retry (``PadConfig.model_doubt``); where the model alone calls
-        an answered colour challenge an attack without certainty, its verdict outweighed
-        (``PadConfig.model_outweighed``)."""
+        """``checks`` with a trained model's verdict fused with the other evidence
+        (``fusion.fuse``); unchanged without a model."""
         model = next((s for s in self.scorers if s.name == "onnx"), None)
-        passive = next((c for c in checks if c.name == "passive"), None)
-        if model is None or passive is None:
+        if model is None:
             return checks
-        score = passive.scores.get("onnx")
-        if score is None:
-            return checks
-        by_name = {c.name: c for c in checks}
-        colour = by_name.get("colour")
-        depth = by_name.get("depth")
-        colour_strong = colour is not None and colour.outcome == "pass" and colour.scores.get(
-            "agreement", 0.0) >= self.config.colour_strong
-        depth_passed = depth is not None and depth.outcome == "pass"
-        if passive.outcome == "attack":
-            outweighed = self.config.model_outweighed
-            # colour_strong implies a colour check: its light judged as reflected by skin
-            reflected = colour is not None and "reflected" in colour.scores
-            if (outweighed is not None and score < outweighed and colour_strong and reflected
-                    and depth_passed and [r.code for r in passive.reasons] == ["passive.onnx"]):
-                return [CheckResult("passive", "pass", (), {**passive.scores, "outweighed": 1.0})
-                        if c is passive else c for c in checks]
-            return checks
-        if passive.outcome != "pass" or not self.config.model_doubt <= score < model.threshold:
-            return checks
-        strong = (colour is None or colour_strong) and (depth is None or depth_passed)
-        if colour is None and depth is None:
-            strong = False
-        if strong:
-            return checks
-        return [*checks, CheckResult.failed(
-            "fusion", "retry", "passive.doubtful",
-            f"the presentation-attack model is in doubt (score {score:.2f}, attack from "
-            f"{model.threshold:.2f}) and the other evidence is not strong enough to outweigh "
-            "it", model_score=score)]
+        config = self.config
+        return fuse(checks, model.threshold, doubt=config.model_doubt,
+                    agreement=config.colour_strong, outweighed=config.model_outweighed)
 
     def _decode(self, frames: Sequence[Frame]) -> list[np.ndarray]:
         rgbs = []
