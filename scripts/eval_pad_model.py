@@ -61,6 +61,7 @@ from faceguard.liveness import (
     Frame,
     MoireScorer,
     OnnxPadScorer,
+    PadDecision,
     PresentationAttackDetector,
     SeenFrames,
 )
@@ -171,13 +172,26 @@ def clips(detector: PresentationAttackDetector, windows: int) -> dict[str, Any]:
                            for k, vs in scores.items()}}
 
 
+def _lfw_folders(count: int) -> list[Path]:
+    """``count`` LFW people spread over the alphabet (one photo of each is printed)."""
+    folders = sorted((FACES / "lfw" / "lfw").iterdir())
+    return folders[:: max(len(folders) // count, 1)][:count]
+
+
+def _first_photo(folder: Path) -> np.ndarray:
+    with Image.open(sorted(folder.glob("*.jpg"))[0]) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def _but_for_the_movements(decision: PadDecision) -> bool:
+    """Accepted, or refused for the head movements alone (``motion.*``)."""
+    return bool(decision.decision == "live" or (decision.codes and all(
+        c.startswith("motion.") for c in decision.codes)))
+
+
 def prints(detector: PresentationAttackDetector, count: int) -> dict[str, Any]:
     rng = np.random.default_rng(20261208)
-    folders = sorted((FACES / "lfw" / "lfw").iterdir())
-    photos = []
-    for folder in folders[:: max(len(folders) // count, 1)][:count]:
-        with Image.open(sorted(folder.glob("*.jpg"))[0]) as image:
-            photos.append((folder.name, np.asarray(image.convert("RGB"))))
+    photos = [(folder.name, _first_photo(folder)) for folder in _lfw_folders(count)]
     outcomes = []
     for number, (name, photo) in enumerate(photos):
         motion = ("turn", "tilt", "mixed")[number % 3]
@@ -205,14 +219,11 @@ def printed_answers(detector: PresentationAttackDetector, count: int,
     rng = np.random.default_rng(20261210 + shard[0])
     store = ChallengeStore(ChallengePolicy(max_outstanding=100_000), clock=SteppingClock())
     judge = PresentationAttackDetector(detector.engine, store, scorers=detector.scorers)
-    folders = sorted((FACES / "lfw" / "lfw").iterdir())
     outcomes: list[PadOutcome] = []
     but_motion: Counter[str] = Counter()
     refused_by: dict[str, Counter[str]] = defaultdict(Counter)
-    chosen = folders[:: max(len(folders) // count, 1)][:count]
-    for number, folder in enumerate(chosen[shard[0]::shard[1]]):
-        with Image.open(sorted(folder.glob("*.jpg"))[0]) as image:
-            photo = np.asarray(image.convert("RGB"))
+    for number, folder in enumerate(_lfw_folders(count)[shard[0]::shard[1]]):
+        photo = _first_photo(folder)
         motion = ("turn", "tilt", "mixed")[number % 3]
         for bend in (0.0, float(rng.uniform(0.8, 2.0)) * (1 if rng.random() < 0.5 else -1)):
             sequence = render_attack(photo, rng, medium="print", motion=motion,  # type: ignore[arg-type]
@@ -233,8 +244,7 @@ def printed_answers(detector: PresentationAttackDetector, count: int,
             label = "bent-print" if bend else "flat-print"
             outcomes.append(PadOutcome(folder.name, label, decision.decision, decision.codes,
                                        decision.seconds, len(shown)))
-            if decision.decision == "live" or (decision.codes and all(
-                    c.startswith("motion.") for c in decision.codes)):
+            if _but_for_the_movements(decision):
                 but_motion[label] += 1
             refused_by[label].update({c.name for c in decision.checks
                                       if c.outcome != "pass" and c.name != "motion"})
@@ -312,8 +322,7 @@ def challenge(detector: PresentationAttackDetector, starts: int,
                                                        for k, v in c.scores.items()}}
                                            for c in decision.checks}})
                 totals[label] += 1
-                if decision.decision == "live" or (decision.codes and all(
-                        c.startswith("motion.") for c in decision.codes)):
+                if _but_for_the_movements(decision):
                     but_motion[label] += 1
         print(path.name, dict(totals), dict(but_motion), flush=True)
     return {"summary": _summary(outcomes), "presentations": dict(totals),
