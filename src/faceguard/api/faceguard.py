@@ -13,7 +13,6 @@ record (R11) in the same transaction as the change it records. Refusals are reco
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -34,6 +33,7 @@ from faceguard.api.governance import Governance
 from faceguard.api.liveness import Liveness
 from faceguard.api.redaction import Redaction
 from faceguard.api.rights import Rights
+from faceguard.api.setup import ensure_dev_key, init_data_dir
 from faceguard.api.shared import Shared
 from faceguard.api.tools import Tools
 from faceguard.audit.operations import Op
@@ -54,12 +54,12 @@ from faceguard.index.decision import (
 from faceguard.index.follow import Follower
 from faceguard.index.people import people_of
 from faceguard.liveness import LivenessAnswer
-from faceguard.policy.deployment import STARTER_TOML, Deployment, load_deployment
+from faceguard.policy.deployment import Deployment, load_deployment
 from faceguard.results import EnrollResult, IdentifyResult, Stats, VerifyResult
 from faceguard.rights.recovery import open_store
 from faceguard.store.core import CONFIG_FILE, Store, database_url, master_key_path
 from faceguard.timeutil import iso, utc_now
-from faceguard.vault.keys import load_master_key, new_master_key, write_key_file
+from faceguard.vault.keys import load_master_key
 
 
 class Faceguard:
@@ -142,15 +142,7 @@ class Faceguard:
 
         Returns the path of the deployment file. Refuses to overwrite an existing key.
         """
-        data_dir.mkdir(parents=True, exist_ok=True)
-        key_path = master_key_path(data_dir)
-        if not os.environ.get("FACEGUARD_MASTER_KEY"):
-            write_key_file(key_path, new_master_key())
-        config = data_dir / CONFIG_FILE
-        if not config.exists():
-            config.write_text(STARTER_TOML, encoding="utf-8")
-        open_store(data_dir, load_master_key(key_path)).close()
-        return config
+        return init_data_dir(data_dir)
 
     @classmethod
     def open(
@@ -164,10 +156,9 @@ class Faceguard:
     ) -> Faceguard:
         """Open a data directory. Without a master key, ``dev=True`` creates a local one;
         otherwise ``MasterKeyMissing`` (R14) says how to make one."""
-        key_path = master_key_path(data_dir)
-        if dev and not os.environ.get("FACEGUARD_MASTER_KEY") and not key_path.exists():
-            write_key_file(key_path, new_master_key())
-        master = load_master_key(key_path)
+        if dev:
+            ensure_dev_key(data_dir)
+        master = load_master_key(master_key_path(data_dir))
         config = config or data_dir / CONFIG_FILE
         deployment = load_deployment(config)
         engine = engine or FastDlibEngine()

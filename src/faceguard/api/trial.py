@@ -4,16 +4,15 @@ purpose, and one API key per role a newcomer needs. Made once; a later start fin
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from faceguard.api.setup import ensure_dev_key
 from faceguard.assess.assessment import save_assessment
 from faceguard.assess.trial import complete_for_trial
 from faceguard.policy.trial import TRIAL_APPROVER, TRIAL_PURPOSE, TRIAL_TOML
-from faceguard.store.core import CONFIG_FILE, master_key_path
-from faceguard.vault.keys import new_master_key, write_key_file
+from faceguard.store.core import CONFIG_FILE
 
 if TYPE_CHECKING:
     from faceguard.access.keys import ApiKeys
@@ -38,9 +37,7 @@ def needs_trial(data_dir: Path, config: Path | None) -> bool:
 def write_trial_files(data_dir: Path) -> Path:
     """The data directory, a development master key and the trial deployment file."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    key_path = master_key_path(data_dir)
-    if not os.environ.get("FACEGUARD_MASTER_KEY") and not key_path.exists():
-        write_key_file(key_path, new_master_key())
+    ensure_dev_key(data_dir)
     config = data_dir / CONFIG_FILE
     config.write_text(TRIAL_TOML, encoding="utf-8")
     return config
